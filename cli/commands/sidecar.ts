@@ -1,0 +1,27 @@
+import { Command } from 'commander';
+import { Sidecar } from '../../sidecar/sidecar.js';
+import { loadOptions } from '../context.js';
+import { ioOf } from '../output.js';
+
+export function makeSidecarCommand(): Command {
+  return new Command('sidecar')
+    .description('run the sidecar: issue and validate tokens, mirror them into the cluster store')
+    .option('-c, --config <file>', 'properties file (defaults apply when omitted)')
+    .addHelpText('after', '\nExample:\n  tokensync sidecar --config /etc/tokensync/node1.properties')
+    .action(async (opts: { config?: string }, command: Command) => {
+      const options = await loadOptions(opts.config, ioOf(command));
+      const sidecar = await Sidecar.start(options);
+      await new Promise<void>((resolve) => {
+        let stopping = false;
+        const stop = (signal: string) => {
+          if (stopping) return;
+          stopping = true;
+          sidecar.logger.info('shutting down', { signal });
+          sidecar.close().finally(resolve);
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.on('SIGHUP', () => void sidecar.reloadSecret());
+      });
+    });
+}

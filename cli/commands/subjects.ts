@@ -1,0 +1,30 @@
+import { Command } from 'commander';
+import { withStore } from '../context.js';
+import { CliError, ioOf, printJson } from '../output.js';
+import { isValidSubject, parseRecordName } from '../../sidecar/store/token-record.js';
+
+export function makeSubjectsCommand(): Command {
+  const subjects = new Command('subjects').description('act on all tokens of a subject');
+  subjects
+    .command('logout')
+    .description('log a subject out everywhere: every token issued before now is refused on every node')
+    .argument('<subject>', 'the subject (user name)')
+    .option('-c, --config <file>', 'properties file naming the store')
+    .option('--json', 'machine output')
+    .addHelpText('after', '\nExample:\n  tokensync subjects logout alice --config node1.properties')
+    .action(async (subject: string, opts: { config?: string; json?: boolean }, command: Command) => {
+      const io = ioOf(command);
+      if (!isValidSubject(subject)) throw new CliError('subject must be 1 to 128 bytes of text without control characters', 2);
+      await withStore(opts.config, io, async ({ store }) => {
+        const revokedBefore = Date.now() + 1;
+        await store.setMarker(subject, revokedBefore);
+        let count = 0;
+        for (let shard = 0; shard < store.shards; shard++) {
+          for (const name of await store.listShard(shard)) if (parseRecordName(name)?.subject === subject) count++;
+        }
+        if (opts.json) printJson(io, { subject, revoked: count, revokedBefore: new Date(revokedBefore).toISOString() });
+        else io.out(`logged out ${subject} everywhere: ${count} token${count === 1 ? '' : 's'} revoked`);
+      });
+    });
+  return subjects;
+}

@@ -1,0 +1,110 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { withStore } from '../context.js';
+import { CliError, ioOf, printJson, relativeTime, table } from '../output.js';
+import { TOKEN_KINDS, isValidJti, parseRecordName, shardOf, type TokenKind } from '../../sidecar/store/token-record.js';
+import type { TokenStore } from '../../sidecar/store/token-store.js';
+import { recordView } from '../../sidecar/http/requests.js';
+
+interface Common {
+  config?: string;
+  json?: boolean;
+}
+
+export function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of at least 1');
+  return n;
+}
+
+function parseJti(value: string): string {
+  if (!isValidJti(value)) throw new InvalidArgumentError(`"${value}" is not a token id (8 to 64 characters of A-Z a-z 0-9 _ . -)`);
+  return value;
+}
+
+/** The subject a jti is filed under, from its shard's listing (one read). */
+export async function findRef(store: TokenStore, jti: string): Promise<{ jti: string; subject: string } | undefined> {
+  for (const name of await store.listShard(shardOf(jti, store.shards))) {
+    const ref = parseRecordName(name);
+    if (ref?.jti === jti) return ref;
+  }
+  return undefined;
+}
+
+export function makeTokensCommand(): Command {
+  const tokens = new Command('tokens').description('list, inspect and revoke token records in the store');
+
+  tokens
+    .command('list')
+    .description('list token records, a page at a time')
+    .option('-c, --config <file>', 'properties file naming the store')
+    .option('--subject <subject>', 'only this subject')
+    .addOption(new Option('--kind <kind>', 'only this kind').choices(TOKEN_KINDS as string[]))
+    .option('--limit <n>', 'records per page', parsePositiveInt, 50)
+    .option('--cursor <cursor>', 'continue after a previous page (printed at its end)')
+    .option('--all', 'every page, streamed (no --limit cap)')
+    .option('--json', 'machine output: {items, nextCursor}')
+    .addHelpText('after', '\nExamples:\n  tokensync tokens list --config node1.properties --subject alice\n  tokensync tokens list --config node1.properties --kind api --json')
+    .action(async (opts: Common & { subject?: string; kind?: TokenKind; limit: number; cursor?: string; all?: boolean }, command: Command) => {
+      const io = ioOf(command);
+      await withStore(opts.config, io, async ({ store }) => {
+        let cursor = opts.cursor;
+        let first = true;
+        const now = Date.now();
+        do {
+          const page = await store.list({ subject: opts.subject, kind: opts.kind, limit: opts.limit, cursor });
+          cursor = page.nextCursor ?? undefined;
+          if (opts.json) {
+            if (opts.all) for (const item of page.items) io.out(JSON.stringify(recordView(item)));
+            else printJson(io, { items: page.items.map(recordView), nextCursor: page.nextCursor });
+          } else if (page.items.length > 0 || first) {
+            const rows = page.items.map((r) => ({ jti: r.jti, subject: r.subject, kind: r.kind, issued: relativeTime(r.issuedAt, now), expires: relativeTime(r.expiresAt, now), node: r.node }));
+            io.out(table(rows, ['jti', 'subject', 'kind', 'issued', 'expires', 'node']));
+            if (!opts.all && page.nextCursor) io.out(`\nmore: --cursor ${page.nextCursor}`);
+          }
+          first = false;
+        } while (opts.all && cursor);
+      });
+    });
+
+  tokens
+    .command('show')
+    .description('show one token record')
+    .argument('<jti>', 'token id', parseJti)
+    .option('-c, --config <file>', 'properties file naming the store')
+    .option('--json', 'machine output')
+    .addHelpText('after', '\nExample:\n  tokensync tokens show s.Qm9vQm9vQm9vQm9vQm9vQQ --config node1.properties')
+    .action(async (jti: string, opts: Common, command: Command) => {
+      const io = ioOf(command);
+      await withStore(opts.config, io, async ({ store }) => {
+        const ref = await findRef(store, jti);
+        const record = ref && (await store.read(ref));
+        if (!record) throw new CliError(`no token record with jti ${jti}`, 1);
+        if (opts.json) return printJson(io, recordView(record));
+        const view = recordView(record);
+        const now = Date.now();
+        view.issuedAt = `${String(view.issuedAt)} (${relativeTime(record.issuedAt, now)})`;
+        view.expiresAt = record.expiresAt === null ? 'never' : `${String(view.expiresAt)} (${relativeTime(record.expiresAt, now)})`;
+        io.out(Object.entries(view).map(([k, v]) => `${k.padEnd(11)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n'));
+      });
+    });
+
+  tokens
+    .command('revoke')
+    .description('revoke one token everywhere (deletes its record)')
+    .argument('<jti>', 'token id', parseJti)
+    .option('-c, --config <file>', 'properties file naming the store')
+    .option('--json', 'machine output')
+    .addHelpText('after', '\nExample:\n  tokensync tokens revoke s.Qm9vQm9vQm9vQm9vQm9vQQ --config node1.properties')
+    .action(async (jti: string, opts: Common, command: Command) => {
+      const io = ioOf(command);
+      await withStore(opts.config, io, async ({ store }) => {
+        const ref = await findRef(store, jti);
+        const revoked = ref ? await store.delete(ref) : false;
+        if (!revoked) throw new CliError(`no token record with jti ${jti}`, 1);
+        if (opts.json) printJson(io, { revoked: true, jti, subject: ref!.subject });
+        else io.out(`revoked ${jti} (subject ${ref!.subject})`);
+      });
+    });
+
+  return tokens;
+}

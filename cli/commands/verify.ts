@@ -1,0 +1,74 @@
+import { Command } from 'commander';
+import { withStore } from '../context.js';
+import { ioOf, printJson } from '../output.js';
+import { readSecretFile } from '../../sidecar/tokens/secret-file.js';
+import { TokenCodec } from '../../sidecar/tokens/token-codec.js';
+import { TokenPolicy } from '../../sidecar/tokens/token-policy.js';
+import { systemClock } from '../../sidecar/util/clock.js';
+import { isValidJti, isValidSubject } from '../../sidecar/store/token-record.js';
+
+interface Check {
+  check: string;
+  ok: boolean;
+  detail: string;
+}
+
+export function makeVerifyCommand(): Command {
+  return new Command('verify')
+    .description('decode a token without trusting it, then say exactly why it is or is not valid')
+    .argument('<token>', 'the token (the cookie value)')
+    .option('-c, --config <file>', 'properties file (secret file and store)')
+    .option('--client-ip <ip>', 'check address binding against this client address')
+    .option('--json', 'machine output')
+    .addHelpText('after', '\nExample:\n  tokensync verify eyJhbGciOiJIUzI1NiIs... --config node1.properties')
+    .action(async (token: string, opts: { config?: string; clientIp?: string; json?: boolean }, command: Command) => {
+      const io = ioOf(command);
+      const checks: Check[] = [];
+      const decoded = decodeUntrusted(token);
+      let valid = false;
+      let reason: string | undefined;
+      await withStore(opts.config, io, async ({ options, store }) => {
+        const codec = new TokenCodec(await readSecretFile(options.token.secretFile), options.token.algorithm);
+        const v = codec.verify(token);
+        const kid = decoded.header?.kid;
+        checks.push({ check: 'signature', ok: v.ok, detail: v.ok ? `${options.token.algorithm}, kid ${String(kid ?? '(none)')}` : `${v.reason}: ${v.message}` });
+        if (!v.ok) return void (reason = v.reason);
+        const policy = new TokenPolicy(options.token, systemClock);
+        const refusal = policy.check(v.claims, opts.clientIp);
+        const exp = v.claims.exp === undefined ? 'never expires' : `expires ${new Date(v.claims.exp * 1000).toISOString()}`;
+        checks.push({ check: 'expiry and binding', ok: !refusal, detail: refusal ? `${refusal.reason}: ${refusal.message}` : exp });
+        if (refusal) return void (reason = refusal.reason);
+        const ref = { jti: v.claims.jti, subject: v.claims.sub };
+        const exists = isValidJti(ref.jti) && isValidSubject(ref.subject) && (await store.exists(ref));
+        checks.push({ check: 'record', ok: exists, detail: exists ? `present in the ${store.type} store` : 'no record (revoked, consumed, reaped or never issued)' });
+        if (!exists) return void (reason = v.claims.knd === 'onetime' ? 'consumed' : 'revoked');
+        const marker = (await store.listMarkers()).get(ref.subject);
+        const loggedOut = marker !== undefined && v.claims.ath < marker;
+        checks.push({ check: 'logout marker', ok: !loggedOut, detail: marker === undefined ? 'none for this subject' : `subject logged out at ${new Date(marker).toISOString()}${loggedOut ? ', after this token was issued' : ', before this token was issued'}` });
+        if (loggedOut) return void (reason = 'revoked');
+        valid = true;
+      });
+      if (opts.json) {
+        printJson(io, { valid, reason: reason ?? null, header: decoded.header ?? null, claims: decoded.payload ?? null, checks });
+      } else {
+        if (decoded.payload) io.out(`claims  ${JSON.stringify(decoded.payload)}`);
+        for (const c of checks) io.out(`${c.ok ? 'ok  ' : 'FAIL'}    ${c.check}: ${c.detail}`);
+        io.out(valid ? 'VALID' : `INVALID (${reason})`);
+      }
+      if (!valid) process.exitCode = 1;
+    });
+}
+
+/** What the token claims, before anything about it is trusted. */
+function decodeUntrusted(token: string): { header?: Record<string, unknown>; payload?: Record<string, unknown> } {
+  const parts = token.split('.');
+  const part = (i: number) => {
+    try {
+      const v = JSON.parse(Buffer.from(parts[i] ?? '', 'base64url').toString('utf8'));
+      return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return { header: part(0), payload: part(1) };
+}

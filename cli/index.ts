@@ -1,0 +1,67 @@
+import { Command, CommanderError } from 'commander';
+import { makeSidecarCommand } from './commands/sidecar.js';
+import { makeTokensCommand } from './commands/tokens.js';
+import { makeSubjectsCommand } from './commands/subjects.js';
+import { makeVerifyCommand } from './commands/verify.js';
+import { makeSecretCommand } from './commands/secret.js';
+import { makeConfigCommand } from './commands/config.js';
+import { makeClusterCommand } from './commands/cluster.js';
+import { makeStoreCommand } from './commands/store.js';
+import { CliError, processIo, type Io } from './output.js';
+import { ConfigError } from '../sidecar/errors/config-error.js';
+import { TokensyncError } from '../sidecar/errors/tokensync-error.js';
+import { VERSION } from '../sidecar/version.js';
+
+/** The whole CLI. Tests pass their own Io and call exitOverride() to keep the process alive. */
+export function buildProgram(io: Io = processIo): Command {
+  const program = new Command('tokensync')
+    .description('keep authentication tokens in sync across a cluster (DIRECTORY or ZooKeeper shared store)')
+    .version(VERSION)
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) });
+  (program as unknown as { io: Io }).io = io;
+  program
+    .addCommand(makeSidecarCommand())
+    .addCommand(makeTokensCommand())
+    .addCommand(makeSubjectsCommand())
+    .addCommand(makeVerifyCommand())
+    .addCommand(makeSecretCommand())
+    .addCommand(makeConfigCommand())
+    .addCommand(makeStoreCommand())
+    .addCommand(makeClusterCommand());
+  // Usage errors exit 2 (commander's default is 1, which we keep for "tried and failed").
+  const exitTwo = (cmd: Command) => {
+    cmd.exitOverride((err) => {
+      throw err;
+    });
+    cmd.configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) });
+    cmd.showHelpAfterError('(add --help for usage)');
+    cmd.commands.forEach(exitTwo);
+  };
+  exitTwo(program);
+  return program;
+}
+
+/** Exit code for an error: 2 for bad usage or configuration, 1 for anything that was tried and failed. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    return 2;
+  }
+  if (err instanceof CliError) return err.exitCode;
+  if (err instanceof ConfigError) return 2;
+  if (err instanceof TokensyncError) return err.code.startsWith('secret.') || err.code.startsWith('request.') ? 2 : 1;
+  return 1;
+}
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    const code = exitCodeOf(err);
+    if (!(err instanceof CommanderError)) io.err(`tokensync: ${err instanceof Error ? err.message : String(err)}`);
+    return code;
+  }
+}

@@ -1,0 +1,6 @@
+export { TokensyncError } from './tokensync-error.js';
+export { StoreUnavailableError } from './store-unavailable-error.js';
+export { BadRequestError } from './bad-request-error.js';
+export { NotFoundError } from './not-found-error.js';
+export { SecretError } from './secret-error.js';
+export { ConfigError } from './config-error.js';

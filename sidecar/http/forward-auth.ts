@@ -1,0 +1,51 @@
+import type { IncomingMessage } from 'node:http';
+import { ipInRanges, normalizeIp } from '../util/ip.js';
+
+/** The token of a forward-auth request: from the cookie, else `Authorization: Bearer`. */
+export function tokenFromRequest(req: IncomingMessage, cookieName: string): { token?: string; duplicate?: boolean } {
+  const header = req.headers.cookie;
+  if (header) {
+    let found: string | undefined;
+    for (const part of header.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq < 0 || part.slice(0, eq).trim() !== cookieName) continue;
+      let value = part.slice(eq + 1).trim();
+      if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
+      // Two different cookies of our name: a cookie-tossing attack from a sibling domain, or a stale one. Refuse rather than guess.
+      if (found !== undefined && found !== value) return { duplicate: true };
+      found = value;
+    }
+    if (found) return { token: found };
+  }
+  const auth = req.headers.authorization;
+  if (auth && /^bearer\s+/i.test(auth)) return { token: auth.replace(/^bearer\s+/i, '').trim() };
+  return {};
+}
+
+/**
+ * The client's address: the connection's peer unless that peer is a trusted
+ * proxy, in which case the right-most address in X-Forwarded-For that is not
+ * itself a trusted proxy (or X-Real-IP). Headers from anyone else are ignored,
+ * or a client could choose its own address.
+ */
+export function clientAddress(req: IncomingMessage, trustedProxies: string[]): string | undefined {
+  const peer = req.socket.remoteAddress ? normalizeIp(req.socket.remoteAddress) : undefined;
+  if (!peer || !ipInRanges(peer, trustedProxies)) return peer;
+  const xff = req.headers['x-forwarded-for'];
+  if (xff) {
+    const hops = (Array.isArray(xff) ? xff.join(',') : xff).split(',').map((h) => h.trim()).filter(Boolean);
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = normalizeIp(hops[i]!);
+      if (!ipInRanges(hop, trustedProxies)) return hop;
+    }
+    if (hops.length > 0) return normalizeIp(hops[0]!);
+  }
+  const real = req.headers['x-real-ip'];
+  if (typeof real === 'string' && real.trim()) return normalizeIp(real);
+  return peer;
+}
+
+/** Header-safe subject: as is when printable ASCII, else percent-encoded (X-Auth-Subject-Encoding says so). */
+export function headerSubject(subject: string): { value: string; encoded: boolean } {
+  return /^[\x20-\x7e]*$/.test(subject) ? { value: subject, encoded: false } : { value: encodeURIComponent(subject), encoded: true };
+}

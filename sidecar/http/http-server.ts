@@ -1,0 +1,303 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../util/logger.js';
+import type { TokenService, Validation } from '../service/token-service.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { TokensyncError } from '../errors/tokensync-error.js';
+import { BadRequestError } from '../errors/bad-request-error.js';
+import { asObject, clientIpField, isoOrNull, parseIssue, parseKind, parseLimit, recordView, tokenField } from './requests.js';
+import { clientAddress, headerSubject, tokenFromRequest } from './forward-auth.js';
+import { isValidSubject } from '../store/token-record.js';
+
+export interface HttpServerOptions {
+  service: TokenService;
+  metrics: Metrics;
+  logger: Logger;
+  maxBodyBytes: number;
+  trustedProxies: string[];
+  cookieName: string;
+  /** Bearer token admin endpoints require; none = open (loopback binding is then the protection). */
+  adminToken?: () => string | undefined;
+  ready: () => boolean;
+  health: () => { status: 'ok' | 'degraded'; [k: string]: unknown };
+  cluster: () => Promise<unknown>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: string[]) => Promise<void> | void;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  admin: boolean;
+  name: string;
+  handler: Handler;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** Header block limit (Node's default is 16 KiB); larger gets 431 from Node itself. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+/**
+ * The sidecar's HTTP API (../shared/CONTRACT.md). Plain node:http: the hot
+ * path (`GET /v1/auth`, `POST /v1/validate`) is a route match, a cookie split
+ * or a small JSON parse, and a local lookup; no framework in between.
+ */
+export class HttpServer {
+  readonly server: Server;
+  private readonly routes: Route[];
+
+  constructor(private readonly o: HttpServerOptions) {
+    this.routes = this.buildRoutes();
+    this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 65_000 }, (req, res) => {
+      void this.handle(req, res);
+    });
+    this.server.on('clientError', (err, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const code = (err as NodeJS.ErrnoException).code;
+      const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const body = JSON.stringify({ error: status === 431 ? 'request.headers_too_large' : 'request.malformed', message: status === 431 ? 'request headers too large' : 'malformed HTTP request' });
+      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    });
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Stops accepting, lets requests in flight finish (up to `graceMs`), then closes idle keep-alive sockets. */
+  close(graceMs = 5000): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
+      timer.unref();
+      this.server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.server.closeIdleConnections();
+    });
+  }
+
+  private buildRoutes(): Route[] {
+    const s = this.o.service;
+    const r = (method: string, path: string, name: string, admin: boolean, handler: Handler): Route => ({
+      method,
+      pattern: new RegExp(`^${path}$`),
+      name,
+      admin,
+      handler,
+    });
+    return [
+      r('GET', '/v1/auth', 'auth', false, (req, res) => this.forwardAuth(req, res)),
+      r('POST', '/v1/validate', 'validate', false, async (req, res) => {
+        const body = asObject(await this.readJson(req));
+        const result = await s.validate(tokenField(body), clientIpField(body));
+        this.sendValidation(res, result);
+      }),
+      r('POST', '/v1/tokens/consume', 'consume', false, async (req, res) => {
+        const body = asObject(await this.readJson(req));
+        const result = await s.consume(tokenField(body), clientIpField(body));
+        this.sendValidation(res, result);
+      }),
+      r('POST', '/v1/tokens', 'issue', true, async (req, res) => {
+        const body = asObject(await this.readJson(req));
+        if (body.token !== undefined) {
+          if (body.subject !== undefined) throw new BadRequestError('send either {token} to mirror a token, or {subject, ...} to issue one, not both');
+          const { record, replicated, created } = await s.mirrorToken(tokenField(body));
+          return this.json(res, created ? 201 : 200, { ...recordView(record), replicated });
+        }
+        const issued = await s.issue(parseIssue(body));
+        this.json(res, 201, { ...issued, expiresAt: isoOrNull(issued.expiresAt) });
+      }),
+      r('GET', '/v1/tokens', 'list', true, async (_req, res, url) => {
+        const subject = url.searchParams.get('subject');
+        if (subject !== null && !isValidSubject(subject)) throw new BadRequestError('subject must be 1 to 128 bytes of text', 'request.subject');
+        const page = await s.list({
+          subject: subject ?? undefined,
+          kind: parseKind(url.searchParams.get('kind')),
+          limit: parseLimit(url.searchParams.get('limit')),
+          cursor: url.searchParams.get('cursor') ?? undefined,
+        });
+        this.json(res, 200, { items: page.items.map(recordView), nextCursor: page.nextCursor });
+      }),
+      r('GET', '/v1/tokens/([^/]+)', 'inspect', true, async (_req, res, _url, [jti]) => {
+        const record = await s.inspect(jti!);
+        if (!record) return this.json(res, 404, { error: 'token.not_found', message: `no token record with jti ${jti}` });
+        this.json(res, 200, recordView(record));
+      }),
+      r('DELETE', '/v1/tokens/([^/]+)', 'revoke', true, async (_req, res, _url, [jti]) => {
+        const { revoked, replicated } = await s.revoke(jti!);
+        if (!revoked) return this.json(res, 404, { error: 'token.not_found', message: `no token record with jti ${jti}` });
+        res.setHeader('X-Replicated', String(replicated));
+        res.writeHead(204).end();
+      }),
+      r('DELETE', '/v1/subjects/([^/]+)/tokens', 'logout', true, async (_req, res, _url, [subject]) => {
+        const result = await s.logout(subject!);
+        this.json(res, 200, { revoked: result.revoked, replicated: result.replicated, revokedBefore: new Date(result.revokedBefore).toISOString() });
+      }),
+      r('GET', '/v1/cluster', 'cluster', true, async (_req, res) => this.json(res, 200, await this.o.cluster())),
+      r('GET', '/healthz', 'healthz', false, (_req, res) => this.json(res, 200, this.o.health())),
+      r('GET', '/readyz', 'readyz', false, (_req, res) => {
+        const ready = this.o.ready();
+        this.json(res, ready ? 200 : 503, { ready, ...this.o.health() });
+      }),
+      r('GET', '/metrics', 'metrics', false, async (_req, res) => {
+        const text = await this.o.metrics.registry.metrics();
+        res.writeHead(200, { 'Content-Type': this.o.metrics.registry.contentType }).end(text);
+      }),
+    ];
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    let routeName = 'unmatched';
+    try {
+      const url = new URL(req.url ?? '/', 'http://sidecar');
+      let pathMatched = false;
+      for (const route of this.routes) {
+        const m = route.pattern.exec(url.pathname);
+        if (!m) continue;
+        pathMatched = true;
+        if (route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue;
+        routeName = route.name;
+        if (route.admin && !this.authorized(req)) {
+          res.setHeader('WWW-Authenticate', 'Bearer realm="tokensync-admin"');
+          return this.json(res, 401, { error: 'admin.unauthorized', message: 'this endpoint needs Authorization: Bearer <sidecar.admin.token.file contents>' });
+        }
+        const params = m.slice(1).map((p) => {
+          try {
+            return decodeURIComponent(p);
+          } catch {
+            throw new BadRequestError('malformed percent-encoding in the path');
+          }
+        });
+        await route.handler(req, res, url, params);
+        return;
+      }
+      if (pathMatched) return this.json(res, 405, { error: 'request.method', message: `${req.method} is not allowed on ${url.pathname}` });
+      this.json(res, 404, { error: 'request.not_found', message: `no such endpoint: ${req.method} ${url.pathname}` });
+    } catch (err) {
+      this.sendError(res, err);
+    } finally {
+      if (routeName !== 'auth' && routeName !== 'validate') {
+        this.o.metrics.httpDuration.labels(routeName).observe(Number(process.hrtime.bigint() - started) / 1e9);
+      }
+    }
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const expected = this.o.adminToken?.();
+    if (!expected) return true;
+    const header = req.headers.authorization ?? '';
+    const given = /^bearer\s+/i.test(header) ? header.replace(/^bearer\s+/i, '').trim() : '';
+    const a = Buffer.from(given);
+    const b = Buffer.from(expected);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  private async forwardAuth(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { token, duplicate } = tokenFromRequest(req, this.o.cookieName);
+    let result: Validation;
+    if (duplicate) result = { valid: false, reason: 'malformed', message: `more than one ${this.o.cookieName} cookie` };
+    else if (!token) result = { valid: false, reason: 'malformed', message: `no ${this.o.cookieName} cookie and no Authorization: Bearer token` };
+    else result = await this.o.service.validate(token, clientAddress(req, this.o.trustedProxies));
+    if (!result.valid) {
+      res.writeHead(401, {
+        'Cache-Control': 'no-store',
+        'WWW-Authenticate': `Bearer realm="tokensync", error="invalid_token", error_description="${result.reason}"`,
+        'X-Auth-Reason': result.reason,
+        'Content-Type': JSON_TYPE,
+      });
+      res.end(JSON.stringify({ valid: false, reason: result.reason, message: result.message }));
+      return;
+    }
+    const subject = headerSubject(result.claims.sub);
+    const headers: Record<string, string> = {
+      'Cache-Control': 'no-store',
+      'X-Auth-Subject': subject.value,
+      'X-Auth-Token-Id': result.claims.jti,
+      'X-Auth-Token-Kind': result.claims.knd,
+      'Content-Length': '0',
+    };
+    if (subject.encoded) headers['X-Auth-Subject-Encoding'] = 'percent';
+    if (result.reissued) headers['Set-Cookie'] = result.reissued.setCookie;
+    res.writeHead(200, headers).end();
+  }
+
+  private sendValidation(res: ServerResponse, result: Validation): void {
+    if (!result.valid) return this.json(res, 401, { valid: false, reason: result.reason, message: result.message });
+    const body: Record<string, unknown> = {
+      valid: true,
+      subject: result.claims.sub,
+      jti: result.claims.jti,
+      kind: result.claims.knd,
+      expiresAt: isoOrNull(result.expiresAt),
+    };
+    if (result.reissued) body.reissued = { token: result.reissued.token, setCookie: result.reissued.setCookie, expiresAt: isoOrNull(result.reissued.expiresAt) };
+    this.json(res, 200, body);
+  }
+
+  private sendError(res: ServerResponse, err: unknown): void {
+    if (err instanceof TokensyncError) {
+      if (err.status >= 500) this.o.logger.warn('request failed', { code: err.code, error: err.message });
+      return this.json(res, err.status, { error: err.code, message: err.message });
+    }
+    this.o.logger.error('unexpected error handling a request', { error: err instanceof Error ? err.stack ?? err.message : String(err) });
+    this.json(res, 500, { error: 'internal', message: 'internal error (see the sidecar log)' });
+  }
+
+  private json(res: ServerResponse, status: number, body: unknown): void {
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+    res.end(text);
+  }
+
+  /** Reads a JSON body up to the size limit: 413 past it, 400 for malformed JSON. */
+  private readJson(req: IncomingMessage): Promise<unknown> {
+    const limit = this.o.maxBodyBytes;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      req.resume();
+      return Promise.reject(new BadRequestError(`request body larger than ${limit} bytes (sidecar.max.body)`, 'request.too_large', 413));
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let failed = false;
+      req.on('data', (chunk: Buffer) => {
+        if (failed) return;
+        size += chunk.length;
+        if (size > limit) {
+          failed = true;
+          reject(new BadRequestError(`request body larger than ${limit} bytes (sidecar.max.body)`, 'request.too_large', 413));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      req.on('error', (err) => {
+        failed = true;
+        reject(new BadRequestError(`could not read the request body: ${err.message}`));
+      });
+      req.on('end', () => {
+        if (failed) return;
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (text.trim() === '') return reject(new BadRequestError('the request needs a JSON body'));
+        try {
+          resolve(JSON.parse(text));
+        } catch {
+          reject(new BadRequestError('the body is not valid JSON', 'request.malformed_json'));
+        }
+      });
+    });
+  }
+}

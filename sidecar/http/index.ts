@@ -1,0 +1,2 @@
+export { HttpServer } from './http-server.js';
+export type { HttpServerOptions } from './http-server.js';

@@ -1,0 +1,102 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { REFUSAL_REASONS, type RefusalReason } from '../tokens/token-claims.js';
+import type { TokenKind } from '../store/token-record.js';
+
+export interface MetricsSources {
+  mirrorSize(): number;
+  mirrorLagMs(): number;
+  journalPending(): number;
+  storeState(): string;
+}
+
+const STATES = ['latent', 'connected', 'suspended', 'reconnected', 'lost', 'closed'];
+
+/**
+ * Prometheus metrics. Counters on the validation hot path are bound to their
+ * label values once, so counting a validation is one increment, not a label
+ * hash per request.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly validValidations: Counter.Internal;
+  private readonly refusals = new Map<RefusalReason, Counter.Internal>();
+  private readonly issued: Counter<'kind'>;
+  private readonly revoked: Counter<'scope'>;
+  private readonly consumed: Counter<'result'>;
+  private readonly confirmations: Counter<'result'>;
+  private readonly reissued: Counter;
+  readonly httpDuration: Histogram<'route'>;
+
+  constructor(sources: MetricsSources, options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'tokensync_process_' });
+    const validations = new Counter({
+      name: 'tokensync_validations_total',
+      help: 'Token validations by result and refusal reason',
+      labelNames: ['result', 'reason'] as const,
+      registers,
+    });
+    this.validValidations = validations.labels('valid', '');
+    for (const reason of REFUSAL_REASONS) this.refusals.set(reason, validations.labels('invalid', reason));
+    this.issued = new Counter({ name: 'tokensync_tokens_issued_total', help: 'Tokens issued (or mirrored) by kind', labelNames: ['kind'] as const, registers });
+    this.revoked = new Counter({
+      name: 'tokensync_revocations_total',
+      help: 'Revocations: single tokens, and subjects logged out everywhere',
+      labelNames: ['scope'] as const,
+      registers,
+    });
+    this.consumed = new Counter({ name: 'tokensync_onetime_consumptions_total', help: 'One-time token consumptions by result', labelNames: ['result'] as const, registers });
+    this.confirmations = new Counter({
+      name: 'tokensync_store_confirmations_total',
+      help: 'Tokens unknown to the mirror checked against the store, by result',
+      labelNames: ['result'] as const,
+      registers,
+    });
+    this.reissued = new Counter({ name: 'tokensync_tokens_reissued_total', help: 'Sliding session tokens reissued', registers });
+    this.httpDuration = new Histogram({
+      name: 'tokensync_http_request_duration_seconds',
+      help: 'HTTP request duration by route',
+      labelNames: ['route'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+      registers,
+    });
+    new Gauge({ name: 'tokensync_mirror_size', help: 'Live token records in the in-memory mirror', registers, collect() { this.set(sources.mirrorSize()); } });
+    new Gauge({ name: 'tokensync_mirror_lag_milliseconds', help: 'How far the mirror may be behind the store', registers, collect() { this.set(sources.mirrorLagMs()); } });
+    new Gauge({ name: 'tokensync_journal_pending', help: 'Writes journaled while the store was unreachable, not yet replayed', registers, collect() { this.set(sources.journalPending()); } });
+    new Gauge({
+      name: 'tokensync_store_state',
+      help: 'Connection state of the cluster store (1 for the current state)',
+      labelNames: ['state'] as const,
+      registers,
+      collect() {
+        const current = sources.storeState();
+        for (const s of STATES) this.labels(s).set(s === current ? 1 : 0);
+      },
+    });
+  }
+
+  validation(reason: RefusalReason | undefined): void {
+    if (reason === undefined) this.validValidations.inc();
+    else this.refusals.get(reason)?.inc();
+  }
+
+  issue(kind: TokenKind): void {
+    this.issued.labels(kind).inc();
+  }
+
+  revocation(scope: 'token' | 'subject'): void {
+    this.revoked.labels(scope).inc();
+  }
+
+  consumption(result: 'won' | 'lost' | 'unavailable'): void {
+    this.consumed.labels(result).inc();
+  }
+
+  confirmation(result: 'found' | 'missing' | 'error'): void {
+    this.confirmations.labels(result).inc();
+  }
+
+  reissue(): void {
+    this.reissued.inc();
+  }
+}

@@ -1,0 +1,2 @@
+export { Mirror } from './mirror.js';
+export type { MirrorOptions, MirrorStats, Presence } from './mirror.js';

@@ -1,0 +1,94 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Mirror } from './mirror.js';
+import { ManualClock } from '../util/clock.js';
+import { newJti, recordName, shardOf } from '../store/token-record.js';
+
+const SHARDS = 16;
+function ref(subject: string, kind: 'session' | 'onetime' = 'session') {
+  return { jti: newJti(kind), subject };
+}
+
+test('a shard listing adds and removes; removed jtis are remembered as removed', () => {
+  const m = new Mirror(SHARDS);
+  const a = ref('alice');
+  const shard = shardOf(a.jti, SHARDS);
+  m.applyShard(shard, [recordName(a)]);
+  assert.deepEqual(m.lookup(a.jti), { presence: 'present', subject: 'alice' });
+  assert.equal(m.size, 1);
+  m.applyShard(shard, []);
+  assert.equal(m.lookup(a.jti).presence, 'removed');
+  assert.equal(m.size, 0);
+  assert.equal(m.lookup(newJti('session')).presence, 'unknown');
+});
+
+test('names filed under the wrong shard or unparseable are ignored', () => {
+  const m = new Mirror(SHARDS);
+  const a = ref('alice');
+  const wrong = (shardOf(a.jti, SHARDS) + 1) % SHARDS;
+  m.applyShard(wrong, [recordName(a), 'garbage', '~', 'x~!!']);
+  assert.equal(m.size, 0);
+});
+
+test('pending writes survive listings until settled', () => {
+  const m = new Mirror(SHARDS);
+  const a = ref('alice');
+  const shard = shardOf(a.jti, SHARDS);
+  m.addPending(a);
+  m.applyShard(shard, []); // the store does not have it yet
+  assert.equal(m.lookup(a.jti).presence, 'present');
+  assert.equal(m.size, 1);
+  m.settle(a.jti);
+  assert.equal(m.lookup(a.jti).presence, 'present');
+  assert.equal(m.pendingCount, 0);
+  // a pending revocation hides a record the store still lists
+  m.removePending(a);
+  m.applyShard(shard, [recordName(a)]);
+  assert.equal(m.lookup(a.jti).presence, 'removed');
+  assert.equal(m.size, 0);
+});
+
+test('negative cache forgets after its time to live', () => {
+  const clock = new ManualClock();
+  const m = new Mirror(SHARDS, { clock, negativeTtlMs: 1000 });
+  m.rememberMissing('s.unknown');
+  assert.equal(m.isKnownMissing('s.unknown'), true);
+  clock.advance(1001);
+  assert.equal(m.isKnownMissing('s.unknown'), false);
+});
+
+test('markers: listing replaces, pending markers are kept until settled', () => {
+  const m = new Mirror(SHARDS);
+  m.applyMarker('alice', 100);
+  m.applyMarker('alice', 50); // never backwards
+  assert.equal(m.revokedBefore('alice'), 100);
+  m.addPendingMarker('bob', 200);
+  m.replaceMarkers(new Map([['carol', 300]]));
+  assert.equal(m.revokedBefore('alice'), undefined);
+  assert.equal(m.revokedBefore('bob'), 200);
+  assert.equal(m.revokedBefore('carol'), 300);
+  m.settleMarker('bob');
+  m.replaceMarkers(new Map());
+  assert.equal(m.revokedBefore('bob'), undefined);
+});
+
+test('one-time tokens are indexed by subject from their names', () => {
+  const m = new Mirror(SHARDS);
+  const o = ref('alice', 'onetime');
+  const s = ref('alice');
+  m.add(o);
+  m.add(s);
+  assert.deepEqual(m.onetimeOf('alice'), [o.jti]);
+  m.remove(o);
+  assert.deepEqual(m.onetimeOf('alice'), []);
+});
+
+test('initialized is announced exactly once', () => {
+  const m = new Mirror(SHARDS);
+  let count = 0;
+  m.on('initialized', () => count++);
+  m.markInitialized();
+  m.markInitialized();
+  assert.equal(count, 1);
+  assert.equal(m.initialized, true);
+});

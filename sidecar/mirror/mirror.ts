@@ -1,0 +1,307 @@
+import { EventEmitter } from 'node:events';
+import type { Clock } from '../util/clock.js';
+import { systemClock } from '../util/clock.js';
+import { BoundedSet } from '../util/bounded-set.js';
+import type { TokenStore } from '../store/token-store.js';
+import type { RecordRef } from '../store/token-record.js';
+import { kindOfJti, parseRecordName, shardOf } from '../store/token-record.js';
+
+/** What the mirror knows of a jti, without asking the store. */
+export type Presence = 'present' | 'removed' | 'unknown';
+
+export interface MirrorStats {
+  size: number;
+  pending: number;
+  markers: number;
+  initialized: boolean;
+  lagMs: number;
+  recentlyRemoved: number;
+}
+
+export interface MirrorOptions {
+  clock?: Clock;
+  /** How many removed jtis are remembered, so a replayed revoked token costs no store read. */
+  removedCapacity?: number;
+  /** Unknown jtis confirmed missing from the store: capacity and time to live. */
+  negativeCapacity?: number;
+  negativeTtlMs?: number;
+}
+
+interface MirrorEvents {
+  initialized: [];
+}
+
+/**
+ * The in-memory copy of every live record name and logout marker, fed by a
+ * store's shard listings (the CuratorCache pattern, with the store doing the
+ * reads). Validation asks it, never the store.
+ *
+ * Each shard keeps jti -> subject. A listing replaces a shard wholesale, so a
+ * record deleted while the store was unreachable disappears on the next
+ * rebuild. Local writes that the store has not confirmed (journaled during an
+ * outage) sit in an overlay that listings cannot undo until they are settled.
+ *
+ * Caveat (as Curator's): a delete followed by a re-create of the same name
+ * between two listings looks like no change at all. Records are immutable and
+ * names never reused, so this cannot hide a revocation.
+ */
+export class Mirror extends EventEmitter<MirrorEvents> {
+  private table: Map<string, string>[] | undefined;
+  /** jti -> subject (added) or null (removed), for writes not yet in the store. */
+  private readonly overlay = new Map<string, { subject: string; present: boolean }>();
+  private markers = new Map<string, number>();
+  /** Logout markers journaled during an outage: a marker listing from the store must not drop them. */
+  private readonly pendingMarkers = new Map<string, number>();
+  private readonly removed: BoundedSet<string>;
+  private readonly negative: BoundedSet<string>;
+  /** Pending one-time tokens by subject: issuing a new one removes the old. */
+  private readonly onetimeBySubject = new Map<string, Set<string>>();
+  private readonly clock: Clock;
+  private count = 0;
+  private initializedFlag = false;
+  private lastLagMs = 0;
+  private stalledSince: number | null = null;
+  private readonly unsubscribers: Array<() => void> = [];
+
+  /**
+   * @param shardCount the store's shard count, or a function returning it: a
+   * store learns its count from `/meta` only once started, so the table is
+   * allocated on first use.
+   */
+  constructor(
+    private readonly shardCountSource: number | (() => number),
+    options: MirrorOptions = {},
+  ) {
+    super();
+    this.clock = options.clock ?? systemClock;
+    this.removed = new BoundedSet(options.removedCapacity ?? 100_000);
+    this.negative = new BoundedSet(options.negativeCapacity ?? 10_000, options.negativeTtlMs ?? 2_000);
+  }
+
+  get shardCount(): number {
+    return this.shards.length;
+  }
+
+  private get shards(): Map<string, string>[] {
+    if (!this.table) {
+      const n = typeof this.shardCountSource === 'number' ? this.shardCountSource : this.shardCountSource();
+      this.table = Array.from({ length: n }, () => new Map<string, string>());
+    }
+    return this.table;
+  }
+
+  /** Follows a store's events until {@link detach}. */
+  attach(store: TokenStore): void {
+    const onShard = (shard: number, names: string[]) => this.applyShard(shard, names);
+    const onMarker = (subject: string, before: number | null) => this.applyMarker(subject, before);
+    const onMarkers = (markers: Map<string, number>) => this.replaceMarkers(markers);
+    const onRebuilt = () => this.markInitialized();
+    const onState = (next: string) => {
+      if (next === 'suspended' || next === 'lost') this.stalledSince ??= this.clock.now();
+      else if (next === 'connected' || next === 'reconnected') this.stalledSince = null;
+    };
+    store.on('shard', onShard);
+    store.on('marker', onMarker);
+    store.on('markers', onMarkers);
+    store.on('rebuilt', onRebuilt);
+    store.on('state', onState);
+    this.unsubscribers.push(() => {
+      store.off('shard', onShard);
+      store.off('marker', onMarker);
+      store.off('markers', onMarkers);
+      store.off('rebuilt', onRebuilt);
+      store.off('state', onState);
+    });
+  }
+
+  detach(): void {
+    for (const off of this.unsubscribers.splice(0)) off();
+  }
+
+  get initialized(): boolean {
+    return this.initializedFlag;
+  }
+
+  get size(): number {
+    let pendingAdds = 0;
+    for (const [jti, o] of this.overlay) {
+      const inBase = this.shards[shardOf(jti, this.shardCount)]!.has(jti);
+      if (o.present && !inBase) pendingAdds++;
+      else if (!o.present && inBase) pendingAdds--;
+    }
+    return this.count + pendingAdds;
+  }
+
+  /** Replaces one shard with a fresh listing from the store. */
+  applyShard(shard: number, names: string[], noticedAt?: number): void {
+    const current = this.shards[shard];
+    if (!current) return;
+    const seen = new Set<string>();
+    for (const name of names) {
+      const ref = parseRecordName(name);
+      if (!ref || shardOf(ref.jti, this.shardCount) !== shard) continue;
+      seen.add(ref.jti);
+      if (!current.has(ref.jti)) this.addBase(current, ref);
+    }
+    if (seen.size !== current.size) {
+      for (const [jti, subject] of current) {
+        if (!seen.has(jti)) this.removeBase(current, jti, subject);
+      }
+    }
+    if (noticedAt !== undefined) this.lastLagMs = Math.max(0, this.clock.now() - noticedAt);
+  }
+
+  applyMarker(subject: string, revokedBefore: number | null): void {
+    if (revokedBefore === null) this.markers.delete(subject);
+    else this.markers.set(subject, Math.max(revokedBefore, this.markers.get(subject) ?? 0));
+  }
+
+  replaceMarkers(markers: Map<string, number>): void {
+    this.markers = new Map(markers);
+    for (const [subject, before] of this.pendingMarkers) this.applyMarker(subject, before);
+  }
+
+  addPendingMarker(subject: string, revokedBefore: number): void {
+    this.pendingMarkers.set(subject, Math.max(revokedBefore, this.pendingMarkers.get(subject) ?? 0));
+    this.applyMarker(subject, revokedBefore);
+  }
+
+  settleMarker(subject: string): void {
+    this.pendingMarkers.delete(subject);
+  }
+
+  markInitialized(): void {
+    if (this.initializedFlag) return;
+    this.initializedFlag = true;
+    this.emit('initialized');
+  }
+
+  /** A write the store has confirmed: visible at once, before the store's own notification arrives. */
+  add(ref: RecordRef): void {
+    const shard = this.shards[shardOf(ref.jti, this.shardCount)]!;
+    if (!shard.has(ref.jti)) this.addBase(shard, ref);
+  }
+
+  remove(ref: RecordRef): void {
+    const shard = this.shards[shardOf(ref.jti, this.shardCount)]!;
+    const subject = shard.get(ref.jti);
+    if (subject !== undefined) this.removeBase(shard, ref.jti, subject);
+    else this.removed.add(ref.jti);
+  }
+
+  /** A write journaled while the store is unreachable: listings cannot undo it until {@link settle}. */
+  addPending(ref: RecordRef): void {
+    this.overlay.set(ref.jti, { subject: ref.subject, present: true });
+    this.negative.delete(ref.jti);
+    this.removed.delete(ref.jti);
+    this.indexOnetime(ref.jti, ref.subject, true);
+  }
+
+  removePending(ref: RecordRef): void {
+    this.overlay.set(ref.jti, { subject: ref.subject, present: false });
+    this.removed.add(ref.jti);
+    this.indexOnetime(ref.jti, ref.subject, false);
+  }
+
+  /** The store now holds what the overlay said (the journal entry was replayed). */
+  settle(jti: string): void {
+    const o = this.overlay.get(jti);
+    if (!o) return;
+    this.overlay.delete(jti);
+    if (o.present) this.add({ jti, subject: o.subject });
+    else this.remove({ jti, subject: o.subject });
+  }
+
+  get pendingCount(): number {
+    return this.overlay.size;
+  }
+
+  /** Presence of a jti, and the subject its record is filed under. */
+  lookup(jti: string): { presence: Presence; subject?: string } {
+    const o = this.overlay.get(jti);
+    if (o) return o.present ? { presence: 'present', subject: o.subject } : { presence: 'removed' };
+    const subject = this.shards[shardOf(jti, this.shardCount)]!.get(jti);
+    if (subject !== undefined) return { presence: 'present', subject };
+    return { presence: this.removed.has(jti) ? 'removed' : 'unknown' };
+  }
+
+  /** Logout marker of a subject (ms), if any. */
+  revokedBefore(subject: string): number | undefined {
+    return this.markers.get(subject);
+  }
+
+  /** A jti the store was just asked about and does not hold. */
+  rememberMissing(jti: string): void {
+    this.negative.add(jti, this.clock.now());
+  }
+
+  isKnownMissing(jti: string): boolean {
+    return this.negative.has(jti, this.clock.now());
+  }
+
+  /** Pending one-time tokens of a subject (from names: the kind is in our jtis). */
+  onetimeOf(subject: string): string[] {
+    return [...(this.onetimeBySubject.get(subject) ?? [])];
+  }
+
+  /** Every live (jti, subject), overlay included; O(n), for listings and tests. */
+  *entries(): IterableIterator<RecordRef> {
+    for (const [jti, o] of this.overlay) if (o.present) yield { jti, subject: o.subject };
+    for (const shard of this.shards) {
+      for (const [jti, subject] of shard) if (!this.overlay.has(jti)) yield { jti, subject };
+    }
+  }
+
+  markerEntries(): Map<string, number> {
+    return new Map(this.markers);
+  }
+
+  /** Names of one shard as the mirror holds them, for comparing with the store. */
+  shardNames(shard: number): string[] {
+    return [...this.shards[shard]!.keys()];
+  }
+
+  /** How far behind the store the mirror may be. */
+  get lagMs(): number {
+    if (this.stalledSince !== null) return this.clock.now() - this.stalledSince;
+    return this.lastLagMs;
+  }
+
+  stats(): MirrorStats {
+    return {
+      size: this.size,
+      pending: this.overlay.size,
+      markers: this.markers.size,
+      initialized: this.initializedFlag,
+      lagMs: this.lagMs,
+      recentlyRemoved: this.removed.size,
+    };
+  }
+
+  private addBase(shard: Map<string, string>, ref: RecordRef): void {
+    shard.set(ref.jti, ref.subject);
+    this.count++;
+    this.negative.delete(ref.jti);
+    this.removed.delete(ref.jti);
+    this.indexOnetime(ref.jti, ref.subject, true);
+  }
+
+  private removeBase(shard: Map<string, string>, jti: string, subject: string): void {
+    shard.delete(jti);
+    this.count--;
+    this.removed.add(jti);
+    this.indexOnetime(jti, subject, false);
+  }
+
+  private indexOnetime(jti: string, subject: string, present: boolean): void {
+    if (kindOfJti(jti) !== 'onetime') return;
+    let set = this.onetimeBySubject.get(subject);
+    if (present) {
+      if (!set) this.onetimeBySubject.set(subject, (set = new Set()));
+      set.add(jti);
+    } else if (set) {
+      set.delete(jti);
+      if (set.size === 0) this.onetimeBySubject.delete(subject);
+    }
+  }
+}

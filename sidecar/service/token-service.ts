@@ -1,0 +1,266 @@
+import type { Logger } from '../util/logger.js';
+import type { Clock } from '../util/clock.js';
+import type { Mirror } from '../mirror/mirror.js';
+import type { TokenStore, ListPage, ListQuery } from '../store/token-store.js';
+import type { TokenKind, TokenRecord } from '../store/token-record.js';
+import { isValidJti, isValidSubject, kindOfJti, newJti, parseRecordName, shardOf } from '../store/token-record.js';
+import { isConnected } from '../store/connection-state.js';
+import type { TokenCodec } from '../tokens/token-codec.js';
+import type { TokenPolicy } from '../tokens/token-policy.js';
+import type { Refusal, TokenClaims } from '../tokens/token-claims.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { WritePath } from './write-path.js';
+import { BadRequestError } from '../errors/bad-request-error.js';
+import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
+import type { OutagePolicy } from '../config/options.js';
+
+export interface IssueRequest {
+  subject: string;
+  kind: TokenKind;
+  ttlMs?: number;
+  clientIp?: string;
+  attributes?: TokenRecord['attributes'];
+}
+
+export interface IssuedToken {
+  token: string;
+  jti: string;
+  kind: TokenKind;
+  subject: string;
+  expiresAt: number | null;
+  setCookie: string;
+  replicated: boolean;
+}
+
+export type Validation =
+  | {
+      valid: true;
+      claims: TokenClaims;
+      expiresAt: number | null;
+      reissued?: { token: string; setCookie: string; expiresAt: number };
+    }
+  | ({ valid: false } & Refusal);
+
+export interface TokenServiceDeps {
+  nodeId: string;
+  cookieName: string;
+  outagePolicy: OutagePolicy;
+  store: TokenStore;
+  mirror: Mirror;
+  codec: TokenCodec;
+  policy: TokenPolicy;
+  writes: WritePath;
+  metrics?: Metrics;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * Issue, validate, consume, revoke and log out: the product, independent of
+ * HTTP and of which store runs.
+ *
+ * Validation is a local lookup: signature, expiry and binding from the token
+ * itself, existence from the mirror. The store is asked only about a validly
+ * signed token the mirror has never seen (issued a moment ago on another
+ * node), and the answer "missing" is remembered briefly so a replayed bogus
+ * token costs no store read.
+ */
+export class TokenService {
+  constructor(private readonly d: TokenServiceDeps) {}
+
+  async issue(req: IssueRequest): Promise<IssuedToken> {
+    if (!isValidSubject(req.subject)) throw new BadRequestError('subject must be 1 to 128 bytes of text without control characters', 'request.subject');
+    if (req.kind === 'api' && req.ttlMs !== undefined) throw new BadRequestError('api tokens never expire: ttl is not allowed with kind "api"', 'request.ttl');
+    const jti = newJti(req.kind);
+    const { claims, recordExpiresAt } = this.d.policy.issue(req.kind, req.subject, jti, { ttlMs: req.ttlMs, clientIp: req.clientIp });
+    const record = this.recordOf(claims, recordExpiresAt, req.attributes);
+    if (req.kind === 'onetime') await this.dropPendingOnetime(req.subject);
+    const outcome = await this.d.writes.apply({ op: 'create', record });
+    this.d.metrics?.issue(req.kind);
+    const token = this.d.codec.sign(claims);
+    const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
+    return { token, jti, kind: req.kind, subject: req.subject, expiresAt, setCookie: this.cookie(token, expiresAt), replicated: outcome.replicated };
+  }
+
+  /** Mirrors a token the application signed itself with the shared secret. */
+  async mirrorToken(token: string): Promise<{ record: TokenRecord; replicated: boolean; created: boolean }> {
+    const decoded = this.d.codec.verify(token);
+    if (!decoded.ok) throw new BadRequestError(`token refused (${decoded.reason}): ${decoded.message}`, `token.${decoded.reason}`);
+    const claims = decoded.claims;
+    if (!isValidJti(claims.jti)) throw new BadRequestError('jti must be 8 to 64 characters of [A-Za-z0-9_.-]', 'request.jti');
+    if (!isValidSubject(claims.sub)) throw new BadRequestError('sub must be 1 to 128 bytes of text without control characters', 'request.subject');
+    const refusal = this.d.policy.check(claims, claims.cip);
+    if (refusal) throw new BadRequestError(`token refused (${refusal.reason}): ${refusal.message}`, `token.${refusal.reason}`);
+    const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
+    const record = this.recordOf(claims, expiresAt);
+    const outcome = await this.d.writes.apply({ op: 'create', record });
+    this.d.metrics?.issue(claims.knd);
+    return { record, replicated: outcome.replicated, created: outcome.changed };
+  }
+
+  async validate(token: unknown, clientIp?: string): Promise<Validation> {
+    const result = await this.check(token, clientIp);
+    if (!result.valid) {
+      this.d.metrics?.validation(result.reason);
+      return result;
+    }
+    this.d.metrics?.validation(undefined);
+    const claims = result.claims;
+    const next = this.d.policy.reissue(claims);
+    const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
+    if (!next) return { valid: true, claims, expiresAt };
+    this.d.metrics?.reissue();
+    const reissuedToken = this.d.codec.sign(next);
+    const nextExpiry = next.exp! * 1000;
+    return { valid: true, claims, expiresAt, reissued: { token: reissuedToken, setCookie: this.cookie(reissuedToken, nextExpiry), expiresAt: nextExpiry } };
+  }
+
+  /** Consumes a one-time token: `valid: true` for exactly one caller in the cluster. */
+  async consume(token: unknown, clientIp?: string): Promise<Validation> {
+    const result = await this.check(token, clientIp);
+    if (!result.valid) {
+      this.d.metrics?.consumption('lost');
+      return result;
+    }
+    if (result.claims.knd !== 'onetime') throw new BadRequestError(`only one-time tokens can be consumed; this is a ${result.claims.knd} token`, 'request.kind');
+    if (!isConnected(this.d.store.state)) {
+      this.d.metrics?.consumption('unavailable');
+      throw new StoreUnavailableError('the store is unreachable: a one-time token cannot be consumed, since once-only cannot be promised without it');
+    }
+    const ref = { jti: result.claims.jti, subject: result.claims.sub };
+    let won: boolean;
+    try {
+      won = await this.d.store.consume(ref);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) this.d.metrics?.consumption('unavailable');
+      throw err;
+    }
+    this.d.mirror.remove(ref);
+    this.d.metrics?.consumption(won ? 'won' : 'lost');
+    if (!won) return { valid: false, reason: 'consumed', message: 'this one-time token was already used' };
+    return { valid: true, claims: result.claims, expiresAt: result.claims.exp! * 1000 };
+  }
+
+  /** Revokes one token. `false` when no such record exists. */
+  async revoke(jti: string): Promise<{ revoked: boolean; replicated: boolean }> {
+    if (!isValidJti(jti)) throw new BadRequestError(`"${String(jti).slice(0, 80)}" is not a token id (jti)`, 'request.jti');
+    const subject = await this.subjectOf(jti);
+    if (subject === undefined) return { revoked: false, replicated: true };
+    const outcome = await this.d.writes.apply({ op: 'delete', ref: { jti, subject } });
+    if (outcome.changed) this.d.metrics?.revocation('token');
+    return { revoked: outcome.changed, replicated: outcome.replicated };
+  }
+
+  /**
+   * Logs a subject out everywhere with one write: a marker refusing every
+   * token of that subject first issued before now. Its records are deleted
+   * lazily by the reaper. Returns how many live tokens the mirror held for it.
+   */
+  async logout(subject: string): Promise<{ revoked: number; replicated: boolean; revokedBefore: number }> {
+    if (!isValidSubject(subject)) throw new BadRequestError('subject must be 1 to 128 bytes of text without control characters', 'request.subject');
+    const revokedBefore = this.d.clock.now() + 1; // tokens issued in this very millisecond are included
+    let count = 0;
+    for (const ref of this.d.mirror.entries()) if (ref.subject === subject) count++;
+    const outcome = await this.d.writes.apply({ op: 'marker', subject, revokedBefore });
+    this.d.metrics?.revocation('subject');
+    return { revoked: count, replicated: outcome.replicated, revokedBefore };
+  }
+
+  async inspect(jti: string): Promise<TokenRecord | undefined> {
+    if (!isValidJti(jti)) throw new BadRequestError(`"${String(jti).slice(0, 80)}" is not a token id (jti)`, 'request.jti');
+    const subject = await this.subjectOf(jti);
+    if (subject === undefined) return undefined;
+    return this.d.store.read({ jti, subject });
+  }
+
+  list(query: ListQuery): Promise<ListPage> {
+    return this.d.store.list(query);
+  }
+
+  /** Signature, policy, record and logout marker; no reissue, no counting. */
+  private async check(token: unknown, clientIp: string | undefined): Promise<Validation> {
+    const decoded = this.d.codec.verify(token);
+    if (!decoded.ok) return { valid: false, reason: decoded.reason, message: decoded.message };
+    const claims = decoded.claims;
+    const refusal = this.d.policy.check(claims, clientIp);
+    if (refusal) return { valid: false, ...refusal };
+    if (this.d.outagePolicy === 'reject' && !isConnected(this.d.store.state)) {
+      throw new StoreUnavailableError('the store is unreachable and cluster.store.outage.policy is reject');
+    }
+    const gone: Validation =
+      claims.knd === 'onetime'
+        ? { valid: false, reason: 'consumed', message: 'this one-time token was already used or replaced' }
+        : { valid: false, reason: 'revoked', message: 'no such token record (revoked or never issued)' };
+    const seen = this.d.mirror.lookup(claims.jti);
+    if (seen.presence === 'removed') return gone;
+    if (seen.presence === 'present') {
+      if (seen.subject !== claims.sub) return gone;
+    } else if (!(await this.confirm(claims))) {
+      return gone;
+    }
+    const revokedBefore = this.d.mirror.revokedBefore(claims.sub);
+    if (revokedBefore !== undefined && claims.ath < revokedBefore) {
+      return { valid: false, reason: 'revoked', message: 'the subject was logged out everywhere after this token was issued' };
+    }
+    return { valid: true, claims, expiresAt: claims.exp !== undefined ? claims.exp * 1000 : null };
+  }
+
+  /** A validly signed token the mirror does not know: ask the store once. */
+  private async confirm(claims: TokenClaims): Promise<boolean> {
+    if (this.d.mirror.isKnownMissing(claims.jti)) return false;
+    if (!isValidJti(claims.jti) || !isValidSubject(claims.sub)) return false;
+    const ref = { jti: claims.jti, subject: claims.sub };
+    try {
+      if (await this.d.store.exists(ref)) {
+        this.d.metrics?.confirmation('found');
+        this.d.mirror.add(ref);
+        return true;
+      }
+      this.d.metrics?.confirmation('missing');
+      this.d.mirror.rememberMissing(claims.jti);
+      return false;
+    } catch (err) {
+      this.d.metrics?.confirmation('error');
+      if (err instanceof StoreUnavailableError) return false; // cannot confirm: refuse rather than trust an unknown token
+      throw err;
+    }
+  }
+
+  /** The subject a jti is filed under: from the mirror, else from its shard's listing (one read). */
+  private async subjectOf(jti: string): Promise<string | undefined> {
+    const seen = this.d.mirror.lookup(jti);
+    if (seen.presence === 'present') return seen.subject;
+    const names = await this.d.store.listShard(shardOf(jti, this.d.store.shards));
+    for (const name of names) {
+      const ref = parseRecordName(name);
+      if (ref?.jti === jti) return ref.subject;
+    }
+    return undefined;
+  }
+
+  private async dropPendingOnetime(subject: string): Promise<void> {
+    for (const jti of this.d.mirror.onetimeOf(subject)) {
+      await this.d.writes.apply({ op: 'delete', ref: { jti, subject } });
+    }
+  }
+
+  private recordOf(claims: TokenClaims, expiresAt: number | null, attributes?: TokenRecord['attributes']): TokenRecord {
+    const record: TokenRecord = {
+      jti: claims.jti,
+      subject: claims.sub,
+      kind: claims.knd ?? kindOfJti(claims.jti) ?? 'session',
+      issuedAt: claims.ath,
+      expiresAt,
+      node: this.d.nodeId,
+    };
+    if (claims.cip) record.clientIp = claims.cip;
+    if (attributes && Object.keys(attributes).length > 0) record.attributes = attributes;
+    return record;
+  }
+
+  /** Set-Cookie for a token: HttpOnly, Secure, SameSite=Lax, Path=/, and Max-Age until it expires. */
+  cookie(token: string, expiresAt: number | null): string {
+    const maxAge = expiresAt === null ? '' : `; Max-Age=${Math.max(0, Math.floor((expiresAt - this.d.clock.now()) / 1000))}`;
+    return `${this.d.cookieName}=${token}; Path=/; HttpOnly; Secure; SameSite=Lax${maxAge}`;
+  }
+}

@@ -1,0 +1,152 @@
+import type { Logger } from '../util/logger.js';
+import type { Clock } from '../util/clock.js';
+import type { Mirror } from '../mirror/mirror.js';
+import type { TokenStore } from '../store/token-store.js';
+import type { Journal, JournalEntry, JournalOp } from '../store/journal.js';
+import { isConnected } from '../store/connection-state.js';
+import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
+
+/** Outcome of a write: `replicated` is false when it was journaled for later. */
+export interface WriteOutcome {
+  replicated: boolean;
+  /** For creates and deletes: did the store change (false: already there / already gone). */
+  changed: boolean;
+}
+
+/**
+ * Every write goes through here. While the store answers and nothing is
+ * waiting in the journal, writes go straight to it. Otherwise they are
+ * journaled (fsynced), applied to the mirror's overlay at once, and replayed
+ * in order when the store is back: a write may not overtake one journaled
+ * before it, or a revocation could be undone by a late create.
+ */
+export class WritePath {
+  private replaying: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly store: TokenStore,
+    private readonly mirror: Mirror,
+    private readonly journal: Journal,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {
+    store.on('state', (next) => {
+      if (isConnected(next)) this.kick();
+    });
+  }
+
+  get pending(): number {
+    return this.journal.size;
+  }
+
+  /** Puts what the journal holds back into the mirror's overlay (after a restart) and starts replaying. */
+  restore(): void {
+    for (const entry of this.journal.pending()) this.overlay(entry);
+    this.kick();
+  }
+
+  async apply(op: JournalOp): Promise<WriteOutcome> {
+    if (this.journal.size === 0 && isConnected(this.store.state)) {
+      try {
+        const changed = await this.send(op);
+        this.confirm(op);
+        return { replicated: true, changed };
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        this.log.warn('store unreachable; journaling the write', { op: op.op });
+      }
+    }
+    const entry = await this.journal.append(op, this.clock.now());
+    this.overlay(entry);
+    this.kick();
+    return { replicated: false, changed: true };
+  }
+
+  /** Replays the journal in order; stops at the first write the store cannot take and retries later. */
+  kick(): void {
+    if (this.closed || this.replaying || this.journal.size === 0) return;
+    this.replaying = this.replay()
+      .catch((err: unknown) => {
+        this.log.error('journal replay failed', { error: String(err) });
+      })
+      .finally(() => {
+        this.replaying = undefined;
+        if (this.journal.size > 0 && !this.closed) this.scheduleRetry();
+      });
+  }
+
+  /** Resolves once the journal is empty (tests, shutdown). */
+  async drain(): Promise<void> {
+    while (this.journal.size > 0 && !this.closed) {
+      this.kick();
+      await (this.replaying ?? new Promise((r) => setTimeout(r, 50)));
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (isConnected(this.store.state)) this.kick();
+      else this.scheduleRetry();
+    }, 1000);
+    this.retryTimer.unref();
+  }
+
+  private async replay(): Promise<void> {
+    let replayed = 0;
+    for (;;) {
+      const entry = this.journal.pending()[0];
+      if (!entry || this.closed) break;
+      if (!isConnected(this.store.state)) return;
+      try {
+        await this.send(entry);
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) return;
+        // A write the store refuses for good (not an outage) must not block everything behind it.
+        this.log.error('journal entry refused by the store; dropping it', { seq: entry.seq, op: entry.op, error: String(err) });
+      }
+      await this.journal.complete(entry.seq);
+      this.settle(entry);
+      replayed++;
+    }
+    if (replayed > 0) this.log.info('journal replayed into the store', { entries: replayed });
+  }
+
+  private async send(op: JournalOp): Promise<boolean> {
+    switch (op.op) {
+      case 'create':
+        return this.store.create(op.record);
+      case 'delete':
+        return this.store.delete(op.ref);
+      case 'marker':
+        await this.store.setMarker(op.subject, op.revokedBefore);
+        return true;
+    }
+  }
+
+  private confirm(op: JournalOp): void {
+    if (op.op === 'create') this.mirror.add({ jti: op.record.jti, subject: op.record.subject });
+    else if (op.op === 'delete') this.mirror.remove(op.ref);
+    else this.mirror.applyMarker(op.subject, op.revokedBefore);
+  }
+
+  private overlay(entry: JournalEntry): void {
+    if (entry.op === 'create') this.mirror.addPending({ jti: entry.record.jti, subject: entry.record.subject });
+    else if (entry.op === 'delete') this.mirror.removePending(entry.ref);
+    else this.mirror.addPendingMarker(entry.subject, entry.revokedBefore);
+  }
+
+  private settle(entry: JournalEntry): void {
+    if (entry.op === 'create') this.mirror.settle(entry.record.jti);
+    else if (entry.op === 'delete') this.mirror.settle(entry.ref.jti);
+    else this.mirror.settleMarker(entry.subject);
+  }
+}

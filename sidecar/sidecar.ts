@@ -1,0 +1,276 @@
+import { watch, promises as fs, type FSWatcher } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { TokensyncOptions } from './config/options.js';
+import { describeOptions } from './config/describe-options.js';
+import { createLogger, type Logger } from './util/logger.js';
+import { systemClock, type Clock } from './util/clock.js';
+import { Mirror } from './mirror/mirror.js';
+import { createStore } from './store/create-store.js';
+import type { MemberInfo, TokenStore } from './store/token-store.js';
+import { isConnected } from './store/connection-state.js';
+import { Journal } from './store/journal.js';
+import { Reaper } from './store/reaper.js';
+import { TokenCodec } from './tokens/token-codec.js';
+import { TokenPolicy } from './tokens/token-policy.js';
+import { generateSecretLine, readSecretFile, writeSecretFile } from './tokens/secret-file.js';
+import { SecretError } from './errors/secret-error.js';
+import { Metrics } from './metrics/metrics.js';
+import { WritePath } from './service/write-path.js';
+import { TokenService } from './service/token-service.js';
+import { HttpServer } from './http/http-server.js';
+import { ipInRanges } from './util/ip.js';
+import { VERSION } from './version.js';
+
+export interface SidecarDeps {
+  logger?: Logger;
+  clock?: Clock;
+}
+
+const HEARTBEAT_MS = 5_000;
+/** A logout marker outlives the records behind it by this much (see Reaper). */
+const MARKER_GRACE_MS = 24 * 3600 * 1000;
+
+/**
+ * One sidecar: store, mirror, journal, reaper, membership and the HTTP API,
+ * started in that order and closed in reverse. latent -> started -> closed.
+ */
+export class Sidecar {
+  private closed = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private secretWatcher: FSWatcher | undefined;
+  private readonly startedAt: number;
+  address: AddressInfo | undefined;
+
+  private constructor(
+    readonly options: TokensyncOptions,
+    readonly logger: Logger,
+    readonly clock: Clock,
+    readonly store: TokenStore,
+    readonly mirror: Mirror,
+    readonly journal: Journal,
+    readonly writes: WritePath,
+    readonly codec: TokenCodec,
+    readonly service: TokenService,
+    readonly metrics: Metrics,
+    readonly http: HttpServer,
+    readonly reaper: Reaper,
+  ) {
+    this.startedAt = clock.now();
+  }
+
+  static async start(options: TokensyncOptions, deps: SidecarDeps = {}): Promise<Sidecar> {
+    const logger = deps.logger ?? createLogger({ level: options.log.level, nodeId: options.nodeId });
+    const clock = deps.clock ?? systemClock;
+    logger.info('tokensync starting', { version: VERSION, config: describeOptions(options) });
+    const keys = await loadOrCreateSecret(options, logger);
+    const codec = new TokenCodec(keys, options.token.algorithm);
+    logger.info('signing keys loaded', { kids: codec.kids, signing: codec.kids[0] });
+
+    const store = await createStore(options, logger, clock);
+    const mirror = new Mirror(() => store.shards, { clock });
+    mirror.attach(store);
+    store.on('error', (err) => logger.warn('store notification error', { error: err.message }));
+    const journal = new Journal(options.store.journalDir, logger);
+    await journal.open();
+    const writes = new WritePath(store, mirror, journal, clock, logger);
+    const policy = new TokenPolicy(options.token, clock);
+    const metrics = new Metrics({
+      mirrorSize: () => mirror.size,
+      mirrorLagMs: () => mirror.lagMs,
+      journalPending: () => journal.size,
+      storeState: () => store.state,
+    });
+    const service = new TokenService({
+      nodeId: options.nodeId,
+      cookieName: options.token.cookie,
+      outagePolicy: options.store.outagePolicy,
+      store,
+      mirror,
+      codec,
+      policy,
+      writes,
+      metrics,
+      clock,
+      logger,
+    });
+    const reaper = new Reaper(
+      store,
+      mirror,
+      { intervalMs: options.store.reaperIntervalMs, ratePerSecond: options.store.reaperRate, clockSkewMs: options.token.clockSkewMs, markerGraceMs: MARKER_GRACE_MS },
+      clock,
+      logger,
+    );
+
+    let adminToken: string | undefined;
+    if (options.sidecar.adminTokenFile) {
+      adminToken = (await fs.readFile(options.sidecar.adminTokenFile, 'utf8')).trim();
+      if (adminToken.length < 16) throw new SecretError(`${options.sidecar.adminTokenFile}: the admin token must be at least 16 characters`, 'admin.weak');
+    }
+    // Late-bound: the sidecar object is built after the server.
+    let self: Sidecar | undefined;
+    const http = new HttpServer({
+      service,
+      metrics,
+      logger,
+      maxBodyBytes: options.sidecar.maxBodyBytes,
+      trustedProxies: options.sidecar.trustedProxies,
+      cookieName: options.token.cookie,
+      adminToken: () => adminToken,
+      ready: () => mirror.initialized && !self?.isClosed,
+      health: () => self!.health(),
+      cluster: () => self!.cluster(),
+    });
+
+    const sidecar = new Sidecar(options, logger, clock, store, mirror, journal, writes, codec, service, metrics, http, reaper);
+    self = sidecar;
+    try {
+      // Journaled writes from before a restart go back into the mirror before anything is served.
+      writes.restore();
+      await store.start({ watch: true });
+      writes.kick();
+      const { host, port } = options.sidecar.listen;
+      sidecar.address = await http.listen(host, port);
+      if (!ipInRanges(host === 'localhost' ? '127.0.0.1' : host, ['127.0.0.0/8', '::1/128'])) {
+        logger.warn('the sidecar listens beyond loopback: anyone who can reach it can validate tokens; protect the admin endpoints with sidecar.admin.token.file', { host });
+      }
+      reaper.start();
+      sidecar.startHeartbeat();
+      sidecar.watchSecret();
+      logger.info('tokensync ready', {
+        listen: `${sidecar.address.address}:${sidecar.address.port}`,
+        store: store.describe(),
+        mirror: mirror.size,
+      });
+    } catch (err) {
+      await sidecar.close().catch(() => undefined);
+      throw err;
+    }
+    return sidecar;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  health(): { status: 'ok' | 'degraded'; store: string; mirror: number; lagMs: number; journalPending: number } {
+    const connected = isConnected(this.store.state);
+    return {
+      status: connected && this.journal.size === 0 ? 'ok' : 'degraded',
+      store: this.store.state,
+      mirror: this.mirror.size,
+      lagMs: this.mirror.lagMs,
+      journalPending: this.journal.size,
+    };
+  }
+
+  memberInfo(): MemberInfo {
+    const a = this.address;
+    return {
+      nodeId: this.options.nodeId,
+      address: a ? (a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`) : '',
+      version: VERSION,
+      pid: process.pid,
+      startedAt: this.startedAt,
+      updatedAt: this.clock.now(),
+      mirrorSize: this.mirror.size,
+      mirrorLagMs: this.mirror.lagMs,
+      state: this.store.state,
+      storeType: this.store.type,
+    };
+  }
+
+  async cluster(): Promise<unknown> {
+    let members: MemberInfo[] = [];
+    let error: string | undefined;
+    try {
+      members = await this.store.listMembers();
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+    }
+    if (!members.some((m) => m.nodeId === this.options.nodeId)) members.push(this.memberInfo());
+    return {
+      node: this.options.nodeId,
+      version: VERSION,
+      store: { ...this.store.describe(), state: this.store.state },
+      mirror: this.mirror.stats(),
+      journalPending: this.journal.size,
+      reaper: this.reaper.last ?? null,
+      members: members.sort((a, b) => a.nodeId.localeCompare(b.nodeId)),
+      ...(error ? { membersError: error } : {}),
+    };
+  }
+
+  private startHeartbeat(): void {
+    const beat = () => {
+      if (this.closed || !isConnected(this.store.state)) return;
+      this.store.publishMember(this.memberInfo()).catch((err) => this.logger.debug('heartbeat failed', { error: String(err) }));
+    };
+    beat();
+    this.heartbeat = setInterval(beat, HEARTBEAT_MS);
+    this.heartbeat.unref();
+    this.store.on('state', (next) => {
+      if (isConnected(next)) beat();
+    });
+  }
+
+  /** A rotated secret file takes effect without a restart (file watch, or SIGHUP via {@link reloadSecret}). */
+  private watchSecret(): void {
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      // Watch the folder: rotation replaces the file by rename, which a watch on the old inode would miss.
+      this.secretWatcher = watch(dirname(this.options.token.secretFile), { persistent: false }, () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => void this.reloadSecret(), 100);
+      });
+      this.secretWatcher.on('error', () => undefined);
+    } catch (err) {
+      this.logger.warn('cannot watch the secret file; send SIGHUP after rotating it', { error: String(err) });
+    }
+  }
+
+  async reloadSecret(): Promise<void> {
+    try {
+      const keys = await readSecretFile(this.options.token.secretFile);
+      const before = this.codec.kids.join(',');
+      this.codec.setKeys(keys);
+      if (before !== this.codec.kids.join(',')) this.logger.info('signing keys reloaded', { kids: this.codec.kids, signing: this.codec.kids[0] });
+    } catch (err) {
+      this.logger.error('secret file reload refused; keeping the previous keys', { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  /** Idempotent. Stops serving, flushes what can be flushed, leaves the cluster. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.secretWatcher?.close();
+    await this.http.close().catch(() => undefined);
+    await this.reaper.close();
+    this.writes.close();
+    this.mirror.detach();
+    await this.store.close().catch((err) => this.logger.warn('store close failed', { error: String(err) }));
+    await this.journal.close().catch(() => undefined);
+    this.logger.info('tokensync stopped');
+  }
+}
+
+/**
+ * Reads the secret file. When it is missing at the default location, creates
+ * one (the "just run it" path) and says where: every node of a cluster needs
+ * a copy of that same file.
+ */
+async function loadOrCreateSecret(options: TokensyncOptions, logger: Logger) {
+  const path = options.token.secretFile;
+  try {
+    return await readSecretFile(path);
+  } catch (err) {
+    const isDefault = path === join(options.appDataDir, 'token_secret');
+    if (!(err instanceof SecretError) || err.code !== 'secret.missing' || !isDefault) throw err;
+    await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await writeSecretFile(path, [generateSecretLine()]);
+    logger.warn('created a new signing secret; copy this file to every node of the cluster', { path });
+    return readSecretFile(path);
+  }
+}

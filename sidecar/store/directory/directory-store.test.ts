@@ -1,0 +1,144 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { DirectoryStore } from './directory-store.js';
+import { Mirror } from '../../mirror/mirror.js';
+import { silentLogger } from '../../util/logger.js';
+import { newJti, type TokenRecord } from '../token-record.js';
+import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
+import { waitFor } from '../../util/wait-for.js';
+
+async function newRoot() {
+  return mkdtemp(join(tmpdir(), 'ts-dir-'));
+}
+
+function store(root: string, nodeId = 'n1', shards = 16) {
+  return new DirectoryStore({ root, shards, rescanIntervalMs: 60_000, logger: silentLogger(), nodeId });
+}
+
+function record(subject: string, kind: TokenRecord['kind'] = 'session'): TokenRecord {
+  return { jti: newJti(kind), subject, kind, issuedAt: Date.now(), expiresAt: Date.now() + 60_000, node: 'n1' };
+}
+
+test('create, exists, read, delete; create of an existing name is refused', async () => {
+  const s = store(await newRoot());
+  await s.start();
+  const r = record('alice');
+  assert.equal(await s.create(r), true);
+  assert.equal(await s.create(r), false);
+  assert.equal(await s.exists(r), true);
+  assert.deepEqual(await s.read(r), r);
+  assert.equal(await s.delete(r), true);
+  assert.equal(await s.delete(r), false);
+  assert.equal(await s.exists(r), false);
+  await s.close();
+});
+
+test('the first store lays out the shard count; a later one with another count adopts it', async () => {
+  const root = await newRoot();
+  const a = store(root, 'a', 16);
+  await a.start();
+  const b = store(root, 'b', 64);
+  await b.start();
+  assert.equal(b.shards, 16);
+  await Promise.all([a.close(), b.close()]);
+});
+
+test('consume: of 20 racers on two store instances exactly one wins', async () => {
+  const root = await newRoot();
+  const a = store(root, 'a');
+  const b = store(root, 'b');
+  await Promise.all([a.start(), b.start()]);
+  for (let round = 0; round < 20; round++) {
+    const r = record('alice', 'onetime');
+    await a.create(r);
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).consume(r)));
+    assert.equal(results.filter(Boolean).length, 1, `round ${round}`);
+  }
+  await Promise.all([a.close(), b.close()]);
+});
+
+test('a second instance sharing the folder sees creates and deletes through its mirror', async () => {
+  const root = await newRoot();
+  const writer = store(root, 'w');
+  await writer.start();
+  const reader = store(root, 'r');
+  const mirror = new Mirror(() => reader.shards);
+  mirror.attach(reader);
+  const initialized = once(mirror, 'initialized');
+  await reader.start({ watch: true });
+  await initialized;
+  const r = record('bob');
+  await writer.create(r);
+  await waitFor(() => mirror.lookup(r.jti).presence === 'present', 'create seen');
+  await writer.delete(r);
+  await waitFor(() => mirror.lookup(r.jti).presence === 'removed', 'delete seen');
+  await writer.setMarker('bob', 12345);
+  await waitFor(() => mirror.revokedBefore('bob') === 12345, 'marker seen');
+  await Promise.all([writer.close(), reader.close()]);
+});
+
+test('markers only move forward', async () => {
+  const s = store(await newRoot());
+  await s.start();
+  await s.setMarker('carol', 200);
+  await s.setMarker('carol', 100);
+  assert.equal((await s.listMarkers()).get('carol'), 200);
+  await s.deleteMarker('carol');
+  assert.equal((await s.listMarkers()).size, 0);
+  await s.close();
+});
+
+test('list pages through shards with a cursor and filters by subject and kind', async () => {
+  const s = store(await newRoot());
+  await s.start();
+  const made: TokenRecord[] = [];
+  for (let i = 0; i < 25; i++) made.push(record(i % 5 === 0 ? 'dave' : `user${i}`, i % 2 ? 'api' : 'session'));
+  for (const r of made) await s.create(r);
+  const seen = new Set<string>();
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const page = await s.list({ limit: 7, cursor });
+    assert.ok(page.items.length <= 7);
+    for (const item of page.items) seen.add(item.jti);
+    cursor = page.nextCursor ?? undefined;
+    pages++;
+  } while (cursor);
+  assert.equal(seen.size, 25);
+  assert.ok(pages >= 4);
+  const dave = await s.list({ subject: 'dave', limit: 100 });
+  assert.equal(dave.items.length, 5);
+  const api = await s.list({ kind: 'api', limit: 100 });
+  assert.equal(api.items.length, made.filter((r) => r.kind === 'api').length);
+  await s.close();
+});
+
+test('members and the reaper lease', async () => {
+  const root = await newRoot();
+  const a = store(root, 'a');
+  const b = store(root, 'b');
+  await Promise.all([a.start(), b.start()]);
+  const info = { nodeId: 'a', address: '127.0.0.1:1', version: '0', pid: 1, startedAt: Date.now(), updatedAt: Date.now(), mirrorSize: 0, mirrorLagMs: 0, state: 'connected' as const, storeType: 'DIRECTORY' };
+  await a.publishMember(info);
+  assert.deepEqual((await b.listMembers()).map((m) => m.nodeId), ['a']);
+  assert.equal(await a.isReaper(), true);
+  assert.equal(await b.isReaper(), false);
+  await a.close();
+  assert.equal(await b.isReaper(), true);
+  await b.close();
+});
+
+test('a folder that cannot be written: StoreUnavailableError and state suspended', { skip: process.getuid?.() === 0 ? 'root ignores permissions' : false }, async () => {
+  const root = await newRoot();
+  const s = store(root);
+  await s.start();
+  await chmod(join(root, 'tmp'), 0o500);
+  await assert.rejects(s.create(record('eve')), StoreUnavailableError);
+  assert.equal(s.state, 'suspended');
+  await chmod(join(root, 'tmp'), 0o700);
+  await s.close();
+});

@@ -1,0 +1,491 @@
+import { EventEmitter } from 'node:events';
+import { watch, promises as fs, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../../util/logger.js';
+import type { Clock } from '../../util/clock.js';
+import { systemClock } from '../../util/clock.js';
+import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
+import { BadRequestError } from '../../errors/bad-request-error.js';
+import type { ConnectionState } from '../connection-state.js';
+import type { ListPage, ListQuery, MemberInfo, StoreDescription, StoreEvents, TokenStore } from '../token-store.js';
+import type { RecordRef, TokenRecord } from '../token-record.js';
+import {
+  decodeSubject,
+  encodeSubject,
+  kindOfJti,
+  parseRecord,
+  parseRecordName,
+  recordName,
+  shardName,
+  shardOf,
+} from '../token-record.js';
+import { UNAVAILABLE_CODES, errno, replaceFile, syncDir, tempName, writeDurable } from '../fs-util.js';
+
+export const DIRECTORY_LAYOUT_VERSION = 1;
+
+export interface DirectoryStoreOptions {
+  root: string;
+  /** Shard count used when the folder is first laid out; afterwards meta.json wins. */
+  shards: number;
+  rescanIntervalMs: number;
+  logger: Logger;
+  clock?: Clock;
+  nodeId: string;
+}
+
+/** Members not heard from for this many heartbeats are no longer listed. */
+const MEMBER_STALE_MS = 30_000;
+const REAPER_LEASE_MS = 60_000;
+
+/**
+ * The embedded store: one file per record under `<root>/tokens/<shard>/`,
+ * named `<jti>~<base64url subject>`, so a shard's listing tells which subject
+ * owns which token without opening a file.
+ *
+ * Writes are atomic: a record is written to a temp file, fsynced, then
+ * hard-linked into place (link fails if the name exists, so creating is
+ * create-if-absent), and a one-time token is consumed by renaming it away:
+ * of several racing processes exactly one rename finds the file.
+ *
+ * Changes made by other processes sharing the folder arrive through
+ * inotify on each shard folder, with a periodic rescan as the safety net
+ * (inotify misses changes made over NFS and can run out of watches).
+ */
+export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenStore {
+  readonly type = 'DIRECTORY' as const;
+  private shardCount: number;
+  private stateValue: ConnectionState = 'latent';
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly watchers: FSWatcher[] = [];
+  private rescanTimer: NodeJS.Timeout | undefined;
+  /** Bumped by every local write to a shard: a listing that started before it is stale. */
+  private generation: number[] = [];
+  private readonly listing = new Map<number, 'running' | 'queued'>();
+  private markersScheduled = false;
+  private watching = false;
+  private closed = false;
+  private started = false;
+
+  constructor(private readonly options: DirectoryStoreOptions) {
+    super();
+    this.shardCount = options.shards;
+    this.clock = options.clock ?? systemClock;
+    this.log = options.logger;
+  }
+
+  get shards(): number {
+    return this.shardCount;
+  }
+
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  private get root(): string {
+    return this.options.root;
+  }
+
+  private dir(...parts: string[]): string {
+    return join(this.root, ...parts);
+  }
+
+  private shardDir(shard: number): string {
+    return this.dir('tokens', shardName(shard, this.shardCount));
+  }
+
+  private recordPath(ref: RecordRef): string {
+    return join(this.shardDir(shardOf(ref.jti, this.shardCount)), recordName(ref));
+  }
+
+  async start(options: { watch?: boolean } = {}): Promise<void> {
+    if (this.started) throw new Error('DirectoryStore already started');
+    this.started = true;
+    try {
+      await this.layout();
+    } catch (err) {
+      throw this.unavailable(err, 'lay out the store');
+    }
+    this.setState('connected');
+    if (!options.watch) return;
+    this.watching = true;
+    this.watchFolders();
+    await this.rebuild();
+    this.rescanTimer = setInterval(() => {
+      this.rescan().catch((err) => this.fail(err));
+    }, this.options.rescanIntervalMs);
+    this.rescanTimer.unref();
+  }
+
+  private async layout(): Promise<void> {
+    for (const sub of ['tokens', 'subjects', 'members', 'tmp']) await fs.mkdir(this.dir(sub), { recursive: true });
+    const metaPath = this.dir('meta.json');
+    const proposed = JSON.stringify({ layoutVersion: DIRECTORY_LAYOUT_VERSION, shards: this.shardCount });
+    const tmp = tempName(this.dir('tmp'), 'meta');
+    await writeDurable(tmp, proposed);
+    try {
+      await fs.link(tmp, metaPath); // first sidecar wins; the others adopt its shard count
+    } catch (err) {
+      if (errno(err) !== 'EEXIST') throw err;
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
+    const meta = JSON.parse(await fs.readFile(metaPath, 'utf8')) as { layoutVersion: number; shards: number };
+    if (meta.layoutVersion !== DIRECTORY_LAYOUT_VERSION) {
+      throw new Error(`${metaPath}: layout version ${meta.layoutVersion} is not supported by this tokensync`);
+    }
+    this.shardCount = meta.shards;
+    this.generation = new Array(this.shardCount).fill(0);
+    for (let s = 0; s < this.shardCount; s++) await fs.mkdir(this.shardDir(s), { recursive: true });
+  }
+
+  private watchFolders(): void {
+    const add = (dir: string, onChange: () => void) => {
+      try {
+        const w = watch(dir, { persistent: false }, onChange);
+        w.on('error', (err) => this.fail(err));
+        this.watchers.push(w);
+      } catch (err) {
+        // Out of inotify watches: the periodic rescan still finds every change, only later.
+        this.log.warn('cannot watch store folder; relying on the periodic rescan', { dir, error: String(err) });
+      }
+    };
+    for (let s = 0; s < this.shardCount; s++) add(this.shardDir(s), () => this.scheduleShard(s));
+    add(this.dir('subjects'), () => this.scheduleMarkers());
+  }
+
+  /** The same pass for the first load and every rescan: every shard and the markers, then `rebuilt`. */
+  private async rebuild(): Promise<void> {
+    const pending: Promise<void>[] = [];
+    for (let s = 0; s < this.shardCount; s++) pending.push(this.emitShard(s));
+    pending.push(this.emitMarkers());
+    await Promise.all(pending);
+    this.emit('rebuilt');
+  }
+
+  private async rescan(): Promise<void> {
+    if (this.closed) return;
+    if (this.stateValue === 'suspended' || this.stateValue === 'lost') {
+      try {
+        await this.probe();
+        this.setState('reconnected');
+      } catch {
+        return;
+      }
+    }
+    await this.rebuild();
+  }
+
+  /** Can the folder take a write again? */
+  private async probe(): Promise<void> {
+    const tmp = tempName(this.dir('tmp'), 'probe');
+    await writeDurable(tmp, 'probe');
+    await fs.rm(tmp, { force: true });
+  }
+
+  private scheduleShard(shard: number): void {
+    if (this.closed) return;
+    const status = this.listing.get(shard);
+    if (status === 'queued') return;
+    if (status === 'running') {
+      this.listing.set(shard, 'queued');
+      return;
+    }
+    this.listing.set(shard, 'running');
+    const run = async (): Promise<void> => {
+      try {
+        await this.emitShard(shard);
+      } catch (err) {
+        this.fail(err);
+      }
+      if (this.listing.get(shard) === 'queued' && !this.closed) {
+        this.listing.set(shard, 'running');
+        return run();
+      }
+      this.listing.delete(shard);
+    };
+    void run();
+  }
+
+  private async emitShard(shard: number): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const generation = this.generation[shard];
+      const names = await this.listShard(shard);
+      // A local write finished while we listed: this listing may predate it. Read again.
+      if (generation !== this.generation[shard] && attempt < 5) continue;
+      if (!this.closed) this.emit('shard', shard, names);
+      return;
+    }
+  }
+
+  private scheduleMarkers(): void {
+    if (this.markersScheduled || this.closed) return;
+    this.markersScheduled = true;
+    setImmediate(() => {
+      this.markersScheduled = false;
+      this.emitMarkers().catch((err) => this.fail(err));
+    });
+  }
+
+  private async emitMarkers(): Promise<void> {
+    const markers = await this.listMarkers();
+    if (!this.closed) this.emit('markers', markers);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    for (const w of this.watchers.splice(0)) w.close();
+    if (this.started) {
+      await fs.rm(this.dir('members', `${this.options.nodeId}.json`), { force: true }).catch(() => {});
+      await this.releaseReaper().catch(() => {});
+    }
+    this.setState('closed');
+    this.removeAllListeners();
+  }
+
+  describe(): StoreDescription {
+    return { type: 'DIRECTORY', location: this.root, shards: this.shardCount, layoutVersion: DIRECTORY_LAYOUT_VERSION };
+  }
+
+  async create(record: TokenRecord): Promise<boolean> {
+    const ref = { jti: record.jti, subject: record.subject };
+    const shard = shardOf(record.jti, this.shardCount);
+    const tmp = tempName(this.dir('tmp'), 'record');
+    try {
+      await writeDurable(tmp, JSON.stringify(record));
+      try {
+        await fs.link(tmp, this.recordPath(ref));
+      } catch (err) {
+        if (errno(err) === 'EEXIST') return false;
+        throw err;
+      }
+      await syncDir(this.shardDir(shard));
+      return true;
+    } catch (err) {
+      throw this.unavailable(err, 'write a token record');
+    } finally {
+      this.generation[shard]!++;
+      await fs.rm(tmp, { force: true }).catch(() => {});
+    }
+  }
+
+  async delete(ref: RecordRef): Promise<boolean> {
+    const shard = shardOf(ref.jti, this.shardCount);
+    try {
+      await fs.unlink(this.recordPath(ref));
+      return true;
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return false;
+      throw this.unavailable(err, 'delete a token record');
+    } finally {
+      this.generation[shard]!++;
+    }
+  }
+
+  async consume(ref: RecordRef): Promise<boolean> {
+    const shard = shardOf(ref.jti, this.shardCount);
+    const aside = tempName(this.dir('tmp'), 'consumed');
+    try {
+      // rename is atomic: of several processes racing, one moves the file and the rest find it gone.
+      await fs.rename(this.recordPath(ref), aside);
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return false;
+      throw this.unavailable(err, 'consume a one-time token');
+    } finally {
+      this.generation[shard]!++;
+    }
+    await fs.rm(aside, { force: true }).catch(() => {});
+    return true;
+  }
+
+  async exists(ref: RecordRef): Promise<boolean> {
+    try {
+      await fs.access(this.recordPath(ref));
+      return true;
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return false;
+      throw this.unavailable(err, 'read a token record');
+    }
+  }
+
+  async read(ref: RecordRef): Promise<TokenRecord | undefined> {
+    return this.readPath(this.recordPath(ref));
+  }
+
+  private async readPath(path: string): Promise<TokenRecord | undefined> {
+    let text: string;
+    try {
+      text = await fs.readFile(path, 'utf8');
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return undefined;
+      throw this.unavailable(err, 'read a token record');
+    }
+    try {
+      return parseRecord(text);
+    } catch {
+      this.log.warn('ignoring an unreadable token record', { path });
+      return undefined;
+    }
+  }
+
+  async setMarker(subject: string, revokedBefore: number): Promise<void> {
+    const path = this.dir('subjects', encodeSubject(subject));
+    try {
+      const current = await this.readMarker(path);
+      if (current !== undefined && current >= revokedBefore) return;
+      await replaceFile(path, this.dir('tmp'), JSON.stringify({ subject, revokedBefore }));
+    } catch (err) {
+      throw this.unavailable(err, 'write a logout marker');
+    }
+  }
+
+  async deleteMarker(subject: string): Promise<void> {
+    try {
+      await fs.rm(this.dir('subjects', encodeSubject(subject)), { force: true });
+    } catch (err) {
+      throw this.unavailable(err, 'delete a logout marker');
+    }
+  }
+
+  private async readMarker(path: string): Promise<number | undefined> {
+    try {
+      const value = JSON.parse(await fs.readFile(path, 'utf8')) as { revokedBefore?: unknown };
+      return typeof value.revokedBefore === 'number' ? value.revokedBefore : undefined;
+    } catch (err) {
+      if (errno(err) === 'ENOENT' || err instanceof SyntaxError) return undefined;
+      throw err;
+    }
+  }
+
+  async listMarkers(): Promise<Map<string, number>> {
+    const markers = new Map<string, number>();
+    let names: string[];
+    try {
+      names = await fs.readdir(this.dir('subjects'));
+    } catch (err) {
+      throw this.unavailable(err, 'list logout markers');
+    }
+    await Promise.all(
+      names.map(async (name) => {
+        const subject = decodeSubject(name);
+        if (subject === undefined) return;
+        const before = await this.readMarker(this.dir('subjects', name)).catch(() => undefined);
+        if (before !== undefined) markers.set(subject, before);
+      }),
+    );
+    return markers;
+  }
+
+  async listShard(shard: number): Promise<string[]> {
+    try {
+      return await fs.readdir(this.shardDir(shard));
+    } catch (err) {
+      throw this.unavailable(err, 'list a shard');
+    }
+  }
+
+  async list(query: ListQuery): Promise<ListPage> {
+    const limit = Math.max(1, query.limit);
+    let [startShard, after] = parseCursor(query.cursor);
+    const items: TokenRecord[] = [];
+    for (let shard = startShard; shard < this.shardCount; shard++) {
+      const names = (await this.listShard(shard)).sort();
+      for (const name of names) {
+        if (after !== undefined && name <= after) continue;
+        const ref = parseRecordName(name);
+        if (!ref) continue;
+        if (query.subject !== undefined && ref.subject !== query.subject) continue;
+        const derivedKind = kindOfJti(ref.jti);
+        if (query.kind !== undefined && derivedKind !== undefined && derivedKind !== query.kind) continue;
+        const record = await this.readPath(join(this.shardDir(shard), name));
+        if (!record || (query.kind !== undefined && record.kind !== query.kind)) continue;
+        items.push(record);
+        if (items.length >= limit) return { items, nextCursor: `${shard}:${name}` };
+      }
+      after = undefined;
+    }
+    return { items, nextCursor: null };
+  }
+
+  async publishMember(info: MemberInfo): Promise<void> {
+    try {
+      await replaceFile(this.dir('members', `${info.nodeId}.json`), this.dir('tmp'), JSON.stringify(info));
+    } catch (err) {
+      throw this.unavailable(err, 'publish this member');
+    }
+  }
+
+  async listMembers(): Promise<MemberInfo[]> {
+    const now = this.clock.now();
+    const names = await fs.readdir(this.dir('members')).catch(() => [] as string[]);
+    const members = await Promise.all(
+      names
+        .filter((n) => n.endsWith('.json'))
+        .map(async (n) => {
+          try {
+            return JSON.parse(await fs.readFile(this.dir('members', n), 'utf8')) as MemberInfo;
+          } catch {
+            return undefined;
+          }
+        }),
+    );
+    return members.filter((m): m is MemberInfo => m !== undefined && now - m.updatedAt < MEMBER_STALE_MS);
+  }
+
+  /** A lease file: whoever holds an unexpired lease reaps; everyone else waits. Reaping twice is harmless anyway. */
+  async isReaper(): Promise<boolean> {
+    const path = this.dir('reaper.lock');
+    const now = this.clock.now();
+    const mine = JSON.stringify({ nodeId: this.options.nodeId, pid: process.pid, until: now + REAPER_LEASE_MS });
+    try {
+      const held = JSON.parse(await fs.readFile(path, 'utf8')) as { nodeId: string; pid: number; until: number };
+      const ours = held.nodeId === this.options.nodeId && held.pid === process.pid;
+      if (!ours && held.until > now) return false;
+    } catch (err) {
+      if (errno(err) !== 'ENOENT' && !(err instanceof SyntaxError)) return false;
+    }
+    await replaceFile(path, this.dir('tmp'), mine);
+    const check = JSON.parse(await fs.readFile(path, 'utf8')) as { nodeId: string; pid: number };
+    return check.nodeId === this.options.nodeId && check.pid === process.pid;
+  }
+
+  private async releaseReaper(): Promise<void> {
+    const path = this.dir('reaper.lock');
+    const held = JSON.parse(await fs.readFile(path, 'utf8')) as { nodeId: string; pid: number };
+    if (held.nodeId === this.options.nodeId && held.pid === process.pid) await fs.rm(path, { force: true });
+  }
+
+  private setState(next: ConnectionState): void {
+    const previous = this.stateValue;
+    if (previous === next) return;
+    this.stateValue = next;
+    if (next !== 'latent' && next !== 'closed') this.log.info(`store state ${previous} -> ${next}`, { store: 'DIRECTORY' });
+    this.emit('state', next, previous);
+  }
+
+  /** An I/O error that means the folder cannot be used now: report the store suspended and let the caller journal. */
+  private unavailable(err: unknown, what: string): Error {
+    const code = errno(err);
+    if (code && UNAVAILABLE_CODES.has(code)) {
+      if (this.stateValue === 'connected' || this.stateValue === 'reconnected') this.setState('suspended');
+      return new StoreUnavailableError(`cannot ${what} in ${this.root} (${code}); check cluster.store.directory.path`, { cause: err });
+    }
+    return err instanceof Error ? err : new Error(String(err));
+  }
+
+  private fail(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else this.log.error('directory store error', { error: error.message });
+  }
+}
+
+function parseCursor(cursor: string | undefined): [number, string | undefined] {
+  if (!cursor) return [0, undefined];
+  const i = cursor.indexOf(':');
+  const shard = Number(cursor.slice(0, i));
+  if (i < 0 || !Number.isInteger(shard) || shard < 0) throw new BadRequestError(`cursor "${cursor}" is not one this store returned`);
+  return [shard, cursor.slice(i + 1) || undefined];
+}

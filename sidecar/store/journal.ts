@@ -1,0 +1,116 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
+import type { Logger } from '../util/logger.js';
+import type { RecordRef, TokenRecord } from './token-record.js';
+import { replaceFile } from './fs-util.js';
+
+export type JournalOp =
+  | { op: 'create'; record: TokenRecord }
+  | { op: 'delete'; ref: RecordRef }
+  | { op: 'marker'; subject: string; revokedBefore: number };
+
+export type JournalEntry = JournalOp & { seq: number; at: number };
+
+/**
+ * Writes accepted while the store is unreachable, kept durably under
+ * `<AppData>` and replayed in order when the store is back (also after a
+ * restart). Each append is fsynced before the client is answered, so an
+ * acknowledged issue or revocation survives `kill -9`.
+ *
+ * Format: `journal.log` holds one JSON entry per line; `journal.done` holds
+ * the sequence number of the last entry applied to the store. Replaying an
+ * entry twice is harmless (create of an existing record and delete of a
+ * missing one are no-ops), which covers a crash between applying an entry
+ * and recording it done.
+ */
+export class Journal {
+  private handle: FileHandle | undefined;
+  private entries: JournalEntry[] = [];
+  private nextSeq = 1;
+  private done = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly dir: string,
+    private readonly log: Logger,
+  ) {}
+
+  private get logPath(): string {
+    return join(this.dir, 'journal.log');
+  }
+
+  private get donePath(): string {
+    return join(this.dir, 'journal.done');
+  }
+
+  async open(): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    this.done = Number((await fs.readFile(this.donePath, 'utf8').catch(() => '0')).trim()) || 0;
+    const text = await fs.readFile(this.logPath, 'utf8').catch(() => '');
+    let last = this.done;
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      try {
+        const entry = JSON.parse(line) as JournalEntry;
+        last = Math.max(last, entry.seq);
+        if (entry.seq > this.done) this.entries.push(entry);
+      } catch {
+        // A torn last line from a crash mid-append: that entry was never acknowledged.
+        this.log.warn('journal: ignoring a torn line', { dir: this.dir });
+      }
+    }
+    this.nextSeq = last + 1;
+    this.handle = await fs.open(this.logPath, 'a', 0o600);
+    if (this.entries.length > 0) this.log.info('journal: entries waiting for the store', { pending: this.entries.length });
+  }
+
+  /** Pending entries in order. */
+  pending(): readonly JournalEntry[] {
+    return this.entries;
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** Appends and fsyncs; resolves once the entry is durable. */
+  append(op: JournalOp, now = Date.now()): Promise<JournalEntry> {
+    const run = async () => {
+      if (!this.handle) throw new Error('journal is not open');
+      const entry = { ...op, seq: this.nextSeq++, at: now } as JournalEntry;
+      await this.handle.write(JSON.stringify(entry) + '\n');
+      await this.handle.datasync();
+      this.entries.push(entry);
+      return entry;
+    };
+    const result = this.tail.then(run, run);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Records that the first pending entry reached the store. */
+  async complete(seq: number): Promise<void> {
+    const run = async () => {
+      const first = this.entries[0];
+      if (!first || first.seq !== seq) throw new Error(`journal: completing ${seq} out of order`);
+      this.entries.shift();
+      this.done = seq;
+      if (this.entries.length === 0 && this.handle) {
+        // Everything is in the store: start a fresh log so it does not grow forever.
+        await this.handle.truncate(0);
+        await this.handle.datasync();
+      }
+      await replaceFile(this.donePath, this.dir, String(this.done));
+    };
+    const result = this.tail.then(run, run);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await this.tail;
+    await this.handle?.close();
+    this.handle = undefined;
+  }
+}

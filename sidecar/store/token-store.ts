@@ -1,0 +1,114 @@
+import type { EventEmitter } from 'node:events';
+import type { ConnectionState } from './connection-state.js';
+import type { RecordRef, TokenKind, TokenRecord } from './token-record.js';
+
+export interface ListQuery {
+  subject?: string;
+  kind?: TokenKind;
+  /** Page size; the store may return fewer. */
+  limit: number;
+  /** Opaque, from a previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+export interface ListPage {
+  items: TokenRecord[];
+  nextCursor: string | null;
+}
+
+/** What a live sidecar publishes about itself (`/members/<node.id>` or a heartbeat file). */
+export interface MemberInfo {
+  nodeId: string;
+  address: string;
+  version: string;
+  pid: number;
+  startedAt: number;
+  updatedAt: number;
+  mirrorSize: number;
+  mirrorLagMs: number;
+  state: ConnectionState;
+  storeType: string;
+}
+
+export interface StoreDescription {
+  type: 'DIRECTORY' | 'ZOOKEEPER';
+  /** Folder or connect string; never credentials. */
+  location: string;
+  shards: number;
+  layoutVersion: number;
+  /** ZooKeeper: the server this client is connected to, when known. */
+  server?: string;
+}
+
+/**
+ * Events a store emits to feed a {@link Mirror}. A store reports full child
+ * listings of a shard (never single adds or removes), in the order it read
+ * them, and drops a listing that is older than one it already reported or
+ * older than a write of its own: a late reply must never bring back a
+ * deleted record.
+ */
+export interface StoreEvents {
+  /** Every record name currently in one shard. */
+  shard: [shard: number, names: string[]];
+  /** A subject's logout marker appeared or changed (`revokedBefore`, ms) or disappeared (`null`). */
+  marker: [subject: string, revokedBefore: number | null];
+  /** The full set of markers, replacing what the mirror holds. */
+  markers: [markers: Map<string, number>];
+  /** A rebuild finished: every shard and the markers have been reported once since it started. */
+  rebuilt: [];
+  state: [next: ConnectionState, previous: ConnectionState];
+  /** Something went wrong in a callback; never thrown (STYLE 6). */
+  error: [error: Error];
+}
+
+/**
+ * The cluster shared store. Both DIRECTORY and ZOOKEEPER implement it; the
+ * HTTP layer and the CLI never know which one runs.
+ *
+ * Every mutating call is ONE write to the store, so there is nothing two
+ * writes could leave half done. Calls that need the store throw
+ * {@link StoreUnavailableError} when it cannot be reached.
+ */
+export interface TokenStore extends EventEmitter<StoreEvents> {
+  readonly type: 'DIRECTORY' | 'ZOOKEEPER';
+  readonly shards: number;
+  readonly state: ConnectionState;
+
+  /**
+   * Connects, creates the layout when missing and reads `/meta`. With
+   * `{ watch: true }` it then reports every shard and the markers (a
+   * rebuild), and keeps reporting changes; the CLI starts stores without it.
+   */
+  start(options?: { watch?: boolean }): Promise<void>;
+  /** Idempotent; removes watches, timers and listeners. */
+  close(): Promise<void>;
+  describe(): StoreDescription;
+
+  /** Creates a record; `false` when one with that name exists already. */
+  create(record: TokenRecord): Promise<boolean>;
+  /** Deletes a record; `false` when it was not there. */
+  delete(ref: RecordRef): Promise<boolean>;
+  /** Removes a record such that exactly one caller in the cluster gets `true`. */
+  consume(ref: RecordRef): Promise<boolean>;
+  exists(ref: RecordRef): Promise<boolean>;
+  read(ref: RecordRef): Promise<TokenRecord | undefined>;
+
+  /** Logs a subject out everywhere: one write of `/subjects/<subject>`; never moves `revokedBefore` backwards. */
+  setMarker(subject: string, revokedBefore: number): Promise<void>;
+  deleteMarker(subject: string): Promise<void>;
+  listMarkers(): Promise<Map<string, number>>;
+
+  /** Record names in one shard, straight from the store. */
+  listShard(shard: number): Promise<string[]>;
+  /** Records, shard by shard, filtered by subject and kind from the names where possible. */
+  list(query: ListQuery): Promise<ListPage>;
+
+  publishMember(info: MemberInfo): Promise<void>;
+  listMembers(): Promise<MemberInfo[]>;
+
+  /**
+   * Leadership for the reaper: resolves `true` while this process is the one
+   * reaper of the cluster. Cheap to call often.
+   */
+  isReaper(): Promise<boolean>;
+}
