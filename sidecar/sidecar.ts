@@ -28,6 +28,8 @@ export interface SidecarDeps {
 }
 
 const HEARTBEAT_MS = 5_000;
+/** How long a logout waits for every member to report the marker applied. */
+const MARKER_ACK_TIMEOUT_MS = 3_000;
 /** A logout marker outlives the records behind it by this much (see Reaper). */
 const MARKER_GRACE_MS = 24 * 3600 * 1000;
 
@@ -93,6 +95,7 @@ export class Sidecar {
       metrics,
       clock,
       logger,
+      awaitMarker: (subject, revokedBefore) => self!.awaitMarker(subject, revokedBefore),
     });
     const reaper = new Reaper(
       store,
@@ -177,6 +180,7 @@ export class Sidecar {
       mirrorLagMs: this.mirror.lagMs,
       state: this.store.state,
       storeType: this.store.type,
+      markers: this.mirror.recentMarkers(),
     };
   }
 
@@ -202,9 +206,26 @@ export class Sidecar {
   }
 
   private startHeartbeat(): void {
+    let publishing = false;
+    let again = false;
     const beat = () => {
       if (this.closed || !isConnected(this.store.state)) return;
-      this.store.publishMember(this.memberInfo()).catch((err) => this.logger.debug('heartbeat failed', { error: String(err) }));
+      // One publish in flight; a burst of markers collapses into one more.
+      if (publishing) {
+        again = true;
+        return;
+      }
+      publishing = true;
+      this.store
+        .publishMember(this.memberInfo())
+        .catch((err) => this.logger.debug('heartbeat failed', { error: String(err) }))
+        .finally(() => {
+          publishing = false;
+          if (again) {
+            again = false;
+            beat();
+          }
+        });
     };
     beat();
     this.heartbeat = setInterval(beat, HEARTBEAT_MS);
@@ -212,6 +233,33 @@ export class Sidecar {
     this.store.on('state', (next) => {
       if (isConnected(next)) beat();
     });
+    // Report an applied logout marker at once: a logout on another node is waiting for it.
+    this.mirror.on('marker', () => beat());
+  }
+
+  /** Waits until every other live member lists the marker among those it applied. */
+  async awaitMarker(subject: string, revokedBefore: number): Promise<{ acknowledged: string[]; pending: string[] }> {
+    const deadline = this.clock.now() + MARKER_ACK_TIMEOUT_MS;
+    let pending: string[] = [];
+    const acknowledged = new Set<string>([this.options.nodeId]);
+    for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+      let members: MemberInfo[];
+      try {
+        members = await this.store.listMembers();
+      } catch {
+        break;
+      }
+      pending = [];
+      for (const m of members) {
+        if (acknowledged.has(m.nodeId)) continue;
+        if ((m.markers?.[subject] ?? -1) >= revokedBefore) acknowledged.add(m.nodeId);
+        else pending.push(m.nodeId);
+      }
+      if (pending.length === 0 || this.clock.now() >= deadline || this.closed) break;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    if (pending.length > 0) this.logger.warn('logout not yet acknowledged by every member', { pending });
+    return { acknowledged: [...acknowledged].sort(), pending };
   }
 
   /** A rotated secret file takes effect without a restart (file watch, or SIGHUP via {@link reloadSecret}). */

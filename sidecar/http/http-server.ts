@@ -139,7 +139,13 @@ export class HttpServer {
       }),
       r('DELETE', '/v1/subjects/([^/]+)/tokens', 'logout', true, async (_req, res, _url, [subject]) => {
         const result = await s.logout(subject!);
-        this.json(res, 200, { revoked: result.revoked, replicated: result.replicated, revokedBefore: new Date(result.revokedBefore).toISOString() });
+        this.json(res, 200, {
+          revoked: result.revoked,
+          replicated: result.replicated,
+          revokedBefore: new Date(result.revokedBefore).toISOString(),
+          acknowledgedBy: result.acknowledged,
+          notYetAcknowledgedBy: result.pending,
+        });
       }),
       r('GET', '/v1/cluster', 'cluster', true, async (_req, res) => this.json(res, 200, await this.o.cluster())),
       r('GET', '/healthz', 'healthz', false, (_req, res) => this.json(res, 200, this.o.health())),

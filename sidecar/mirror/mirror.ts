@@ -29,7 +29,12 @@ export interface MirrorOptions {
 
 interface MirrorEvents {
   initialized: [];
+  /** A logout marker took effect here (new, or later than before). */
+  marker: [subject: string, revokedBefore: number];
 }
+
+/** How many recently applied markers a member reports, so a logout can wait for every node to have it. */
+const RECENT_MARKERS = 256;
 
 /**
  * The in-memory copy of every live record name and logout marker, fed by a
@@ -52,6 +57,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private markers = new Map<string, number>();
   /** Logout markers journaled during an outage: a marker listing from the store must not drop them. */
   private readonly pendingMarkers = new Map<string, number>();
+  private readonly recent = new Map<string, number>();
   private readonly removed: BoundedSet<string>;
   private readonly negative: BoundedSet<string>;
   /** Pending one-time tokens by subject: issuing a new one removes the old. */
@@ -152,13 +158,35 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   }
 
   applyMarker(subject: string, revokedBefore: number | null): void {
-    if (revokedBefore === null) this.markers.delete(subject);
-    else this.markers.set(subject, Math.max(revokedBefore, this.markers.get(subject) ?? 0));
+    if (revokedBefore === null) {
+      this.markers.delete(subject);
+      return;
+    }
+    const current = this.markers.get(subject);
+    if (current !== undefined && current >= revokedBefore) return;
+    this.markers.set(subject, revokedBefore);
+    this.noteMarker(subject, revokedBefore);
   }
 
   replaceMarkers(markers: Map<string, number>): void {
+    const previous = this.markers;
     this.markers = new Map(markers);
+    for (const [subject, before] of markers) {
+      if ((previous.get(subject) ?? -1) < before) this.noteMarker(subject, before);
+    }
     for (const [subject, before] of this.pendingMarkers) this.applyMarker(subject, before);
+  }
+
+  /** Markers applied lately, subject -> revokedBefore: what this node reports as seen. */
+  recentMarkers(): Record<string, number> {
+    return Object.fromEntries(this.recent);
+  }
+
+  private noteMarker(subject: string, revokedBefore: number): void {
+    this.recent.delete(subject);
+    this.recent.set(subject, revokedBefore);
+    if (this.recent.size > RECENT_MARKERS) this.recent.delete(this.recent.keys().next().value as string);
+    this.emit('marker', subject, revokedBefore);
   }
 
   addPendingMarker(subject: string, revokedBefore: number): void {

@@ -53,6 +53,12 @@ export interface TokenServiceDeps {
   metrics?: Metrics;
   clock: Clock;
   logger: Logger;
+  /**
+   * Resolves once every live member reports having applied the marker (or
+   * the wait runs out): what makes "after logout returns, no older token
+   * validates anywhere" hold although validation never asks the store.
+   */
+  awaitMarker?: (subject: string, revokedBefore: number) => Promise<{ acknowledged: string[]; pending: string[] }>;
 }
 
 /**
@@ -156,14 +162,15 @@ export class TokenService {
    * token of that subject first issued before now. Its records are deleted
    * lazily by the reaper. Returns how many live tokens the mirror held for it.
    */
-  async logout(subject: string): Promise<{ revoked: number; replicated: boolean; revokedBefore: number }> {
+  async logout(subject: string): Promise<{ revoked: number; replicated: boolean; revokedBefore: number; acknowledged: string[]; pending: string[] }> {
     if (!isValidSubject(subject)) throw new BadRequestError('subject must be 1 to 128 bytes of text without control characters', 'request.subject');
     const revokedBefore = this.d.clock.now() + 1; // tokens issued in this very millisecond are included
     let count = 0;
     for (const ref of this.d.mirror.entries()) if (ref.subject === subject) count++;
     const outcome = await this.d.writes.apply({ op: 'marker', subject, revokedBefore });
     this.d.metrics?.revocation('subject');
-    return { revoked: count, replicated: outcome.replicated, revokedBefore };
+    const acks = outcome.replicated && this.d.awaitMarker ? await this.d.awaitMarker(subject, revokedBefore) : { acknowledged: [], pending: [] };
+    return { revoked: count, replicated: outcome.replicated, revokedBefore, ...acks };
   }
 
   async inspect(jti: string): Promise<TokenRecord | undefined> {

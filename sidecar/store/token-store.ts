@@ -28,6 +28,8 @@ export interface MemberInfo {
   mirrorLagMs: number;
   state: ConnectionState;
   storeType: string;
+  /** Logout markers this node applied lately (subject -> revokedBefore): a logout waits until every member lists it. */
+  markers?: Record<string, number>;
 }
 
 export interface StoreDescription {

@@ -21,6 +21,8 @@ export interface NewToken {
 }
 
 const s = (ms: number) => Math.floor(ms / 1000);
+/** Expiry rounds up: a token lives at least its lifetime (JWT times are whole seconds). */
+const sUp = (ms: number) => Math.ceil(ms / 1000);
 
 /**
  * Lifetimes, sliding reissue, idle timeout and address binding. Pure given the
@@ -45,12 +47,12 @@ export class TokenPolicy {
     if (kind === 'api') return { claims, recordExpiresAt: null };
     if (kind === 'onetime') {
       const exp = now + (extra.ttlMs ?? this.options.onetimeExpirationMs);
-      claims.exp = s(exp);
-      return { claims, recordExpiresAt: exp };
+      claims.exp = sUp(exp);
+      return { claims, recordExpiresAt: claims.exp * 1000 };
     }
     if (extra.ttlMs !== undefined) claims.lft = s(extra.ttlMs);
     const { exp, idle } = this.sessionExpiry(claims, now);
-    claims.exp = s(exp);
+    claims.exp = sUp(exp);
     if (idle) claims.idl = 1;
     return { claims, recordExpiresAt: this.hardLimit(claims) };
   }
@@ -90,7 +92,7 @@ export class TokenPolicy {
     if (now < iat + (exp - iat) / 2) return undefined;
     const next = this.sessionExpiry(claims, now);
     if (next.exp < exp + 1000) return undefined; // no real extension: keep the cookie as it is
-    const out: TokenClaims = { ...claims, iat: s(now), exp: s(next.exp) };
+    const out: TokenClaims = { ...claims, iat: s(now), exp: sUp(next.exp) };
     if (next.idle) out.idl = 1;
     else delete out.idl;
     return out;

@@ -66,6 +66,8 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   private watching = false;
   private closed = false;
   private started = false;
+  /** Only the instance that published the member file removes it (a CLI run shares the node id). */
+  private publishedMember = false;
 
   constructor(private readonly options: DirectoryStoreOptions) {
     super();
@@ -238,7 +240,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     for (const w of this.watchers.splice(0)) w.close();
     if (this.started) {
-      await fs.rm(this.dir('members', `${this.options.nodeId}.json`), { force: true }).catch(() => {});
+      if (this.publishedMember) await fs.rm(this.dir('members', `${this.options.nodeId}.json`), { force: true }).catch(() => {});
       await this.releaseReaper().catch(() => {});
     }
     this.setState('closed');
@@ -412,6 +414,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   async publishMember(info: MemberInfo): Promise<void> {
     try {
       await replaceFile(this.dir('members', `${info.nodeId}.json`), this.dir('tmp'), JSON.stringify(info));
+      this.publishedMember = true;
     } catch (err) {
       throw this.unavailable(err, 'publish this member');
     }

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Runs every compiled test file (unit tests beside the code, integration tests
+// with real ZooKeeper servers and sidecar processes) in one node:test run, so
+// there is one summary line. Files run one at a time: the integration tests
+// start JVMs and several sidecars, and this machine has two cores.
+//   node scripts/run-tests.mjs [filter...]   only files whose path contains a filter
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const root = new URL('..', import.meta.url).pathname;
+const dirs = ['dist/sidecar', 'dist/cli', 'dist/client', 'dist/express', 'dist/integration-tests'];
+const filters = process.argv.slice(2);
+
+function walk(dir, out) {
+  let entries;
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of entries.sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) walk(path, out);
+    else if (name.endsWith('.test.js')) out.push(path);
+  }
+  return out;
+}
+
+const files = dirs.flatMap((d) => walk(join(root, d), [])).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+if (files.length === 0) {
+  console.error('no test files found: run `npm run build` first');
+  process.exit(1);
+}
+console.error(`running ${files.length} test files: ${files.map((f) => relative(root, f)).join(' ')}`);
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit', cwd: root });
+process.exit(result.status ?? 1);
