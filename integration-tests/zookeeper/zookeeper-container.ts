@@ -96,7 +96,9 @@ export class ZooKeeperContainer extends GenericContainer {
   }
 
   public override async start(): Promise<StartedZooKeeperContainer> {
-    if (!this.hasExposedPort(ZOOKEEPER_CLIENT_PORT)) {
+    // testcontainers 11 has no hasExposedPort(); ports are numbers, "2181/tcp" strings or bindings.
+    const exposed = this.exposedPorts.some((p) => parseInt(String(typeof p === 'object' ? p.container : p), 10) === ZOOKEEPER_CLIENT_PORT);
+    if (!exposed) {
       this.withExposedPorts(
         this.hostPort === undefined
           ? ZOOKEEPER_CLIENT_PORT
