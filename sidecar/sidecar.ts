@@ -122,7 +122,7 @@ export class Sidecar {
       adminToken: () => adminToken,
       ready: () => mirror.initialized && !self?.isClosed,
       health: () => self!.health(),
-      cluster: () => self!.cluster(),
+      cluster: (o) => self!.cluster(o),
     });
 
     const sidecar = new Sidecar(options, logger, clock, store, mirror, journal, writes, codec, service, metrics, http, reaper);
@@ -184,7 +184,7 @@ export class Sidecar {
     };
   }
 
-  async cluster(): Promise<unknown> {
+  async cluster(options: { digest?: boolean } = {}): Promise<unknown> {
     let members: MemberInfo[] = [];
     let error: string | undefined;
     try {
@@ -197,7 +197,7 @@ export class Sidecar {
       node: this.options.nodeId,
       version: VERSION,
       store: { ...this.store.describe(), state: this.store.state },
-      mirror: this.mirror.stats(),
+      mirror: { ...this.mirror.stats(), ...(options.digest ? { digest: this.mirror.digest() } : {}) },
       journalPending: this.journal.size,
       reaper: this.reaper.last ?? null,
       members: members.sort((a, b) => a.nodeId.localeCompare(b.nodeId)),

@@ -21,7 +21,7 @@ export interface HttpServerOptions {
   adminToken?: () => string | undefined;
   ready: () => boolean;
   health: () => { status: 'ok' | 'degraded'; [k: string]: unknown };
-  cluster: () => Promise<unknown>;
+  cluster: (options: { digest: boolean }) => Promise<unknown>;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: string[]) => Promise<void> | void;
@@ -147,7 +147,7 @@ export class HttpServer {
           notYetAcknowledgedBy: result.pending,
         });
       }),
-      r('GET', '/v1/cluster', 'cluster', true, async (_req, res) => this.json(res, 200, await this.o.cluster())),
+      r('GET', '/v1/cluster', 'cluster', true, async (_req, res, url) => this.json(res, 200, await this.o.cluster({ digest: url.searchParams.get('digest') === '1' }))),
       r('GET', '/healthz', 'healthz', false, (_req, res) => this.json(res, 200, this.o.health())),
       r('GET', '/readyz', 'readyz', false, (_req, res) => {
         const ready = this.o.ready();

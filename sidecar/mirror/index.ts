@@ -1,2 +1,2 @@
-export { Mirror } from './mirror.js';
+export { Mirror, digestOf } from './mirror.js';
 export type { MirrorOptions, MirrorStats, Presence } from './mirror.js';

@@ -4,7 +4,8 @@ import { systemClock } from '../util/clock.js';
 import { BoundedSet } from '../util/bounded-set.js';
 import type { TokenStore } from '../store/token-store.js';
 import type { RecordRef } from '../store/token-record.js';
-import { kindOfJti, parseRecordName, shardOf } from '../store/token-record.js';
+import { kindOfJti, parseRecordName, recordName, shardOf } from '../store/token-record.js';
+import { createHash } from 'node:crypto';
 
 /** What the mirror knows of a jti, without asking the store. */
 export type Presence = 'present' | 'removed' | 'unknown';
@@ -280,6 +281,15 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     }
   }
 
+  /**
+   * Order-independent fingerprint of the live set (count and XOR of name
+   * hashes), so a test or an operator can compare a mirror with a fresh read
+   * of the store without shipping every name. O(n).
+   */
+  digest(): { size: number; xor: string } {
+    return digestOf([...this.entries()].map(recordName));
+  }
+
   markerEntries(): Map<string, number> {
     return new Map(this.markers);
   }
@@ -332,4 +342,15 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       if (set.size === 0) this.onetimeBySubject.delete(subject);
     }
   }
+}
+
+/** The fingerprint {@link Mirror.digest} computes, over any list of record names. */
+export function digestOf(names: Iterable<string>): { size: number; xor: string } {
+  let xor = 0n;
+  let size = 0;
+  for (const name of names) {
+    xor ^= createHash('sha256').update(name).digest().readBigUInt64BE(0);
+    size++;
+  }
+  return { size, xor: xor.toString(16).padStart(16, '0') };
 }
