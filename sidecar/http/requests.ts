@@ -70,8 +70,9 @@ function attributesField(body: Json): TokenRecord['attributes'] {
     if (key.length > 64) throw new BadRequestError('attribute names are at most 64 characters', 'request.attributes');
     // Assigning it would set the object's prototype: the attribute would vanish, and a reader merging attributes could be polluted.
     if (key === '__proto__') throw new BadRequestError('attribute name "__proto__" is not allowed', 'request.attributes');
-    if (typeof value === 'string' ? value.length > 1024 : !(typeof value === 'number' || typeof value === 'boolean' || value === null)) {
-      throw new BadRequestError(`attribute "${key.slice(0, 64)}" must be a string (up to 1024 characters), number, boolean or null`, 'request.attributes');
+    // JSON.parse reads 1e400 as Infinity, which the store's JSON would write as null: refuse rather than change it.
+    if (typeof value === 'string' ? value.length > 1024 : !((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean' || value === null)) {
+      throw new BadRequestError(`attribute "${key.slice(0, 64)}" must be a string (up to 1024 characters), finite number, boolean or null`, 'request.attributes');
     }
     out[key] = value as string | number | boolean | null;
   }
