@@ -104,6 +104,10 @@ function malformed(message: string): Decoded {
 function normalizeClaims(payload: unknown): TokenClaims | string {
   if (payload === null || typeof payload !== 'object') return 'payload is not an object';
   const p = payload as Record<string, unknown>;
+  // jsonwebtoken looks claim names up in a plain object when signing: a claim named like an
+  // Object.prototype member ("constructor", "__proto__") makes the reissue of such a token throw.
+  const inherited = Object.keys(p).find((name) => name in Object.prototype);
+  if (inherited !== undefined) return `claim name ${JSON.stringify(inherited)} is not accepted`;
   if (typeof p.sub !== 'string' || p.sub === '') return 'missing sub';
   if (typeof p.jti !== 'string' || p.jti === '') return 'missing jti';
   const kind = p.knd ?? 'session';
