@@ -1,0 +1,10 @@
+export { ZooKeeperStore } from './zookeeper-store.js';
+export type { ZooKeeperStoreOptions, ZooKeeperAuth, RebuildStats } from './zookeeper-store.js';
+export { ZooKeeperStoreError } from './zookeeper-store-error.js';
+export { ConnectionStateManager } from './connection-state-manager.js';
+export type { ConnectionStateManagerOptions } from './connection-state-manager.js';
+export { ZkLayout, LAYOUT_VERSION, LATCH_PREFIX, MAX_SHARDS, digestId, isValidChroot, isValidShardCount, parseMeta } from './layout.js';
+export type { LayoutMeta, WatchedPath } from './layout.js';
+export { ZkClient, CreateMode } from './zk-client.js';
+export type { ZkClientOptions, ZkClientEvents, ZkStat, ZkAcl, ZkWatchType } from './zk-client.js';
+export { ZkError, ZkCode, isZkError } from './zk-error.js';

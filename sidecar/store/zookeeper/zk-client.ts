@@ -1,0 +1,357 @@
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import type { Logger } from '../../util/logger.js';
+import { ZkCode, ZkError } from './zk-error.js';
+import type { ZooKeeperBinding, ZooKeeperBindingClass } from './zookeeper.js';
+
+/** A znode's stat (the binding's shape; declared here so that emitted typings do not need `zookeeper.d.ts`). */
+export interface ZkStat {
+  czxid: number;
+  mzxid: number;
+  pzxid: number;
+  ctime: Date;
+  mtime: Date;
+  version: number;
+  cversion: number;
+  /** ACL version: 0 for a node whose ACL was never set. */
+  aversion: number;
+  /** Owning session in lowercase hex (as {@link ZkClient.sessionId}), `'0'` for a persistent node. */
+  ephemeralOwner: string;
+  dataLength: number;
+  numChildren: number;
+  createdInThisSession: boolean;
+}
+
+/** Node kinds (`ZOO_PERSISTENT`...; the binding keeps them under `.constants`). */
+export const CreateMode = {
+  PERSISTENT: 0,
+  EPHEMERAL: 1,
+  PERSISTENT_SEQUENTIAL: 2,
+  EPHEMERAL_SEQUENTIAL: 3,
+} as const;
+export type CreateMode = (typeof CreateMode)[keyof typeof CreateMode];
+
+export const ZK_PERM_ALL = 31;
+
+export interface ZkAcl {
+  perms: number;
+  scheme: string;
+  auth: string;
+}
+
+export type ZkWatchType = 'child' | 'changed' | 'created' | 'deleted' | 'notwatching';
+
+export interface ZkClientEvents {
+  /** A connection is up (first one, or back after a loss with the same session). */
+  connected: [];
+  /** The connection dropped; the C client is reconnecting and the session may still be alive. */
+  disconnected: [];
+  /** The handle is gone: `code` -112 session expired, -113 auth failed, 0 closed by us. */
+  closed: [code: number];
+  /** The client-wide watcher fired (one-shot watches set with `watch = true`). */
+  watch: [type: ZkWatchType, path: string];
+}
+
+export interface ZkClientOptions {
+  /** `host:port,...` without a chroot. */
+  connect: string;
+  sessionTimeoutMs: number;
+  /**
+   * A request unanswered for this long is failed with OPERATIONTIMEOUT. The C client itself only gives up
+   * after two thirds of the session timeout of silence; this keeps callers from hanging that long.
+   */
+  operationTimeoutMs: number;
+  logger: Logger;
+}
+
+interface Pending {
+  /** Infinity: no deadline (kept apart from the timed requests, whose map is in deadline order). */
+  deadline: number;
+  op: string;
+  path: string;
+  reject: (error: Error) => void;
+}
+
+/** Plenty: the binding's counter guards against a C client bug we do not hit, and closing sessions is our call. */
+const RESPONSE_COUNTER_LIMIT = 2 ** 30;
+/** Lines of the binding's own log passed on per second, at most. */
+const BINDING_LOG_LINES_PER_SECOND = 20;
+
+let bindingClass: ZooKeeperBindingClass | undefined;
+
+/** Loads the native binding on first use, so that a DIRECTORY sidecar never needs it. */
+function loadBinding(): ZooKeeperBindingClass {
+  if (!bindingClass) {
+    try {
+      bindingClass = createRequire(import.meta.url)('zookeeper') as ZooKeeperBindingClass;
+    } catch (error) {
+      throw new Error(
+        `cluster.store.type=ZOOKEEPER needs the 'zookeeper' npm package (a native build): ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+  return bindingClass;
+}
+
+/**
+ * A thin typed promise wrapper over one ZooKeeper handle (one session) of the `zookeeper` binding.
+ *
+ * Requests fail fast with CONNECTIONLOSS while the connection is down instead of being queued by the C
+ * client until the next connection attempt, so callers can journal instead of hang. Replies on one session
+ * arrive in the order the requests were sent.
+ *
+ * Caveat: a write that fails with CONNECTIONLOSS or OPERATIONTIMEOUT may still have been applied.
+ */
+export class ZkClient extends EventEmitter<ZkClientEvents> {
+  private readonly zk: ZooKeeperBinding;
+  private readonly pending = new Map<number, Pending>();
+  private readonly untimed = new Map<number, Pending>();
+  private nextId = 0;
+  private sweeper: NodeJS.Timeout | null = null;
+  private connectedFlag = false;
+  private closedFlag = false;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: ZkClientOptions) {
+    super();
+    this.logger = options.logger;
+    const Binding = loadBinding();
+    this.zk = new Binding({
+      connect: options.connect,
+      timeout: options.sessionTimeoutMs,
+      // The C client logs to stdout/stderr, past winston and into CLI output: keep it silent, we log state changes.
+      debug_level: 0,
+      host_order_deterministic: false,
+      response_counter_limit: RESPONSE_COUNTER_LIMIT,
+    });
+    if (this.logger.isDebugEnabled()) this.zk.setLogger(rateLimitedLines(this.logger));
+    this.zk.on('connect', () => {
+      if (this.closedFlag) return;
+      this.connectedFlag = true;
+      this.emit('connected');
+    });
+    this.zk.on('connecting', () => {
+      if (this.closedFlag) return;
+      const was = this.connectedFlag;
+      this.connectedFlag = false;
+      if (was) this.emit('disconnected');
+    });
+    this.zk.on('close', (_client, code) => this.onClosed(typeof code === 'number' ? code : 0));
+    for (const type of ['child', 'changed', 'created', 'deleted', 'notwatching'] as const) {
+      this.zk.on(type, (_handle, path) => {
+        if (!this.closedFlag) this.emit('watch', type, path);
+      });
+    }
+  }
+
+  /** Starts connecting; `connected` follows. */
+  connect(): void {
+    this.zk.init({});
+  }
+
+  get isConnected(): boolean {
+    return this.connectedFlag && !this.closedFlag;
+  }
+
+  get isClosed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Session id in lowercase hex (as `stat.ephemeralOwner`), `'0'` before the first connection. */
+  get sessionId(): string {
+    return this.closedFlag ? '0' : this.zk.client_id;
+  }
+
+  /** The timeout the server granted, or the requested one before it answered. */
+  get negotiatedTimeoutMs(): number {
+    const t = this.closedFlag ? -1 : this.zk.timeout;
+    return t > 0 ? t : this.options.sessionTimeoutMs;
+  }
+
+  /**
+   * Adds credentials to the session; the C client keeps them and re-sends them on every reconnect, ahead
+   * of any request. Allowed before `connected`; resolves once the server accepted them, with no deadline
+   * (the first connection may take a while).
+   */
+  addAuth(scheme: string, credentials: string): Promise<void> {
+    // the error names the scheme only: ZkError messages end up in logs
+    return this.call('add_auth', scheme, false, (cb) => this.zk.native.add_auth(scheme, credentials, cb), () => undefined);
+  }
+
+  create(path: string, data: string | Buffer, mode: CreateMode = CreateMode.PERSISTENT): Promise<string> {
+    return this.call('create', path, true, (cb) => this.zk.native.a_create(path, data, mode, cb), (created) => created as string);
+  }
+
+  /** The node's stat, or null when it does not exist. With `watch`, a NONODE leaves a creation watch. */
+  async exists(path: string, watch = false): Promise<ZkStat | null> {
+    try {
+      return await this.call('exists', path, true, (cb) => this.zk.native.a_exists(path, watch, cb), (stat) => stat as ZkStat);
+    } catch (error) {
+      if (error instanceof ZkError && error.rc === ZkCode.NONODE) return null;
+      throw error;
+    }
+  }
+
+  get(path: string, watch = false): Promise<{ stat: ZkStat; data: Buffer }> {
+    return this.call(
+      'get',
+      path,
+      true,
+      (cb) => this.zk.native.a_get(path, watch, cb),
+      (stat, data) => ({ stat: stat as ZkStat, data: (data as Buffer | null) ?? Buffer.alloc(0) }),
+    );
+  }
+
+  getChildren(path: string, watch = false): Promise<string[]> {
+    return this.call(
+      'get_children',
+      path,
+      true,
+      (cb) => this.zk.native.a_get_children(path, watch, cb),
+      (children) => (children as string[] | null) ?? [],
+    );
+  }
+
+  /** Children and the parent's stat: `pzxid` is the zxid of the last change to the child list. */
+  getChildrenWithStat(path: string, watch = false): Promise<{ children: string[]; stat: ZkStat }> {
+    return this.call(
+      'get_children2',
+      path,
+      true,
+      (cb) => this.zk.native.a_get_children2(path, watch, cb),
+      (children, stat) => ({ children: (children as string[] | null) ?? [], stat: stat as ZkStat }),
+    );
+  }
+
+  set(path: string, data: string | Buffer, version: number): Promise<ZkStat> {
+    return this.call('set', path, true, (cb) => this.zk.native.a_set(path, data, version, cb), (stat) => stat as ZkStat);
+  }
+
+  delete(path: string, version: number): Promise<void> {
+    return this.call('delete', path, true, (cb) => this.zk.native.a_delete_(path, version, cb), () => undefined);
+  }
+
+  setAcl(path: string, version: number, acl: ZkAcl[]): Promise<void> {
+    const native = acl.map((a) => ({ perm: a.perms, scheme: a.scheme, auth: a.auth }));
+    return this.call('set_acl', path, true, (cb) => this.zk.native.a_set_acl(path, version, native, cb), () => undefined);
+  }
+
+  /**
+   * Makes the server this session talks to catch up with the leader; a read sent right behind it on the
+   * same session sees every write committed before the sync (ZooKeeper reads are otherwise only as fresh
+   * as the server that answers them).
+   */
+  sync(path: string): Promise<void> {
+    return this.call('sync', path, true, (cb) => this.zk.native.a_sync(path, cb), () => undefined);
+  }
+
+  /** Ends the session (its ephemeral nodes go at once when connected). Idempotent. */
+  close(): void {
+    if (this.closedFlag) return;
+    this.zk.close();
+    // the binding emits `close` synchronously; make sure we are marked closed even if it did not
+    this.onClosed(0);
+  }
+
+  private onClosed(code: number): void {
+    const first = !this.closedFlag;
+    this.closedFlag = true;
+    this.connectedFlag = false;
+    for (const map of [this.pending, this.untimed]) {
+      for (const [id, p] of map) {
+        map.delete(id);
+        p.reject(new ZkError(ZkCode.CLOSING, p.op, p.path, 'session closed'));
+      }
+    }
+    this.stopSweeper();
+    if (first) this.emit('closed', code);
+  }
+
+  /** `connectedOnly`: fail at once while disconnected, and give up after the operation timeout. */
+  private call<T>(
+    op: string,
+    path: string,
+    connectedOnly: boolean,
+    invoke: (cb: (rc: number, error: string, a?: unknown, b?: unknown) => void) => number,
+    extract: (a: unknown, b: unknown) => T,
+  ): Promise<T> {
+    if (this.closedFlag) return Promise.reject(new ZkError(ZkCode.CLOSING, op, path, 'session closed'));
+    if (connectedOnly && !this.connectedFlag) {
+      return Promise.reject(new ZkError(ZkCode.CONNECTIONLOSS, op, path, 'not connected'));
+    }
+    const map = connectedOnly ? this.pending : this.untimed;
+    return new Promise<T>((resolve, reject) => {
+      const id = this.nextId++;
+      const deadline = connectedOnly ? Date.now() + this.options.operationTimeoutMs : Infinity;
+      map.set(id, { deadline, op, path, reject });
+      let rc: number;
+      try {
+        rc = invoke((code, _message, a, b) => {
+          if (!map.delete(id)) return; // timed out or closed already
+          if (code === ZkCode.OK) resolve(extract(a, b));
+          else reject(new ZkError(code, op, path));
+        });
+      } catch (error) {
+        map.delete(id);
+        reject(error as Error);
+        return;
+      }
+      if (rc !== ZkCode.OK) {
+        map.delete(id);
+        reject(new ZkError(rc, op, path));
+        return;
+      }
+      if (connectedOnly) this.startSweeper();
+    });
+  }
+
+  /**
+   * Every request has the same timeout, so insertion order is deadline order: one timer that walks from
+   * the oldest request is enough, instead of one timer per request.
+   */
+  private startSweeper(): void {
+    if (this.sweeper) return;
+    const every = Math.max(25, Math.min(250, Math.floor(this.options.operationTimeoutMs / 4)));
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const [id, p] of this.pending) {
+        if (p.deadline > now) break;
+        this.pending.delete(id);
+        p.reject(
+          new ZkError(ZkCode.OPERATIONTIMEOUT, p.op, p.path, `no answer within ${this.options.operationTimeoutMs} ms`),
+        );
+      }
+      if (this.pending.size === 0) this.stopSweeper();
+    }, every);
+    this.sweeper.unref();
+  }
+
+  private stopSweeper(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+  }
+}
+
+/** The binding's own log lines at debug level, at most {@link BINDING_LOG_LINES_PER_SECOND} a second. */
+function rateLimitedLines(logger: Logger): (line: string) => void {
+  let windowStart = 0;
+  let passed = 0;
+  let dropped = 0;
+  return (line: string) => {
+    const now = Date.now();
+    if (now - windowStart >= 1000) {
+      if (dropped > 0) logger.debug(`zookeeper binding: ${dropped} log lines dropped`);
+      windowStart = now;
+      passed = 0;
+      dropped = 0;
+    }
+    if (passed >= BINDING_LOG_LINES_PER_SECOND) {
+      dropped++;
+      return;
+    }
+    passed++;
+    // add_auth goes to the native handle directly and is never logged; this is a second line of defence
+    logger.debug(`zookeeper binding: ${/add_auth/i.test(line) ? 'add_auth (redacted)' : line.slice(0, 500)}`);
+  };
+}

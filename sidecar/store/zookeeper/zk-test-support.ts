@@ -1,0 +1,87 @@
+/** Small helpers shared by this folder's tests (not a test file itself). */
+import type { EventEmitter } from 'node:events';
+import { Writable } from 'node:stream';
+import winston from 'winston';
+import type { Logger } from '../../util/logger.js';
+import { ZkClient } from './zk-client.js';
+import { scaledTimeout as scaled } from '../../../integration-tests/zookeeper/index.js';
+
+/**
+ * Resolves with the arguments of the first `event` for which `accept` returns true; rejects after `timeoutMs`
+ * (scaled). Listen BEFORE causing the event.
+ */
+export function nextEvent<A extends unknown[]>(
+  emitter: EventEmitter,
+  event: string,
+  accept: (...args: A) => boolean = () => true,
+  timeoutMs = 5_000,
+): Promise<A> {
+  return new Promise((resolve, reject) => {
+    const listener = (...args: unknown[]) => {
+      let ok = false;
+      try {
+        ok = accept(...(args as A));
+      } catch (error) {
+        cleanup();
+        reject(error as Error);
+        return;
+      }
+      if (ok) {
+        cleanup();
+        resolve(args as A);
+      }
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`no '${event}' event within ${scaled(timeoutMs)} ms`));
+    }, scaled(timeoutMs));
+    const cleanup = () => {
+      clearTimeout(timer);
+      emitter.off(event, listener);
+    };
+    emitter.on(event, listener);
+  });
+}
+
+/** Polls `condition` (an API call, not time) until it holds; for states that have no event. */
+export async function eventually<T>(condition: () => Promise<T> | T, timeoutMs = 5_000, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + scaled(timeoutMs);
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await condition();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met within ${scaled(timeoutMs)} ms${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** A winston logger that keeps every line, to assert on what was (not) logged. */
+export function capturingLogger(level = 'debug'): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(chunk.toString());
+      callback();
+    },
+  });
+  const logger = winston.createLogger({
+    level,
+    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    transports: [new winston.transports.Stream({ stream })],
+  });
+  if (process.env.TOKENSYNC_TEST_LOG) logger.add(new winston.transports.Console({ level: process.env.TOKENSYNC_TEST_LOG }));
+  return { logger, lines };
+}
+
+/** A plain session (no auth) for looking at the tree from outside the store. */
+export async function rawClient(connect: string, logger: Logger): Promise<ZkClient> {
+  const client = new ZkClient({ connect, sessionTimeoutMs: 10_000, operationTimeoutMs: 5_000, logger });
+  const connected = nextEvent(client, 'connected', () => true, 10_000);
+  client.connect();
+  await connected;
+  return client;
+}

@@ -1,0 +1,146 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Mirror } from '../../mirror/mirror.js';
+import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
+import type { ConnectionState } from '../connection-state.js';
+import type { TokenRecord } from '../token-record.js';
+import { newJti, recordName } from '../token-record.js';
+import { ZooKeeperStore } from './zookeeper-store.js';
+import type { ZkClient } from './zk-client.js';
+import { startZooKeeper, type ZooKeeperCluster } from '../../../integration-tests/zookeeper/index.js';
+import { capturingLogger, eventually, nextEvent, rawClient } from './zk-test-support.js';
+
+const SHARDS = 8;
+
+function record(subject: string): TokenRecord {
+  const jti = newJti('session');
+  return { jti, subject, kind: 'session', issuedAt: Date.now(), expiresAt: Date.now() + 60_000, node: 'test' };
+}
+
+/** Every state a store goes through, to assert on the sequence. */
+function recordStates(store: ZooKeeperStore): ConnectionState[] {
+  const states: ConnectionState[] = [];
+  store.on('state', (next) => states.push(next));
+  return states;
+}
+
+describe('ZooKeeperStore through server failures', () => {
+  let zk: ZooKeeperCluster;
+  const { logger } = capturingLogger();
+  const errors: Error[] = [];
+  const stores: ZooKeeperStore[] = [];
+  let raw: ZkClient | undefined;
+
+  const open = async (chroot: string, sessionTimeoutMs: number, watch = true) => {
+    const store = new ZooKeeperStore({
+      servers: [zk.connectString],
+      chroot,
+      sessionTimeoutMs,
+      shards: SHARDS,
+      logger,
+      maxResyncJitterMs: 200,
+    });
+    store.on('error', (error) => errors.push(error));
+    stores.push(store);
+    await store.start({ watch });
+    return store;
+  };
+
+  before(async () => {
+    zk = await startZooKeeper({ servers: 1 });
+  });
+
+  after(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    raw?.close();
+    await zk?.close();
+    assert.deepEqual(errors.map((e) => e.message), [], 'no store reported an error');
+  });
+
+  it('fails fast while the server is down, then reconnects and rebuilds', async () => {
+    const store = await open('/outage', 20_000);
+    const mirror = new Mirror(store.shards);
+    mirror.attach(store);
+    await nextEvent(store, 'rebuilt');
+    const kept = record('gina');
+    await store.create(kept);
+    const states = recordStates(store);
+
+    const suspended = nextEvent(store, 'state', (next) => next === 'suspended');
+    await zk.kill(0);
+    await suspended;
+    assert.equal(store.state, 'suspended');
+    const t0 = performance.now();
+    await assert.rejects(store.create(record('gina')), StoreUnavailableError);
+    await assert.rejects(store.exists(kept), StoreUnavailableError);
+    await assert.rejects(store.isReaper(), StoreUnavailableError);
+    await assert.rejects(store.publishMember({ nodeId: 'n' } as never), StoreUnavailableError);
+    const failMs = performance.now() - t0;
+    assert.ok(failMs < 100, `failing took ${failMs} ms`);
+    assert.ok(mirror.lagMs >= 0);
+
+    const reconnected = nextEvent(store, 'state', (next) => next === 'reconnected', 30_000);
+    const listings = new Map<number, string[]>();
+    store.on('shard', (shard, names) => listings.set(shard, names));
+    const rebuilt = nextEvent(store, 'rebuilt', () => true, 30_000);
+    await zk.start(0);
+    await reconnected;
+    await rebuilt;
+    assert.deepEqual(states, ['suspended', 'reconnected']);
+    assert.equal(listings.size, SHARDS, 'the resync re-emits every shard');
+    assert.ok([...listings.values()].some((names) => names.includes(recordName(kept))));
+    assert.equal(await store.exists(kept), true);
+    assert.equal(mirror.lookup(kept.jti).presence, 'present');
+    mirror.detach();
+  });
+
+  it('after a session expiry: lost, a new session, watches and membership re-armed', async () => {
+    const store = await open('/expiry', 2_000);
+    const mirror = new Mirror(store.shards);
+    mirror.attach(store);
+    await nextEvent(store, 'rebuilt');
+    await store.publishMember({
+      nodeId: 'frozen',
+      address: '127.0.0.1:1',
+      version: 't',
+      pid: process.pid,
+      startedAt: 0,
+      updatedAt: 0,
+      mirrorSize: 0,
+      mirrorLagMs: 0,
+      state: 'connected',
+      storeType: 'ZOOKEEPER',
+    });
+    assert.equal(await store.isReaper(), true);
+    const oldSession = store.sessionId;
+    const states = recordStates(store);
+
+    const lost = nextEvent(store, 'state', (next) => next === 'lost', 15_000);
+    await zk.pause(0); // nothing answers: the client times out, then the session timeout passes
+    await lost;
+    const reconnected = nextEvent(store, 'state', (next) => next === 'reconnected', 30_000);
+    const rebuilt = nextEvent(store, 'rebuilt', () => true, 30_000);
+    await zk.resume(0);
+    await reconnected;
+    await rebuilt;
+    assert.deepEqual(states, ['suspended', 'lost', 'reconnected']);
+    assert.notEqual(store.sessionId, oldSession, 'a new session');
+
+    raw = await rawClient(zk.connectString, logger);
+    const owner = await eventually(async () => {
+      const stat = await raw!.exists('/expiry/members/frozen');
+      return stat && stat.ephemeralOwner === store.sessionId ? stat.ephemeralOwner : undefined;
+    }, 10_000);
+    assert.equal(owner, store.sessionId, 'the member node belongs to the new session');
+    assert.equal(await store.isReaper(), true, 'the latch was re-created');
+
+    // the new session's watches work: a record created from outside reaches the mirror
+    const r = record('hank');
+    const seen = nextEvent<[number, string[]]>(store, 'shard', (_s, names) => names.includes(recordName(r)));
+    const outside = await open('/expiry', 10_000, false);
+    await outside.create(r);
+    await seen;
+    assert.equal(mirror.lookup(r.jti).presence, 'present');
+    mirror.detach();
+  });
+});

@@ -1,0 +1,314 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Mirror } from '../../mirror/mirror.js';
+import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
+import { BadRequestError } from '../../errors/bad-request-error.js';
+import type { MemberInfo } from '../token-store.js';
+import type { TokenKind, TokenRecord } from '../token-record.js';
+import { newJti, recordName, shardName, shardOf } from '../token-record.js';
+import { ZooKeeperStore, type ZooKeeperStoreOptions } from './zookeeper-store.js';
+import { ZooKeeperStoreError } from './zookeeper-store-error.js';
+import { ZkCode, isZkError } from './zk-error.js';
+import type { ZkClient } from './zk-client.js';
+import { startZooKeeper, type ZooKeeperCluster } from '../../../integration-tests/zookeeper/index.js';
+import { capturingLogger, eventually, nextEvent, rawClient } from './zk-test-support.js';
+
+const SHARDS = 16;
+
+function record(subject: string, kind: TokenKind = 'session', jti = newJti(kind)): TokenRecord {
+  return { jti, subject, kind, issuedAt: Date.now(), expiresAt: kind === 'api' ? null : Date.now() + 60_000, node: 'test' };
+}
+
+function member(nodeId: string, mirrorSize = 0): MemberInfo {
+  const now = Date.now();
+  return {
+    nodeId,
+    address: '127.0.0.1:7468',
+    version: 'test',
+    pid: process.pid,
+    startedAt: now,
+    updatedAt: now,
+    mirrorSize,
+    mirrorLagMs: 0,
+    state: 'connected',
+    storeType: 'ZOOKEEPER',
+  };
+}
+
+describe('ZooKeeperStore on a real ZooKeeper', () => {
+  let zk: ZooKeeperCluster;
+  const { logger, lines } = capturingLogger();
+  const stores: ZooKeeperStore[] = [];
+  const errors: Error[] = [];
+  let raw: ZkClient;
+
+  const open = async (chroot: string, extra: Partial<ZooKeeperStoreOptions> = {}, watch = false) => {
+    const store = new ZooKeeperStore({
+      servers: [zk.connectString],
+      chroot,
+      sessionTimeoutMs: 10_000,
+      shards: SHARDS,
+      logger,
+      ...extra,
+    });
+    store.on('error', (error) => errors.push(error));
+    stores.push(store);
+    await store.start({ watch });
+    return store;
+  };
+
+  before(async () => {
+    zk = await startZooKeeper({ servers: 1 });
+    raw = await rawClient(zk.connectString, logger);
+  });
+
+  after(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    raw?.close();
+    await zk?.close();
+    assert.deepEqual(errors.map((e) => e.message), [], 'no store reported an error');
+  });
+
+  it('creates the layout and /meta, and /meta wins over the shards option', async () => {
+    const a = await open('/layout/pano', { shards: 16 });
+    const meta = JSON.parse((await raw.get('/layout/pano/meta')).data.toString());
+    assert.deepEqual(meta, { layoutVersion: 1, shards: 16 });
+    const shards = (await raw.getChildren('/layout/pano/tokens')).sort();
+    assert.equal(shards.length, 16);
+    assert.deepEqual(shards, Array.from({ length: 16 }, (_, i) => shardName(i, 16)));
+    for (const p of ['subjects', 'members', 'reaper']) assert.ok(await raw.exists(`/layout/pano/${p}`), p);
+
+    const b = await open('/layout/pano', { shards: 256 });
+    assert.equal(b.shards, 16, '/meta wins');
+    assert.equal((await raw.getChildren('/layout/pano/tokens')).length, 16, 'no extra shards');
+    assert.deepEqual(b.describe(), {
+      type: 'ZOOKEEPER',
+      location: `${zk.connectString}/layout/pano`,
+      shards: 16,
+      layoutVersion: 1,
+    });
+    await assert.rejects(a.start(), /started store/);
+  });
+
+  it('lays out 4096 shards with pipelined creates', async () => {
+    const t0 = performance.now();
+    const store = await open('/big', { shards: 4096 });
+    const ms = performance.now() - t0;
+    assert.equal((await raw.getChildren('/big/tokens')).length, 4096);
+    assert.ok(ms < 10_000, `layout took ${Math.round(ms)} ms`);
+    await store.close();
+  });
+
+  it('creates, finds, reads and deletes a record, one znode per record', async () => {
+    const store = await open('/crud');
+    const r = record('alice@example.com', 'session');
+    assert.equal(await store.create(r), true);
+    assert.equal(await store.create(r), false, 'NODEEXISTS -> false');
+    const path = `/crud/tokens/${shardName(shardOf(r.jti, SHARDS), SHARDS)}/${recordName(r)}`;
+    assert.ok(await raw.exists(path), path);
+    assert.equal(await store.exists(r), true);
+    assert.deepEqual(await store.read(r), r);
+    assert.deepEqual(await store.listShard(shardOf(r.jti, SHARDS)), [recordName(r)]);
+    assert.equal(await store.delete(r), true);
+    assert.equal(await store.delete(r), false, 'NONODE -> false');
+    assert.equal(await store.exists(r), false);
+    assert.equal(await store.read(r), undefined);
+    assert.equal(await store.exists({ jti: '../../x', subject: 'a' }), false, 'an invalid jti never reaches a path');
+    await assert.rejects(store.create(record('a', 'api', 'bad/jti/..')), BadRequestError);
+  });
+
+  it('lets exactly one of 20 concurrent consumes on two stores win', async () => {
+    const a = await open('/consume');
+    const b = await open('/consume');
+    for (let round = 0; round < 5; round++) {
+      const r = record('bob', 'onetime');
+      assert.equal(await a.create(r), true);
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).consume(r)));
+      assert.equal(results.filter(Boolean).length, 1, `round ${round}: ${results}`);
+      assert.equal(await b.exists(r), false);
+    }
+  });
+
+  it("feeds a second store's Mirror: a record appears, then disappears after delete", async () => {
+    const a = await open('/mirror');
+    const existing = record('carol');
+    await a.create(existing);
+    const b = await open('/mirror', {}, true);
+    const mirror = new Mirror(b.shards);
+    mirror.attach(b); // right after start(): the initial rebuild has not begun yet
+    await nextEvent(b, 'rebuilt');
+    assert.equal(mirror.initialized, true);
+    assert.equal(mirror.lookup(existing.jti).presence, 'present', 'initial rebuild loaded it');
+
+    const r = record('carol');
+    const name = recordName(r);
+    const appeared = nextEvent<[number, string[]]>(b, 'shard', (_s, names) => names.includes(name));
+    const t0 = performance.now();
+    await a.create(r);
+    await appeared;
+    const propagationMs = performance.now() - t0;
+    assert.deepEqual(mirror.lookup(r.jti), { presence: 'present', subject: 'carol' });
+
+    const gone = nextEvent<[number, string[]]>(b, 'shard', (s, names) => s === shardOf(r.jti, SHARDS) && !names.includes(name));
+    await a.delete(r);
+    await gone;
+    assert.equal(mirror.lookup(r.jti).presence, 'removed');
+    assert.ok(propagationMs < 1_000, `propagation took ${propagationMs} ms`);
+
+    // a burst on one shard is coalesced, and the last listing is complete
+    const burst = Array.from({ length: 30 }, () => record('dave'));
+    await Promise.all(burst.map((x) => a.create(x)));
+    await eventually(() => burst.every((x) => mirror.lookup(x.jti).presence === 'present'));
+    mirror.detach();
+  });
+
+  it('keeps logout markers: one write, never backwards, reported to watchers', async () => {
+    const a = await open('/markers');
+    const b = await open('/markers', {}, true);
+    await nextEvent(b, 'rebuilt');
+    const first = nextEvent<[string, number | null]>(b, 'marker', (s) => s === 'erin');
+    await a.setMarker('erin', 1_000);
+    assert.deepEqual(await first, ['erin', 1_000]);
+
+    await a.setMarker('erin', 500);
+    assert.equal((await a.listMarkers()).get('erin'), 1_000, 'never moves backwards');
+
+    const later = nextEvent<[string, number | null]>(b, 'marker', (s, v) => s === 'erin' && v === 2_000);
+    await b.setMarker('erin', 2_000);
+    await later;
+
+    const all = nextEvent<[Map<string, number>]>(b, 'markers');
+    await b.resync();
+    assert.deepEqual([...(await all)[0]], [['erin', 2_000]]);
+
+    const removed = nextEvent<[string, number | null]>(b, 'marker', (s, v) => s === 'erin' && v === null);
+    await a.deleteMarker('erin');
+    await removed;
+    await a.deleteMarker('erin'); // idempotent
+    assert.equal((await a.listMarkers()).size, 0);
+  });
+
+  it('pages through records with a cursor, filtered by subject and kind', async () => {
+    const store = await open('/list');
+    const bobs = [
+      ...Array.from({ length: 17 }, () => record('bob', 'session')),
+      ...Array.from({ length: 6 }, () => record('bob', 'api')),
+      record('bob', 'api', 'custom-api-token-1'), // a jti the application chose: kind only in the record
+    ];
+    const others = Array.from({ length: 9 }, () => record('mallory', 'session'));
+    await Promise.all([...bobs, ...others].map((r) => store.create(r)));
+
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await store.list({ subject: 'bob', limit: 5, cursor });
+      assert.ok(page.items.length <= 5);
+      for (const item of page.items) {
+        assert.equal(item.subject, 'bob');
+        seen.push(item.jti);
+      }
+      cursor = page.nextCursor ?? undefined;
+      pages++;
+    } while (cursor && pages < 50);
+    assert.equal(seen.length, bobs.length);
+    assert.deepEqual(new Set(seen), new Set(bobs.map((r) => r.jti)));
+
+    const apis = await store.list({ subject: 'bob', kind: 'api', limit: 100 });
+    assert.equal(apis.nextCursor, null);
+    assert.deepEqual(new Set(apis.items.map((r) => r.jti)), new Set(bobs.filter((r) => r.kind === 'api').map((r) => r.jti)));
+
+    const everything = await store.list({ limit: 1_000 });
+    assert.equal(everything.items.length, bobs.length + others.length);
+    await assert.rejects(store.list({ limit: 5, cursor: 'nonsense' }), BadRequestError);
+  });
+
+  it('publishes and lists members, ephemeral', async () => {
+    const a = await open('/members');
+    const b = await open('/members');
+    await a.publishMember(member('node-a'));
+    await b.publishMember(member('node-b/1'));
+    await a.publishMember(member('node-a', 42)); // an update: a `set` on our own node
+    const members = await b.listMembers();
+    assert.deepEqual(members.map((m) => [m.nodeId, m.mirrorSize]), [['node-a', 42], ['node-b/1', 0]]);
+    await a.close();
+    assert.deepEqual((await b.listMembers()).map((m) => m.nodeId), ['node-b/1']);
+
+    // a node left by another session (a restart within the session timeout) is taken over
+    const c = await open('/members');
+    await c.publishMember(member('node-b/1', 7));
+    assert.deepEqual((await b.listMembers()).map((m) => [m.nodeId, m.mirrorSize]), [['node-b/1', 7]]);
+    assert.ok(lines.some((l) => l.includes('taking it over')));
+  });
+
+  it('elects exactly one reaper, and the other takes over when it closes', async () => {
+    const a = await open('/reaper');
+    const b = await open('/reaper');
+    const [ra, rb] = [await a.isReaper(), await b.isReaper()];
+    assert.equal(Number(ra) + Number(rb), 1, `a=${ra} b=${rb}`);
+    assert.deepEqual([await a.isReaper(), await b.isReaper()], [ra, rb], 'stable, and cheap to ask again');
+    const [leader, other] = ra ? [a, b] : [b, a];
+    await leader.close();
+    assert.equal(await other.isReaper(), true);
+    assert.equal((await raw.getChildren('/reaper/reaper')).length, 1);
+  });
+
+  it('protects the tree with the digest identity alone, and never logs the password', async () => {
+    const password = `pw-${randomUUID()}`;
+    const auth = { scheme: 'digest' as const, user: 'tokensync', password };
+    const store = await open('/secure/pano', { auth });
+    const r = record('frank');
+    assert.equal(await store.create(r), true);
+    await store.setMarker('frank', 1_234);
+    await store.publishMember(member('secure-node'));
+    assert.equal(await store.isReaper(), true);
+
+    const shard = `/secure/pano/tokens/${shardName(shardOf(r.jti, SHARDS), SHARDS)}`;
+    const denied = async (what: string, call: Promise<unknown>) =>
+      assert.rejects(call, (e: unknown) => isZkError(e, ZkCode.NOAUTH), `${what} must be NOAUTH (-102)`);
+    await denied('get_children /tokens', raw.getChildren('/secure/pano/tokens'));
+    await denied('get_children shard', raw.getChildren(shard));
+    await denied('create under a shard', raw.create(`${shard}/forged~Zm9v`, '{}'));
+    await denied('delete a record', raw.delete(`${shard}/${recordName(r)}`, -1));
+    await denied('read /meta', raw.get('/secure/pano/meta'));
+    await denied('read a marker', raw.get('/secure/pano/subjects/ZnJhbms'));
+    await denied('set a marker', raw.set('/secure/pano/subjects/ZnJhbms', '{"revokedBefore":0}', -1));
+    await denied('list members', raw.getChildren('/secure/pano/members'));
+    await denied('read the chroot', raw.getChildren('/secure/pano'));
+
+    // another sidecar with the right credentials works; one with the wrong password is refused clearly
+    const again = await open('/secure/pano', { auth });
+    assert.equal(await again.exists(r), true);
+    const wrong = new ZooKeeperStore({
+      servers: [zk.connectString],
+      chroot: '/secure/pano',
+      sessionTimeoutMs: 10_000,
+      shards: SHARDS,
+      logger,
+      auth: { ...auth, password: 'wrong' },
+    });
+    await assert.rejects(wrong.start(), (e: unknown) => e instanceof ZooKeeperStoreError && e.code === 'store.zookeeper.noauth');
+    assert.equal(wrong.state, 'closed');
+
+    assert.ok(lines.length > 0);
+    assert.equal(lines.filter((l) => l.includes(password)).length, 0, 'the password never reaches the log');
+  });
+
+  it('fails fast with StoreUnavailableError when the servers cannot be reached', async () => {
+    const t0 = performance.now();
+    const store = new ZooKeeperStore({
+      servers: ['127.0.0.1:1'],
+      chroot: '',
+      sessionTimeoutMs: 4_000,
+      shards: SHARDS,
+      logger,
+      connectTimeoutMs: 500,
+    });
+    await assert.rejects(store.start(), (e: unknown) => e instanceof StoreUnavailableError && /127\.0\.0\.1:1/.test(e.message));
+    assert.ok(performance.now() - t0 < 3_000);
+    await assert.rejects(store.create(record('x')), StoreUnavailableError);
+    await store.close();
+    await store.close(); // idempotent
+  });
+});

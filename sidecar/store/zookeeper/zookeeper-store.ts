@@ -1,0 +1,1250 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../../util/logger.js';
+import type { Clock } from '../../util/clock.js';
+import { systemClock } from '../../util/clock.js';
+import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
+import { BadRequestError } from '../../errors/bad-request-error.js';
+import { TokensyncError } from '../../errors/tokensync-error.js';
+import type { ConnectionState } from '../connection-state.js';
+import { isConnected } from '../connection-state.js';
+import type {
+  ListPage,
+  ListQuery,
+  MemberInfo,
+  StoreDescription,
+  StoreEvents,
+  TokenStore,
+} from '../token-store.js';
+import type { RecordRef, TokenRecord } from '../token-record.js';
+import {
+  decodeSubject,
+  isValidJti,
+  isValidSubject,
+  kindOfJti,
+  parseRecord,
+  parseRecordName,
+} from '../token-record.js';
+import { ConnectionStateManager } from './connection-state-manager.js';
+import { CoalescedTask } from './coalesced-task.js';
+import { forEachBounded } from './for-each-bounded.js';
+import {
+  LATCH_PREFIX,
+  LAYOUT_VERSION,
+  type LayoutMeta,
+  ZkLayout,
+  digestId,
+  isValidChroot,
+  isValidShardCount,
+  parseMeta,
+  sequenceOf,
+} from './layout.js';
+import { CreateMode, ZK_PERM_ALL, ZkClient, type ZkAcl, type ZkWatchType } from './zk-client.js';
+import { ZkCode, ZkError, isZkError } from './zk-error.js';
+import { ZooKeeperStoreError } from './zookeeper-store-error.js';
+
+export interface ZooKeeperAuth {
+  scheme: 'digest';
+  user: string;
+  password: string;
+}
+
+export interface ZooKeeperStoreOptions {
+  /** `host:port` of every server of the ensemble; loopback or real hosts. */
+  servers: string[];
+  /** `''` or an absolute path such as `/pano`; created when missing. */
+  chroot: string;
+  sessionTimeoutMs: number;
+  /** When set, the tree is readable and writable by this digest identity alone. */
+  auth?: ZooKeeperAuth;
+  /** Shard count for a NEW tree; afterwards `/meta` wins. A power of two. */
+  shards: number;
+  logger: Logger;
+  clock?: Clock;
+  /**
+   * How long `start()` waits for the first connection.
+   * @default 10000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * A request unanswered for this long fails with {@link StoreUnavailableError}.
+   * @default sessionTimeoutMs / 2, between 1 s and 10 s
+   */
+  operationTimeoutMs?: number;
+  /**
+   * Reads in flight during a rebuild or a listing.
+   * @default 256
+   */
+  readConcurrency?: number;
+  /**
+   * Upper bound of the random delay before a resync after a reconnect, so that sidecars do not all
+   * re-read the ensemble at once.
+   * @default min(2000, sessionTimeoutMs / 4)
+   */
+  maxResyncJitterMs?: number;
+}
+
+/** What the last rebuild cost, for logs, metrics and benchmarks. */
+export interface RebuildStats {
+  reason: string;
+  shards: number;
+  markers: number;
+  durationMs: number;
+  finishedAt: number;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_READ_CONCURRENCY = 256;
+/** Creates in flight while laying out thousands of shard nodes. */
+const CREATE_CONCURRENCY = 1_000;
+/** Shard listings fetched ahead while paging through `list()`. */
+const LIST_PREFETCH = 16;
+/** How long `close()` waits for its best-effort deletes. */
+const CLOSE_GRACE_MS = 1_000;
+/** Delay before re-reading a shard whose watch-triggered read failed while the session stayed up. */
+const READ_RETRY_MS = 1_000;
+const MAX_REBUILD_BACKOFF_MS = 30_000;
+const SET_MARKER_ATTEMPTS = 10;
+
+type Lifecycle = 'latent' | 'started' | 'closed';
+
+type MarkerRead =
+  | { status: 'value'; value: number }
+  | { status: 'missing' }
+  | { status: 'stale' }
+  | { status: 'invalid' };
+
+const noop = (): void => undefined;
+
+function* range(n: number): Generator<number> {
+  for (let i = 0; i < n; i++) yield i;
+}
+
+/**
+ * The cluster shared store on Apache ZooKeeper (the `zookeeper` npm binding, C client 3.8).
+ *
+ * Every mutation is ONE request (`create`, `delete`, a versioned `delete` to consume, one marker write), so
+ * nothing needs `multi`, which this client lacks. Records are immutable and sharded under `/tokens`, and
+ * only the shard parents are watched: the C client re-sends every watch in one packet on reconnect, which
+ * must stay under `jute.maxbuffer`.
+ *
+ * With `start({ watch: true })` the store feeds a Mirror as CuratorCache feeds its listeners: the same
+ * {@link rebuild} for the initial load and for every resync (after a reconnect, jittered; after a new
+ * session, which also re-arms every watch), full shard listings in request order, `rebuilt` each time.
+ * The initial rebuild starts on the macrotask after `start()` resolves, so that `store.shards` (from
+ * `/meta`) is known before a Mirror is built: attach it right after `await store.start(...)`, before
+ * awaiting anything else.
+ *
+ * Caveat (as Curator's): between two listings a record deleted and re-created under the same name looks
+ * unchanged. Names embed a random jti and are never reused, so this cannot hide a revocation.
+ */
+export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenStore {
+  readonly type = 'ZOOKEEPER' as const;
+
+  private readonly options: ZooKeeperStoreOptions;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly layout: ZkLayout;
+  private readonly connectString: string;
+  private readonly location: string;
+  private readonly acl: ZkAcl[] | undefined;
+  private readonly operationTimeoutMs: number;
+  private readonly readConcurrency: number;
+  private readonly maxJitterMs: number;
+  private readonly csm: ConnectionStateManager;
+
+  private lifecycle: Lifecycle = 'latent';
+  private closing: Promise<void> | null = null;
+  private client: ZkClient | null = null;
+  private authResult: Promise<void> | null = null;
+  private watching = false;
+
+  /** Orders every read and write this store sends, to recognise a listing older than a write or a later read. */
+  private seq = 0;
+  private shardTasks: CoalescedTask[] = [];
+  /** Per shard: the sequence number of the newest listing reported or write completed. */
+  private shardFloor: number[] = [];
+  /** Per shard: `pzxid` of the newest listing reported (the zxid of the child list's last change). */
+  private shardPzxid: number[] = [];
+  private readonly shardRetries = new Set<number>();
+  private retryTimer: NodeJS.Timeout | null = null;
+
+  private readonly markerTask = new CoalescedTask(() => this.readMarkers());
+  private markersFull = false;
+  /** encoded subject -> revokedBefore, as last reported. */
+  private knownMarkers = new Map<string, number>();
+  private readonly markerFloor = new Map<string, number>();
+  private markerRetry = false;
+
+  private rebuilding = false;
+  private rebuildAgain = false;
+  private rebuildTimer: NodeJS.Timeout | null = null;
+  private rebuildFailures = 0;
+  private lastRebuildStats: RebuildStats | null = null;
+
+  private memberInfo: MemberInfo | null = null;
+  private memberPath: string | null = null;
+  /** Session that owns our member node. */
+  private memberSession: string | null = null;
+
+  private latch: { session: string; prefix: string; name: string | null } | null = null;
+  /** Latch nodes of our earlier sessions: they would hold the lead until the server expires them. */
+  private readonly staleLatches: string[] = [];
+  private reaperCheck: Promise<boolean> | null = null;
+  private wasReaper: boolean | null = null;
+
+  constructor(options: ZooKeeperStoreOptions) {
+    super();
+    if (!Array.isArray(options.servers) || options.servers.length === 0) {
+      throw new TypeError('ZooKeeperStore: servers must list at least one host:port');
+    }
+    for (const server of options.servers) {
+      if (!/^[^\s,/@]+:\d{1,5}$/.test(server)) {
+        throw new TypeError(`ZooKeeperStore: '${server}' is not host:port (cluster.store.zookeeper.connect)`);
+      }
+    }
+    if (!isValidChroot(options.chroot)) {
+      throw new TypeError(`ZooKeeperStore: chroot '${options.chroot}' must be '' or an absolute path like /pano`);
+    }
+    if (!(options.sessionTimeoutMs > 0)) throw new TypeError('ZooKeeperStore: sessionTimeoutMs must be > 0');
+    if (!isValidShardCount(options.shards)) {
+      throw new TypeError(`ZooKeeperStore: shards ${options.shards} must be a power of two up to 65536`);
+    }
+    if (options.auth && (options.auth.scheme !== 'digest' || !options.auth.user || options.auth.password === undefined)) {
+      throw new TypeError('ZooKeeperStore: auth must be { scheme: "digest", user, password }');
+    }
+    this.options = options;
+    this.logger = options.logger;
+    this.clock = options.clock ?? systemClock;
+    this.layout = new ZkLayout(options.chroot, options.shards);
+    this.connectString = options.servers.join(',');
+    this.location = this.connectString + options.chroot;
+    this.acl = options.auth
+      ? [{ perms: ZK_PERM_ALL, scheme: 'digest', auth: digestId(options.auth.user, options.auth.password) }]
+      : undefined;
+    this.operationTimeoutMs =
+      options.operationTimeoutMs ?? Math.min(10_000, Math.max(1_000, Math.floor(options.sessionTimeoutMs / 2)));
+    this.readConcurrency = options.readConcurrency ?? DEFAULT_READ_CONCURRENCY;
+    this.maxJitterMs = options.maxResyncJitterMs ?? Math.min(2_000, Math.floor(options.sessionTimeoutMs / 4));
+    this.csm = new ConnectionStateManager({
+      logger: this.logger,
+      clock: this.clock,
+      sessionTimeoutMs: options.sessionTimeoutMs,
+    });
+    this.csm.on('state', (next, previous) => this.onState(next, previous));
+  }
+
+  get shards(): number {
+    return this.layout.shards;
+  }
+
+  get state(): ConnectionState {
+    return this.csm.state;
+  }
+
+  /** Current session id (hex), `'0'` when there is none. */
+  get sessionId(): string {
+    return this.client?.sessionId ?? '0';
+  }
+
+  get lastRebuild(): RebuildStats | null {
+    return this.lastRebuildStats;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async start(options: { watch?: boolean } = {}): Promise<void> {
+    if (this.lifecycle !== 'latent') {
+      throw new Error(`ZooKeeperStore.start() called on a ${this.lifecycle === 'started' ? 'started' : 'closed'} store`);
+    }
+    this.lifecycle = 'started';
+    try {
+      await this.openFirstSession();
+      await this.ensureLayout();
+    } catch (error) {
+      await this.close();
+      throw this.mapError(error);
+    }
+    if (this.lifecycle !== 'started') throw new StoreUnavailableError('the ZooKeeper store was closed while starting');
+    if (options.watch) {
+      this.watching = true;
+      this.shardTasks = Array.from({ length: this.shards }, (_, shard) => new CoalescedTask(() => this.readShard(shard)));
+      this.shardFloor = new Array<number>(this.shards).fill(0);
+      this.shardPzxid = new Array<number>(this.shards).fill(0);
+      // after start() resolves, so that the caller can build its Mirror with the shard count from /meta
+      setImmediate(() => void this.runRebuild('initial'));
+    }
+  }
+
+  /** Runs a rebuild now (the same one as after a reconnect) and resolves when `rebuilt` was emitted. */
+  async resync(): Promise<void> {
+    if (!this.watching) throw new Error('ZooKeeperStore.resync() needs start({ watch: true })');
+    await this.rebuild('requested');
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.lifecycle = 'closed';
+    this.watching = false;
+    if (this.rebuildTimer) clearTimeout(this.rebuildTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.rebuildTimer = null;
+    this.retryTimer = null;
+    const client = this.client;
+    if (client?.isConnected) {
+      // the session's close would remove them too; deleting first makes a successor see it at once
+      const deletions: Promise<void>[] = [];
+      if (this.memberPath && this.memberSession === client.sessionId) deletions.push(client.delete(this.memberPath, -1));
+      if (this.latch?.name && this.latch.session === client.sessionId) {
+        deletions.push(client.delete(`${this.layout.reaper}/${this.latch.name}`, -1));
+      }
+      if (deletions.length > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.allSettled(deletions),
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS))),
+        ]);
+        clearTimeout(timer);
+      }
+    }
+    if (client) {
+      client.removeAllListeners();
+      client.close();
+    }
+    this.client = null;
+    this.csm.close();
+    this.csm.removeAllListeners();
+  }
+
+  describe(): StoreDescription {
+    return { type: 'ZOOKEEPER', location: this.location, shards: this.shards, layoutVersion: LAYOUT_VERSION };
+  }
+
+  // ---------------------------------------------------------------- sessions
+
+  private newClient(): ZkClient {
+    const client = new ZkClient({
+      connect: this.connectString,
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+      operationTimeoutMs: this.operationTimeoutMs,
+      logger: this.logger,
+    });
+    this.client = client;
+    client.on('connected', () => {
+      if (client !== this.client) return;
+      this.csm.setSessionTimeout(client.negotiatedTimeoutMs);
+      this.logger.debug(`ZooKeeper session 0x${client.sessionId} connected (timeout ${client.negotiatedTimeoutMs} ms)`);
+      this.csm.onConnected();
+    });
+    client.on('disconnected', () => {
+      if (client === this.client) this.csm.onDisconnected();
+    });
+    client.on('closed', (code) => {
+      if (client !== this.client || this.lifecycle !== 'started') return;
+      if (code === ZkCode.SESSIONEXPIRED) this.logger.warn(`ZooKeeper session 0x${client.sessionId} expired`);
+      else if (code === -113) {
+        this.reportError(
+          new ZooKeeperStoreError('ZooKeeper rejected the credentials of cluster.store.zookeeper.auth', 'store.zookeeper.auth'),
+          'authentication',
+        );
+      } else this.logger.warn(`ZooKeeper session closed by the client library (code ${code})`);
+      this.csm.onSessionLost();
+    });
+    client.on('watch', (type, path) => {
+      if (client === this.client) this.onWatch(type, path);
+    });
+    client.connect();
+    // after init (the handle exists), before the connection: the C client sends it ahead of any request
+    const auth = this.options.auth;
+    this.authResult = auth ? client.addAuth('digest', `${auth.user}:${auth.password}`) : null;
+    this.authResult?.catch((error: unknown) => {
+      if (client === this.client && !client.isClosed) {
+        this.reportError(
+          new ZooKeeperStoreError(
+            `ZooKeeper did not accept the digest credentials of cluster.store.zookeeper.auth (${(error as Error).message})`,
+            'store.zookeeper.auth',
+          ),
+          'authentication',
+        );
+      }
+    });
+    return client;
+  }
+
+  private async openFirstSession(): Promise<void> {
+    const timeoutMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const deadline = performance.now() + timeoutMs;
+    const client = this.newClient();
+    const cleanups: Array<() => void> = [];
+    const failure = () =>
+      new StoreUnavailableError(
+        `no ZooKeeper server of ${this.connectString} answered within ${timeoutMs} ms (cluster.store.zookeeper.connect)`,
+      );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(failure()), timeoutMs);
+        cleanups.push(() => clearTimeout(timer));
+        const onState = (next: ConnectionState) => {
+          if (isConnected(next)) resolve();
+        };
+        this.csm.on('state', onState);
+        cleanups.push(() => this.csm.off('state', onState));
+        const onClosed = (code: number) =>
+          reject(
+            code === -113
+              ? new ZooKeeperStoreError('ZooKeeper rejected the credentials of cluster.store.zookeeper.auth', 'store.zookeeper.auth')
+              : this.unavailable(`the session closed while connecting (code ${code})`),
+          );
+        client.once('closed', onClosed);
+        cleanups.push(() => client.off('closed', onClosed));
+      });
+      if (this.authResult) {
+        const remaining = Math.max(1, deadline - performance.now());
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(failure()), remaining);
+          cleanups.push(() => clearTimeout(timer));
+          this.authResult!.then(resolve, (error: unknown) =>
+            reject(
+              new ZooKeeperStoreError(
+                `ZooKeeper did not accept the digest credentials of cluster.store.zookeeper.auth (${(error as Error).message})`,
+                'store.zookeeper.auth',
+                { cause: error },
+              ),
+            ),
+          );
+        });
+      }
+      this.logger.info(
+        `connected to ZooKeeper ${this.location} (session 0x${client.sessionId}, timeout ${client.negotiatedTimeoutMs} ms${this.acl ? ', digest auth' : ''})`,
+      );
+    } finally {
+      for (const cleanup of cleanups) cleanup();
+    }
+  }
+
+  private onState(next: ConnectionState, previous: ConnectionState): void {
+    this.emitSafe('state', next, previous);
+    if (this.lifecycle !== 'started') return;
+    try {
+      if (next === 'lost') this.replaceSession();
+      else if (next === 'reconnected') this.afterReconnect(previous === 'lost');
+    } catch (error) {
+      this.reportError(error, `handling ${previous} -> ${next}`);
+    }
+  }
+
+  /** The session is gone: a new handle, a new session; `reconnected` follows once a server answers. */
+  private replaceSession(): void {
+    const old = this.client;
+    if (old) {
+      old.removeAllListeners();
+      old.close();
+    }
+    this.memberSession = null;
+    this.reaperCheck = null;
+    this.newClient();
+    this.logger.info(`opening a new ZooKeeper session to ${this.connectString}`);
+  }
+
+  private afterReconnect(newSession: boolean): void {
+    const client = this.client;
+    if (!client) return;
+    if (newSession) {
+      this.logger.info(`new ZooKeeper session 0x${client.sessionId}: re-arming watches and membership`);
+      if (this.memberInfo) {
+        const info = this.memberInfo;
+        this.writeMember(client, info).catch((error: unknown) => this.backgroundFailure(error, 're-creating the member node'));
+      }
+      // the reaper latch is re-created by the next isReaper(): its session differs now
+    }
+    if (this.watching) {
+      // watches survive a reconnect with the same session, but a resync is cheap insurance; jittered so
+      // that a cluster of sidecars coming back together does not read the ensemble all at once
+      this.requestRebuild(this.jitter(), newSession ? 'new session' : 'reconnected');
+    }
+  }
+
+  private jitter(): number {
+    return Math.floor(Math.random() * this.maxJitterMs);
+  }
+
+  // ---------------------------------------------------------------- layout
+
+  private async ensureLayout(): Promise<void> {
+    const client = this.requireClient();
+    const started = performance.now();
+    const chrootPaths = this.layout.chrootPaths();
+    for (const [i, path] of chrootPaths.entries()) {
+      // ancestors of the chroot are not ours to protect; the chroot itself is
+      await this.ensureNode(client, path, i === chrootPaths.length - 1);
+    }
+    await Promise.all(this.layout.parents().map((path) => this.ensureNode(client, path, true)));
+
+    let meta = await this.readMeta(client);
+    if (!meta) {
+      const fresh: LayoutMeta = { layoutVersion: LAYOUT_VERSION, shards: this.options.shards };
+      try {
+        await this.createProtected(client, this.layout.meta, JSON.stringify(fresh), CreateMode.PERSISTENT);
+        meta = fresh;
+        this.logger.info(`created ${this.layout.meta}: layout ${fresh.layoutVersion}, ${fresh.shards} shards`);
+      } catch (error) {
+        if (!isZkError(error, ZkCode.NODEEXISTS)) throw error;
+        meta = await this.readMeta(client); // a racing sidecar created it first: its count wins
+      }
+      if (!meta) throw new ZooKeeperStoreError(`${this.layout.meta} vanished while starting`, 'store.zookeeper.layout');
+    }
+    if (meta.shards !== this.options.shards) {
+      this.logger.info(
+        `${this.layout.meta} says ${meta.shards} shards; the configured ${this.options.shards} applies to a new tree only`,
+      );
+    }
+    this.layout.setShards(meta.shards);
+
+    const existing = new Set(await client.getChildren(this.layout.tokens));
+    const missing: number[] = [];
+    const present: string[] = [];
+    for (let shard = 0; shard < meta.shards; shard++) {
+      if (existing.has(this.layout.shardName(shard))) present.push(this.layout.shardPath(shard));
+      else missing.push(shard);
+    }
+    if (missing.length > 0) {
+      await forEachBounded(missing, CREATE_CONCURRENCY, async (shard) => {
+        await this.ensureNode(client, this.layout.shardPath(shard), true);
+      });
+      this.logger.info(`created ${missing.length} shard nodes under ${this.layout.tokens} in ${Math.round(performance.now() - started)} ms`);
+    }
+    if (this.acl) {
+      // nodes created without our ACL (before auth was configured, or by a sidecar that stopped between its
+      // create and its set_acl) still have ACL version 0; get_acl cannot be used to tell (it crashes the binding)
+      await this.repairAcls(client, [...chrootPaths.slice(-1), ...this.layout.parents(), this.layout.meta, ...present]);
+    }
+  }
+
+  private async readMeta(client: ZkClient): Promise<LayoutMeta | undefined> {
+    try {
+      const { data } = await client.get(this.layout.meta);
+      return parseMeta(data, this.layout.meta);
+    } catch (error) {
+      if (isZkError(error, ZkCode.NONODE)) return undefined;
+      if (error instanceof ZkError) throw error;
+      throw new ZooKeeperStoreError((error as Error).message, 'store.zookeeper.layout', { cause: error });
+    }
+  }
+
+  /** Creates a persistent node unless it exists; `true` when this call created it. */
+  private async ensureNode(client: ZkClient, path: string, protect: boolean): Promise<boolean> {
+    try {
+      if (protect) await this.createProtected(client, path, '', CreateMode.PERSISTENT);
+      else await client.create(path, '', CreateMode.PERSISTENT);
+      return true;
+    } catch (error) {
+      if (isZkError(error, ZkCode.NODEEXISTS)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * `create` always uses the open ACL in this binding, so with auth the ACL follows in a `set_acl` sent
+   * right behind it on the same session (no round trip in between; the server applies them in order).
+   */
+  private async createProtected(client: ZkClient, path: string, data: string, mode: CreateMode): Promise<string> {
+    if (!this.acl) return client.create(path, data, mode);
+    if (mode === CreateMode.EPHEMERAL_SEQUENTIAL || mode === CreateMode.PERSISTENT_SEQUENTIAL) {
+      const created = await client.create(path, data, mode);
+      await client.setAcl(created, -1, this.acl);
+      return created;
+    }
+    const [created, protectedResult] = await Promise.allSettled([
+      client.create(path, data, mode),
+      client.setAcl(path, -1, this.acl),
+    ]);
+    if (created.status === 'rejected') throw created.reason;
+    if (protectedResult.status === 'rejected') throw protectedResult.reason;
+    return created.value;
+  }
+
+  private async repairAcls(client: ZkClient, paths: string[]): Promise<void> {
+    let repaired = 0;
+    await forEachBounded(paths, this.readConcurrency, async (path) => {
+      const stat = await client.exists(path);
+      if (stat && stat.aversion === 0) {
+        await client.setAcl(path, -1, this.acl!);
+        repaired++;
+      }
+    });
+    if (repaired > 0) this.logger.warn(`set the digest ACL on ${repaired} existing nodes that were open to anyone`);
+  }
+
+  // ---------------------------------------------------------------- rebuild and watches
+
+  private requestRebuild(delayMs: number, reason: string): void {
+    if (!this.watching || this.lifecycle !== 'started' || this.rebuildTimer) return;
+    this.rebuildTimer = setTimeout(() => {
+      this.rebuildTimer = null;
+      void this.runRebuild(reason);
+    }, delayMs);
+    this.rebuildTimer.unref();
+  }
+
+  private async runRebuild(reason: string): Promise<void> {
+    if (!this.watching || this.lifecycle !== 'started') return;
+    if (this.rebuilding) {
+      this.rebuildAgain = true;
+      return;
+    }
+    if (!isConnected(this.csm.state)) return; // the next `reconnected` asks again
+    this.rebuilding = true;
+    try {
+      await this.rebuild(reason);
+      this.rebuildFailures = 0;
+    } catch (error) {
+      this.rebuildFailures++;
+      if (this.lifecycle !== 'started') return;
+      const mapped = this.mapError(error);
+      if (mapped instanceof StoreUnavailableError) {
+        this.logger.info(`rebuild (${reason}) interrupted: ${mapped.message}`);
+      } else {
+        this.reportError(mapped, `rebuild (${reason})`);
+      }
+      if (isConnected(this.csm.state)) {
+        const backoff = Math.min(MAX_REBUILD_BACKOFF_MS, 500 * 2 ** Math.min(10, this.rebuildFailures));
+        this.requestRebuild(backoff + this.jitter(), `retry of ${reason}`);
+      }
+    } finally {
+      this.rebuilding = false;
+      if (this.rebuildAgain) {
+        this.rebuildAgain = false;
+        this.requestRebuild(0, 'queued');
+      }
+    }
+  }
+
+  /**
+   * Re-reads every shard (re-arming its child watch) and every marker, reporting what it reads, then
+   * `rebuilt`. The same code for the initial load and every resync (STYLE 3): a record deleted while we
+   * were away is absent from the new listing, so the Mirror drops it.
+   */
+  private async rebuild(reason: string): Promise<void> {
+    const started = performance.now();
+    await forEachBounded(range(this.shards), this.readConcurrency, (shard) => this.shardTasks[shard]!.request());
+    this.markersFull = true;
+    await this.markerTask.request();
+    const stats: RebuildStats = {
+      reason,
+      shards: this.shards,
+      markers: this.knownMarkers.size,
+      durationMs: Math.round(performance.now() - started),
+      finishedAt: this.clock.now(),
+    };
+    this.lastRebuildStats = stats;
+    this.logger.info(
+      `ZooKeeper rebuild (${reason}): ${stats.shards} shards and ${stats.markers} markers read in ${stats.durationMs} ms`,
+    );
+    this.emitSafe('rebuilt');
+  }
+
+  private async readShard(shard: number): Promise<void> {
+    const client = this.requireClient();
+    const seq = ++this.seq;
+    const { children, stat } = await client.getChildrenWithStat(this.layout.shardPath(shard), true);
+    if (!this.watching) return;
+    if (seq < this.shardFloor[shard]!) {
+      // answered after a write of ours that it may predate: never report it; a fresh read follows
+      this.logger.debug(`dropped a listing of shard ${shard} older than a write of ours`);
+      this.shardTasks[shard]!.request().catch((error: unknown) => this.shardReadFailed(shard, error));
+      return;
+    }
+    if (stat.pzxid < this.shardPzxid[shard]!) {
+      // from a server behind the one that gave us the last listing; its watch fires as it catches up
+      this.logger.debug(`dropped a listing of shard ${shard} older than the one reported (pzxid)`);
+      return;
+    }
+    this.shardFloor[shard] = seq;
+    this.shardPzxid[shard] = stat.pzxid;
+    this.emitSafe('shard', shard, children);
+  }
+
+  private noteWrite(shard: number, seq: number): void {
+    if (this.watching && seq > this.shardFloor[shard]!) this.shardFloor[shard] = seq;
+  }
+
+  private onWatch(type: ZkWatchType, path: string): void {
+    try {
+      if (!this.watching || this.lifecycle !== 'started') return;
+      if (type === 'notwatching') {
+        this.logger.debug(`ZooKeeper stopped watching ${path}`);
+        return;
+      }
+      const target = this.layout.classify(path);
+      if (!target) return;
+      if (target.kind === 'shard') {
+        if (type === 'child' || type === 'deleted') {
+          this.shardTasks[target.shard]!.request().catch((error: unknown) => this.shardReadFailed(target.shard, error));
+        }
+      } else if (target.kind === 'subjects') {
+        if (type === 'child') this.markerTask.request().catch((error: unknown) => this.markerReadFailed(error));
+      } else if (type === 'changed') {
+        this.refreshMarker(target.encoded).catch((error: unknown) => this.markerReadFailed(error));
+      } else if (type === 'deleted') {
+        this.markerGone(target.encoded);
+      }
+    } catch (error) {
+      this.reportError(error, `watch event ${type} ${path}`);
+    }
+  }
+
+  /**
+   * A watch-triggered read that failed left its watch un-armed. While the session is up nothing else would
+   * re-arm it, so retry; while it is down the resync after the reconnect does.
+   */
+  private shardReadFailed(shard: number, error: unknown): void {
+    if (this.backgroundFailure(error, `reading shard ${shard}`) && this.watching && isConnected(this.csm.state)) {
+      this.shardRetries.add(shard);
+      this.armRetry();
+    }
+  }
+
+  private markerReadFailed(error: unknown): void {
+    if (this.backgroundFailure(error, 'reading logout markers') && this.watching && isConnected(this.csm.state)) {
+      this.markerRetry = true;
+      this.armRetry();
+    }
+  }
+
+  private armRetry(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.watching) return;
+      const shards = [...this.shardRetries];
+      this.shardRetries.clear();
+      for (const shard of shards) {
+        this.shardTasks[shard]!.request().catch((error: unknown) => this.shardReadFailed(shard, error));
+      }
+      if (this.markerRetry) {
+        this.markerRetry = false;
+        this.markersFull = true;
+        this.markerTask.request().catch((error: unknown) => this.markerReadFailed(error));
+      }
+    }, READ_RETRY_MS);
+    this.retryTimer.unref();
+  }
+
+  private async readMarkers(): Promise<void> {
+    const full = this.markersFull;
+    this.markersFull = false;
+    try {
+      const client = this.requireClient();
+      const names = await client.getChildren(this.layout.subjects, true);
+      if (full) {
+        const values = new Map<string, number>();
+        await forEachBounded(names, this.readConcurrency, async (encoded) => {
+          const read = await this.readMarkerValue(client, encoded);
+          if (read.status === 'value') values.set(encoded, read.value);
+        });
+        if (!this.watching) return;
+        this.knownMarkers = values;
+        const bySubject = new Map<string, number>();
+        for (const [encoded, value] of values) bySubject.set(decodeSubject(encoded)!, value);
+        this.emitSafe('markers', bySubject);
+      } else {
+        const present = new Set(names);
+        for (const encoded of [...this.knownMarkers.keys()]) {
+          if (!present.has(encoded)) this.markerGone(encoded);
+        }
+        const fresh = names.filter((encoded) => !this.knownMarkers.has(encoded));
+        await forEachBounded(fresh, this.readConcurrency, (encoded) => this.refreshMarker(encoded));
+      }
+    } catch (error) {
+      if (full) this.markersFull = true;
+      throw error;
+    }
+  }
+
+  /** Reads one marker and re-arms its data watch. */
+  private async readMarkerValue(client: ZkClient, encoded: string): Promise<MarkerRead> {
+    if (decodeSubject(encoded) === undefined) return { status: 'invalid' };
+    const seq = ++this.seq;
+    try {
+      const { data } = await client.get(`${this.layout.subjects}/${encoded}`, true);
+      if (seq < (this.markerFloor.get(encoded) ?? 0)) return { status: 'stale' };
+      this.markerFloor.set(encoded, seq);
+      const value = (JSON.parse(data.toString()) as { revokedBefore?: unknown }).revokedBefore;
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error('no revokedBefore');
+      return { status: 'value', value };
+    } catch (error) {
+      if (isZkError(error, ZkCode.NONODE)) return { status: 'missing' };
+      if (error instanceof ZkError) throw error;
+      this.logger.warn(`ignoring ${this.layout.subjects}/${encoded}: not a logout marker (${(error as Error).message})`);
+      return { status: 'invalid' };
+    }
+  }
+
+  private async refreshMarker(encoded: string): Promise<void> {
+    const read = await this.readMarkerValue(this.requireClient(), encoded);
+    if (!this.watching) return;
+    if (read.status === 'missing') this.markerGone(encoded);
+    else if (read.status === 'value' && this.knownMarkers.get(encoded) !== read.value) {
+      this.knownMarkers.set(encoded, read.value);
+      this.emitSafe('marker', decodeSubject(encoded)!, read.value);
+    }
+  }
+
+  private markerGone(encoded: string): void {
+    this.markerFloor.set(encoded, ++this.seq);
+    if (this.knownMarkers.delete(encoded)) this.emitSafe('marker', decodeSubject(encoded)!, null);
+  }
+
+  // ---------------------------------------------------------------- records
+
+  async create(record: TokenRecord): Promise<boolean> {
+    if (!isValidJti(record.jti)) throw new BadRequestError(`jti '${String(record.jti)}' is not a valid token id`);
+    if (!isValidSubject(record.subject)) throw new BadRequestError('subject is empty, too long or has control characters');
+    return this.run(async (client) => {
+      const shard = this.layout.shardOf(record.jti);
+      const seq = ++this.seq;
+      try {
+        await client.create(this.layout.recordPath(record), JSON.stringify(record), CreateMode.PERSISTENT);
+        this.noteWrite(shard, seq);
+        return true;
+      } catch (error) {
+        if (isZkError(error, ZkCode.NODEEXISTS)) return false;
+        throw error;
+      }
+    });
+  }
+
+  async delete(ref: RecordRef): Promise<boolean> {
+    if (!isValidRef(ref)) return false;
+    return this.deleteRecord(ref, -1);
+  }
+
+  /** One delete with version 0: records are never modified, and exactly one racer's delete can succeed. */
+  async consume(ref: RecordRef): Promise<boolean> {
+    if (!isValidRef(ref)) return false;
+    return this.deleteRecord(ref, 0);
+  }
+
+  private deleteRecord(ref: RecordRef, version: number): Promise<boolean> {
+    return this.run(async (client) => {
+      const shard = this.layout.shardOf(ref.jti);
+      const path = this.layout.recordPath(ref);
+      const seq = ++this.seq;
+      try {
+        await client.delete(path, version);
+        this.noteWrite(shard, seq);
+        return true;
+      } catch (error) {
+        if (isZkError(error, ZkCode.NONODE)) return false;
+        if (isZkError(error, ZkCode.BADVERSION)) {
+          this.logger.warn(`${path} was modified after it was created (records are immutable); not consuming it`);
+          return false;
+        }
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * Asked when a validly signed token is not in the mirror, typically because it was issued on another node
+   * a moment ago: a `sync` goes first (pipelined, no extra round trip to wait for) so that a follower that
+   * has not applied that create yet cannot answer "no".
+   */
+  async exists(ref: RecordRef): Promise<boolean> {
+    if (!isValidRef(ref)) return false;
+    return this.run(async (client) => {
+      const [, stat] = await Promise.all([
+        client.sync(this.layout.shardPath(this.layout.shardOf(ref.jti))),
+        client.exists(this.layout.recordPath(ref)),
+      ]);
+      return stat !== null;
+    });
+  }
+
+  async read(ref: RecordRef): Promise<TokenRecord | undefined> {
+    if (!isValidRef(ref)) return undefined;
+    return this.run(async (client) => {
+      const path = this.layout.recordPath(ref);
+      try {
+        const [, { data }] = await Promise.all([client.sync(this.layout.shardPath(this.layout.shardOf(ref.jti))), client.get(path)]);
+        return this.parseRecordAt(path, data);
+      } catch (error) {
+        if (isZkError(error, ZkCode.NONODE)) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  private parseRecordAt(path: string, data: Buffer): TokenRecord {
+    try {
+      return parseRecord(data);
+    } catch (error) {
+      throw new ZooKeeperStoreError(`${path} does not hold a token record`, 'store.zookeeper.corrupt', { cause: error });
+    }
+  }
+
+  // ---------------------------------------------------------------- markers
+
+  /** One write (plus the ACL with auth); on a race, a versioned `set` that never moves the marker backwards. */
+  async setMarker(subject: string, revokedBefore: number): Promise<void> {
+    if (!isValidSubject(subject)) throw new BadRequestError('subject is empty, too long or has control characters');
+    if (!Number.isFinite(revokedBefore) || revokedBefore < 0) {
+      throw new BadRequestError(`revokedBefore ${revokedBefore} is not a time`);
+    }
+    const path = this.layout.markerPath(subject);
+    const data = JSON.stringify({ revokedBefore });
+    await this.run(async (client) => {
+      for (let attempt = 0; attempt < SET_MARKER_ATTEMPTS; attempt++) {
+        try {
+          await this.createProtected(client, path, data, CreateMode.PERSISTENT);
+          return;
+        } catch (error) {
+          if (!isZkError(error, ZkCode.NODEEXISTS)) throw error;
+        }
+        let current: { stat: { version: number }; data: Buffer };
+        try {
+          current = await client.get(path);
+        } catch (error) {
+          if (isZkError(error, ZkCode.NONODE)) continue; // deleted in between: create again
+          throw error;
+        }
+        if (markerValue(current.data) >= revokedBefore) return;
+        try {
+          await client.set(path, data, current.stat.version);
+          return;
+        } catch (error) {
+          if (!isZkError(error, ZkCode.BADVERSION) && !isZkError(error, ZkCode.NONODE)) throw error;
+        }
+      }
+      throw new ZooKeeperStoreError(`${path} kept changing; gave up after ${SET_MARKER_ATTEMPTS} attempts`);
+    });
+  }
+
+  async deleteMarker(subject: string): Promise<void> {
+    if (!isValidSubject(subject)) return;
+    await this.run(async (client) => {
+      try {
+        await client.delete(this.layout.markerPath(subject), -1);
+      } catch (error) {
+        if (!isZkError(error, ZkCode.NONODE)) throw error;
+      }
+    });
+  }
+
+  async listMarkers(): Promise<Map<string, number>> {
+    return this.run(async (client) => {
+      const names = await client.getChildren(this.layout.subjects);
+      const markers = new Map<string, number>();
+      await forEachBounded(names, this.readConcurrency, async (encoded) => {
+        const subject = decodeSubject(encoded);
+        if (subject === undefined) return;
+        try {
+          const { data } = await client.get(`${this.layout.subjects}/${encoded}`);
+          const value = markerValue(data);
+          if (value > 0) markers.set(subject, value);
+        } catch (error) {
+          if (!isZkError(error, ZkCode.NONODE)) throw error;
+        }
+      });
+      return markers;
+    });
+  }
+
+  // ---------------------------------------------------------------- listings
+
+  async listShard(shard: number): Promise<string[]> {
+    if (!Number.isInteger(shard) || shard < 0 || shard >= this.shards) {
+      throw new BadRequestError(`shard ${shard} is not in 0..${this.shards - 1}`);
+    }
+    return this.run((client) => client.getChildren(this.layout.shardPath(shard)));
+  }
+
+  /**
+   * Shard by shard from the cursor, names sorted within a shard; subject and (for our jtis) kind are
+   * filtered from the names, and only records that pass are read, pipelined. At most
+   * {@link LIST_PREFETCH} shard listings are held at once.
+   */
+  async list(query: ListQuery): Promise<ListPage> {
+    const limit = query.limit;
+    if (!Number.isInteger(limit) || limit < 1) throw new BadRequestError(`limit ${limit} must be a positive integer`);
+    const { shard: first, after } = this.parseCursor(query.cursor);
+    return this.run(async (client) => {
+      const shards = this.shards;
+      const items: TokenRecord[] = [];
+      const listings = new Map<number, Promise<string[]>>();
+      const listing = (shard: number): Promise<string[]> => {
+        let names = listings.get(shard);
+        if (!names) {
+          names = client.getChildren(this.layout.shardPath(shard));
+          names.catch(noop); // consumed below, or abandoned when the page is full
+          listings.set(shard, names);
+        }
+        return names;
+      };
+      for (let shard = first; shard < shards; shard++) {
+        for (let ahead = shard; ahead < Math.min(shards, shard + LIST_PREFETCH); ahead++) listing(ahead);
+        const names = (await listing(shard)).sort();
+        listings.delete(shard);
+        const candidates: Array<{ name: string; path: string }> = [];
+        for (const name of names) {
+          if (shard === first && after !== undefined && name <= after) continue;
+          const ref = parseRecordName(name);
+          if (!ref) continue;
+          if (query.subject !== undefined && ref.subject !== query.subject) continue;
+          const kind = kindOfJti(ref.jti);
+          if (query.kind !== undefined && kind !== undefined && kind !== query.kind) continue;
+          candidates.push({ name, path: `${this.layout.shardPath(shard)}/${name}` });
+        }
+        for (let next = 0; next < candidates.length; ) {
+          const chunk = candidates.slice(next, next + (limit - items.length));
+          next += chunk.length;
+          const records: Array<TokenRecord | undefined> = new Array(chunk.length);
+          await forEachBounded(range(chunk.length), this.readConcurrency, async (i) => {
+            records[i] = await this.readListed(client, chunk[i]!.path);
+          });
+          for (const [i, record] of records.entries()) {
+            if (!record || (query.kind !== undefined && record.kind !== query.kind)) continue;
+            items.push(record);
+            if (items.length === limit) return { items, nextCursor: `${shard}:${chunk[i]!.name}` };
+          }
+        }
+      }
+      return { items, nextCursor: null };
+    });
+  }
+
+  private async readListed(client: ZkClient, path: string): Promise<TokenRecord | undefined> {
+    try {
+      const { data } = await client.get(path);
+      return parseRecord(data);
+    } catch (error) {
+      if (isZkError(error, ZkCode.NONODE)) return undefined; // deleted since the listing
+      if (error instanceof ZkError) throw error;
+      this.logger.warn(`skipping ${path}: not a token record`);
+      return undefined;
+    }
+  }
+
+  private parseCursor(cursor: string | undefined): { shard: number; after?: string } {
+    if (cursor === undefined || cursor === '') return { shard: 0 };
+    const colon = cursor.indexOf(':');
+    const shard = colon > 0 ? Number(cursor.slice(0, colon)) : NaN;
+    if (!Number.isInteger(shard) || shard < 0 || shard >= this.shards) {
+      throw new BadRequestError(`cursor '${cursor.slice(0, 80)}' was not issued by this store`, 'request.invalid');
+    }
+    return { shard, after: cursor.slice(colon + 1) };
+  }
+
+  // ---------------------------------------------------------------- membership
+
+  async publishMember(info: MemberInfo): Promise<void> {
+    this.memberInfo = info; // re-created from this after a session loss
+    await this.run((client) => this.writeMember(client, info));
+  }
+
+  private async writeMember(client: ZkClient, info: MemberInfo): Promise<void> {
+    const path = this.layout.memberPath(info.nodeId);
+    const data = JSON.stringify(info);
+    const session = client.sessionId;
+    if (this.memberSession === session && this.memberPath === path) {
+      try {
+        await client.set(path, data, -1);
+        return;
+      } catch (error) {
+        if (!isZkError(error, ZkCode.NONODE)) throw error;
+      }
+    }
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await this.createProtected(client, path, data, CreateMode.EPHEMERAL);
+        this.memberPath = path;
+        this.memberSession = session;
+        return;
+      } catch (error) {
+        if (!isZkError(error, ZkCode.NODEEXISTS)) throw error;
+      }
+      const stat = await client.exists(path);
+      if (!stat) continue;
+      if (stat.ephemeralOwner === session) {
+        await client.set(path, data, -1);
+        this.memberPath = path;
+        this.memberSession = session;
+        return;
+      }
+      // a session of ours that the server has not expired yet (a restart, a new session after `lost`),
+      // or another sidecar with the same node.id
+      this.logger.warn(`${path} belongs to session 0x${stat.ephemeralOwner}; taking it over (node.id must be unique)`);
+      try {
+        await client.delete(path, stat.version);
+      } catch (error) {
+        if (!isZkError(error, ZkCode.NONODE) && !isZkError(error, ZkCode.BADVERSION)) throw error;
+      }
+    }
+    throw new ZooKeeperStoreError(`${path} keeps being re-created by another session; is node.id unique?`);
+  }
+
+  async listMembers(): Promise<MemberInfo[]> {
+    return this.run(async (client) => {
+      const names = await client.getChildren(this.layout.members);
+      const members: MemberInfo[] = [];
+      await forEachBounded(names, this.readConcurrency, async (name) => {
+        try {
+          const { data } = await client.get(`${this.layout.members}/${name}`);
+          members.push(JSON.parse(data.toString()) as MemberInfo);
+        } catch (error) {
+          if (isZkError(error, ZkCode.NONODE)) return; // its session just ended
+          if (error instanceof ZkError) throw error;
+          this.logger.warn(`ignoring ${this.layout.members}/${name}: not a member record`);
+        }
+      });
+      return members.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+    });
+  }
+
+  // ---------------------------------------------------------------- reaper election
+
+  /**
+   * LeaderLatch-style: one ephemeral-sequential `latch-<uuid>-` node per session under `/reaper`, the
+   * lowest sequence leads. The uuid finds our node again when a create's answer was lost with the
+   * connection (Curator's protection mode). Polled by the reaper, so no predecessor watch is needed.
+   */
+  isReaper(): Promise<boolean> {
+    this.reaperCheck ??= this.run((client) => this.checkReaper(client)).finally(() => {
+      this.reaperCheck = null;
+    });
+    return this.reaperCheck;
+  }
+
+  private async checkReaper(client: ZkClient): Promise<boolean> {
+    const session = client.sessionId;
+    if (this.latch?.session !== session) {
+      if (this.latch?.name) this.staleLatches.push(`${this.layout.reaper}/${this.latch.name}`);
+      this.latch = { session, prefix: `${LATCH_PREFIX}${randomUUID()}-`, name: null };
+    }
+    const latch = this.latch;
+    let children = await client.getChildren(this.layout.reaper);
+    let ours = children.find((name) => name.startsWith(latch.prefix));
+    if (!ours) {
+      const owner = JSON.stringify({ nodeId: this.memberInfo?.nodeId ?? hostname(), pid: process.pid });
+      const created = await this.createProtected(client, `${this.layout.reaper}/${latch.prefix}`, owner, CreateMode.EPHEMERAL_SEQUENTIAL);
+      ours = created.slice(created.lastIndexOf('/') + 1);
+      children = [...children, ours];
+      this.logger.info(`joined the reaper election as ${ours}`);
+    }
+    latch.name = ours;
+    if (this.staleLatches.length > 0) {
+      for (const path of this.staleLatches.splice(0)) {
+        const name = path.slice(path.lastIndexOf('/') + 1);
+        children = children.filter((child) => child !== name);
+        client.delete(path, -1).catch(noop);
+      }
+    }
+    const contenders = children
+      .filter((name) => name.startsWith(LATCH_PREFIX) && !Number.isNaN(sequenceOf(name)))
+      .sort((a, b) => sequenceOf(a) - sequenceOf(b));
+    const leader = contenders[0] === ours;
+    if (leader !== this.wasReaper) {
+      this.logger.info(leader ? 'this sidecar is the reaper' : `the reaper is ${contenders[0] ?? 'nobody'}`);
+      this.wasReaper = leader;
+    }
+    return leader;
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  /** The client of a connected session, or a fast {@link StoreUnavailableError}: callers journal, they do not wait. */
+  private requireClient(): ZkClient {
+    if (this.lifecycle === 'latent') throw new Error('ZooKeeperStore is not started');
+    if (this.lifecycle === 'closed' && !this.client) throw new StoreUnavailableError('the ZooKeeper store is closed');
+    const client = this.client;
+    if (!client || !client.isConnected || !isConnected(this.csm.state)) {
+      throw this.unavailable(`connection ${this.csm.state}`);
+    }
+    return client;
+  }
+
+  private async run<T>(fn: (client: ZkClient) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.requireClient());
+    } catch (error) {
+      throw this.mapError(error);
+    }
+  }
+
+  private unavailable(detail: string, cause?: unknown): StoreUnavailableError {
+    return new StoreUnavailableError(
+      `ZooKeeper ${this.location} is unavailable (${detail}); check cluster.store.zookeeper.connect`,
+      cause === undefined ? undefined : { cause },
+    );
+  }
+
+  private mapError(error: unknown): Error {
+    if (error instanceof TokensyncError) return error;
+    if (error instanceof ZkError) {
+      if (error.isUnavailable) return this.unavailable(error.message, error);
+      if (error.rc === ZkCode.NOAUTH) {
+        return new ZooKeeperStoreError(
+          `ZooKeeper refused ${error.op} ${error.path} (NOAUTH): the tree is protected by another identity; check cluster.store.zookeeper.auth`,
+          'store.zookeeper.noauth',
+          { cause: error },
+        );
+      }
+      return new ZooKeeperStoreError(`ZooKeeper ${error.message}`, 'store.zookeeper.failed', { cause: error });
+    }
+    return error instanceof Error ? error : new Error(String(error));
+  }
+
+  /**
+   * A background read failed: unreachability is expected (and worth a retry); anything else is reported.
+   * Returns true when the failure was unreachability.
+   */
+  private backgroundFailure(error: unknown, context: string): boolean {
+    if (this.lifecycle !== 'started') return false;
+    const mapped = this.mapError(error);
+    if (mapped instanceof StoreUnavailableError) {
+      this.logger.debug(`${context}: ${mapped.message}`);
+      return true;
+    }
+    this.reportError(mapped, context);
+    return false;
+  }
+
+  /** Logs, and emits `error` when someone listens (an unheard `error` would throw). Never throws. */
+  private reportError(error: unknown, context: string): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    this.logger.error(`ZooKeeper store: ${context}: ${err.message}`);
+    if (this.listenerCount('error') === 0) return;
+    try {
+      this.emit('error', err);
+    } catch (listenerError) {
+      this.logger.error(`an 'error' listener of the ZooKeeper store threw: ${(listenerError as Error).message}`);
+    }
+  }
+
+  private emitSafe<K extends keyof StoreEvents>(event: K, ...args: StoreEvents[K]): void {
+    try {
+      (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
+    } catch (error) {
+      this.reportError(error, `a '${String(event)}' listener threw`);
+    }
+  }
+}
+
+function isValidRef(ref: RecordRef): boolean {
+  return isValidJti(ref.jti) && isValidSubject(ref.subject);
+}
+
+function markerValue(data: Buffer): number {
+  try {
+    const value = (JSON.parse(data.toString()) as { revokedBefore?: unknown }).revokedBefore;
+    return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+  } catch {
+    return 0;
+  }
+}
