@@ -12,7 +12,9 @@ function ipv4ToInt(ip: string): number {
   return ip.split('.').reduce((acc, part) => (acc << 8) + Number(part), 0) >>> 0;
 }
 
-function ipv6ToBigInt(ip: string): bigint {
+function ipv6ToBigInt(zoned: string): bigint {
+  // isIP() accepts a zone id (`fe80::1%eth0`, `::%x`); it is no part of the address, and parseInt would make it NaN.
+  const ip = zoned.split('%')[0]!;
   const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
   const h = head ? head.split(':') : [];
   const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
