@@ -1,0 +1,210 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { SidecarProcess, runCli, startSidecars, tempDir, writeProperties } from './support/sidecar-process.js';
+import { NginxProcess, nginxSkipReason } from './support/nginx.js';
+import { request, type HttpResult } from './support/http.js';
+import { waitFor } from '../sidecar/util/wait-for.js';
+
+/**
+ * A real nginx (Debian's package) doing forward auth against two real
+ * sidecars (one nginx upstream, round robin) sharing a DIRECTORY store, in
+ * front of a backend that echoes what nginx tells it. The config is the one
+ * docs/stack.md recommends, plus one test-only header (X-Test-Sidecar: which
+ * sidecar answered the auth subrequest).
+ */
+
+/** The backend: echoes the identity headers it receives; counts requests, so a refusal can be shown never to reach it. */
+let backend: Server;
+let backendHits = 0;
+let lastHeaders: IncomingHttpHeaders = {};
+let nginx: NginxProcess;
+let a: SidecarProcess;
+let b: SidecarProcess;
+
+function forwardAuthHttp(sidecarPorts: number[], backendPort: number) {
+  return (port: number) => `
+  upstream tokensync {
+${sidecarPorts.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
+    keepalive 8;
+  }
+  server {
+    listen 127.0.0.1:${port};
+
+    location = /_tokensync_auth {
+      internal;
+      proxy_pass http://tokensync/v1/auth;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      # nginx is the edge: the client's address is $remote_addr; whatever X-Forwarded-For the client sent is dropped.
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Original-URI $request_uri;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+
+    location / {
+      auth_request /_tokensync_auth;
+      auth_request_set $auth_subject $upstream_http_x_auth_subject;
+      auth_request_set $auth_subject_encoding $upstream_http_x_auth_subject_encoding;
+      auth_request_set $auth_token_id $upstream_http_x_auth_token_id;
+      auth_request_set $auth_cookie $upstream_http_set_cookie;
+      auth_request_set $auth_reason $upstream_http_x_auth_reason;
+      auth_request_set $auth_sidecar $upstream_addr;
+      # The reissued cookie (sliding expiry); an empty value adds no header.
+      add_header Set-Cookie $auth_cookie;
+      add_header X-Auth-Reason $auth_reason always;
+      add_header X-Test-Sidecar $auth_sidecar always;
+      # proxy_set_header replaces any header of that name the client sent: a forged X-Auth-Subject never arrives.
+      proxy_set_header X-Auth-Subject $auth_subject;
+      proxy_set_header X-Auth-Subject-Encoding $auth_subject_encoding;
+      proxy_set_header X-Auth-Token-Id $auth_token_id;
+      proxy_pass http://127.0.0.1:${backendPort};
+    }
+  }
+`;
+}
+
+const skip = nginxSkipReason();
+// A skipped test (not a skipped suite) so that the run's summary counts it as skipped.
+if (skip) test('nginx auth_request in front of two sidecars', { skip }, () => undefined);
+else describe('nginx auth_request in front of two sidecars', () => {
+  before(async () => {
+    const shared = await tempDir('tokensync-nginx-it-');
+    const secret = join(shared, 'token_secret');
+    const gen = await runCli(['secret', 'generate', '--config', await writeProperties(join(shared, 'cli.properties'), { 'authentication.token.secret.file': secret })]);
+    assert.equal(gen.code, 0, gen.stderr);
+    const props = (node: string) => ({
+      'app.data.dir': join(shared, `appdata-${node}`),
+      'cluster.store.directory.path': join(shared, 'store'),
+      'authentication.token.secret.file': secret,
+      'authentication.token.require.consistent.ip': true,
+    });
+    [a, b] = await startSidecars([
+      { nodeId: 'a', props: props('a') },
+      { nodeId: 'b', props: props('b') },
+    ]);
+    backend = createServer((req, res) => {
+      backendHits++;
+      lastHeaders = req.headers;
+      const body = JSON.stringify({
+        subject: req.headers['x-auth-subject'] ?? null,
+        subjectEncoding: req.headers['x-auth-subject-encoding'] || null,
+        tokenId: req.headers['x-auth-token-id'] ?? null,
+        path: req.url,
+      });
+      res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'theme=dark; Path=/' }).end(body);
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    nginx = await new NginxProcess(forwardAuthHttp([a.port, b.port], (backend.address() as AddressInfo).port)).start();
+  });
+
+  after(async () => {
+    await nginx?.stop();
+    backend?.closeAllConnections();
+    await new Promise((r) => (backend ? backend.close(r) : r(undefined)));
+    await Promise.all([a?.stop(), b?.stop()]);
+  });
+
+  const viaProxy = (headers: Record<string, string> = {}, path = '/app/page') => request(nginx.url, 'GET', path, { headers });
+  const cookieHeaders = (res: HttpResult) => ([] as string[]).concat(res.headers['set-cookie'] ?? []);
+
+  test('a valid cookie passes: the backend gets the subject and token id from the sidecar, a forged X-Auth-Subject never arrives', async () => {
+    const { body: issued } = await a.api.issue({ subject: 'alice', clientIp: '127.0.0.1' });
+    const sidecars = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const res = await viaProxy({ cookie: `tokensync=${issued.token}`, 'x-auth-subject': 'mallory', 'x-auth-token-id': 'forged' });
+      assert.equal(res.status, 200, `${res.text}\n${await nginx.errorLog()}`);
+      assert.deepEqual(res.body, { subject: 'alice', subjectEncoding: null, tokenId: issued.jti, path: '/app/page' });
+      sidecars.add(String(res.headers['x-test-sidecar']));
+      assert.deepEqual(cookieHeaders(res), ['theme=dark; Path=/'], 'no reissue of a fresh token');
+    }
+    assert.deepEqual([...sidecars].sort(), [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`].sort(), 'both sidecars answered');
+    assert.equal(lastHeaders.cookie, `tokensync=${issued.token}`, 'the backend still gets the cookie');
+    const bearer = await viaProxy({ authorization: `Bearer ${issued.token}` });
+    assert.equal(bearer.body.subject, 'alice');
+  });
+
+  test('no cookie: 401 at the proxy with the sidecar\'s Bearer challenge; the backend is never reached', async () => {
+    const before = backendHits;
+    const res = await viaProxy();
+    assert.equal(res.status, 401);
+    assert.match(String(res.headers['www-authenticate']), /^Bearer realm="tokensync", error="invalid_token", error_description="malformed"$/);
+    assert.equal(res.headers['x-auth-reason'], 'malformed');
+    const forged = await viaProxy({ cookie: 'tokensync=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.AAAA', 'x-auth-subject': 'mallory' });
+    assert.equal(forged.status, 401);
+    assert.equal(backendHits, before);
+  });
+
+  test('a token revoked through the other sidecar is refused at the proxy, whichever sidecar nginx asks', async () => {
+    const { body: issued } = await a.api.issue({ subject: 'bob', clientIp: '127.0.0.1' });
+    assert.equal((await viaProxy({ cookie: `tokensync=${issued.token}` })).status, 200);
+    assert.equal((await b.api.revoke(issued.jti)).status, 204);
+    // Sidecar b refuses at once; a learns of the deletion from the store's change notification: wait for that event.
+    await waitFor(async () => (await a.api.validate(issued.token, '127.0.0.1')).status === 401, 'the revocation to reach sidecar a', 2000);
+    const before = backendHits;
+    const sidecars = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const res = await viaProxy({ cookie: `tokensync=${issued.token}` });
+      assert.equal(res.status, 401);
+      assert.equal(res.headers['x-auth-reason'], 'revoked');
+      sidecars.add(String(res.headers['x-test-sidecar']));
+    }
+    assert.equal(sidecars.size, 2, 'both sidecars refused it');
+    assert.equal(backendHits, before);
+  });
+
+  test('logout everywhere through one sidecar: refused at the proxy at once (every member acknowledged it)', async () => {
+    const { body: t1 } = await a.api.issue({ subject: 'carol', clientIp: '127.0.0.1' });
+    const { body: t2 } = await b.api.issue({ subject: 'carol', kind: 'api', clientIp: '127.0.0.1' });
+    const out = await b.api.logout('carol');
+    assert.deepEqual([...out.body.acknowledgedBy].sort(), ['a', 'b']);
+    for (let i = 0; i < 4; i++) {
+      for (const t of [t1, t2]) assert.equal((await viaProxy({ cookie: `tokensync=${t.token}` })).status, 401);
+    }
+  });
+
+  test('address binding: nginx passes the client address it saw; a forged X-Forwarded-For does not help', async () => {
+    const { body: issued } = await a.api.issue({ subject: 'dave', clientIp: '203.0.113.9' });
+    const res = await viaProxy({ cookie: `tokensync=${issued.token}`, 'x-forwarded-for': '203.0.113.9' });
+    assert.equal(res.status, 401);
+    assert.equal(res.headers['x-auth-reason'], 'ip_mismatch');
+  });
+
+  test('a subject that is not printable ASCII reaches the backend percent-encoded, and says so', async () => {
+    const { body: issued } = await a.api.issue({ subject: 'zoë', clientIp: '127.0.0.1' });
+    const res = await viaProxy({ cookie: `tokensync=${issued.token}` });
+    assert.equal(res.status, 200);
+    assert.deepEqual({ subject: res.body.subject, subjectEncoding: res.body.subjectEncoding }, { subject: 'zo%C3%AB', subjectEncoding: 'percent' });
+    assert.equal(decodeURIComponent(res.body.subject), 'zoë');
+  });
+
+  test('sliding expiry: the reissued cookie reaches the browser through nginx', async () => {
+    const { body: issued } = await a.api.issue({ subject: 'erin', ttl: 4, clientIp: '127.0.0.1' });
+    let res = await viaProxy({ cookie: `tokensync=${issued.token}` });
+    // Past half of the 4 s lifetime (whole-second JWT times): poll until a sidecar reissues.
+    await waitFor(async () => {
+      res = await viaProxy({ cookie: `tokensync=${issued.token}` });
+      assert.equal(res.status, 200);
+      return cookieHeaders(res).some((c) => c.startsWith('tokensync='));
+    }, 'a reissued cookie through nginx', 5000, 100);
+    const reissued = cookieHeaders(res).find((c) => c.startsWith('tokensync='))!;
+    assert.match(reissued, /^tokensync=[^;]+; Path=\/; HttpOnly; Secure; SameSite=Lax; Max-Age=\d+$/);
+    assert.ok(cookieHeaders(res).includes('theme=dark; Path=/'), "the backend's own cookies still pass");
+    const again = await viaProxy({ cookie: reissued.slice(0, reissued.indexOf(';')) });
+    assert.equal(again.body.tokenId, issued.jti);
+  });
+
+  test('one sidecar down: nginx asks the other, and requests keep passing', async () => {
+    const { body: issued } = await b.api.issue({ subject: 'frank', clientIp: '127.0.0.1' });
+    await a.stop();
+    for (let i = 0; i < 4; i++) {
+      const res = await viaProxy({ cookie: `tokensync=${issued.token}` });
+      assert.equal(res.status, 200, `${res.text}\n${await nginx.errorLog()}`);
+      assert.equal(res.headers['x-test-sidecar'] !== undefined, true);
+      assert.equal(res.body.subject, 'frank');
+    }
+  });
+});
