@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../util/logger.js';
@@ -10,40 +9,21 @@ import { BadRequestError } from '../../errors/bad-request-error.js';
 import { TokensyncError } from '../../errors/tokensync-error.js';
 import type { ConnectionState } from '../connection-state.js';
 import { isConnected } from '../connection-state.js';
-import type {
-  ListPage,
-  ListQuery,
-  MemberInfo,
-  StoreDescription,
-  StoreEvents,
-  TokenStore,
-} from '../token-store.js';
+import type { ListPage, ListQuery, MemberInfo, StoreDescription, StoreEvents, TokenStore } from '../token-store.js';
 import type { RecordRef, TokenRecord } from '../token-record.js';
-import {
-  decodeSubject,
-  isValidJti,
-  isValidSubject,
-  kindOfJti,
-  parseRecord,
-  parseRecordName,
-} from '../token-record.js';
+import { decodeSubject, isValidJti, isValidSubject, kindOfJti, parseRecord, parseRecordName } from '../token-record.js';
 import { ConnectionStateManager } from './connection-state-manager.js';
-import { CoalescedTask } from './coalesced-task.js';
 import { forEachBounded } from './for-each-bounded.js';
-import {
-  LATCH_PREFIX,
-  LAYOUT_VERSION,
-  type LayoutMeta,
-  ZkLayout,
-  digestId,
-  isValidChroot,
-  isValidShardCount,
-  parseMeta,
-  sequenceOf,
-} from './layout.js';
-import { CreateMode, ZK_PERM_ALL, ZkClient, type ZkAcl, type ZkWatchType } from './zk-client.js';
+import { LAYOUT_VERSION, type LayoutMeta, ZkLayout, digestId, isValidChroot, isValidShardCount, parseMeta } from './layout.js';
+import { MemberNode } from './member-node.js';
+import { createProtected } from './protected-create.js';
+import { ReaperLatch } from './reaper-latch.js';
+import { type RebuildStats, TreeWatcher, type TreeWatcherHost } from './tree-watcher.js';
+import { CreateMode, ZK_PERM_ALL, ZkClient, type ZkAcl } from './zk-client.js';
 import { ZkCode, ZkError, isZkError } from './zk-error.js';
 import { ZooKeeperStoreError } from './zookeeper-store-error.js';
+
+export type { RebuildStats } from './tree-watcher.js';
 
 export interface ZooKeeperAuth {
   scheme: 'digest';
@@ -86,15 +66,6 @@ export interface ZooKeeperStoreOptions {
   maxResyncJitterMs?: number;
 }
 
-/** What the last rebuild cost, for logs, metrics and benchmarks. */
-export interface RebuildStats {
-  reason: string;
-  shards: number;
-  markers: number;
-  durationMs: number;
-  finishedAt: number;
-}
-
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_READ_CONCURRENCY = 256;
 /** Creates in flight while laying out thousands of shard nodes. */
@@ -103,24 +74,11 @@ const CREATE_CONCURRENCY = 1_000;
 const LIST_PREFETCH = 16;
 /** How long `close()` waits for its best-effort deletes. */
 const CLOSE_GRACE_MS = 1_000;
-/** Delay before re-reading a shard whose watch-triggered read failed while the session stayed up. */
-const READ_RETRY_MS = 1_000;
-const MAX_REBUILD_BACKOFF_MS = 30_000;
 const SET_MARKER_ATTEMPTS = 10;
 
 type Lifecycle = 'latent' | 'started' | 'closed';
 
-type MarkerRead =
-  | { status: 'value'; value: number }
-  | { status: 'missing' }
-  | { status: 'stale' }
-  | { status: 'invalid' };
-
 const noop = (): void => undefined;
-
-function* range(n: number): Generator<number> {
-  for (let i = 0; i < n; i++) yield i;
-}
 
 /**
  * The cluster shared store on Apache ZooKeeper (the `zookeeper` npm binding, C client 3.8).
@@ -130,15 +88,14 @@ function* range(n: number): Generator<number> {
  * only the shard parents are watched: the C client re-sends every watch in one packet on reconnect, which
  * must stay under `jute.maxbuffer`.
  *
- * With `start({ watch: true })` the store feeds a Mirror as CuratorCache feeds its listeners: the same
- * {@link rebuild} for the initial load and for every resync (after a reconnect, jittered; after a new
- * session, which also re-arms every watch), full shard listings in request order, `rebuilt` each time.
- * The initial rebuild starts on the macrotask after `start()` resolves, so that `store.shards` (from
- * `/meta`) is known before a Mirror is built: attach it right after `await store.start(...)`, before
- * awaiting anything else.
+ * Connection state follows Curator ({@link ConnectionStateManager}); requests fail fast with
+ * {@link StoreUnavailableError} while the connection is not up, so callers journal instead of waiting; a
+ * `lost` session is replaced by a new one, which re-creates the member node and re-arms every watch.
  *
- * Caveat (as Curator's): between two listings a record deleted and re-created under the same name looks
- * unchanged. Names embed a random jti and are never reused, so this cannot hide a revocation.
+ * With `start({ watch: true })` a {@link TreeWatcher} feeds a Mirror (initial rebuild, watches, jittered
+ * resyncs, `rebuilt` each time). The initial rebuild starts on the macrotask after `start()` resolves, so
+ * that `store.shards` (from `/meta`) is known before the Mirror allocates its table: attach the Mirror before
+ * `start()`, or right after `await store.start(...)` without awaiting anything else first.
  */
 export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenStore {
   readonly type = 'ZOOKEEPER' as const;
@@ -159,41 +116,12 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
   private closing: Promise<void> | null = null;
   private client: ZkClient | null = null;
   private authResult: Promise<void> | null = null;
-  private watching = false;
 
-  /** Orders every read and write this store sends, to recognise a listing older than a write or a later read. */
-  private seq = 0;
-  private shardTasks: CoalescedTask[] = [];
-  /** Per shard: the sequence number of the newest listing reported or write completed. */
-  private shardFloor: number[] = [];
-  /** Per shard: `pzxid` of the newest listing reported (the zxid of the child list's last change). */
-  private shardPzxid: number[] = [];
-  private readonly shardRetries = new Set<number>();
-  private retryTimer: NodeJS.Timeout | null = null;
-
-  private readonly markerTask = new CoalescedTask(() => this.readMarkers());
-  private markersFull = false;
-  /** encoded subject -> revokedBefore, as last reported. */
-  private knownMarkers = new Map<string, number>();
-  private readonly markerFloor = new Map<string, number>();
-  private markerRetry = false;
-
-  private rebuilding = false;
-  private rebuildAgain = false;
-  private rebuildTimer: NodeJS.Timeout | null = null;
-  private rebuildFailures = 0;
-  private lastRebuildStats: RebuildStats | null = null;
-
-  private memberInfo: MemberInfo | null = null;
-  private memberPath: string | null = null;
-  /** Session that owns our member node. */
-  private memberSession: string | null = null;
-
-  private latch: { session: string; prefix: string; name: string | null } | null = null;
-  /** Latch nodes of our earlier sessions: they would hold the lead until the server expires them. */
-  private readonly staleLatches: string[] = [];
+  /** Set while started with `{ watch: true }`. */
+  private watcher: TreeWatcher | null = null;
+  private readonly member: MemberNode;
+  private readonly latch: ReaperLatch;
   private reaperCheck: Promise<boolean> | null = null;
-  private wasReaper: boolean | null = null;
 
   constructor(options: ZooKeeperStoreOptions) {
     super();
@@ -234,6 +162,8 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
       sessionTimeoutMs: options.sessionTimeoutMs,
     });
     this.csm.on('state', (next, previous) => this.onState(next, previous));
+    this.member = new MemberNode(this.layout, this.acl, this.logger);
+    this.latch = new ReaperLatch(this.layout, this.acl, this.logger);
   }
 
   get shards(): number {
@@ -250,7 +180,7 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
   }
 
   get lastRebuild(): RebuildStats | null {
-    return this.lastRebuildStats;
+    return this.watcher?.lastRebuild ?? null;
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -269,19 +199,17 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
     }
     if (this.lifecycle !== 'started') throw new StoreUnavailableError('the ZooKeeper store was closed while starting');
     if (options.watch) {
-      this.watching = true;
-      this.shardTasks = Array.from({ length: this.shards }, (_, shard) => new CoalescedTask(() => this.readShard(shard)));
-      this.shardFloor = new Array<number>(this.shards).fill(0);
-      this.shardPzxid = new Array<number>(this.shards).fill(0);
+      const watcher = new TreeWatcher(this.watcherHost());
+      this.watcher = watcher;
       // after start() resolves, so that the caller can build its Mirror with the shard count from /meta
-      setImmediate(() => void this.runRebuild('initial'));
+      setImmediate(() => watcher.requestRebuild(0, 'initial'));
     }
   }
 
   /** Runs a rebuild now (the same one as after a reconnect) and resolves when `rebuilt` was emitted. */
   async resync(): Promise<void> {
-    if (!this.watching) throw new Error('ZooKeeperStore.resync() needs start({ watch: true })');
-    await this.rebuild('requested');
+    if (!this.watcher) throw new Error('ZooKeeperStore.resync() needs start({ watch: true })');
+    await this.watcher.rebuild('requested');
   }
 
   close(): Promise<void> {
@@ -291,19 +219,12 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
 
   private async doClose(): Promise<void> {
     this.lifecycle = 'closed';
-    this.watching = false;
-    if (this.rebuildTimer) clearTimeout(this.rebuildTimer);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.rebuildTimer = null;
-    this.retryTimer = null;
+    this.watcher?.stop();
+    this.watcher = null;
     const client = this.client;
     if (client?.isConnected) {
       // the session's close would remove them too; deleting first makes a successor see it at once
-      const deletions: Promise<void>[] = [];
-      if (this.memberPath && this.memberSession === client.sessionId) deletions.push(client.delete(this.memberPath, -1));
-      if (this.latch?.name && this.latch.session === client.sessionId) {
-        deletions.push(client.delete(`${this.layout.reaper}/${this.latch.name}`, -1));
-      }
+      const deletions = [this.member.release(client), this.latch.release(client)].filter((d) => d !== undefined);
       if (deletions.length > 0) {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
@@ -357,7 +278,7 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
       this.csm.onSessionLost();
     });
     client.on('watch', (type, path) => {
-      if (client === this.client) this.onWatch(type, path);
+      if (client === this.client) this.watcher?.onWatch(type, path);
     });
     client.connect();
     // after init (the handle exists), before the connection: the C client sends it ahead of any request
@@ -446,7 +367,6 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
       old.removeAllListeners();
       old.close();
     }
-    this.memberSession = null;
     this.reaperCheck = null;
     this.newClient();
     this.logger.info(`opening a new ZooKeeper session to ${this.connectString}`);
@@ -457,21 +377,31 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
     if (!client) return;
     if (newSession) {
       this.logger.info(`new ZooKeeper session 0x${client.sessionId}: re-arming watches and membership`);
-      if (this.memberInfo) {
-        const info = this.memberInfo;
-        this.writeMember(client, info).catch((error: unknown) => this.backgroundFailure(error, 're-creating the member node'));
-      }
-      // the reaper latch is re-created by the next isReaper(): its session differs now
+      this.member.restore(client).catch((error: unknown) => {
+        const mapped = this.mapError(error);
+        if (mapped instanceof StoreUnavailableError) this.logger.debug(`re-creating the member node: ${mapped.message}`);
+        else this.reportError(mapped, 're-creating the member node');
+      });
+      // the reaper latch is re-joined by the next isReaper(): its session differs now
     }
-    if (this.watching) {
-      // watches survive a reconnect with the same session, but a resync is cheap insurance; jittered so
-      // that a cluster of sidecars coming back together does not read the ensemble all at once
-      this.requestRebuild(this.jitter(), newSession ? 'new session' : 'reconnected');
-    }
+    // watches survive a reconnect with the same session, but a resync is cheap insurance; jittered so that a
+    // cluster of sidecars coming back together does not read the ensemble all at once
+    this.watcher?.requestRebuild(this.watcher.jitter(), newSession ? 'new session' : 'reconnected');
   }
 
-  private jitter(): number {
-    return Math.floor(Math.random() * this.maxJitterMs);
+  private watcherHost(): TreeWatcherHost {
+    return {
+      layout: this.layout,
+      logger: this.logger,
+      clock: this.clock,
+      readConcurrency: this.readConcurrency,
+      maxJitterMs: this.maxJitterMs,
+      client: () => this.requireClient(),
+      connected: () => this.lifecycle === 'started' && isConnected(this.csm.state),
+      emit: (event, ...args) => this.emitSafe(event, ...args),
+      report: (error, context) => this.reportError(error, context),
+      mapError: (error) => this.mapError(error),
+    };
   }
 
   // ---------------------------------------------------------------- layout
@@ -490,7 +420,7 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
     if (!meta) {
       const fresh: LayoutMeta = { layoutVersion: LAYOUT_VERSION, shards: this.options.shards };
       try {
-        await this.createProtected(client, this.layout.meta, JSON.stringify(fresh), CreateMode.PERSISTENT);
+        await createProtected(client, this.acl, this.layout.meta, JSON.stringify(fresh), CreateMode.PERSISTENT);
         meta = fresh;
         this.logger.info(`created ${this.layout.meta}: layout ${fresh.layoutVersion}, ${fresh.shards} shards`);
       } catch (error) {
@@ -540,33 +470,13 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
   /** Creates a persistent node unless it exists; `true` when this call created it. */
   private async ensureNode(client: ZkClient, path: string, protect: boolean): Promise<boolean> {
     try {
-      if (protect) await this.createProtected(client, path, '', CreateMode.PERSISTENT);
+      if (protect) await createProtected(client, this.acl, path, '', CreateMode.PERSISTENT);
       else await client.create(path, '', CreateMode.PERSISTENT);
       return true;
     } catch (error) {
       if (isZkError(error, ZkCode.NODEEXISTS)) return false;
       throw error;
     }
-  }
-
-  /**
-   * `create` always uses the open ACL in this binding, so with auth the ACL follows in a `set_acl` sent
-   * right behind it on the same session (no round trip in between; the server applies them in order).
-   */
-  private async createProtected(client: ZkClient, path: string, data: string, mode: CreateMode): Promise<string> {
-    if (!this.acl) return client.create(path, data, mode);
-    if (mode === CreateMode.EPHEMERAL_SEQUENTIAL || mode === CreateMode.PERSISTENT_SEQUENTIAL) {
-      const created = await client.create(path, data, mode);
-      await client.setAcl(created, -1, this.acl);
-      return created;
-    }
-    const [created, protectedResult] = await Promise.allSettled([
-      client.create(path, data, mode),
-      client.setAcl(path, -1, this.acl),
-    ]);
-    if (created.status === 'rejected') throw created.reason;
-    if (protectedResult.status === 'rejected') throw protectedResult.reason;
-    return created.value;
   }
 
   private async repairAcls(client: ZkClient, paths: string[]): Promise<void> {
@@ -581,226 +491,6 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
     if (repaired > 0) this.logger.warn(`set the digest ACL on ${repaired} existing nodes that were open to anyone`);
   }
 
-  // ---------------------------------------------------------------- rebuild and watches
-
-  private requestRebuild(delayMs: number, reason: string): void {
-    if (!this.watching || this.lifecycle !== 'started' || this.rebuildTimer) return;
-    this.rebuildTimer = setTimeout(() => {
-      this.rebuildTimer = null;
-      void this.runRebuild(reason);
-    }, delayMs);
-    this.rebuildTimer.unref();
-  }
-
-  private async runRebuild(reason: string): Promise<void> {
-    if (!this.watching || this.lifecycle !== 'started') return;
-    if (this.rebuilding) {
-      this.rebuildAgain = true;
-      return;
-    }
-    if (!isConnected(this.csm.state)) return; // the next `reconnected` asks again
-    this.rebuilding = true;
-    try {
-      await this.rebuild(reason);
-      this.rebuildFailures = 0;
-    } catch (error) {
-      this.rebuildFailures++;
-      if (this.lifecycle !== 'started') return;
-      const mapped = this.mapError(error);
-      if (mapped instanceof StoreUnavailableError) {
-        this.logger.info(`rebuild (${reason}) interrupted: ${mapped.message}`);
-      } else {
-        this.reportError(mapped, `rebuild (${reason})`);
-      }
-      if (isConnected(this.csm.state)) {
-        const backoff = Math.min(MAX_REBUILD_BACKOFF_MS, 500 * 2 ** Math.min(10, this.rebuildFailures));
-        this.requestRebuild(backoff + this.jitter(), `retry of ${reason}`);
-      }
-    } finally {
-      this.rebuilding = false;
-      if (this.rebuildAgain) {
-        this.rebuildAgain = false;
-        this.requestRebuild(0, 'queued');
-      }
-    }
-  }
-
-  /**
-   * Re-reads every shard (re-arming its child watch) and every marker, reporting what it reads, then
-   * `rebuilt`. The same code for the initial load and every resync (STYLE 3): a record deleted while we
-   * were away is absent from the new listing, so the Mirror drops it.
-   */
-  private async rebuild(reason: string): Promise<void> {
-    const started = performance.now();
-    await forEachBounded(range(this.shards), this.readConcurrency, (shard) => this.shardTasks[shard]!.request());
-    this.markersFull = true;
-    await this.markerTask.request();
-    const stats: RebuildStats = {
-      reason,
-      shards: this.shards,
-      markers: this.knownMarkers.size,
-      durationMs: Math.round(performance.now() - started),
-      finishedAt: this.clock.now(),
-    };
-    this.lastRebuildStats = stats;
-    this.logger.info(
-      `ZooKeeper rebuild (${reason}): ${stats.shards} shards and ${stats.markers} markers read in ${stats.durationMs} ms`,
-    );
-    this.emitSafe('rebuilt');
-  }
-
-  private async readShard(shard: number): Promise<void> {
-    const client = this.requireClient();
-    const seq = ++this.seq;
-    const { children, stat } = await client.getChildrenWithStat(this.layout.shardPath(shard), true);
-    if (!this.watching) return;
-    if (seq < this.shardFloor[shard]!) {
-      // answered after a write of ours that it may predate: never report it; a fresh read follows
-      this.logger.debug(`dropped a listing of shard ${shard} older than a write of ours`);
-      this.shardTasks[shard]!.request().catch((error: unknown) => this.shardReadFailed(shard, error));
-      return;
-    }
-    if (stat.pzxid < this.shardPzxid[shard]!) {
-      // from a server behind the one that gave us the last listing; its watch fires as it catches up
-      this.logger.debug(`dropped a listing of shard ${shard} older than the one reported (pzxid)`);
-      return;
-    }
-    this.shardFloor[shard] = seq;
-    this.shardPzxid[shard] = stat.pzxid;
-    this.emitSafe('shard', shard, children);
-  }
-
-  private noteWrite(shard: number, seq: number): void {
-    if (this.watching && seq > this.shardFloor[shard]!) this.shardFloor[shard] = seq;
-  }
-
-  private onWatch(type: ZkWatchType, path: string): void {
-    try {
-      if (!this.watching || this.lifecycle !== 'started') return;
-      if (type === 'notwatching') {
-        this.logger.debug(`ZooKeeper stopped watching ${path}`);
-        return;
-      }
-      const target = this.layout.classify(path);
-      if (!target) return;
-      if (target.kind === 'shard') {
-        if (type === 'child' || type === 'deleted') {
-          this.shardTasks[target.shard]!.request().catch((error: unknown) => this.shardReadFailed(target.shard, error));
-        }
-      } else if (target.kind === 'subjects') {
-        if (type === 'child') this.markerTask.request().catch((error: unknown) => this.markerReadFailed(error));
-      } else if (type === 'changed') {
-        this.refreshMarker(target.encoded).catch((error: unknown) => this.markerReadFailed(error));
-      } else if (type === 'deleted') {
-        this.markerGone(target.encoded);
-      }
-    } catch (error) {
-      this.reportError(error, `watch event ${type} ${path}`);
-    }
-  }
-
-  /**
-   * A watch-triggered read that failed left its watch un-armed. While the session is up nothing else would
-   * re-arm it, so retry; while it is down the resync after the reconnect does.
-   */
-  private shardReadFailed(shard: number, error: unknown): void {
-    if (this.backgroundFailure(error, `reading shard ${shard}`) && this.watching && isConnected(this.csm.state)) {
-      this.shardRetries.add(shard);
-      this.armRetry();
-    }
-  }
-
-  private markerReadFailed(error: unknown): void {
-    if (this.backgroundFailure(error, 'reading logout markers') && this.watching && isConnected(this.csm.state)) {
-      this.markerRetry = true;
-      this.armRetry();
-    }
-  }
-
-  private armRetry(): void {
-    if (this.retryTimer) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      if (!this.watching) return;
-      const shards = [...this.shardRetries];
-      this.shardRetries.clear();
-      for (const shard of shards) {
-        this.shardTasks[shard]!.request().catch((error: unknown) => this.shardReadFailed(shard, error));
-      }
-      if (this.markerRetry) {
-        this.markerRetry = false;
-        this.markersFull = true;
-        this.markerTask.request().catch((error: unknown) => this.markerReadFailed(error));
-      }
-    }, READ_RETRY_MS);
-    this.retryTimer.unref();
-  }
-
-  private async readMarkers(): Promise<void> {
-    const full = this.markersFull;
-    this.markersFull = false;
-    try {
-      const client = this.requireClient();
-      const names = await client.getChildren(this.layout.subjects, true);
-      if (full) {
-        const values = new Map<string, number>();
-        await forEachBounded(names, this.readConcurrency, async (encoded) => {
-          const read = await this.readMarkerValue(client, encoded);
-          if (read.status === 'value') values.set(encoded, read.value);
-        });
-        if (!this.watching) return;
-        this.knownMarkers = values;
-        const bySubject = new Map<string, number>();
-        for (const [encoded, value] of values) bySubject.set(decodeSubject(encoded)!, value);
-        this.emitSafe('markers', bySubject);
-      } else {
-        const present = new Set(names);
-        for (const encoded of [...this.knownMarkers.keys()]) {
-          if (!present.has(encoded)) this.markerGone(encoded);
-        }
-        const fresh = names.filter((encoded) => !this.knownMarkers.has(encoded));
-        await forEachBounded(fresh, this.readConcurrency, (encoded) => this.refreshMarker(encoded));
-      }
-    } catch (error) {
-      if (full) this.markersFull = true;
-      throw error;
-    }
-  }
-
-  /** Reads one marker and re-arms its data watch. */
-  private async readMarkerValue(client: ZkClient, encoded: string): Promise<MarkerRead> {
-    if (decodeSubject(encoded) === undefined) return { status: 'invalid' };
-    const seq = ++this.seq;
-    try {
-      const { data } = await client.get(`${this.layout.subjects}/${encoded}`, true);
-      if (seq < (this.markerFloor.get(encoded) ?? 0)) return { status: 'stale' };
-      this.markerFloor.set(encoded, seq);
-      const value = (JSON.parse(data.toString()) as { revokedBefore?: unknown }).revokedBefore;
-      if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error('no revokedBefore');
-      return { status: 'value', value };
-    } catch (error) {
-      if (isZkError(error, ZkCode.NONODE)) return { status: 'missing' };
-      if (error instanceof ZkError) throw error;
-      this.logger.warn(`ignoring ${this.layout.subjects}/${encoded}: not a logout marker (${(error as Error).message})`);
-      return { status: 'invalid' };
-    }
-  }
-
-  private async refreshMarker(encoded: string): Promise<void> {
-    const read = await this.readMarkerValue(this.requireClient(), encoded);
-    if (!this.watching) return;
-    if (read.status === 'missing') this.markerGone(encoded);
-    else if (read.status === 'value' && this.knownMarkers.get(encoded) !== read.value) {
-      this.knownMarkers.set(encoded, read.value);
-      this.emitSafe('marker', decodeSubject(encoded)!, read.value);
-    }
-  }
-
-  private markerGone(encoded: string): void {
-    this.markerFloor.set(encoded, ++this.seq);
-    if (this.knownMarkers.delete(encoded)) this.emitSafe('marker', decodeSubject(encoded)!, null);
-  }
-
   // ---------------------------------------------------------------- records
 
   async create(record: TokenRecord): Promise<boolean> {
@@ -808,10 +498,10 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
     if (!isValidSubject(record.subject)) throw new BadRequestError('subject is empty, too long or has control characters');
     return this.run(async (client) => {
       const shard = this.layout.shardOf(record.jti);
-      const seq = ++this.seq;
+      const seq = this.watcher?.nextSeq() ?? 0;
       try {
         await client.create(this.layout.recordPath(record), JSON.stringify(record), CreateMode.PERSISTENT);
-        this.noteWrite(shard, seq);
+        this.watcher?.noteWrite(shard, seq);
         return true;
       } catch (error) {
         if (isZkError(error, ZkCode.NODEEXISTS)) return false;
@@ -835,10 +525,10 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
     return this.run(async (client) => {
       const shard = this.layout.shardOf(ref.jti);
       const path = this.layout.recordPath(ref);
-      const seq = ++this.seq;
+      const seq = this.watcher?.nextSeq() ?? 0;
       try {
         await client.delete(path, version);
-        this.noteWrite(shard, seq);
+        this.watcher?.noteWrite(shard, seq);
         return true;
       } catch (error) {
         if (isZkError(error, ZkCode.NONODE)) return false;
@@ -902,7 +592,7 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
     await this.run(async (client) => {
       for (let attempt = 0; attempt < SET_MARKER_ATTEMPTS; attempt++) {
         try {
-          await this.createProtected(client, path, data, CreateMode.PERSISTENT);
+          await createProtected(client, this.acl, path, data, CreateMode.PERSISTENT);
           return;
         } catch (error) {
           if (!isZkError(error, ZkCode.NODEEXISTS)) throw error;
@@ -1005,7 +695,7 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
           const chunk = candidates.slice(next, next + (limit - items.length));
           next += chunk.length;
           const records: Array<TokenRecord | undefined> = new Array(chunk.length);
-          await forEachBounded(range(chunk.length), this.readConcurrency, async (i) => {
+          await forEachBounded(chunk.keys(), this.readConcurrency, async (i) => {
             records[i] = await this.readListed(client, chunk[i]!.path);
           });
           for (const [i, record] of records.entries()) {
@@ -1041,52 +731,10 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
     return { shard, after: cursor.slice(colon + 1) };
   }
 
-  // ---------------------------------------------------------------- membership
+  // ---------------------------------------------------------------- membership and the reaper election
 
   async publishMember(info: MemberInfo): Promise<void> {
-    this.memberInfo = info; // re-created from this after a session loss
-    await this.run((client) => this.writeMember(client, info));
-  }
-
-  private async writeMember(client: ZkClient, info: MemberInfo): Promise<void> {
-    const path = this.layout.memberPath(info.nodeId);
-    const data = JSON.stringify(info);
-    const session = client.sessionId;
-    if (this.memberSession === session && this.memberPath === path) {
-      try {
-        await client.set(path, data, -1);
-        return;
-      } catch (error) {
-        if (!isZkError(error, ZkCode.NONODE)) throw error;
-      }
-    }
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await this.createProtected(client, path, data, CreateMode.EPHEMERAL);
-        this.memberPath = path;
-        this.memberSession = session;
-        return;
-      } catch (error) {
-        if (!isZkError(error, ZkCode.NODEEXISTS)) throw error;
-      }
-      const stat = await client.exists(path);
-      if (!stat) continue;
-      if (stat.ephemeralOwner === session) {
-        await client.set(path, data, -1);
-        this.memberPath = path;
-        this.memberSession = session;
-        return;
-      }
-      // a session of ours that the server has not expired yet (a restart, a new session after `lost`),
-      // or another sidecar with the same node.id
-      this.logger.warn(`${path} belongs to session 0x${stat.ephemeralOwner}; taking it over (node.id must be unique)`);
-      try {
-        await client.delete(path, stat.version);
-      } catch (error) {
-        if (!isZkError(error, ZkCode.NONODE) && !isZkError(error, ZkCode.BADVERSION)) throw error;
-      }
-    }
-    throw new ZooKeeperStoreError(`${path} keeps being re-created by another session; is node.id unique?`);
+    await this.run((client) => this.member.publish(client, info));
   }
 
   async listMembers(): Promise<MemberInfo[]> {
@@ -1107,53 +755,14 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
     });
   }
 
-  // ---------------------------------------------------------------- reaper election
-
-  /**
-   * LeaderLatch-style: one ephemeral-sequential `latch-<uuid>-` node per session under `/reaper`, the
-   * lowest sequence leads. The uuid finds our node again when a create's answer was lost with the
-   * connection (Curator's protection mode). Polled by the reaper, so no predecessor watch is needed.
-   */
+  /** See {@link ReaperLatch}; concurrent calls share one check. */
   isReaper(): Promise<boolean> {
-    this.reaperCheck ??= this.run((client) => this.checkReaper(client)).finally(() => {
+    this.reaperCheck ??= this.run((client) =>
+      this.latch.check(client, JSON.stringify({ nodeId: this.member.nodeId ?? hostname(), pid: process.pid })),
+    ).finally(() => {
       this.reaperCheck = null;
     });
     return this.reaperCheck;
-  }
-
-  private async checkReaper(client: ZkClient): Promise<boolean> {
-    const session = client.sessionId;
-    if (this.latch?.session !== session) {
-      if (this.latch?.name) this.staleLatches.push(`${this.layout.reaper}/${this.latch.name}`);
-      this.latch = { session, prefix: `${LATCH_PREFIX}${randomUUID()}-`, name: null };
-    }
-    const latch = this.latch;
-    let children = await client.getChildren(this.layout.reaper);
-    let ours = children.find((name) => name.startsWith(latch.prefix));
-    if (!ours) {
-      const owner = JSON.stringify({ nodeId: this.memberInfo?.nodeId ?? hostname(), pid: process.pid });
-      const created = await this.createProtected(client, `${this.layout.reaper}/${latch.prefix}`, owner, CreateMode.EPHEMERAL_SEQUENTIAL);
-      ours = created.slice(created.lastIndexOf('/') + 1);
-      children = [...children, ours];
-      this.logger.info(`joined the reaper election as ${ours}`);
-    }
-    latch.name = ours;
-    if (this.staleLatches.length > 0) {
-      for (const path of this.staleLatches.splice(0)) {
-        const name = path.slice(path.lastIndexOf('/') + 1);
-        children = children.filter((child) => child !== name);
-        client.delete(path, -1).catch(noop);
-      }
-    }
-    const contenders = children
-      .filter((name) => name.startsWith(LATCH_PREFIX) && !Number.isNaN(sequenceOf(name)))
-      .sort((a, b) => sequenceOf(a) - sequenceOf(b));
-    const leader = contenders[0] === ours;
-    if (leader !== this.wasReaper) {
-      this.logger.info(leader ? 'this sidecar is the reaper' : `the reaper is ${contenders[0] ?? 'nobody'}`);
-      this.wasReaper = leader;
-    }
-    return leader;
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -1198,21 +807,6 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
       return new ZooKeeperStoreError(`ZooKeeper ${error.message}`, 'store.zookeeper.failed', { cause: error });
     }
     return error instanceof Error ? error : new Error(String(error));
-  }
-
-  /**
-   * A background read failed: unreachability is expected (and worth a retry); anything else is reported.
-   * Returns true when the failure was unreachability.
-   */
-  private backgroundFailure(error: unknown, context: string): boolean {
-    if (this.lifecycle !== 'started') return false;
-    const mapped = this.mapError(error);
-    if (mapped instanceof StoreUnavailableError) {
-      this.logger.debug(`${context}: ${mapped.message}`);
-      return true;
-    }
-    this.reportError(mapped, context);
-    return false;
   }
 
   /** Logs, and emits `error` when someone listens (an unheard `error` would throw). Never throws. */

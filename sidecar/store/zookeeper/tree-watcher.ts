@@ -1,0 +1,352 @@
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../../util/logger.js';
+import type { Clock } from '../../util/clock.js';
+import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
+import type { StoreEvents } from '../token-store.js';
+import { decodeSubject } from '../token-record.js';
+import { CoalescedTask } from './coalesced-task.js';
+import { forEachBounded } from './for-each-bounded.js';
+import type { ZkLayout } from './layout.js';
+import type { ZkClient, ZkWatchType } from './zk-client.js';
+import { ZkCode, ZkError, isZkError } from './zk-error.js';
+
+/** What the last rebuild cost, for logs, metrics and benchmarks. */
+export interface RebuildStats {
+  reason: string;
+  shards: number;
+  markers: number;
+  durationMs: number;
+  finishedAt: number;
+}
+
+/** What the watcher needs from its store. */
+export interface TreeWatcherHost {
+  readonly layout: ZkLayout;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly readConcurrency: number;
+  /** Upper bound of the random delay before a resync. */
+  readonly maxJitterMs: number;
+  /** The client of a connected session, or a {@link StoreUnavailableError}. */
+  client(): ZkClient;
+  connected(): boolean;
+  /** Emits a store event; never throws. */
+  emit<K extends keyof StoreEvents>(event: K, ...args: StoreEvents[K]): void;
+  /** Logs, and emits `error`; never throws. */
+  report(error: unknown, context: string): void;
+  mapError(error: unknown): Error;
+}
+
+type MarkerRead =
+  | { status: 'value'; value: number }
+  | { status: 'missing' }
+  | { status: 'stale' }
+  | { status: 'invalid' };
+
+/** Delay before re-reading a shard whose watch-triggered read failed while the session stayed up. */
+const READ_RETRY_MS = 1_000;
+const MAX_REBUILD_BACKOFF_MS = 30_000;
+
+function* range(n: number): Generator<number> {
+  for (let i = 0; i < n; i++) yield i;
+}
+
+/**
+ * Feeds a Mirror from the tree, as CuratorCache / TreeCache feed their listeners: child watches on the shard
+ * parents and on `/subjects`, a data watch per logout marker, full shard listings in request order, and ONE
+ * {@link rebuild} for the initial load and every resync (after a reconnect, and with a new session, which
+ * re-arms every watch). Resyncs are jittered and bounded (`readConcurrency` reads in flight).
+ *
+ * A burst of child events on a shard costs one read in flight plus one queued. A listing is never reported
+ * when it is older than one already reported for its shard (`pzxid`) or than a write of ours that completed
+ * after it was sent (request sequence): a late reply must not bring a deleted record back.
+ *
+ * Caveat (as Curator's): between two listings a record deleted and re-created under the same name looks
+ * unchanged; names embed a random jti and are never reused.
+ */
+export class TreeWatcher {
+  private active = true;
+  /** Orders every read and write of the store, to recognise a listing older than a write or a later read. */
+  private seq = 0;
+  private readonly shardTasks: CoalescedTask[];
+  /** Per shard: sequence number of the newest listing reported or write completed. */
+  private readonly shardFloor: number[];
+  /** Per shard: `pzxid` (zxid of the child list's last change) of the newest listing reported. */
+  private readonly shardPzxid: number[];
+  private readonly shardRetries = new Set<number>();
+  private retryTimer: NodeJS.Timeout | null = null;
+
+  private readonly markerTask = new CoalescedTask(() => this.readMarkers());
+  private markersFull = false;
+  private markerRetry = false;
+  /** encoded subject -> revokedBefore, as last reported. */
+  private knownMarkers = new Map<string, number>();
+  private readonly markerFloor = new Map<string, number>();
+
+  private rebuilding = false;
+  private rebuildAgain = false;
+  private rebuildTimer: NodeJS.Timeout | null = null;
+  private rebuildFailures = 0;
+  private lastStats: RebuildStats | null = null;
+
+  constructor(private readonly host: TreeWatcherHost) {
+    const shards = host.layout.shards;
+    this.shardTasks = Array.from({ length: shards }, (_, shard) => new CoalescedTask(() => this.readShard(shard)));
+    this.shardFloor = new Array<number>(shards).fill(0);
+    this.shardPzxid = new Array<number>(shards).fill(0);
+  }
+
+  get lastRebuild(): RebuildStats | null {
+    return this.lastStats;
+  }
+
+  /** Stops reporting; removes timers. */
+  stop(): void {
+    this.active = false;
+    if (this.rebuildTimer) clearTimeout(this.rebuildTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.rebuildTimer = null;
+    this.retryTimer = null;
+  }
+
+  /** A sequence number for a write about to be sent; pass it to {@link noteWrite} once it succeeded. */
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
+  noteWrite(shard: number, seq: number): void {
+    if (seq > this.shardFloor[shard]!) this.shardFloor[shard] = seq;
+  }
+
+  /** A random delay in [0, maxJitterMs): sidecars coming back together do not all read at once. */
+  jitter(): number {
+    return Math.floor(Math.random() * this.host.maxJitterMs);
+  }
+
+  /** Schedules a rebuild; a rebuild already scheduled or running absorbs the request. */
+  requestRebuild(delayMs: number, reason: string): void {
+    if (!this.active || this.rebuildTimer) return;
+    this.rebuildTimer = setTimeout(() => {
+      this.rebuildTimer = null;
+      void this.runRebuild(reason);
+    }, delayMs);
+    this.rebuildTimer.unref();
+  }
+
+  /**
+   * Re-reads every shard (re-arming its child watch) and every marker, reporting what it reads, then
+   * `rebuilt`. A record deleted while we were away is absent from the new listing, so the Mirror drops it.
+   */
+  async rebuild(reason: string): Promise<void> {
+    const started = performance.now();
+    const shards = this.host.layout.shards;
+    await forEachBounded(range(shards), this.host.readConcurrency, (shard) => this.shardTasks[shard]!.request());
+    this.markersFull = true;
+    await this.markerTask.request();
+    if (!this.active) return;
+    const stats: RebuildStats = {
+      reason,
+      shards,
+      markers: this.knownMarkers.size,
+      durationMs: Math.round(performance.now() - started),
+      finishedAt: this.host.clock.now(),
+    };
+    this.lastStats = stats;
+    this.host.logger.info(
+      `ZooKeeper rebuild (${reason}): ${stats.shards} shards and ${stats.markers} markers read in ${stats.durationMs} ms`,
+    );
+    this.host.emit('rebuilt');
+  }
+
+  /** The client-wide watcher fired. Never throws (STYLE 6). */
+  onWatch(type: ZkWatchType, path: string): void {
+    try {
+      if (!this.active) return;
+      if (type === 'notwatching') {
+        this.host.logger.debug(`ZooKeeper stopped watching ${path}`);
+        return;
+      }
+      const target = this.host.layout.classify(path);
+      if (!target) return;
+      if (target.kind === 'shard') {
+        if (type === 'child' || type === 'deleted') this.refreshShard(target.shard);
+      } else if (target.kind === 'subjects') {
+        if (type === 'child') this.markerTask.request().catch((error: unknown) => this.markerReadFailed(error));
+      } else if (type === 'changed') {
+        this.refreshMarker(target.encoded).catch((error: unknown) => this.markerReadFailed(error));
+      } else if (type === 'deleted') {
+        this.markerGone(target.encoded);
+      }
+    } catch (error) {
+      this.host.report(error, `watch event ${type} ${path}`);
+    }
+  }
+
+  private async runRebuild(reason: string): Promise<void> {
+    if (!this.active) return;
+    if (this.rebuilding) {
+      this.rebuildAgain = true;
+      return;
+    }
+    if (!this.host.connected()) return; // the next `reconnected` asks again
+    this.rebuilding = true;
+    try {
+      await this.rebuild(reason);
+      this.rebuildFailures = 0;
+    } catch (error) {
+      this.rebuildFailures++;
+      if (!this.active) return;
+      const mapped = this.host.mapError(error);
+      if (mapped instanceof StoreUnavailableError) this.host.logger.info(`rebuild (${reason}) interrupted: ${mapped.message}`);
+      else this.host.report(mapped, `rebuild (${reason})`);
+      if (this.host.connected()) {
+        const backoff = Math.min(MAX_REBUILD_BACKOFF_MS, 500 * 2 ** Math.min(10, this.rebuildFailures));
+        this.requestRebuild(backoff + this.jitter(), `retry of ${reason}`);
+      }
+    } finally {
+      this.rebuilding = false;
+      if (this.rebuildAgain) {
+        this.rebuildAgain = false;
+        this.requestRebuild(0, 'queued');
+      }
+    }
+  }
+
+  private refreshShard(shard: number): void {
+    this.shardTasks[shard]!.request().catch((error: unknown) => this.shardReadFailed(shard, error));
+  }
+
+  private async readShard(shard: number): Promise<void> {
+    const client = this.host.client();
+    const seq = ++this.seq;
+    const { children, stat } = await client.getChildrenWithStat(this.host.layout.shardPath(shard), true);
+    if (!this.active) return;
+    if (seq < this.shardFloor[shard]!) {
+      // answered after a write of ours that it may predate: never report it; a fresh read follows
+      this.host.logger.debug(`dropped a listing of shard ${shard} older than a write of ours`);
+      this.refreshShard(shard);
+      return;
+    }
+    if (stat.pzxid < this.shardPzxid[shard]!) {
+      // from a server behind the one that answered before; its watch fires as it catches up
+      this.host.logger.debug(`dropped a listing of shard ${shard} older than the one reported (pzxid)`);
+      return;
+    }
+    this.shardFloor[shard] = seq;
+    this.shardPzxid[shard] = stat.pzxid;
+    this.host.emit('shard', shard, children);
+  }
+
+  private async readMarkers(): Promise<void> {
+    const full = this.markersFull;
+    this.markersFull = false;
+    try {
+      const client = this.host.client();
+      const names = await client.getChildren(this.host.layout.subjects, true);
+      if (full) {
+        const values = new Map<string, number>();
+        await forEachBounded(names, this.host.readConcurrency, async (encoded) => {
+          const read = await this.readMarkerValue(client, encoded);
+          if (read.status === 'value') values.set(encoded, read.value);
+        });
+        if (!this.active) return;
+        this.knownMarkers = values;
+        const bySubject = new Map<string, number>();
+        for (const [encoded, value] of values) bySubject.set(decodeSubject(encoded)!, value);
+        this.host.emit('markers', bySubject);
+      } else {
+        const present = new Set(names);
+        for (const encoded of [...this.knownMarkers.keys()]) {
+          if (!present.has(encoded)) this.markerGone(encoded);
+        }
+        const fresh = names.filter((encoded) => !this.knownMarkers.has(encoded));
+        await forEachBounded(fresh, this.host.readConcurrency, (encoded) => this.refreshMarker(encoded));
+      }
+    } catch (error) {
+      if (full) this.markersFull = true;
+      throw error;
+    }
+  }
+
+  /** Reads one marker and re-arms its data watch. */
+  private async readMarkerValue(client: ZkClient, encoded: string): Promise<MarkerRead> {
+    if (decodeSubject(encoded) === undefined) return { status: 'invalid' };
+    const seq = ++this.seq;
+    const path = `${this.host.layout.subjects}/${encoded}`;
+    try {
+      const { data } = await client.get(path, true);
+      if (seq < (this.markerFloor.get(encoded) ?? 0)) return { status: 'stale' };
+      this.markerFloor.set(encoded, seq);
+      const value = (JSON.parse(data.toString()) as { revokedBefore?: unknown }).revokedBefore;
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error('no revokedBefore');
+      return { status: 'value', value };
+    } catch (error) {
+      if (isZkError(error, ZkCode.NONODE)) return { status: 'missing' };
+      if (error instanceof ZkError) throw error;
+      this.host.logger.warn(`ignoring ${path}: not a logout marker (${(error as Error).message})`);
+      return { status: 'invalid' };
+    }
+  }
+
+  private async refreshMarker(encoded: string): Promise<void> {
+    const read = await this.readMarkerValue(this.host.client(), encoded);
+    if (!this.active) return;
+    if (read.status === 'missing') this.markerGone(encoded);
+    else if (read.status === 'value' && this.knownMarkers.get(encoded) !== read.value) {
+      this.knownMarkers.set(encoded, read.value);
+      this.host.emit('marker', decodeSubject(encoded)!, read.value);
+    }
+  }
+
+  private markerGone(encoded: string): void {
+    this.markerFloor.set(encoded, ++this.seq);
+    if (this.knownMarkers.delete(encoded)) this.host.emit('marker', decodeSubject(encoded)!, null);
+  }
+
+  /**
+   * A watch-triggered read that failed left its watch un-armed. While the session is up nothing else would
+   * re-arm it, so retry; while it is down, the resync after the reconnect does.
+   */
+  private shardReadFailed(shard: number, error: unknown): void {
+    if (this.backgroundFailure(error, `reading shard ${shard}`) && this.host.connected()) {
+      this.shardRetries.add(shard);
+      this.armRetry();
+    }
+  }
+
+  private markerReadFailed(error: unknown): void {
+    if (this.backgroundFailure(error, 'reading logout markers') && this.host.connected()) {
+      this.markerRetry = true;
+      this.armRetry();
+    }
+  }
+
+  /** Unreachability is expected (and worth a retry: returns true); anything else is reported. */
+  private backgroundFailure(error: unknown, context: string): boolean {
+    if (!this.active) return false;
+    const mapped = this.host.mapError(error);
+    if (mapped instanceof StoreUnavailableError) {
+      this.host.logger.debug(`${context}: ${mapped.message}`);
+      return true;
+    }
+    this.host.report(mapped, context);
+    return false;
+  }
+
+  private armRetry(): void {
+    if (this.retryTimer || !this.active) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.active) return;
+      const shards = [...this.shardRetries];
+      this.shardRetries.clear();
+      for (const shard of shards) this.refreshShard(shard);
+      if (this.markerRetry) {
+        this.markerRetry = false;
+        this.markersFull = true;
+        this.markerTask.request().catch((error: unknown) => this.markerReadFailed(error));
+      }
+    }, READ_RETRY_MS);
+    this.retryTimer.unref();
+  }
+}
