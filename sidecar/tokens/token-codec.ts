@@ -96,6 +96,9 @@ export class TokenCodec {
   }
 }
 
+/** 9999-12-31T23:59:59Z: the latest time a claim may name. */
+const MAX_TIME_SECONDS = 253_402_300_799;
+
 function malformed(message: string): Decoded {
   return { ok: false, reason: 'malformed', message };
 }
@@ -113,7 +116,11 @@ function normalizeClaims(payload: unknown): TokenClaims | string {
   const kind = p.knd ?? 'session';
   if (!TOKEN_KINDS.includes(kind as never)) return 'unknown token kind';
   for (const claim of ['iat', 'exp', 'nbf', 'ath', 'lft'] as const) {
-    if (p[claim] !== undefined && (typeof p[claim] !== 'number' || !Number.isFinite(p[claim]))) return `${claim} is not a number`;
+    const value = p[claim];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value)) return `${claim} is not a number`;
+    // Every time ends up in a Date (records, answers, messages), and toISOString() throws past year 275760.
+    if (value < 0 || value > (claim === 'ath' ? MAX_TIME_SECONDS * 1000 : MAX_TIME_SECONDS)) return `${claim} is out of range (a time from 1970 to 9999)`;
   }
   if (p.cip !== undefined && typeof p.cip !== 'string') return 'cip is not a string';
   const iat = (p.iat as number | undefined) ?? 0;
