@@ -2,7 +2,17 @@ import ZooKeeper from 'zookeeper';
 import { digestOf } from '../../sidecar/mirror/mirror.js';
 
 /** A plain client of the same binding the sidecar uses, for reading the tree behind the sidecars' backs. */
-export async function connectRaw(connect: string, timeoutMs = 15_000): Promise<ZooKeeper> {
+export async function connectRaw(connect: string, attempts = 4): Promise<ZooKeeper> {
+  for (let i = 1; ; i++) {
+    try {
+      return await connectOnce(connect, 8_000);
+    } catch (err) {
+      if (i >= attempts) throw err;
+    }
+  }
+}
+
+async function connectOnce(connect: string, timeoutMs: number): Promise<ZooKeeper> {
   const client = new ZooKeeper({
     connect,
     timeout: 10_000,
@@ -11,7 +21,10 @@ export async function connectRaw(connect: string, timeoutMs = 15_000): Promise<Z
     response_counter_limit: 1e9,
   });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ZooKeeper session with ${connect}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      client.close();
+      reject(new Error(`no ZooKeeper session with ${connect}`));
+    }, timeoutMs);
     client.once('connect', () => {
       clearTimeout(timer);
       resolve();
@@ -33,4 +46,20 @@ export async function readTree(client: ZooKeeper, chroot: string): Promise<strin
 
 export async function treeDigest(client: ZooKeeper, chroot: string): Promise<{ size: number; xor: string }> {
   return digestOf(await readTree(client, chroot));
+}
+
+/**
+ * The tree's digest read by a separate process. Tests that stop and restart
+ * the whole ensemble use this: a binding client in the test process itself
+ * has been seen failing to get a new session after several ensemble restarts.
+ */
+export async function treeDigestFresh(connect: string, chroot: string): Promise<{ size: number; xor: string }> {
+  const { execFile } = await import('node:child_process');
+  const script = new URL('./tree-digest-main.js', import.meta.url).pathname;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [script, connect, chroot], { timeout: 40_000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`tree digest failed: ${stderr.slice(-500) || err.message}`));
+      resolve(JSON.parse(stdout.trim().split('\n').pop()!));
+    });
+  });
 }

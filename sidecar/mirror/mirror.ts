@@ -15,6 +15,7 @@ export interface MirrorStats {
   pending: number;
   markers: number;
   initialized: boolean;
+  trusted: boolean;
   lagMs: number;
   recentlyRemoved: number;
 }
@@ -68,6 +69,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private initializedFlag = false;
   private lastLagMs = 0;
   private stalledSince: number | null = null;
+  /** False from a lost session until the next full rebuild: removals may have been missed meanwhile. */
+  private trustedFlag = true;
   private readonly unsubscribers: Array<() => void> = [];
 
   /**
@@ -102,8 +105,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const onShard = (shard: number, names: string[]) => this.applyShard(shard, names);
     const onMarker = (subject: string, before: number | null) => this.applyMarker(subject, before);
     const onMarkers = (markers: Map<string, number>) => this.replaceMarkers(markers);
-    const onRebuilt = () => this.markInitialized();
+    const onRebuilt = () => {
+      this.trustedFlag = true;
+      this.markInitialized();
+    };
     const onState = (next: string) => {
+      if (next === 'lost') this.trustedFlag = false;
       if (next === 'suspended' || next === 'lost') this.stalledSince ??= this.clock.now();
       else if (next === 'connected' || next === 'reconnected') this.stalledSince = null;
     };
@@ -127,6 +134,16 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   get initialized(): boolean {
     return this.initializedFlag;
+  }
+
+  /**
+   * Whether "present" can be believed without asking the store. After a lost
+   * session the mirror may still hold records deleted meanwhile, until the
+   * resync has re-read every shard (Curator: on LOST, resync before trusting
+   * the cache again).
+   */
+  get trusted(): boolean {
+    return this.trustedFlag && this.initializedFlag;
   }
 
   get size(): number {
@@ -311,6 +328,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       pending: this.overlay.size,
       markers: this.markers.size,
       initialized: this.initializedFlag,
+      trusted: this.trusted,
       lagMs: this.lagMs,
       recentlyRemoved: this.removed.size,
     };

@@ -202,6 +202,8 @@ export class TokenService {
     if (seen.presence === 'removed') return gone;
     if (seen.presence === 'present') {
       if (seen.subject !== claims.sub) return gone;
+      // Resyncing after a lost session: a record may have been deleted meanwhile, so ask while the store answers.
+      if (!this.d.mirror.trusted && isConnected(this.d.store.state) && !(await this.confirm(claims))) return gone;
     } else if (!(await this.confirm(claims))) {
       return gone;
     }
@@ -224,6 +226,7 @@ export class TokenService {
         return true;
       }
       this.d.metrics?.confirmation('missing');
+      this.d.mirror.remove(ref);
       this.d.mirror.rememberMissing(claims.jti);
       return false;
     } catch (err) {
