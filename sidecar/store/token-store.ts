@@ -77,9 +77,12 @@ export interface TokenStore extends EventEmitter<StoreEvents> {
   readonly state: ConnectionState;
 
   /**
-   * Connects, creates the layout when missing and reads `/meta`. With
-   * `{ watch: true }` it then reports every shard and the markers (a
-   * rebuild), and keeps reporting changes; the CLI starts stores without it.
+   * Connects, creates the layout when missing and reads `/meta` (so
+   * `shards` is final when it resolves). With `{ watch: true }` it also
+   * starts a rebuild, reporting every shard and the markers, and keeps
+   * reporting changes; the rebuild may still be running when `start`
+   * resolves, and `rebuilt` marks its end, so attach a Mirror before
+   * calling `start`. The CLI starts stores without watching.
    */
   start(options?: { watch?: boolean }): Promise<void>;
   /** Idempotent; removes watches, timers and listeners. */
