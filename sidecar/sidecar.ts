@@ -1,5 +1,5 @@
 import { watch, promises as fs, type FSWatcher } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { TokensyncOptions } from './config/options.js';
 import { describeOptions } from './config/describe-options.js';
@@ -267,7 +267,10 @@ export class Sidecar {
     try {
       let timer: NodeJS.Timeout | undefined;
       // Watch the folder: rotation replaces the file by rename, which a watch on the old inode would miss.
-      this.secretWatcher = watch(dirname(this.options.token.secretFile), { persistent: false }, () => {
+      const name = basename(this.options.token.secretFile);
+      this.secretWatcher = watch(dirname(this.options.token.secretFile), { persistent: false }, (_event, file) => {
+        // The folder is usually <AppData>: ignore everything but the secret file (and its temp file during a rename).
+        if (file && !file.startsWith(name)) return;
         clearTimeout(timer);
         timer = setTimeout(() => void this.reloadSecret(), 100);
       });
