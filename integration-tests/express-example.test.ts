@@ -1,11 +1,12 @@
-import { test, before, after } from 'node:test';
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROOT, SidecarProcess, runCli, startSidecars, tempDir, writeProperties } from './support/sidecar-process.js';
 import { request, type HttpResult } from './support/http.js';
+import { NginxProcess, localizeConfig, nginxSkipReason } from './support/nginx.js';
 import { TIME_SCALE, waitFor } from '../sidecar/util/wait-for.js';
 
 /**
@@ -185,3 +186,72 @@ test("the example's own properties files pass config check", async () => {
     assert.match(res.stdout, new RegExp(`ok \\(DIRECTORY store, node node${n}, listening on 127\\.0\\.0\\.1:747${n}\\)`));
   }
 });
+
+/**
+ * The compose demo's front (docker/nginx.conf as written, its host names mapped to these loopback ports) in
+ * front of the same two apps and sidecars: login through the load balancer, forward auth at the edge.
+ */
+const skipNginx = nginxSkipReason();
+if (skipNginx) test("the compose demo's nginx.conf in front of both apps", { skip: skipNginx }, () => undefined);
+else
+  describe("the compose demo's nginx.conf in front of both apps", () => {
+    let nginx: NginxProcess;
+    before(async () => {
+      const conf = await readFile(join(ROOT, 'docker', 'nginx.conf'), 'utf8');
+      const port = (url: string) => url.slice(url.lastIndexOf(':') + 1);
+      nginx = await new NginxProcess((listen, prefix) =>
+        localizeConfig(conf, {
+          prefix,
+          port: listen,
+          hosts: {
+            'sidecar1:7468': `127.0.0.1:${sidecars[0]!.port}`,
+            'sidecar2:7468': `127.0.0.1:${sidecars[1]!.port}`,
+            'app1:3000': `127.0.0.1:${port(app1.url)}`,
+            'app2:3000': `127.0.0.1:${port(app2.url)}`,
+          },
+        }),
+      ).start();
+    });
+    after(async () => {
+      await nginx?.stop();
+    });
+
+    test('public pages pass without a session; protected ones are refused at the edge (JSON 401 or a redirect for browsers)', async () => {
+      const home = await request(nginx.url, 'GET', '/', { headers: { accept: 'text/html' } });
+      assert.equal(home.status, 200);
+      assert.match(home.text, /action="\/login"/);
+      const api = await request(nginx.url, 'GET', '/api/me');
+      assert.equal(api.status, 401);
+      assert.deepEqual(api.body, { error: 'unauthorized', reason: 'malformed' });
+      assert.equal(api.headers['www-authenticate'], 'Bearer realm="tokensync", error="invalid_token", error_description="malformed"');
+      assert.equal(api.headers['x-auth-reason'], 'malformed');
+      const page = await request(nginx.url, 'GET', '/private', { headers: { accept: 'text/html,application/xhtml+xml' } });
+      assert.equal(page.status, 303);
+      assert.equal(page.headers.location, '/?refused=malformed');
+    });
+
+    test('log in through the load balancer; both app nodes then serve the session, told the subject by nginx', async () => {
+      const login = await request(nginx.url, 'POST', '/login', { body: { username: 'dora' }, headers: JSON_ACCEPT });
+      assert.equal(login.status, 200, login.text);
+      const cookie = cookieFrom(login);
+      const nodes = new Set<string>();
+      for (let i = 0; i < 4; i++) {
+        const me = await request(nginx.url, 'GET', '/api/me', { headers: { cookie, 'x-auth-subject': 'mallory' } });
+        assert.equal(me.status, 200, me.text);
+        assert.equal(me.body.subject, 'dora');
+        assert.equal(me.body.proxySubject, 'dora', "the app got nginx's X-Auth-Subject, not the client's");
+        nodes.add(me.body.node);
+      }
+      assert.deepEqual([...nodes].sort(), ['app1', 'app2'], 'round robin, no sticky sessions');
+
+      const out = await request(nginx.url, 'POST', '/logout', { headers: { cookie, ...JSON_ACCEPT } });
+      assert.equal(out.body.revoked, 1);
+      // The other sidecar learns of the revocation from the store's change notification: wait for it.
+      await waitFor(async () => {
+        const results = await Promise.all([0, 1, 2, 3].map(() => request(nginx.url, 'GET', '/api/me', { headers: { cookie } })));
+        return results.every((r) => r.status === 401);
+      }, 'both sidecars to refuse the revoked token', 2000);
+      const refused = await request(nginx.url, 'GET', '/api/me', { headers: { cookie } });
+      assert.deepEqual(refused.body, { error: 'unauthorized', reason: 'revoked' });
+    });
+  });

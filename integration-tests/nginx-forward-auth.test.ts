@@ -4,7 +4,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { SidecarProcess, runCli, startSidecars, tempDir, writeProperties } from './support/sidecar-process.js';
-import { NginxProcess, nginxSkipReason } from './support/nginx.js';
+import { NginxProcess, configFromHttp, nginxSkipReason } from './support/nginx.js';
 import { request, type HttpResult } from './support/http.js';
 import { waitFor } from '../sidecar/util/wait-for.js';
 
@@ -25,7 +25,7 @@ let a: SidecarProcess;
 let b: SidecarProcess;
 
 function forwardAuthHttp(sidecarPorts: number[], backendPort: number) {
-  return (port: number) => `
+  return (port: number, prefix: string) => configFromHttp(prefix, `
   upstream tokensync {
 ${sidecarPorts.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
     keepalive 8;
@@ -64,7 +64,7 @@ ${sidecarPorts.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
       proxy_pass http://127.0.0.1:${backendPort};
     }
   }
-`;
+`);
 }
 
 const skip = nginxSkipReason();
