@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { SidecarProcess, runCli, startSidecars, tempDir, writeProperties } from './support/sidecar-process.js';
 import { NginxProcess, configFromHttp, nginxSkipReason } from './support/nginx.js';
 import { request, type HttpResult } from './support/http.js';
-import { waitFor } from '../sidecar/util/wait-for.js';
+import { TIME_SCALE, waitFor } from '../sidecar/util/wait-for.js';
 
 /**
  * A real nginx (Debian's package) doing forward auth against two real
@@ -208,3 +208,97 @@ else describe('nginx auth_request in front of two sidecars', () => {
     }
   });
 });
+
+/**
+ * docs/stack.md's deliberate exception to `Cache-Control: no-store`: nginx caching positive answers for a few
+ * seconds, keyed on the credentials and the client address. The price is measured here: a revoked token keeps
+ * passing until its cached answer runs out.
+ */
+const CACHE_SECONDS = 2;
+if (skip) test('nginx caching positive forward-auth answers', { skip }, () => undefined);
+else
+  describe('nginx caching positive forward-auth answers', () => {
+    let sidecar: SidecarProcess;
+    let echo: Server;
+    let proxy: NginxProcess;
+    before(async () => {
+      const dir = await tempDir('tokensync-nginx-cache-');
+      sidecar = await new SidecarProcess({ nodeId: 'cache', dir, props: { 'app.data.dir': join(dir, 'appdata') } }).start();
+      echo = createServer((req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ subject: req.headers['x-auth-subject'] ?? null })));
+      await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+      const echoPort = (echo.address() as AddressInfo).port;
+      proxy = await new NginxProcess((port, prefix) =>
+        configFromHttp(
+          prefix,
+          `
+  proxy_cache_path ${prefix}/auth-cache levels=1 keys_zone=tokensync_auth:1m max_size=16m inactive=60s;
+  server {
+    listen 127.0.0.1:${port};
+    location = /_tokensync_auth {
+      internal;
+      proxy_pass http://127.0.0.1:${sidecar.port}/v1/auth;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_cache tokensync_auth;
+      proxy_cache_key "$cookie_tokensync|$http_authorization|$remote_addr";
+      proxy_cache_valid 200 ${CACHE_SECONDS}s;
+      proxy_ignore_headers Cache-Control Expires;
+    }
+    location / {
+      auth_request /_tokensync_auth;
+      auth_request_set $auth_subject $upstream_http_x_auth_subject;
+      auth_request_set $auth_cookie $upstream_http_set_cookie;
+      auth_request_set $auth_cache $upstream_cache_status;
+      add_header Set-Cookie $auth_cookie;
+      add_header X-Test-Auth-Cache $auth_cache always;
+      proxy_set_header X-Auth-Subject $auth_subject;
+      proxy_pass http://127.0.0.1:${echoPort};
+    }
+  }
+`,
+        ),
+      ).start();
+    });
+    after(async () => {
+      await proxy?.stop();
+      echo?.closeAllConnections();
+      await new Promise((r) => (echo ? echo.close(r) : r(undefined)));
+      await sidecar?.stop();
+    });
+
+    test(`a revoked token passes from the cache for at most ${CACHE_SECONDS} s, then is refused; refusals are never cached`, async () => {
+      const { body: issued } = await sidecar.api.issue({ subject: 'gus' });
+      const cookie = `tokensync=${issued.token}`;
+      const first = await request(proxy.url, 'GET', '/', { headers: { cookie } });
+      assert.equal(first.status, 200);
+      assert.equal(first.headers['x-test-auth-cache'], 'MISS');
+      assert.equal((await request(proxy.url, 'GET', '/', { headers: { cookie } })).headers['x-test-auth-cache'], 'HIT');
+      assert.equal((await sidecar.api.revoke(issued.jti)).status, 204);
+      const revokedAt = Date.now();
+      const stale = await request(proxy.url, 'GET', '/', { headers: { cookie } });
+      assert.equal(stale.status, 200, 'the cached positive answer still lets it through');
+      assert.equal(stale.body.subject, 'gus');
+      await waitFor(async () => (await request(proxy.url, 'GET', '/', { headers: { cookie } })).status === 401, 'the cached answer to expire', (CACHE_SECONDS + 2) * 1000, 50);
+      assert.ok(Date.now() - revokedAt <= (CACHE_SECONDS + TIME_SCALE) * 1000, `refused ${Date.now() - revokedAt} ms after the revocation`);
+      for (let i = 0; i < 3; i++) assert.equal((await request(proxy.url, 'GET', '/', { headers: { cookie } })).status, 401, 'a 401 is not cached');
+      // Another user's cookie is another cache key.
+      const other = await sidecar.api.issue({ subject: 'hana' });
+      const theirs = await request(proxy.url, 'GET', '/', { headers: { cookie: `tokensync=${other.body.token}` } });
+      assert.equal(theirs.body.subject, 'hana');
+    });
+
+    test('an answer carrying a reissued cookie is not cached (nginx does not cache responses with Set-Cookie)', async () => {
+      const { body: issued } = await sidecar.api.issue({ subject: 'ida', ttl: 4 });
+      const cookie = `tokensync=${issued.token}`;
+      let res = await request(proxy.url, 'GET', '/', { headers: { cookie } });
+      await waitFor(async () => {
+        res = await request(proxy.url, 'GET', '/', { headers: { cookie } });
+        return ([] as string[]).concat(res.headers['set-cookie'] ?? []).some((c) => c.startsWith('tokensync='));
+      }, 'a reissued cookie', 8000, 100);
+      assert.notEqual(res.headers['x-test-auth-cache'], 'HIT');
+      const next = await request(proxy.url, 'GET', '/', { headers: { cookie } });
+      assert.notEqual(next.headers['x-test-auth-cache'], 'HIT', 'the reissuing answer was not stored');
+      assert.match(String(next.headers['set-cookie']), /^tokensync=/);
+    });
+  });
