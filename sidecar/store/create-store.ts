@@ -5,11 +5,21 @@ import type { TokenStore } from './token-store.js';
 import { DirectoryStore } from './directory/directory-store.js';
 import { ConfigError } from '../errors/config-error.js';
 
+/** Settings a caller may tighten beyond the properties file. */
+export interface CreateStoreOverrides {
+  /**
+   * ZOOKEEPER: how long `start()` waits for the first connection. A CLI command wants to fail sooner than a
+   * sidecar that is starting up with its ensemble.
+   * @default the store's own (10 s)
+   */
+  connectTimeoutMs?: number;
+}
+
 /**
  * The store `cluster.store.type` names. The ZooKeeper client (a native
  * module) is loaded only when it is chosen.
  */
-export async function createStore(options: TokensyncOptions, logger: Logger, clock?: Clock): Promise<TokenStore> {
+export async function createStore(options: TokensyncOptions, logger: Logger, clock?: Clock, overrides: CreateStoreOverrides = {}): Promise<TokenStore> {
   if (options.store.type === 'DIRECTORY') {
     return new DirectoryStore({
       root: options.store.directoryPath,
@@ -37,5 +47,6 @@ export async function createStore(options: TokensyncOptions, logger: Logger, clo
     shards: zk.shards,
     logger,
     clock,
+    ...(overrides.connectTimeoutMs !== undefined && { connectTimeoutMs: overrides.connectTimeoutMs }),
   });
 }
