@@ -1,0 +1,453 @@
+import { performance } from 'node:perf_hooks';
+import type { Clock } from '../util/clock.js';
+import { systemClock } from '../util/clock.js';
+import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
+import type { StoreDescription, TokenStore } from './token-store.js';
+import { isRecordExpired, kindOfJti, parseRecordName, recordName, type RecordRef, type TokenRecord } from './token-record.js';
+
+export interface MigrateOptions {
+  /**
+   * Records read from the source and written to the target at once (one read and one create each).
+   * @default 1000
+   */
+  concurrency?: number;
+  /** Copy nothing; only check that every live record and logout marker of the source is in the target. */
+  verifyOnly?: boolean;
+  /**
+   * A record counts as expired (and is not copied) once `now > expiresAt + clockSkewMs`, as the reaper decides.
+   * @default 30000
+   */
+  clockSkewMs?: number;
+  /**
+   * How long one read or write keeps retrying while a store is unreachable before it counts as failed.
+   * @default 30000
+   */
+  retryForMs?: number;
+  /** Called at most every `progressIntervalMs` while running, and once when a phase ends. */
+  onProgress?: (progress: MigrateProgress) => void;
+  /** @default 250 */
+  progressIntervalMs?: number;
+  /** Stops taking new records; what is in flight finishes, and the result says `aborted`. */
+  signal?: AbortSignal;
+  clock?: Clock;
+}
+
+export type MigratePhase = 'counting' | 'markers' | 'copying' | 'verifying';
+
+export interface MigrateProgress {
+  phase: MigratePhase;
+  /** Records (or, while verifying, source shards) to go through in this phase; 0 while unknown. */
+  total: number;
+  done: number;
+  created: number;
+  existing: number;
+  skipped: number;
+  failed: number;
+  elapsedMs: number;
+  /** Records per second in this phase so far. */
+  ratePerSecond: number;
+}
+
+export interface MigrateRecordCounts {
+  /** Record names listed in the source. */
+  listed: number;
+  /** Written to the target by this run. */
+  created: number;
+  /** Already in the target (an earlier run, or a sidecar writing to both): nothing to do. */
+  existing: number;
+  /** Expired (past `expiresAt` plus the clock skew): the reaper would delete them. */
+  skippedExpired: number;
+  /** First issued before their subject's logout marker: refused everywhere already. */
+  skippedLoggedOut: number;
+  /** One-time tokens are never copied: see {@link migrateStore}. */
+  skippedOnetime: number;
+  /** Listed, then gone before they were read (revoked, consumed or reaped meanwhile). */
+  vanished: number;
+  /** Could not be read or written (see `errors`). */
+  failed: number;
+}
+
+export interface MigrateVerification {
+  /** Source records checked (one-time tokens left out). */
+  checked: number;
+  /** Of those, in the target. */
+  inTarget: number;
+  /** Live source records (not expired, not logged out, still in the source) missing from the target. */
+  missing: number;
+  /** Not in the target and not needed there: expired, logged out, or deleted from the source meanwhile. */
+  notNeeded: number;
+  /** Record names in the target, whatever their origin. */
+  targetRecords: number;
+  /** Source logout markers the target lacks or holds with an earlier time. */
+  markersMissing: number;
+  /** Up to 10 names of missing records, for the operator to look at. */
+  sampleMissing: string[];
+  ok: boolean;
+}
+
+export interface MigrateResult {
+  source: StoreDescription;
+  target: StoreDescription;
+  verifyOnly: boolean;
+  aborted: boolean;
+  records: MigrateRecordCounts;
+  markers: { source: number; copied: number; existing: number; failed: number };
+  verification: MigrateVerification;
+  /** Time spent copying records (markers included), and the rate of that phase. */
+  copyMs: number;
+  copyRatePerSecond: number;
+  verifyMs: number;
+  totalMs: number;
+  /** The first errors met (at most 10), one line each. */
+  errors: string[];
+  /** True when nothing failed and the verification found nothing missing. */
+  ok: boolean;
+}
+
+const DEFAULT_CONCURRENCY = 1_000;
+/** Shard listings fetched ahead of the one being copied. */
+const LIST_AHEAD = 8;
+/** Shard listings (or groups of them, while verifying) in flight while counting and verifying. */
+const LIST_CONCURRENCY = 16;
+/** Source reads in flight while verifying records missing from the target. */
+const VERIFY_READ_CONCURRENCY = 64;
+const MAX_ERRORS = 10;
+
+/**
+ * Copies every live token record and every logout marker from one store to another, while sidecars keep
+ * using either: `DIRECTORY -> ZOOKEEPER` or back, or between two trees of the same kind.
+ *
+ * - Markers go first, so a copied record is never valid in the target while its subject is logged out in the
+ *   source. A marker never moves backwards (`setMarker`), so copying one twice is harmless.
+ * - Records are read shard by shard (a few listings ahead, never the whole store in one array) and written
+ *   with up to `concurrency` reads and creates in flight, one create per record. A create that finds the
+ *   name taken means "already there": running the migration again copies only what is new.
+ * - Expired records, records behind a logout marker and records deleted meanwhile are not copied.
+ * - One-time tokens are not copied either. They live minutes, and once-only holds only within one store:
+ *   a copy would let the same token be consumed once per store. During a cutover a sidecar consumes
+ *   them through its fallback store (`cluster.store.fallback.config`).
+ * - At the end, every source record is looked up in the target by listing both stores (no per-record reads
+ *   except for the few missing ones, which are read from the source to tell a live record from a dead one).
+ *
+ * Caveat: a record revoked in the source after it was copied stays in the target. Revocations made during a
+ * cutover must go through a sidecar that writes to both stores (one with the fallback set).
+ */
+export async function migrateStore(source: TokenStore, target: TokenStore, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency ${concurrency} must be a whole number of at least 1`);
+  const clock = options.clock ?? systemClock;
+  const skewMs = options.clockSkewMs ?? 30_000;
+  const retryForMs = options.retryForMs ?? 30_000;
+  const progressEvery = options.progressIntervalMs ?? 250;
+  const startedAt = performance.now();
+  const errors: string[] = [];
+  const noteError = (what: string, err: unknown) => {
+    if (errors.length < MAX_ERRORS) errors.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+  };
+  const retrying = <T>(fn: () => Promise<T>) => withRetry(fn, retryForMs, options.signal);
+
+  const records: MigrateRecordCounts = { listed: 0, created: 0, existing: 0, skippedExpired: 0, skippedLoggedOut: 0, skippedOnetime: 0, vanished: 0, failed: 0 };
+  const markers = { source: 0, copied: 0, existing: 0, failed: 0 };
+
+  let phase: MigratePhase = 'counting';
+  let phaseStarted = performance.now();
+  let total = 0;
+  let lastReport = 0;
+  let verifyDone = 0;
+  const done = () =>
+    phase === 'verifying'
+      ? verifyDone
+      : records.created + records.existing + records.skippedExpired + records.skippedLoggedOut + records.skippedOnetime + records.vanished + records.failed;
+  const report = (force = false) => {
+    if (!options.onProgress) return;
+    const now = performance.now();
+    if (!force && now - lastReport < progressEvery) return;
+    lastReport = now;
+    const elapsedMs = now - phaseStarted;
+    const d = done();
+    options.onProgress({
+      phase,
+      total,
+      done: d,
+      created: records.created,
+      existing: records.existing,
+      skipped: records.skippedExpired + records.skippedLoggedOut + records.skippedOnetime + records.vanished,
+      failed: records.failed,
+      elapsedMs,
+      ratePerSecond: elapsedMs > 0 ? (d * 1000) / elapsedMs : 0,
+    });
+  };
+  const enter = (next: MigratePhase, phaseTotal: number) => {
+    phase = next;
+    total = phaseTotal;
+    phaseStarted = performance.now();
+    report(true);
+  };
+
+  // Counting first gives the progress bar its total (and the ETA its meaning): listings only, no reads.
+  const sourceCount = await countRecords(source, retrying);
+  enter('markers', sourceCount);
+
+  const sourceMarkers = await retrying(() => source.listMarkers());
+  markers.source = sourceMarkers.size;
+  let copyMs = 0;
+  let copied = 0;
+  let aborted = false;
+  if (!options.verifyOnly) {
+    const copyStarted = performance.now();
+    const targetMarkers = await retrying(() => target.listMarkers());
+    for (const [subject, revokedBefore] of sourceMarkers) {
+      if ((targetMarkers.get(subject) ?? -1) >= revokedBefore) {
+        markers.existing++;
+        continue;
+      }
+      try {
+        await retrying(() => target.setMarker(subject, revokedBefore));
+        markers.copied++;
+      } catch (err) {
+        markers.failed++;
+        noteError(`logout marker of ${JSON.stringify(subject)}`, err);
+      }
+    }
+
+    enter('copying', sourceCount);
+    const timer = setInterval(() => report(), progressEvery);
+    timer.unref();
+    const feed = new ShardFeed(source, retrying);
+    const copyOne = async (name: string): Promise<void> => {
+      const ref = parseRecordName(name);
+      if (!ref) return; // not a record name (a stray file): not counted at all
+      records.listed++;
+      if (kindOfJti(ref.jti) === 'onetime') return void records.skippedOnetime++;
+      let record: TokenRecord | undefined;
+      try {
+        record = await retrying(() => source.read(ref));
+      } catch (err) {
+        records.failed++;
+        return noteError(`reading ${name}`, err);
+      }
+      if (!record) return void records.vanished++;
+      const verdict = liveness(record, sourceMarkers, clock.now(), skewMs);
+      if (verdict !== 'live') return void records[verdict]++;
+      try {
+        if (await retrying(() => target.create(record))) records.created++;
+        else records.existing++;
+      } catch (err) {
+        records.failed++;
+        noteError(`writing ${name}`, err);
+      }
+    };
+    try {
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          for (;;) {
+            if (options.signal?.aborted) return void (aborted = true);
+            const name = await feed.take();
+            if (name === undefined) return;
+            await copyOne(name);
+            report();
+          }
+        }),
+      );
+    } finally {
+      clearInterval(timer);
+    }
+    report(true);
+    copyMs = performance.now() - copyStarted;
+    copied = done();
+  } else {
+    records.listed = sourceCount;
+  }
+
+  const verifyStarted = performance.now();
+  const verification = aborted
+    ? emptyVerification()
+    : await verify(source, target, sourceMarkers, {
+        now: clock.now(),
+        skewMs,
+        retrying,
+        onGroup: (groups, finished) => {
+          if (finished === 0) enter('verifying', groups);
+          verifyDone = finished;
+          report(finished === groups);
+        },
+      });
+  const verifyMs = performance.now() - verifyStarted;
+  const ok = !aborted && records.failed === 0 && markers.failed === 0 && verification.ok;
+  return {
+    source: source.describe(),
+    target: target.describe(),
+    verifyOnly: options.verifyOnly === true,
+    aborted,
+    records,
+    markers,
+    verification,
+    copyMs: Math.round(copyMs),
+    copyRatePerSecond: copyMs > 0 ? Math.round((copied * 1000) / copyMs) : 0,
+    verifyMs: Math.round(verifyMs),
+    totalMs: Math.round(performance.now() - startedAt),
+    errors,
+    ok,
+  };
+}
+
+type Liveness = 'live' | 'skippedExpired' | 'skippedLoggedOut' | 'skippedOnetime';
+
+function liveness(record: TokenRecord, markers: Map<string, number>, now: number, skewMs: number): Liveness {
+  if (record.kind === 'onetime') return 'skippedOnetime';
+  if (isRecordExpired(record, now, skewMs)) return 'skippedExpired';
+  const revokedBefore = markers.get(record.subject);
+  if (revokedBefore !== undefined && record.issuedAt < revokedBefore) return 'skippedLoggedOut';
+  return 'live';
+}
+
+type Retrying = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/**
+ * Runs `fn`, again and again with backoff while the store is unreachable (a ZooKeeper leader election, a
+ * remounting share), for up to `forMs`. Writes are safe to repeat: a create that was applied before the
+ * connection dropped answers "already there" the second time.
+ */
+async function withRetry<T>(fn: () => Promise<T>, forMs: number, signal?: AbortSignal): Promise<T> {
+  const deadline = performance.now() + forMs;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError) || performance.now() + delay > deadline || signal?.aborted) throw err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random() / 2)));
+  }
+}
+
+async function countRecords(store: TokenStore, retrying: Retrying): Promise<number> {
+  let count = 0;
+  await forEachIndex(store.shards, LIST_CONCURRENCY, async (shard) => {
+    for (const name of await retrying(() => store.listShard(shard))) if (parseRecordName(name)) count++;
+  });
+  return count;
+}
+
+/** Runs `fn(0..n-1)` with at most `limit` in flight. */
+async function forEachIndex(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, n) }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
+}
+
+/**
+ * The source's record names, shard after shard, with a few listings fetched ahead. Holds one shard's names
+ * (plus the listings ahead) at a time.
+ */
+class ShardFeed {
+  private next = 0;
+  private readonly ahead = new Map<number, Promise<string[]>>();
+  private names: string[] = [];
+  private position = 0;
+  private loading: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: TokenStore,
+    private readonly retrying: Retrying,
+  ) {}
+
+  async take(): Promise<string | undefined> {
+    for (;;) {
+      if (this.position < this.names.length) return this.names[this.position++];
+      if (this.next >= this.store.shards) return undefined;
+      this.loading ??= this.load().finally(() => (this.loading = null));
+      await this.loading;
+    }
+  }
+
+  private async load(): Promise<void> {
+    while (this.position >= this.names.length && this.next < this.store.shards) {
+      for (let s = this.next; s < Math.min(this.store.shards, this.next + LIST_AHEAD); s++) {
+        if (!this.ahead.has(s)) {
+          const listing = this.retrying(() => this.store.listShard(s));
+          listing.catch(() => undefined); // awaited below, in order
+          this.ahead.set(s, listing);
+        }
+      }
+      const shard = this.next;
+      const names = await this.ahead.get(shard)!;
+      this.ahead.delete(shard);
+      this.next = shard + 1;
+      this.names = names;
+      this.position = 0;
+    }
+  }
+}
+
+interface VerifyContext {
+  now: number;
+  skewMs: number;
+  retrying: Retrying;
+  onGroup: (groups: number, finished: number) => void;
+}
+
+/**
+ * Every source record name is looked for in the target by listing both. Shard counts are powers of two and a
+ * record's shard is `hash & (shards - 1)`, so with `g = min(sourceShards, targetShards)` the source shards
+ * `s ≡ i (mod g)` hold exactly the records of the target shards `t ≡ i (mod g)`: group by group, only a
+ * fraction of the store is held at a time.
+ */
+async function verify(source: TokenStore, target: TokenStore, sourceMarkers: Map<string, number>, ctx: VerifyContext): Promise<MigrateVerification> {
+  const v: MigrateVerification = { checked: 0, inTarget: 0, missing: 0, notNeeded: 0, targetRecords: 0, markersMissing: 0, sampleMissing: [], ok: false };
+  const targetMarkers = await ctx.retrying(() => target.listMarkers());
+  for (const [subject, revokedBefore] of sourceMarkers) if ((targetMarkers.get(subject) ?? -1) < revokedBefore) v.markersMissing++;
+
+  const groups = Math.min(source.shards, target.shards);
+  const shardsOf = (store: TokenStore, group: number) => Array.from({ length: store.shards / groups }, (_, k) => group + k * groups);
+  let finished = 0;
+  ctx.onGroup(groups, 0);
+  await forEachIndex(groups, LIST_CONCURRENCY, async (group) => {
+    const [sourceNames, targetNames] = await Promise.all(
+      [source, target].map(async (store) => (await Promise.all(shardsOf(store, group).map((s) => ctx.retrying(() => store.listShard(s))))).flat()),
+    );
+    const inTarget = new Set<string>();
+    for (const name of targetNames!) {
+      if (!parseRecordName(name)) continue;
+      inTarget.add(name);
+      v.targetRecords++;
+    }
+    const absent: RecordRef[] = [];
+    for (const name of sourceNames!) {
+      const ref = parseRecordName(name);
+      if (!ref || kindOfJti(ref.jti) === 'onetime') continue;
+      v.checked++;
+      if (inTarget.has(name)) v.inTarget++;
+      else absent.push(ref);
+    }
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(VERIFY_READ_CONCURRENCY, absent.length) }, async () => {
+        while (next < absent.length) {
+          const ref = absent[next++]!;
+          const record = await ctx.retrying(() => source.read(ref));
+          if (!record || liveness(record, sourceMarkers, ctx.now, ctx.skewMs) !== 'live') {
+            v.notNeeded++;
+            continue;
+          }
+          // written between our two listings? one exists() settles it
+          if (await ctx.retrying(() => target.exists(ref))) {
+            v.inTarget++;
+            continue;
+          }
+          v.missing++;
+          if (v.sampleMissing.length < 10) v.sampleMissing.push(recordName(ref));
+        }
+      }),
+    );
+    ctx.onGroup(groups, ++finished);
+  });
+  v.ok = v.missing === 0 && v.markersMissing === 0;
+  return v;
+}
+
+function emptyVerification(): MigrateVerification {
+  return { checked: 0, inTarget: 0, missing: 0, notNeeded: 0, targetRecords: 0, markersMissing: 0, sampleMissing: [], ok: false };
+}
