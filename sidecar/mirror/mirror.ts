@@ -262,10 +262,13 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return this.overlay.size;
   }
 
-  /** Presence of a jti, and the subject its record is filed under. */
-  lookup(jti: string): { presence: Presence; subject?: string } {
+  /**
+   * Presence of a jti, and the subject its record is filed under. `pending`: the answer comes from a local
+   * write the store has not confirmed yet (journaled), so asking the store cannot confirm it.
+   */
+  lookup(jti: string): { presence: Presence; subject?: string; pending?: boolean } {
     const o = this.overlay.get(jti);
-    if (o) return o.present ? { presence: 'present', subject: o.subject } : { presence: 'removed' };
+    if (o) return o.present ? { presence: 'present', subject: o.subject, pending: true } : { presence: 'removed', pending: true };
     const subject = this.shards[shardOf(jti, this.shardCount)]!.get(jti);
     if (subject !== undefined) return { presence: 'present', subject };
     return { presence: this.removed.has(jti) ? 'removed' : 'unknown' };

@@ -203,7 +203,8 @@ export class TokenService {
     if (seen.presence === 'present') {
       if (seen.subject !== claims.sub) return gone;
       // Resyncing after a lost session: a record may have been deleted meanwhile, so ask while the store answers.
-      if (!this.d.mirror.trusted && isConnected(this.d.store.state) && !(await this.confirm(claims))) return gone;
+      // Not for a journaled write of ours: the store cannot hold it before the journal is replayed.
+      if (!this.d.mirror.trusted && !seen.pending && isConnected(this.d.store.state) && !(await this.confirm(claims))) return gone;
     } else if (!(await this.confirm(claims))) {
       return gone;
     }
