@@ -197,7 +197,7 @@ else describe('nginx auth_request in front of two sidecars', () => {
     assert.equal(again.body.tokenId, issued.jti);
   });
 
-  test('one sidecar down: nginx asks the other, and requests keep passing', async () => {
+  test('one sidecar down: nginx asks the other, and requests keep passing; both down: 500, never a pass', async () => {
     const { body: issued } = await b.api.issue({ subject: 'frank', clientIp: '127.0.0.1' });
     await a.stop();
     for (let i = 0; i < 4; i++) {
@@ -206,6 +206,12 @@ else describe('nginx auth_request in front of two sidecars', () => {
       assert.equal(res.headers['x-test-sidecar'] !== undefined, true);
       assert.equal(res.body.subject, 'frank');
     }
+    // Both down: an error at the proxy, never a pass.
+    await b.stop();
+    const before = backendHits;
+    const res = await viaProxy({ cookie: `tokensync=${issued.token}` });
+    assert.equal(res.status, 500);
+    assert.equal(backendHits, before);
   });
 });
 
