@@ -4,7 +4,8 @@
 // there is one summary line. Files run one at a time: the integration tests
 // start JVMs and several sidecars, and this machine has two cores.
 //   node scripts/run-tests.mjs [filter...]   only files whose path contains a filter
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -33,5 +34,22 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.error(`running ${files.length} test files: ${files.map((f) => relative(root, f)).join(' ')}`);
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit', cwd: root });
+// Spec output for people; a TAP copy to count from, so the run ends with one plain "N passed, N failed" line.
+const tap = join(mkdtempSync(join(tmpdir(), 'tokensync-tests-')), 'results.tap');
+const result = spawnSync(
+  process.execPath,
+  ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
+  { stdio: 'inherit', cwd: root },
+);
+function count(text, name) {
+  const m = text.match(new RegExp(`^# ${name} (\\d+)$`, 'm'));
+  return m ? Number(m[1]) : 0;
+}
+try {
+  const text = readFileSync(tap, 'utf8');
+  const failed = count(text, 'fail') + count(text, 'cancelled');
+  console.log(`tests: ${count(text, 'pass')} passed, ${failed} failed, ${count(text, 'skipped')} skipped`);
+} catch {
+  /* no TAP summary: the exit status says it all */
+}
 process.exit(result.status ?? 1);
