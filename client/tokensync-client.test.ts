@@ -247,6 +247,32 @@ test('timeouts, unreachable sidecars and aborts are TokensyncClientError with st
   gone.close();
 });
 
+test('an answer that starts and then stalls still times out; one that breaks off is client.unreachable', async () => {
+  const stalling = createHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+    res.write('{"status":'); // and nothing more
+  });
+  await new Promise<void>((r) => stalling.listen(0, '127.0.0.1', r));
+  const c = new TokensyncClient({ url: `http://127.0.0.1:${(stalling.address() as { port: number }).port}`, timeoutMs: 200 });
+  try {
+    await assert.rejects(c.health(), { code: 'client.timeout', status: 0 });
+    const breaking = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"status":', () => res.socket?.destroy());
+    });
+    await new Promise<void>((r) => breaking.listen(0, '127.0.0.1', r));
+    const b = new TokensyncClient({ url: `http://127.0.0.1:${(breaking.address() as { port: number }).port}`, timeoutMs: 2000 });
+    await assert.rejects(b.health(), { code: 'client.unreachable', status: 0 });
+    b.close();
+    breaking.closeAllConnections();
+    await new Promise((r) => breaking.close(r));
+  } finally {
+    c.close();
+    stalling.closeAllConnections();
+    await new Promise((r) => stalling.close(r));
+  }
+});
+
 test('a base URL with a path (the sidecar behind a path-routing proxy) prefixes every call', async () => {
   const paths: string[] = [];
   const recorder = createHttpServer((req, res) => {

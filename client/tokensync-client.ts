@@ -245,7 +245,6 @@ export class TokensyncClient {
     const timeoutMs = c.timeoutMs ?? this.timeoutMs;
     return new Promise<Answer>((resolve, reject) => {
       let settled = false;
-      let cause: 'timeout' | 'aborted' | undefined;
       const finish = (err: Error | undefined, answer?: Answer) => {
         if (settled) return;
         settled = true;
@@ -277,22 +276,24 @@ export class TokensyncClient {
           }
           finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body });
         });
-        res.on('error', (err) => req.destroy(err));
+        res.on('error', (err) => {
+          finish(new TokensyncClientError(0, 'client.unreachable', `${what}: the answer broke off: ${err.message}`, what, { cause: err }));
+          req.destroy();
+        });
       });
+      // Settle first, then tear down: once the answer has begun, destroying the request emits no further error.
       const timer = setTimeout(() => {
-        cause = 'timeout';
+        finish(new TokensyncClientError(0, 'client.timeout', `${what}: no answer from ${this.url.origin} within ${timeoutMs} ms`, what));
         req.destroy();
       }, timeoutMs);
       const onAbort = () => {
-        cause = 'aborted';
+        finish(new TokensyncClientError(0, 'client.aborted', `${what}: aborted`, what, { cause: c.signal?.reason }));
         req.destroy();
       };
       if (c.signal?.aborted) onAbort();
       else c.signal?.addEventListener('abort', onAbort, { once: true });
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err instanceof TokensyncClientError) return finish(err);
-        if (cause === 'timeout') return finish(new TokensyncClientError(0, 'client.timeout', `${what}: no answer from ${this.url.origin} within ${timeoutMs} ms`, what, { cause: err }));
-        if (cause === 'aborted') return finish(new TokensyncClientError(0, 'client.aborted', `${what}: aborted`, what, { cause: c.signal?.reason ?? err }));
         if (req.reusedSocket && err.code === 'ECONNRESET') return finish(new ReusedSocketReset(err.message));
         finish(new TokensyncClientError(0, 'client.unreachable', `${what}: cannot reach the sidecar at ${this.url.origin}: ${err.code ?? err.message}`, what, { cause: err }));
       });
