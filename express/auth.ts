@@ -12,7 +12,6 @@ export interface TokensyncAuth {
 
 declare global {
   // Express's documented way to type what middleware adds to the request (declaration merging).
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       /** Set by `tokensyncAuth()` when the request carries a valid token; `undefined` otherwise. */
