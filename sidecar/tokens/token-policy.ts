@@ -2,17 +2,13 @@ import type { Clock } from '../util/clock.js';
 import type { TokenKind } from '../store/token-record.js';
 import type { Refusal, TokenClaims } from './token-claims.js';
 import { normalizeIp } from '../util/ip.js';
+import type { TokenOptions } from '../config/options.js';
 
-export interface TokenPolicyOptions {
-  expirationMs: number;
-  sliding: boolean;
-  absoluteLifetimeMs: number;
-  /** 0 = off. */
-  idleTimeoutMs: number;
-  onetimeExpirationMs: number;
-  requireConsistentIp: boolean;
-  clockSkewMs: number;
-}
+/** The `authentication.token.*` settings the policy applies (documented on {@link TokenOptions}). */
+export type TokenPolicyOptions = Pick<
+  TokenOptions,
+  'expirationMs' | 'sliding' | 'absoluteLifetimeMs' | 'idleTimeoutMs' | 'onetimeExpirationMs' | 'requireConsistentIp' | 'clockSkewMs'
+>;
 
 export interface NewToken {
   claims: TokenClaims;
