@@ -164,7 +164,7 @@ export class HttpServer {
     const started = process.hrtime.bigint();
     let routeName = 'unmatched';
     try {
-      const url = new URL(req.url ?? '/', 'http://sidecar');
+      const url = parseTarget(req.url);
       let pathMatched = false;
       for (const route of this.routes) {
         const m = route.pattern.exec(url.pathname);
@@ -305,5 +305,14 @@ export class HttpServer {
         }
       });
     });
+  }
+}
+
+/** The request target as a URL; an absolute form that does not parse (`http://[/`) is the client's error, not ours. */
+function parseTarget(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'http://sidecar');
+  } catch {
+    throw new BadRequestError('the request target is not a valid URL', 'request.target');
   }
 }
