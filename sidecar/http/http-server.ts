@@ -35,6 +35,8 @@ interface Route {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+/** Strict: invalid UTF-8 is an error, not replacement characters. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Header block limit (Node's default is 16 KiB); larger gets 431 from Node itself. */
 export const MAX_HEADER_BYTES = 16 * 1024;
 
@@ -296,7 +298,13 @@ export class HttpServer {
       });
       req.on('end', () => {
         if (failed) return;
-        const text = Buffer.concat(chunks).toString('utf8');
+        let text: string;
+        try {
+          // Not toString('utf8'): it turns invalid bytes into U+FFFD, so two different subjects would become one.
+          text = UTF8.decode(Buffer.concat(chunks));
+        } catch {
+          return reject(new BadRequestError('the body is not valid UTF-8', 'request.malformed_json'));
+        }
         if (text.trim() === '') return reject(new BadRequestError('the request needs a JSON body'));
         try {
           resolve(JSON.parse(text));
