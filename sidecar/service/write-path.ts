@@ -14,14 +14,23 @@ export interface WriteOutcome {
 }
 
 /**
- * Every write goes through here. While the store answers and nothing is
- * waiting in the journal, writes go straight to it. Otherwise they are
- * journaled (fsynced), applied to the mirror's overlay at once, and replayed
- * in order when the store is back: a write may not overtake one journaled
- * before it, or a revocation could be undone by a late create.
+ * Every write goes through here. While the store answers, a write goes
+ * straight to it unless the journal still holds a write for the same token
+ * (or, for a logout marker, the same subject). Otherwise it is journaled
+ * (fsynced), applied to the mirror's overlay at once, and replayed in order
+ * when the store is back: a write may not overtake one journaled before it
+ * for the same record, or a revocation could be undone by a late create.
+ *
+ * Why per record and not the whole journal: under sustained issuing after an
+ * outage, a journal that every new write had to queue behind grew as fast as
+ * it was replayed and never drained (tokens issued meanwhile stayed invisible
+ * to the other nodes). Writes to different records commute: jtis are never
+ * reused, and markers only ever move forward.
  */
 export class WritePath {
   private replaying: Promise<void> | undefined;
+  /** Journaled, not yet replayed writes per record key (see keyOf): a write for such a key must queue behind them. */
+  private readonly pendingKeys = new Map<string, number>();
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -43,12 +52,15 @@ export class WritePath {
 
   /** Puts what the journal holds back into the mirror's overlay (after a restart) and starts replaying. */
   restore(): void {
-    for (const entry of this.journal.pending()) this.overlay(entry);
+    for (const entry of this.journal.pending()) {
+      this.hold(keyOf(entry));
+      this.overlay(entry);
+    }
     this.kick();
   }
 
   async apply(op: JournalOp): Promise<WriteOutcome> {
-    if (this.journal.size === 0 && isConnected(this.store.state)) {
+    if (!this.pendingKeys.has(keyOf(op)) && isConnected(this.store.state)) {
       try {
         const changed = await this.send(op);
         this.confirm(op);
@@ -58,7 +70,15 @@ export class WritePath {
         this.log.warn('store unreachable; journaling the write', { op: op.op });
       }
     }
-    const entry = await this.journal.append(op, this.clock.now());
+    const key = keyOf(op);
+    this.hold(key);
+    let entry: JournalEntry;
+    try {
+      entry = await this.journal.append(op, this.clock.now());
+    } catch (err) {
+      this.release(key);
+      throw err;
+    }
     this.overlay(entry);
     this.kick();
     return { replicated: false, changed: true };
@@ -144,9 +164,33 @@ export class WritePath {
     else this.mirror.addPendingMarker(entry.subject, entry.revokedBefore);
   }
 
+  /** Registered before the journal append resolves, so that a write for the same record queues at once. */
+  private hold(key: string): void {
+    this.pendingKeys.set(key, (this.pendingKeys.get(key) ?? 0) + 1);
+  }
+
+  private release(key: string): void {
+    const left = (this.pendingKeys.get(key) ?? 1) - 1;
+    if (left > 0) this.pendingKeys.set(key, left);
+    else this.pendingKeys.delete(key);
+  }
+
   private settle(entry: JournalEntry): void {
+    this.release(keyOf(entry));
     if (entry.op === 'create') this.mirror.settle(entry.record.jti);
     else if (entry.op === 'delete') this.mirror.settle(entry.ref.jti);
     else this.mirror.settleMarker(entry.subject);
+  }
+}
+
+/** The record a write is about: writes with the same key are applied in journal order. */
+function keyOf(op: JournalOp): string {
+  switch (op.op) {
+    case 'create':
+      return `t:${op.record.jti}`;
+    case 'delete':
+      return `t:${op.ref.jti}`;
+    case 'marker':
+      return `s:${op.subject}`;
   }
 }
