@@ -13,6 +13,10 @@ import type { WritePath } from './write-path.js';
 import { BadRequestError } from '../errors/bad-request-error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import type { OutagePolicy } from '../config/options.js';
+import type { ConnectionState } from '../store/connection-state.js';
+
+/** How long a store read caught by a reconnect waits for the connection to come back (see acrossReconnect). */
+const RECONNECT_WAIT_MS = 2_000;
 
 export interface IssueRequest {
   subject: string;
@@ -72,6 +76,9 @@ export interface TokenServiceDeps {
  * token costs no store read.
  */
 export class TokenService {
+  /** Resolves when the store is connected again; shared by every read waiting for it. */
+  private reconnected: Promise<void> | undefined;
+
   constructor(private readonly d: TokenServiceDeps) {}
 
   async issue(req: IssueRequest): Promise<IssuedToken> {
@@ -221,7 +228,7 @@ export class TokenService {
     if (!isValidJti(claims.jti) || !isValidSubject(claims.sub)) return false;
     const ref = { jti: claims.jti, subject: claims.sub };
     try {
-      if (await this.d.store.exists(ref)) {
+      if (await this.acrossReconnect(() => this.d.store.exists(ref))) {
         this.d.metrics?.confirmation('found');
         this.d.mirror.add(ref);
         return true;
@@ -241,12 +248,48 @@ export class TokenService {
   private async subjectOf(jti: string): Promise<string | undefined> {
     const seen = this.d.mirror.lookup(jti);
     if (seen.presence === 'present') return seen.subject;
-    const names = await this.d.store.listShard(shardOf(jti, this.d.store.shards));
+    const names = await this.acrossReconnect(() => this.d.store.listShard(shardOf(jti, this.d.store.shards)));
     for (const name of names) {
       const ref = parseRecordName(name);
       if (ref?.jti === jti) return ref.subject;
     }
     return undefined;
+  }
+
+  /**
+   * A read the store could not answer because its connection is down is asked again once it is back, if
+   * that happens within {@link RECONNECT_WAIT_MS}: a leader election or a reconnect to another server
+   * takes a moment, and a token issued on another node just before it must not be refused meanwhile.
+   * (Writes need no such wait: the write path journals them.)
+   */
+  private async acrossReconnect<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError) || !(await this.storeBack(RECONNECT_WAIT_MS))) throw err;
+      return read();
+    }
+  }
+
+  /** True once the store is connected, false if it is not within `ms`. One state listener for all waiters. */
+  private async storeBack(ms: number): Promise<boolean> {
+    if (isConnected(this.d.store.state)) return true;
+    this.reconnected ??= new Promise<void>((resolve) => {
+      const onState = (next: ConnectionState) => {
+        if (!isConnected(next)) return;
+        this.d.store.off('state', onState);
+        this.reconnected = undefined;
+        resolve();
+      };
+      this.d.store.on('state', onState);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const back = await Promise.race([
+      this.reconnected.then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+    ]);
+    clearTimeout(timer);
+    return back;
   }
 
   private async dropPendingOnetime(subject: string): Promise<void> {
