@@ -6,7 +6,7 @@ import { describeOptions } from './config/describe-options.js';
 import { createLogger, type Logger } from './util/logger.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { Mirror } from './mirror/mirror.js';
-import { createStore } from './store/create-store.js';
+import { createFallbackStore, createStore } from './store/create-store.js';
 import type { MemberInfo, TokenStore } from './store/token-store.js';
 import { isConnected } from './store/connection-state.js';
 import { Journal } from './store/journal.js';
@@ -15,6 +15,7 @@ import { TokenCodec } from './tokens/token-codec.js';
 import { TokenPolicy } from './tokens/token-policy.js';
 import { generateSecretLine, readSecretFile, writeSecretFile } from './tokens/secret-file.js';
 import { SecretError } from './errors/secret-error.js';
+import { StoreUnavailableError } from './errors/store-unavailable-error.js';
 import { Metrics } from './metrics/metrics.js';
 import { WritePath } from './service/write-path.js';
 import { TokenService } from './service/token-service.js';
@@ -41,6 +42,8 @@ export class Sidecar {
   private closed = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private secretWatcher: FSWatcher | undefined;
+  /** The previous store during a migration cutover (`cluster.store.fallback.config`); no watches. */
+  private fallback: TokenStore | undefined;
   private readonly startedAt: number;
   address: AddressInfo | undefined;
 
@@ -96,6 +99,7 @@ export class Sidecar {
       clock,
       logger,
       awaitMarker: (subject, revokedBefore) => self!.awaitMarker(subject, revokedBefore),
+      fallback: () => self?.fallback,
     });
     const reaper = new Reaper(
       store,
@@ -130,6 +134,14 @@ export class Sidecar {
     try {
       // Journaled writes from before a restart go back into the mirror before anything is served.
       writes.restore();
+      const fallback = await createFallbackStore(options, logger, clock);
+      if (fallback) {
+        sidecar.fallback = fallback;
+        await fallback.start({ watch: false }).catch((err: unknown) => {
+          throw new StoreUnavailableError(`fallback store (cluster.store.fallback.config): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        });
+        logger.info('cutover: tokens unknown to our store are looked up in the fallback store, and our writes go there too', { fallback: fallback.describe() });
+      }
       await store.start({ watch: true });
       writes.kick();
       const { host, port } = options.sidecar.listen;
@@ -197,6 +209,7 @@ export class Sidecar {
       node: this.options.nodeId,
       version: VERSION,
       store: { ...this.store.describe(), state: this.store.state },
+      ...(this.fallback ? { fallback: { ...this.fallback.describe(), state: this.fallback.state, ...this.service.fallbackStats } } : {}),
       mirror: { ...this.mirror.stats(), ...(options.digest ? { digest: this.mirror.digest() } : {}) },
       journalPending: this.journal.size,
       reaper: this.reaper.last ?? null,
@@ -302,6 +315,7 @@ export class Sidecar {
     this.writes.close();
     this.mirror.detach();
     await this.store.close().catch((err) => this.logger.warn('store close failed', { error: String(err) }));
+    await this.fallback?.close().catch((err) => this.logger.warn('fallback store close failed', { error: String(err) }));
     await this.journal.close().catch(() => undefined);
     this.logger.info('tokensync stopped');
   }

@@ -13,6 +13,8 @@ import type { WritePath } from './write-path.js';
 import { BadRequestError } from '../errors/bad-request-error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import type { OutagePolicy } from '../config/options.js';
+import type { JournalOp } from '../store/journal.js';
+import type { RecordRef } from '../store/token-record.js';
 import type { ConnectionState } from '../store/connection-state.js';
 
 /** How long a store read caught by a reconnect waits for the connection to come back (see acrossReconnect). */
@@ -63,6 +65,23 @@ export interface TokenServiceDeps {
    * validates anywhere" hold although validation never asks the store.
    */
   awaitMarker?: (subject: string, revokedBefore: number) => Promise<{ acknowledged: string[]; pending: string[] }>;
+  /**
+   * The previous store during a migration cutover (`cluster.store.fallback.config`), started without
+   * watches. A validly signed token our store does not know is looked up there before it is refused, and
+   * what this node writes goes there too (best effort), so sidecars not yet switched see it.
+   */
+  fallback?: () => TokenStore | undefined;
+}
+
+/** What the fallback store of a cutover did on this node: when `confirmed` stops growing, it can go. */
+export interface FallbackStats {
+  /** Tokens unknown to our store, found in the fallback store. */
+  confirmed: number;
+  /** Of those, records copied into our store (one-time tokens stay where they are). */
+  copied: number;
+  /** Writes of this node also made in the fallback store, and those that failed. */
+  writes: number;
+  failedWrites: number;
 }
 
 /**
@@ -78,6 +97,7 @@ export interface TokenServiceDeps {
 export class TokenService {
   /** Resolves when the store is connected again; shared by every read waiting for it. */
   private reconnected: Promise<void> | undefined;
+  readonly fallbackStats: FallbackStats = { confirmed: 0, copied: 0, writes: 0, failedWrites: 0 };
 
   constructor(private readonly d: TokenServiceDeps) {}
 
@@ -89,6 +109,7 @@ export class TokenService {
     const record = this.recordOf(claims, recordExpiresAt, req.attributes);
     if (req.kind === 'onetime') await this.dropPendingOnetime(req.subject);
     const outcome = await this.d.writes.apply({ op: 'create', record });
+    await this.alsoInFallback({ op: 'create', record });
     this.d.metrics?.issue(req.kind);
     const token = this.d.codec.sign(claims);
     const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
@@ -107,6 +128,7 @@ export class TokenService {
     const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
     const record = this.recordOf(claims, expiresAt);
     const outcome = await this.d.writes.apply({ op: 'create', record });
+    await this.alsoInFallback({ op: 'create', record });
     this.d.metrics?.issue(claims.knd);
     return { record, replicated: outcome.replicated, created: outcome.changed };
   }
@@ -143,7 +165,7 @@ export class TokenService {
     const ref = { jti: result.claims.jti, subject: result.claims.sub };
     let won: boolean;
     try {
-      won = await this.d.store.consume(ref);
+      won = (await this.d.store.consume(ref)) || (await this.consumeInFallback(ref));
     } catch (err) {
       if (err instanceof StoreUnavailableError) this.d.metrics?.consumption('unavailable');
       throw err;
@@ -158,8 +180,9 @@ export class TokenService {
   async revoke(jti: string): Promise<{ revoked: boolean; replicated: boolean }> {
     if (!isValidJti(jti)) throw new BadRequestError(`"${String(jti).slice(0, 80)}" is not a token id (jti)`, 'request.jti');
     const subject = await this.subjectOf(jti);
-    if (subject === undefined) return { revoked: false, replicated: true };
+    if (subject === undefined) return { revoked: await this.revokeInFallback(jti), replicated: true };
     const outcome = await this.d.writes.apply({ op: 'delete', ref: { jti, subject } });
+    await this.alsoInFallback({ op: 'delete', ref: { jti, subject } });
     if (outcome.changed) this.d.metrics?.revocation('token');
     return { revoked: outcome.changed, replicated: outcome.replicated };
   }
@@ -175,6 +198,7 @@ export class TokenService {
     let count = 0;
     for (const ref of this.d.mirror.entries()) if (ref.subject === subject) count++;
     const outcome = await this.d.writes.apply({ op: 'marker', subject, revokedBefore });
+    await this.alsoInFallback({ op: 'marker', subject, revokedBefore });
     this.d.metrics?.revocation('subject');
     const acks = outcome.replicated && this.d.awaitMarker ? await this.d.awaitMarker(subject, revokedBefore) : { acknowledged: [], pending: [] };
     return { revoked: count, replicated: outcome.replicated, revokedBefore, ...acks };
@@ -233,6 +257,7 @@ export class TokenService {
         this.d.mirror.add(ref);
         return true;
       }
+      if (await this.confirmInFallback(ref)) return true;
       this.d.metrics?.confirmation('missing');
       this.d.mirror.remove(ref);
       this.d.mirror.rememberMissing(claims.jti);
@@ -241,6 +266,80 @@ export class TokenService {
       this.d.metrics?.confirmation('error');
       if (err instanceof StoreUnavailableError) return false; // cannot confirm: refuse rather than trust an unknown token
       throw err;
+    }
+  }
+
+  /**
+   * Cutover: a token our store does not hold may come from a sidecar still on the previous store. Found
+   * there, its record is copied into our store (one write; from then on it validates from the mirror like
+   * any other, and the mirror never learns a name our store lacks, which its next listing would undo). A
+   * one-time token stays where it is and is consumed there: once-only holds within one store only.
+   */
+  private async confirmInFallback(ref: RecordRef): Promise<boolean> {
+    const fallback = this.d.fallback?.();
+    if (!fallback) return false;
+    let record: TokenRecord | undefined;
+    try {
+      record = await fallback.read(ref);
+    } catch (err) {
+      this.d.logger.warn('cutover: the fallback store did not answer; refusing a token our store does not know', { error: String(err) });
+      return false;
+    }
+    if (!record || record.subject !== ref.subject) return false;
+    this.fallbackStats.confirmed++;
+    this.d.metrics?.confirmation('found');
+    if (record.kind !== 'onetime') {
+      try {
+        await this.d.writes.apply({ op: 'create', record });
+        this.fallbackStats.copied++;
+      } catch (err) {
+        this.d.logger.warn('cutover: could not copy a record from the fallback store', { jti: ref.jti, error: String(err) });
+      }
+    }
+    return true;
+  }
+
+  /** Cutover: a one-time token issued on a sidecar still on the previous store is consumed there. */
+  private async consumeInFallback(ref: RecordRef): Promise<boolean> {
+    const fallback = this.d.fallback?.();
+    if (!fallback) return false;
+    try {
+      return await fallback.consume(ref);
+    } catch (err) {
+      this.d.logger.warn('cutover: the fallback store did not answer a consume', { error: String(err) });
+      return false;
+    }
+  }
+
+  /** Cutover: a token only the previous store holds is revoked there. */
+  private async revokeInFallback(jti: string): Promise<boolean> {
+    const fallback = this.d.fallback?.();
+    if (!fallback) return false;
+    try {
+      const ref = (await fallback.listShard(shardOf(jti, fallback.shards))).map(parseRecordName).find((r) => r?.jti === jti);
+      return ref !== undefined && (await fallback.delete(ref));
+    } catch (err) {
+      this.d.logger.warn('cutover: the fallback store did not answer a revoke', { jti, error: String(err) });
+      return false;
+    }
+  }
+
+  /**
+   * Cutover: what this node writes is written to the previous store too, so that sidecars not yet switched
+   * validate the tokens issued here and refuse those revoked here. Best effort: a fallback store that is
+   * down fails fast and is only logged. One-time tokens are not copied: once-only holds within one store.
+   */
+  private async alsoInFallback(op: JournalOp): Promise<void> {
+    const fallback = this.d.fallback?.();
+    if (!fallback || (op.op === 'create' && op.record.kind === 'onetime')) return;
+    this.fallbackStats.writes++;
+    try {
+      if (op.op === 'create') await fallback.create(op.record);
+      else if (op.op === 'delete') await fallback.delete(op.ref);
+      else await fallback.setMarker(op.subject, op.revokedBefore);
+    } catch (err) {
+      this.fallbackStats.failedWrites++;
+      this.d.logger.warn('cutover: a write did not reach the fallback store', { op: op.op, error: String(err) });
     }
   }
 

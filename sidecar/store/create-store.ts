@@ -4,6 +4,7 @@ import type { Clock } from '../util/clock.js';
 import type { TokenStore } from './token-store.js';
 import { DirectoryStore } from './directory/directory-store.js';
 import { ConfigError } from '../errors/config-error.js';
+import { loadConfig } from '../config/load-config.js';
 
 /** Settings a caller may tighten beyond the properties file. */
 export interface CreateStoreOverrides {
@@ -49,4 +50,38 @@ export async function createStore(options: TokensyncOptions, logger: Logger, clo
     clock,
     ...(overrides.connectTimeoutMs !== undefined && { connectTimeoutMs: overrides.connectTimeoutMs }),
   });
+}
+
+/**
+ * The previous store of a migration cutover (`cluster.store.fallback.config`), created but not started:
+ * `undefined` when none is configured. Its properties file must load, and must name another store than
+ * `options` does; a problem with it is reported against `cluster.store.fallback.config`.
+ */
+export async function createFallbackStore(
+  options: TokensyncOptions,
+  logger: Logger,
+  clock?: Clock,
+  overrides: CreateStoreOverrides = {},
+): Promise<TokenStore | undefined> {
+  const path = options.store.fallbackConfig;
+  if (!path) return undefined;
+  const key = 'cluster.store.fallback.config';
+  let previous: TokensyncOptions;
+  try {
+    previous = (await loadConfig(path)).options;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(err.code, `names a properties file that does not load: ${err.message}`, { key, value: path, cause: err });
+  }
+  if (storeIdentity(previous) === storeIdentity(options)) {
+    throw new ConfigError('config.invalid', 'names this node\'s own store; it must name the previous store of the migration', { key, value: path });
+  }
+  return createStore(previous, logger, clock, overrides);
+}
+
+/** Which store a configuration names: the folder, or the ensemble and chroot. */
+function storeIdentity(options: TokensyncOptions): string {
+  if (options.store.type === 'DIRECTORY') return `DIRECTORY ${options.store.directoryPath}`;
+  const connect = options.store.zookeeper.connect;
+  return `ZOOKEEPER ${[...(connect?.servers ?? [])].sort().join(',')}${connect?.chroot ?? ''}`;
 }
