@@ -105,8 +105,8 @@ export interface MigrateResult {
 }
 
 const DEFAULT_CONCURRENCY = 1_000;
-/** Shard listings fetched ahead of the one being copied. */
-const LIST_AHEAD = 8;
+/** Groups of shard listings fetched ahead of the one being copied. */
+const LIST_AHEAD = 4;
 /** Shard listings (or groups of them, while verifying) in flight while counting and verifying. */
 const LIST_CONCURRENCY = 16;
 /** Source reads in flight while verifying records missing from the target. */
@@ -120,8 +120,9 @@ const MAX_ERRORS = 10;
  * - Markers go first, so a copied record is never valid in the target while its subject is logged out in the
  *   source. A marker never moves backwards (`setMarker`), so copying one twice is harmless.
  * - Records are read shard by shard (a few listings ahead, never the whole store in one array) and written
- *   with up to `concurrency` reads and creates in flight, one create per record. A create that finds the
- *   name taken means "already there": running the migration again copies only what is new.
+ *   with up to `concurrency` reads and creates in flight, one create per record. A record the target
+ *   already lists, or whose create finds the name taken, is "already there": running the migration again
+ *   copies only what is new, and costs little more than listing both stores.
  * - Expired records, records behind a logout marker and records deleted meanwhile are not copied.
  * - One-time tokens are not copied either. They live minutes, and once-only holds only within one store:
  *   a copy would let the same token be consumed once per store. During a cutover a sidecar consumes
@@ -185,7 +186,8 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
   };
 
   // Counting first gives the progress bar its total (and the ETA its meaning): listings only, no reads.
-  const sourceCount = await countRecords(source, retrying);
+  // The target is counted too: when it is empty (a first run), the copy need not list it.
+  const [sourceCount, targetCount] = await Promise.all([countRecords(source, retrying), countRecords(target, retrying)]);
   enter('markers', sourceCount);
 
   const sourceMarkers = await retrying(() => source.listMarkers());
@@ -213,7 +215,10 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
     enter('copying', sourceCount);
     const timer = setInterval(() => report(), progressEvery);
     timer.unref();
-    const feed = new ShardFeed(source, retrying);
+    const feed = new GroupFeed(source, targetCount > 0 ? target : undefined, retrying, (found) => {
+      records.listed += found;
+      records.existing += found;
+    });
     const copyOne = async (name: string): Promise<void> => {
       const ref = parseRecordName(name);
       if (!ref) return; // not a record name (a stray file): not counted at all
@@ -339,46 +344,83 @@ async function forEachIndex(n: number, limit: number, fn: (i: number) => Promise
 }
 
 /**
- * The source's record names, shard after shard, with a few listings fetched ahead. Holds one shard's names
- * (plus the listings ahead) at a time.
+ * The shards of `store` that hold the records of group `group` when records are grouped by
+ * `hash & (groups - 1)`. Shard counts are powers of two and a record's shard is `hash & (shards - 1)`, so
+ * with `groups = min(sourceShards, targetShards)` the source shards `s ≡ group (mod groups)` hold exactly
+ * the records that belong in the target shards `t ≡ group (mod groups)`.
  */
-class ShardFeed {
+function shardsOf(store: TokenStore, groups: number, group: number): number[] {
+  return Array.from({ length: store.shards / groups }, (_, k) => group + k * groups);
+}
+
+async function listGroup(store: TokenStore, groups: number, group: number, retrying: Retrying): Promise<string[]> {
+  return (await Promise.all(shardsOf(store, groups, group).map((s) => retrying(() => store.listShard(s))))).flat();
+}
+
+/**
+ * The source's record names that the target lacks, group after group of shards (a few groups listed ahead;
+ * never the whole store in one array). A name the target lists already is counted through `onPresent` and
+ * costs neither a read nor a write: running the migration again is mostly listings.
+ */
+class GroupFeed {
+  private readonly groups: number;
   private next = 0;
   private readonly ahead = new Map<number, Promise<string[]>>();
   private names: string[] = [];
   private position = 0;
   private loading: Promise<void> | null = null;
 
+  /** `target` undefined: it held nothing when the run started, so nothing is filtered out. */
   constructor(
-    private readonly store: TokenStore,
+    private readonly source: TokenStore,
+    private readonly target: TokenStore | undefined,
     private readonly retrying: Retrying,
-  ) {}
+    private readonly onPresent: (count: number) => void,
+  ) {
+    this.groups = target ? Math.min(source.shards, target.shards) : source.shards;
+  }
 
   async take(): Promise<string | undefined> {
     for (;;) {
       if (this.position < this.names.length) return this.names[this.position++];
-      if (this.next >= this.store.shards) return undefined;
+      if (this.next >= this.groups) return undefined;
       this.loading ??= this.load().finally(() => (this.loading = null));
       await this.loading;
     }
   }
 
   private async load(): Promise<void> {
-    while (this.position >= this.names.length && this.next < this.store.shards) {
-      for (let s = this.next; s < Math.min(this.store.shards, this.next + LIST_AHEAD); s++) {
-        if (!this.ahead.has(s)) {
-          const listing = this.retrying(() => this.store.listShard(s));
-          listing.catch(() => undefined); // awaited below, in order
-          this.ahead.set(s, listing);
+    while (this.position >= this.names.length && this.next < this.groups) {
+      for (let g = this.next; g < Math.min(this.groups, this.next + LIST_AHEAD); g++) {
+        if (!this.ahead.has(g)) {
+          const missing = this.missingIn(g);
+          missing.catch(() => undefined); // awaited below, in order
+          this.ahead.set(g, missing);
         }
       }
-      const shard = this.next;
-      const names = await this.ahead.get(shard)!;
-      this.ahead.delete(shard);
-      this.next = shard + 1;
+      const group = this.next;
+      const names = await this.ahead.get(group)!;
+      this.ahead.delete(group);
+      this.next = group + 1;
       this.names = names;
       this.position = 0;
     }
+  }
+
+  private async missingIn(group: number): Promise<string[]> {
+    const [sourceNames, targetNames] = await Promise.all([
+      listGroup(this.source, this.groups, group, this.retrying),
+      this.target ? listGroup(this.target, this.groups, group, this.retrying) : [],
+    ]);
+    const present = new Set(targetNames);
+    const missing: string[] = [];
+    let found = 0;
+    for (const name of sourceNames) {
+      if (present.has(name) && parseRecordName(name)) found++;
+      else missing.push(name);
+    }
+    if (found > 0) this.onPresent(found);
+    return missing;
   }
 }
 
@@ -390,10 +432,8 @@ interface VerifyContext {
 }
 
 /**
- * Every source record name is looked for in the target by listing both. Shard counts are powers of two and a
- * record's shard is `hash & (shards - 1)`, so with `g = min(sourceShards, targetShards)` the source shards
- * `s ≡ i (mod g)` hold exactly the records of the target shards `t ≡ i (mod g)`: group by group, only a
- * fraction of the store is held at a time.
+ * Every source record name is looked for in the target by listing both, group by group of shards (see
+ * {@link shardsOf}): only a fraction of either store is held at a time.
  */
 async function verify(source: TokenStore, target: TokenStore, sourceMarkers: Map<string, number>, ctx: VerifyContext): Promise<MigrateVerification> {
   const v: MigrateVerification = { checked: 0, inTarget: 0, missing: 0, notNeeded: 0, targetRecords: 0, markersMissing: 0, sampleMissing: [], ok: false };
@@ -401,13 +441,10 @@ async function verify(source: TokenStore, target: TokenStore, sourceMarkers: Map
   for (const [subject, revokedBefore] of sourceMarkers) if ((targetMarkers.get(subject) ?? -1) < revokedBefore) v.markersMissing++;
 
   const groups = Math.min(source.shards, target.shards);
-  const shardsOf = (store: TokenStore, group: number) => Array.from({ length: store.shards / groups }, (_, k) => group + k * groups);
   let finished = 0;
   ctx.onGroup(groups, 0);
   await forEachIndex(groups, LIST_CONCURRENCY, async (group) => {
-    const [sourceNames, targetNames] = await Promise.all(
-      [source, target].map(async (store) => (await Promise.all(shardsOf(store, group).map((s) => ctx.retrying(() => store.listShard(s))))).flat()),
-    );
+    const [sourceNames, targetNames] = await Promise.all([listGroup(source, groups, group, ctx.retrying), listGroup(target, groups, group, ctx.retrying)]);
     const inTarget = new Set<string>();
     for (const name of targetNames!) {
       if (!parseRecordName(name)) continue;
