@@ -1,3 +1,4 @@
+import './threadpool.js';
 import { Command, CommanderError } from 'commander';
 import { makeSidecarCommand } from './commands/sidecar.js';
 import { makeTokensCommand } from './commands/tokens.js';
@@ -54,14 +55,20 @@ export function exitCodeOf(err: unknown): number {
   return 1;
 }
 
+/** What went wrong, on one line: never a stack trace. */
+function oneLine(err: unknown): string {
+  const text = err instanceof Error ? err.message || err.name : String(err);
+  return text.replace(/\s*[\r\n]+\s*/g, ' ');
+}
+
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const program = buildProgram(io);
   try {
     await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return 0;
   } catch (err) {
     const code = exitCodeOf(err);
-    if (!(err instanceof CommanderError)) io.err(`tokensync: ${err instanceof Error ? err.message : String(err)}`);
+    if (!(err instanceof CommanderError) && !(err instanceof CliError && err.reported)) io.err(`tokensync: ${oneLine(err)}`);
     return code;
   }
 }

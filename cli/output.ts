@@ -3,11 +3,15 @@ import { Command } from 'commander';
 /** An error the CLI reports as one line and an exit code (0 done, 1 failed, 2 bad usage or configuration). */
 export class CliError extends Error {
   override readonly name = 'CliError';
+  /** The command already said why (e.g. `verify` printed its checks): only the exit code is left to give. */
+  readonly reported: boolean;
   constructor(
     message: string,
     readonly exitCode: 1 | 2 = 1,
+    options: { reported?: boolean } = {},
   ) {
     super(message);
+    this.reported = options.reported === true;
   }
 }
 

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { withStore } from '../context.js';
+import { forEachShard, withStore } from '../context.js';
 import { CliError, ioOf, printJson } from '../output.js';
 import { isValidSubject, parseRecordName } from '../../sidecar/store/token-record.js';
 
@@ -15,15 +15,18 @@ export function makeSubjectsCommand(): Command {
     .action(async (subject: string, opts: { config?: string; json?: boolean }, command: Command) => {
       const io = ioOf(command);
       if (!isValidSubject(subject)) throw new CliError('subject must be 1 to 128 bytes of text without control characters', 2);
-      await withStore(opts.config, io, async ({ store }) => {
+      await withStore(opts.config, io, async ({ store, fallback }) => {
         const revokedBefore = Date.now() + 1;
         await store.setMarker(subject, revokedBefore);
+        // during a cutover, sidecars still on the previous store must refuse the subject's tokens too
+        const previous = await fallback();
+        await previous?.setMarker(subject, revokedBefore);
         let count = 0;
-        for (let shard = 0; shard < store.shards; shard++) {
+        await forEachShard(store.shards, 32, async (shard) => {
           for (const name of await store.listShard(shard)) if (parseRecordName(name)?.subject === subject) count++;
-        }
-        if (opts.json) printJson(io, { subject, revoked: count, revokedBefore: new Date(revokedBefore).toISOString() });
-        else io.out(`logged out ${subject} everywhere: ${count} token${count === 1 ? '' : 's'} revoked`);
+        });
+        if (opts.json) printJson(io, { subject, revoked: count, revokedBefore: new Date(revokedBefore).toISOString(), ...(previous ? { fallback: true } : {}) });
+        else io.out(`logged out ${subject} everywhere: ${count} token${count === 1 ? '' : 's'} revoked${previous ? ' (marker written to the fallback store too)' : ''}`);
       });
     });
   return subjects;

@@ -97,12 +97,18 @@ export function makeTokensCommand(): Command {
     .addHelpText('after', '\nExample:\n  tokensync tokens revoke s.Qm9vQm9vQm9vQm9vQm9vQQ --config node1.properties')
     .action(async (jti: string, opts: Common, command: Command) => {
       const io = ioOf(command);
-      await withStore(opts.config, io, async ({ store }) => {
+      await withStore(opts.config, io, async ({ store, fallback }) => {
         const ref = await findRef(store, jti);
-        const revoked = ref ? await store.delete(ref) : false;
+        let revoked = ref ? await store.delete(ref) : false;
+        // during a cutover the token may live in the previous store too (or only there): revoke it there as well
+        const previous = await fallback();
+        const previousRef = previous && (await findRef(previous, jti));
+        const inPrevious = previousRef ? await previous.delete(previousRef) : false;
+        revoked ||= inPrevious;
+        const subject = (ref ?? previousRef)?.subject;
         if (!revoked) throw new CliError(`no token record with jti ${jti}`, 1);
-        if (opts.json) printJson(io, { revoked: true, jti, subject: ref!.subject });
-        else io.out(`revoked ${jti} (subject ${ref!.subject})`);
+        if (opts.json) printJson(io, { revoked: true, jti, subject, ...(previous ? { revokedInFallback: inPrevious } : {}) });
+        else io.out(`revoked ${jti} (subject ${subject})${inPrevious ? ', also in the fallback store' : ''}`);
       });
     });
 

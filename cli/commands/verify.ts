@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { withStore } from '../context.js';
-import { ioOf, printJson } from '../output.js';
+import { CliError, ioOf, printJson } from '../output.js';
 import { readSecretFile } from '../../sidecar/tokens/secret-file.js';
 import { TokenCodec } from '../../sidecar/tokens/token-codec.js';
 import { TokenPolicy } from '../../sidecar/tokens/token-policy.js';
@@ -27,10 +27,23 @@ export function makeVerifyCommand(): Command {
       const decoded = decodeUntrusted(token);
       let valid = false;
       let reason: string | undefined;
-      await withStore(opts.config, io, async ({ options, store }) => {
+      await withStore(opts.config, io, async ({ options, store, fallback }) => {
         const codec = new TokenCodec(await readSecretFile(options.token.secretFile), options.token.algorithm);
-        const v = codec.verify(token);
         const kid = decoded.header?.kid;
+        if (kid !== undefined) {
+          const at = codec.kids.indexOf(String(kid));
+          checks.push({
+            check: 'kid',
+            ok: at >= 0,
+            detail:
+              at < 0
+                ? `${String(kid)} is not one of the ${codec.kids.length} secrets of ${options.token.secretFile} (retired, or signed with another cluster's secret)`
+                : at === 0
+                  ? `${String(kid)}, the signing secret`
+                  : `${String(kid)}, secret ${at + 1} of ${codec.kids.length} (verifies; no longer signs)`,
+          });
+        }
+        const v = codec.verify(token);
         checks.push({ check: 'signature', ok: v.ok, detail: v.ok ? `${options.token.algorithm}, kid ${String(kid ?? '(none)')}` : `${v.reason}: ${v.message}` });
         if (!v.ok) return void (reason = v.reason);
         const policy = new TokenPolicy(options.token, systemClock);
@@ -39,8 +52,16 @@ export function makeVerifyCommand(): Command {
         checks.push({ check: 'expiry and binding', ok: !refusal, detail: refusal ? `${refusal.reason}: ${refusal.message}` : exp });
         if (refusal) return void (reason = refusal.reason);
         const ref = { jti: v.claims.jti, subject: v.claims.sub };
-        const exists = isValidJti(ref.jti) && isValidSubject(ref.subject) && (await store.exists(ref));
-        checks.push({ check: 'record', ok: exists, detail: exists ? `present in the ${store.type} store` : 'no record (revoked, consumed, reaped or never issued)' });
+        const wellFormed = isValidJti(ref.jti) && isValidSubject(ref.subject);
+        let exists = wellFormed && (await store.exists(ref));
+        let detail = exists ? `present in the ${store.type} store` : 'no record (revoked, consumed, reaped or never issued)';
+        // a sidecar in a cutover confirms a token its store does not know against the previous store
+        const previous = !exists && wellFormed ? await fallback() : undefined;
+        if (previous && (await previous.exists(ref))) {
+          exists = true;
+          detail = `not in the ${store.type} store, present in the fallback ${previous.type} store (cluster.store.fallback.config)`;
+        } else if (previous) detail += `, in neither the ${store.type} store nor the fallback ${previous.type} store`;
+        checks.push({ check: 'record', ok: exists, detail });
         if (!exists) return void (reason = v.claims.knd === 'onetime' ? 'consumed' : 'revoked');
         const marker = (await store.listMarkers()).get(ref.subject);
         const loggedOut = marker !== undefined && v.claims.ath < marker;
@@ -55,7 +76,7 @@ export function makeVerifyCommand(): Command {
         for (const c of checks) io.out(`${c.ok ? 'ok  ' : 'FAIL'}    ${c.check}: ${c.detail}`);
         io.out(valid ? 'VALID' : `INVALID (${reason})`);
       }
-      if (!valid) process.exitCode = 1;
+      if (!valid) throw new CliError(`INVALID (${reason})`, 1, { reported: true });
     });
 }
 
