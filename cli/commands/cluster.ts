@@ -1,22 +1,55 @@
 import { Command } from 'commander';
 import { withStore } from '../context.js';
 import { ioOf, printJson, relativeTime, table } from '../output.js';
+import { probeServers, type ServerStatus } from '../zookeeper-servers.js';
 
 export function makeClusterCommand(): Command {
-  const cluster = new Command('cluster').description('the sidecars of the cluster');
+  const cluster = new Command('cluster').description('the sidecars of the cluster and the servers of their store');
   cluster
     .command('status')
-    .description('members with their address, version, uptime, mirror size, lag and store connection')
+    .description('members with their address, version, uptime, mirror size, lag and store connection; for ZooKeeper, every server of the ensemble')
     .option('-c, --config <file>', 'properties file naming the store')
-    .option('--json', 'machine output')
-    .addHelpText('after', '\nExample:\n  tokensync cluster status --config node1.properties')
+    .option('--json', 'machine output: {store, servers, members}')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Example:',
+        '  tokensync cluster status --config node1.properties',
+        '',
+        'Members are the sidecars that published a heartbeat lately (/members in ZooKeeper, <store>/members/*.json',
+        'in a DIRECTORY store). ZooKeeper servers are asked with the srvr and cons four-letter words; a server',
+        'that does not allow them (4lw.commands.whitelist) shows mode "unknown".',
+      ].join('\n'),
+    )
     .action(async (opts: { config?: string; json?: boolean }, command: Command) => {
       const io = ioOf(command);
-      await withStore(opts.config, io, async ({ store }) => {
+      await withStore(opts.config, io, async ({ store, options }) => {
         const members = (await store.listMembers()).sort((a, b) => a.nodeId.localeCompare(b.nodeId));
         const description = store.describe();
-        if (opts.json) return printJson(io, { store: description, members });
-        io.out(`store: ${description.type} ${description.location} (${description.shards} shards${description.server ? `, answered by ${description.server}` : ''})`);
+        let servers: ServerStatus[] | undefined;
+        if (store.type === 'ZOOKEEPER' && options.store.zookeeper.connect) {
+          const sessionId = (store as unknown as { sessionId?: string }).sessionId;
+          servers = await probeServers(options.store.zookeeper.connect.servers, { sessionId });
+        }
+        if (opts.json) return printJson(io, { store: description, ...(servers ? { servers } : {}), members });
+        io.out(`store: ${description.type} ${description.location} (${description.shards} shards)`);
+        if (servers) {
+          io.out('\n' + table(
+            servers.map((s) => ({
+              server: s.server,
+              mode: s.mode,
+              version: s.version,
+              zxid: s.zxid,
+              clients: s.connections,
+              znodes: s.nodes,
+              latency: s.latency,
+              note: s.ours ? 'answers this command' : s.note,
+            })),
+            ['server', 'mode', 'version', 'zxid', 'clients', 'znodes', 'latency', 'note'],
+          ));
+        }
+        io.out('');
         const now = Date.now();
         io.out(
           table(
