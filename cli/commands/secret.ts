@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
-import { loadOptions } from '../context.js';
-import { CliError, ioOf, printJson } from '../output.js';
+import { loadOptions, withStore } from '../context.js';
+import { CliError, ioOf, printJson, type Io } from '../output.js';
 import { generateSecretLine, kidOf, parseSecrets, readSecretFile, writeSecretFile } from '../../sidecar/tokens/secret-file.js';
 
 interface Opts {
@@ -36,11 +36,24 @@ export function makeSecretCommand(): Command {
   secret
     .command('rotate')
     .description('put a new signing secret first; older ones keep verifying, so nobody is logged out')
-    .option('-c, --config <file>', 'properties file (authentication.token.secret.file)')
-    .option('--retire', 'drop secrets that have not signed for longer than the longest token lifetime')
+    .option('-c, --config <file>', 'properties file (authentication.token.secret.file, and the store for --retire)')
+    .option('--retire', 'drop secrets that stopped signing longer ago than the longest token lifetime, unless live api tokens still need them')
+    .option('--force', 'with --retire: drop them even if api tokens signed with them are live (those tokens stop validating)')
     .option('--json', 'machine output')
-    .addHelpText('after', '\nExample:\n  tokensync secret rotate --config node1.properties   (then copy the file to every node; sidecars reload it)')
-    .action(async (opts: Opts & { retire?: boolean }, command: Command) => {
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  tokensync secret rotate --config node1.properties            then copy the file to every node',
+        '  tokensync secret rotate --config node1.properties --retire   also drop secrets nothing needs any more',
+        '',
+        'Running sidecars reload the file when it changes (or on SIGHUP) and log the kids they accept.',
+        'api tokens never expire: --retire keeps a secret while a live api token issued during its signing',
+        'period exists (it reads the store), and says so; revoke those tokens, or pass --force.',
+      ].join('\n'),
+    )
+    .action(async (opts: Opts & { retire?: boolean; force?: boolean }, command: Command) => {
       const io = ioOf(command);
       const options = await loadOptions(opts.config, io);
       const path = options.token.secretFile;
@@ -54,25 +67,66 @@ export function makeSecretCommand(): Command {
       if (lines[0] && history[kidOf(lines[0])] === undefined) history[kidOf(lines[0])] = now;
       let kept = lines;
       let retired: string[] = [];
+      const stillNeeded: Array<{ kid: string; apiTokens: number }> = [];
       if (opts.retire) {
         const longest = Math.max(options.token.absoluteLifetimeMs, options.token.expirationMs, options.token.onetimeExpirationMs);
-        kept = lines.filter((l, i) => i === 0 || now - (history[kidOf(l)] ?? now) <= longest);
-        retired = lines.filter((l) => !kept.includes(l)).map(kidOf);
+        // line i signed from when line i+1 stopped signing until it stopped itself
+        const periods = lines.map((l, i) => ({
+          line: l,
+          kid: kidOf(l),
+          from: i + 1 < lines.length ? (history[kidOf(lines[i + 1]!)] ?? 0) : 0,
+          until: history[kidOf(l)],
+        }));
+        let candidates = periods.filter((p, i) => i > 0 && p.until !== undefined && now - p.until > longest);
+        if (candidates.length > 0 && !opts.force) {
+          const counts = await apiTokensIssuedIn(opts.config, io, candidates.map((c) => [c.from, c.until!]));
+          candidates = candidates.filter((c, i) => {
+            if (counts[i]! === 0) return true;
+            stillNeeded.push({ kid: c.kid, apiTokens: counts[i]! });
+            return false;
+          });
+        }
+        const drop = new Set(candidates.map((c) => c.line));
+        kept = lines.filter((l) => !drop.has(l));
+        retired = candidates.map((c) => c.kid);
       }
       const next = [fresh, ...kept];
       parseSecrets(next.join('\n'), path);
       await writeSecretFile(path, next);
+      for (const kid of retired) delete history[kid];
       await writeHistory(path, history);
       const kids = next.map(kidOf);
-      if (opts.json) printJson(io, { path, signing: kids[0], kids, retired });
+      if (opts.json) printJson(io, { path, signing: kids[0], kids, retired, stillNeeded });
       else {
         io.out(`rotated ${path}: signing with ${kids[0]}, verifying ${kids.join(', ')}`);
         if (retired.length) io.out(`retired ${retired.join(', ')}`);
+        for (const s of stillNeeded) io.out(`kept ${s.kid}: ${s.apiTokens} live api token${s.apiTokens === 1 ? ' was' : 's were'} issued while it signed (revoke them, or --retire --force)`);
         io.out('copy the file to every node; running sidecars reload it (or send SIGHUP)');
       }
     });
 
   return secret;
+}
+
+/**
+ * How many live api tokens were issued within each period `[from, until)`: api tokens never expire and are
+ * never reissued, so the secret that signed one must stay until the token is revoked.
+ */
+async function apiTokensIssuedIn(config: string | undefined, io: Io, periods: Array<[number, number]>): Promise<number[]> {
+  const counts = periods.map(() => 0);
+  try {
+    await withStore(config, io, async ({ store }) => {
+      let cursor: string | undefined;
+      do {
+        const page = await store.list({ kind: 'api', limit: 1000, cursor });
+        for (const r of page.items) periods.forEach(([from, until], i) => r.issuedAt >= from && r.issuedAt < until && counts[i]!++);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+    });
+  } catch (err) {
+    throw new CliError(`cannot check the store for api tokens that still need the old secrets (${err instanceof Error ? err.message : String(err)}); nothing changed. Use --retire --force to retire without checking`, 1);
+  }
+  return counts;
 }
 
 /** When each secret stopped signing, in `<secret file>.history` (kids only, never secrets). */
