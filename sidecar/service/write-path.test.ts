@@ -115,3 +115,16 @@ test('journaled writes restored after a restart hold their records back too', as
   assert.deepEqual(store.log, ['create s.restored-4', 'delete s.restored-4']);
   writes.close();
 });
+
+test('replay sends a batch of distinct records at once, and a later write of a record in it after the earlier one', async () => {
+  const { store, journal, writes } = await setup();
+  store.setState('suspended');
+  for (let i = 0; i < 100; i++) await writes.apply({ op: 'create', record: record(`s.batch-${String(i).padStart(4, '0')}`) });
+  await writes.apply({ op: 'delete', ref: { jti: 's.batch-0003', subject: 'alice' } });
+  store.setState('reconnected');
+  await writes.drain();
+  assert.equal(journal.size, 0);
+  assert.equal(store.names.size, 99);
+  assert.ok(store.log.indexOf('delete s.batch-0003') > store.log.indexOf('create s.batch-0003'));
+  writes.close();
+});

@@ -51,3 +51,18 @@ test('concurrent appends get distinct, ordered sequence numbers', async () => {
   assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: 50 }, (_, i) => i + 1));
   await j.close();
 });
+
+test('completeThrough records a run of entries done with one write', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ts-journal-'));
+  const j = new Journal(dir, silentLogger());
+  await j.open();
+  for (const name of ['s.one-aaaaaa', 's.two-aaaaaa', 's.three-aaaa']) await j.append({ op: 'delete', ref: ref(name) });
+  await j.completeThrough(2);
+  assert.deepEqual(j.pending().map((e) => e.seq), [3]);
+  await assert.rejects(j.completeThrough(7), /out of order/);
+  await j.close();
+  const again = new Journal(dir, silentLogger());
+  await again.open();
+  assert.deepEqual(again.pending().map((e) => e.seq), [3]);
+  await again.close();
+});

@@ -90,11 +90,20 @@ export class Journal {
   }
 
   /** Records that the first pending entry reached the store. */
-  async complete(seq: number): Promise<void> {
+  complete(seq: number): Promise<void> {
+    return this.finish(seq, true);
+  }
+
+  /** Records that every pending entry up to `seq` (one of them) reached the store: one durable write. */
+  completeThrough(seq: number): Promise<void> {
+    return this.finish(seq, false);
+  }
+
+  private async finish(seq: number, firstOnly: boolean): Promise<void> {
     const run = async () => {
-      const first = this.entries[0];
-      if (!first || first.seq !== seq) throw new Error(`journal: completing ${seq} out of order`);
-      this.entries.shift();
+      const upTo = this.entries.findIndex((e) => e.seq === seq);
+      if (upTo < 0 || (firstOnly && upTo > 0)) throw new Error(`journal: completing ${seq} out of order`);
+      this.entries.splice(0, upTo + 1);
       this.done = seq;
       if (this.entries.length === 0 && this.handle) {
         // Everything is in the store: start a fresh log so it does not grow forever.
