@@ -51,7 +51,7 @@ export function exitCodeOf(err: unknown): number {
   }
   if (err instanceof CliError) return err.exitCode;
   if (err instanceof ConfigError) return 2;
-  if (err instanceof TokensyncError) return err.code.startsWith('secret.') || err.code.startsWith('request.') ? 2 : 1;
+  if (err instanceof TokensyncError) return err.code.startsWith('secret.') || err.code.startsWith('admin.') || err.code.startsWith('request.') ? 2 : 1;
   return 1;
 }
 
