@@ -111,7 +111,12 @@ export class Sidecar {
 
     let adminToken: string | undefined;
     if (options.sidecar.adminTokenFile) {
-      adminToken = (await fs.readFile(options.sidecar.adminTokenFile, 'utf8')).trim();
+      const path = options.sidecar.adminTokenFile;
+      adminToken = (
+        await fs.readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+          throw new SecretError(`${path}: cannot read the admin token file (${err.code ?? err.message}); fix or unset sidecar.admin.token.file`, 'admin.unreadable');
+        })
+      ).trim();
       if (adminToken.length < 16) throw new SecretError(`${options.sidecar.adminTokenFile}: the admin token must be at least 16 characters`, 'admin.weak');
     }
     // Late-bound: the sidecar object is built after the server.
