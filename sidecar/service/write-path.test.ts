@@ -48,6 +48,11 @@ class FakeStore extends EventEmitter<StoreEvents> {
     return this.names.delete(ref.jti);
   }
 
+  async exists(ref: RecordRef): Promise<boolean> {
+    this.check();
+    return this.names.has(ref.jti);
+  }
+
   async setMarker(subject: string): Promise<void> {
     this.check();
     this.log.push(`marker ${subject}`);
@@ -126,5 +131,31 @@ test('replay sends a batch of distinct records at once, and a later write of a r
   assert.equal(journal.size, 0);
   assert.equal(store.names.size, 99);
   assert.ok(store.log.indexOf('delete s.batch-0003') > store.log.indexOf('create s.batch-0003'));
+  writes.close();
+});
+
+test('after a crash mid-replay, a create that was sent and has been revoked since is not brought back', async () => {
+  const { store, journal: first, writes: before } = await setup();
+  before.close();
+  store.setState('suspended');
+  await first.append({ op: 'create', record: record('s.revoked-55') });
+  await first.append({ op: 'create', record: record('s.present-66') });
+  await first.append({ op: 'create', record: record('s.unsent-777') });
+  // the killed process had sent the first two (journal.sending), and recorded nothing done
+  await first.markSending(2);
+  await first.close();
+  store.names.add('s.present-66'); // s.revoked-55 reached the store and was revoked on another node since
+  const journal = new Journal((first as unknown as { dir: string }).dir, silentLogger());
+  await journal.open();
+  const mirror = new Mirror(4);
+  const writes = new WritePath(store as unknown as TokenStore, mirror, journal, systemClock, silentLogger());
+  writes.restore();
+  store.setState('reconnected');
+  await writes.drain();
+  assert.equal(store.names.has('s.revoked-55'), false, 'the revoked token stays revoked');
+  assert.equal(mirror.lookup('s.revoked-55').presence, 'removed');
+  assert.ok(store.names.has('s.present-66'));
+  assert.ok(store.names.has('s.unsent-777'), 'a create the killed process never sent is replayed');
+  assert.deepEqual(store.log, ['create s.unsent-777']);
   writes.close();
 });

@@ -136,7 +136,8 @@ export class WritePath {
       if (this.closed || !isConnected(this.store.state)) break;
       const batch = this.nextBatch();
       if (batch.length === 0) break;
-      const results = await Promise.allSettled(batch.map((entry) => this.send(entry)));
+      await this.journal.markSending(batch[batch.length - 1]!.seq);
+      const results = await Promise.allSettled(batch.map((entry) => this.replayEntry(entry)));
       let sent = 0;
       for (const [i, result] of results.entries()) {
         if (result.status === 'rejected') {
@@ -154,6 +155,23 @@ export class WritePath {
       if (sent < batch.length) break;
     }
     if (replayed > 0) this.log.info('journal replayed into the store', { entries: replayed });
+  }
+
+  /**
+   * A create that a killed process had sent, and that the store does not hold, is not sent again: it was
+   * most likely applied and then revoked on another node (a revocation cannot be told from a create that
+   * never arrived, and bringing a revoked token back is the worse mistake; the other one costs a login).
+   */
+  private async replayEntry(entry: JournalEntry): Promise<boolean> {
+    if (entry.op !== 'create' || !this.journal.sentBeforeRestart(entry.seq)) return this.send(entry);
+    const ref = { jti: entry.record.jti, subject: entry.record.subject };
+    if (await this.store.exists(ref)) return false;
+    this.log.warn('not replaying a journaled issue sent before a crash and no longer in the store: it may have been revoked since; the token is refused', {
+      jti: entry.record.jti,
+      seq: entry.seq,
+    });
+    this.mirror.removePending(ref);
+    return false;
   }
 
   /** The leading pending entries, each for a different record, at most {@link REPLAY_BATCH}. */

@@ -19,16 +19,20 @@ export type JournalEntry = JournalOp & { seq: number; at: number };
  * acknowledged issue or revocation survives `kill -9`.
  *
  * Format: `journal.log` holds one JSON entry per line; `journal.done` holds
- * the sequence number of the last entry applied to the store. Replaying an
- * entry twice is harmless (create of an existing record and delete of a
- * missing one are no-ops), which covers a crash between applying an entry
- * and recording it done.
+ * the sequence number of the last entry applied to the store;
+ * `journal.sending` the last entry sent to it. Replaying a delete or a marker
+ * twice is harmless. A create is not: sent before a crash but not recorded
+ * done, it may have reached the store and been revoked on another node since,
+ * and sending it again would bring the revoked token back. Such entries
+ * ({@link sentBeforeRestart}) are told apart so the replay can be careful.
  */
 export class Journal {
   private handle: FileHandle | undefined;
   private entries: JournalEntry[] = [];
   private nextSeq = 1;
   private done = 0;
+  /** Entries up to this seq were sent to the store by the process before this one (see sentBeforeRestart). */
+  private sentAtOpen = 0;
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -42,6 +46,10 @@ export class Journal {
 
   private get donePath(): string {
     return join(this.dir, 'journal.done');
+  }
+
+  private get sendingPath(): string {
+    return join(this.dir, 'journal.sending');
   }
 
   async open(): Promise<void> {
@@ -61,6 +69,7 @@ export class Journal {
       }
     }
     this.nextSeq = last + 1;
+    this.sentAtOpen = Number((await fs.readFile(this.sendingPath, 'utf8').catch(() => '0')).trim()) || 0;
     this.handle = await fs.open(this.logPath, 'a', 0o600);
     if (this.entries.length > 0) this.log.info('journal: entries waiting for the store', { pending: this.entries.length });
   }
@@ -87,6 +96,25 @@ export class Journal {
     const result = this.tail.then(run, run);
     this.tail = result.catch(() => undefined);
     return result;
+  }
+
+  /**
+   * Records, durably, that the entries up to `seq` are about to be sent to the store: after a crash, the
+   * next process knows which pending entries may have reached it.
+   */
+  markSending(seq: number): Promise<void> {
+    const run = () => replaceFile(this.sendingPath, this.dir, String(seq));
+    const result = this.tail.then(run, run);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  /**
+   * True for a pending entry that the previous process sent to the store without recording the outcome
+   * (it was killed in between): it may have been applied, and undone by someone else since.
+   */
+  sentBeforeRestart(seq: number): boolean {
+    return seq <= this.sentAtOpen;
   }
 
   /** Records that the first pending entry reached the store. */
