@@ -71,11 +71,14 @@ export class SidecarProcess {
     this.proc = proc;
     live.add(proc);
     proc.on('exit', () => live.delete(proc));
+    // only this run's output: after a kill or stop, the previous run's "tokensync ready" line is still in it
+    const from = this.output.length;
     const ready = new Promise<void>((resolveReady, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.spec.nodeId} did not become ready:\n${this.output.slice(-3000)}`)), 30_000 * TIME_SCALE);
       const onData = (chunk: Buffer) => {
         this.output += chunk.toString();
-        const m = /"listen":"127\.0\.0\.1:(\d+)","message":"tokensync ready"/.exec(this.output) ?? /tokensync ready.*?"listen":"127\.0\.0\.1:(\d+)"/.exec(this.output);
+        const run = this.output.slice(from);
+        const m = /"listen":"127\.0\.0\.1:(\d+)","message":"tokensync ready"/.exec(run) ?? /tokensync ready.*?"listen":"127\.0\.0\.1:(\d+)"/.exec(run);
         if (m) {
           clearTimeout(timer);
           this.port = Number(m[1]);
