@@ -1,0 +1,148 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
+import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
+import { treeDigestFresh } from './support/zk-tree.js';
+import { FULL, LoadRun, checkLedger, size, sleep, type IssuedToken } from './support/load.js';
+import { waitFor } from '../sidecar/util/wait-for.js';
+
+/**
+ * Extends zookeeper-faults.test.ts ("whole ensemble down: issue and revoke on A are journaled") from two
+ * writes to sustained load, and to both outage policies at once: two sidecars validate from their mirror
+ * (`serve-cached`), a third refuses to (`reject`: 503), while the whole ensemble is down (CI: 8 s; full: 30 s,
+ * far past the 4 s session timeout, so every session is lost and replaced).
+ *
+ * Issues and revocations made meanwhile are journaled (`replicated: false`) and replayed; afterwards every
+ * mirror equals the tree, every acknowledged issue validates on every node and every acknowledged revocation
+ * is refused on every node.
+ */
+const CHROOT = '/faults-outage';
+const OUTAGE_MS = size(8_000, 30_000);
+let zk: ZooKeeperCluster;
+let dir: string;
+const nodes: SidecarProcess[] = [];
+
+before(async () => {
+  zk = await startZooKeeper({ servers: 3 });
+  dir = await tempDir('tokensync-faults-outage-');
+  const cli = await writeProperties(join(dir, 'cli.properties'), { 'app.data.dir': join(dir, 'cli') });
+  assert.equal((await runCli(['secret', 'generate', '--config', cli])).code, 0);
+  const props = {
+    'cluster.store.type': 'ZOOKEEPER',
+    'cluster.store.zookeeper.connect': `${zk.connectString}${CHROOT}`,
+    'cluster.store.zookeeper.session.timeout': '4s',
+    'cluster.store.zookeeper.shards': 32,
+    'authentication.token.secret.file': join(dir, 'cli', 'token_secret'),
+  };
+  for (const [id, policy] of [['cached1', 'serve-cached'], ['cached2', 'serve-cached'], ['reject1', 'reject']] as const) {
+    nodes.push(
+      await new SidecarProcess({
+        nodeId: id,
+        props: { ...props, 'app.data.dir': join(dir, id), 'cluster.store.outage.policy': policy },
+        dir: join(dir, `${id}-conf`),
+      }).start(),
+    );
+  }
+});
+
+after(async () => {
+  await Promise.all(nodes.map((n) => n.stop()));
+  await zk?.close();
+});
+
+async function states(): Promise<string[]> {
+  return Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.store as string));
+}
+
+test(`whole ensemble down for ${OUTAGE_MS / 1000} s under load: serve-cached validates from the mirror, reject answers 503, writes are journaled and replayed`, async (t) => {
+  const stable: IssuedToken[] = [];
+  for (let i = 0; i < 30; i++) {
+    const node = nodes[i % 3]!;
+    const res = await node.api.issue({ subject: `stable-${i}` });
+    assert.equal(res.status, 201, res.text);
+    stable.push({ jti: res.body.jti, token: res.body.token, node: node.spec.nodeId, replicated: true, at: Date.now() });
+  }
+  for (const node of nodes) for (const s of stable) assert.equal((await node.api.validate(s.token)).status, 200);
+
+  const rejectedDuringOutage: number[] = [];
+  const load = new LoadRun(nodes, {
+    validators: 4,
+    issuers: 2,
+    revokers: 2,
+    stable,
+    maxOps: size(200_000, 1_000_000),
+    maxMs: size(60_000, 180_000),
+    subject: 'o',
+    allowValidation: (status, node, phase) => {
+      const allowed = status === 503 && node.spec.nodeId === 'reject1' && (phase === 'outage' || phase === 'restarting');
+      if (allowed) rejectedDuringOutage.push(Date.now());
+      return allowed;
+    },
+    // a node cannot look up the subject of a token it never saw while the store is down
+    allowWrite: (op, status, _node, phase) => op === 'revoke' && status === 503 && (phase === 'outage' || phase === 'restarting'),
+  }).start();
+  await load.waitForOps(500);
+
+  load.setPhase('outage');
+  const downAt = Date.now();
+  for (let i = 0; i < zk.servers; i++) await zk.kill(i);
+  let seen: string[] = [];
+  await waitFor(async () => (seen = await states()).every((s) => s === 'suspended' || s === 'lost'), 'every sidecar notices the outage', 20_000, 50).catch((err) => {
+    throw new Error(`${(err as Error).message}: ${seen}\n${nodes.map((n) => n.logs.split('\n').slice(-6).join('\n')).join('\n')}`);
+  });
+  const noticedMs = Date.now() - downAt;
+  const issuedBefore = load.counts.issue.ok;
+  const revokedBefore = load.counts.revoke.ok;
+  const validatedBefore = load.counts.validate.tried;
+  await sleep(OUTAGE_MS - (Date.now() - downAt));
+  const duringOutage = {
+    validations: load.counts.validate.tried - validatedBefore,
+    issues: load.counts.issue.ok - issuedBefore,
+    revocations: load.counts.revoke.ok - revokedBefore,
+    rejected503: rejectedDuringOutage.length,
+  };
+  const cluster = await nodes[0]!.api.cluster();
+  assert.ok(['suspended', 'lost'].includes(cluster.body.store.state), `/v1/cluster reports the outage: ${cluster.body.store.state}`);
+  assert.ok(cluster.body.journalPending > 0, 'writes were journaled');
+
+  load.setPhase('restarting');
+  for (let i = 0; i < zk.servers; i++) await zk.start(i);
+  await zk.waitForQuorum();
+  const upAt = Date.now();
+  await waitFor(async () => (await states()).every((s) => s === 'connected' || s === 'reconnected'), 'every sidecar reconnects', 30_000, 50);
+  const reconnectMs = Date.now() - upAt;
+  let pending: number[] = [];
+  await waitFor(async () => {
+    pending = await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.journalPending));
+    return pending.every((p) => p === 0);
+  }, 'journals replayed while the load goes on', 30_000, 100).catch((err) => {
+    const lines = nodes.map((n) => n.logs.split('\n').filter((l) => /journal|->|session|replay/.test(l)).slice(-12).join('\n'));
+    throw new Error(`${(err as Error).message}: pending ${pending}\n${lines.join('\n')}`);
+  });
+  const drainMs = Date.now() - upAt;
+  load.setPhase('after');
+  await load.waitForOps(500);
+  await load.stop();
+
+  const journaled = [...load.issued.values()].filter((i) => !i.replicated).length;
+  t.diagnostic(`FIGURES ${JSON.stringify({ full: FULL, outageMs: OUTAGE_MS, noticedMs, reconnectMs, drainMs, duringOutage, journaledIssues: journaled, ...load.summary() })}`);
+  assert.deepEqual(load.anomalies.slice(0, 10), [], `${load.anomalies.length} anomalies`);
+  assert.ok(duringOutage.rejected503 > 0, 'the reject policy answered 503 during the outage');
+  assert.ok(duringOutage.issues > 10 && journaled > 10, 'issues were accepted and journaled during the outage');
+  assert.ok(duringOutage.revocations > 5, 'revocations were accepted during the outage');
+
+  let last = '';
+  await waitFor(async () => {
+    const tree = await treeDigestFresh(zk.connectString, CHROOT);
+    const mirrors = await Promise.all(nodes.map(async (n) => (await n.api.get('/v1/cluster?digest=1')).body.mirror.digest));
+    last = JSON.stringify({ tree, mirrors });
+    return mirrors.every((m) => m.size === tree.size && m.xor === tree.xor);
+  }, 'every mirror equals the tree', 30_000, 200).catch((err) => {
+    throw new Error(`${(err as Error).message}: ${last}`);
+  });
+  const ledger = await checkLedger(nodes, [...stable, ...load.issued.values()], load.revoked, load.revokeUnknown);
+  t.diagnostic(`LEDGER ${JSON.stringify({ issuesChecked: ledger.issuesChecked, revocationsChecked: ledger.revocationsChecked, issuesLost: ledger.issuesLost.length, revocationsLost: ledger.revocationsLost.length })}`);
+  assert.deepEqual(ledger.issuesLost.slice(0, 10), []);
+  assert.deepEqual(ledger.revocationsLost.slice(0, 10), []);
+});

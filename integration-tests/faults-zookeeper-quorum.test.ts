@@ -1,0 +1,137 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
+import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
+import { treeDigestFresh } from './support/zk-tree.js';
+import { FULL, LoadRun, checkLedger, size, type IssuedToken } from './support/load.js';
+import { waitFor } from '../sidecar/util/wait-for.js';
+
+/**
+ * Extends zookeeper-cluster.test.ts ("the leader killed under validation load") to the whole fault: the
+ * leader killed, then a follower, under sustained validation, issuing and revoking against three sidecars.
+ *
+ * - while a quorum stands (the leader dead, two servers left), no request is refused: an operation caught by
+ *   the reconnect is journaled (writes) or served from the mirror (validations), never answered 5xx;
+ * - with the follower dead too there is no quorum: validation goes on from the mirror (serve-cached), issues
+ *   and revocations are journaled; a node may refuse (503) to revoke a token it has never seen, since it
+ *   cannot learn its subject without the store;
+ * - afterwards nothing is lost: every acknowledged issue validates on every node, every acknowledged
+ *   revocation is refused on every node, and every mirror equals the tree.
+ */
+const CHROOT = '/faults-quorum';
+let zk: ZooKeeperCluster;
+let dir: string;
+const nodes: SidecarProcess[] = [];
+
+before(async () => {
+  zk = await startZooKeeper({ servers: 3 });
+  dir = await tempDir('tokensync-faults-quorum-');
+  const cli = await writeProperties(join(dir, 'cli.properties'), { 'app.data.dir': join(dir, 'cli') });
+  assert.equal((await runCli(['secret', 'generate', '--config', cli])).code, 0);
+  const props = {
+    'cluster.store.type': 'ZOOKEEPER',
+    'cluster.store.zookeeper.connect': `${zk.connectString}${CHROOT}`,
+    'cluster.store.zookeeper.session.timeout': '4s',
+    'cluster.store.zookeeper.shards': 32,
+    'authentication.token.secret.file': join(dir, 'cli', 'token_secret'),
+  };
+  for (const id of ['q1', 'q2', 'q3']) {
+    nodes.push(await new SidecarProcess({ nodeId: id, props: { ...props, 'app.data.dir': join(dir, id) }, dir: join(dir, `${id}-conf`) }).start());
+  }
+});
+
+after(async () => {
+  await Promise.all(nodes.map((n) => n.stop()));
+  await zk?.close();
+});
+
+async function assertMirrorsEqualTree(list: SidecarProcess[]) {
+  let last = '';
+  await waitFor(async () => {
+    const tree = await treeDigestFresh(zk.connectString, CHROOT);
+    const mirrors = await Promise.all(list.map(async (n) => (await n.api.get('/v1/cluster?digest=1')).body.mirror.digest));
+    last = JSON.stringify({ tree, mirrors });
+    return mirrors.every((m) => m.size === tree.size && m.xor === tree.xor);
+  }, 'mirrors equal to the tree', 30_000, 200).catch((err) => {
+    throw new Error(`${(err as Error).message}: ${last}`);
+  });
+}
+
+test('leader killed, then a follower killed, under validation, issuing and revoking load: nothing refused while a quorum stands, nothing lost', async (t) => {
+  const phaseMs = size(3_000, 12_000);
+  const stable: IssuedToken[] = [];
+  for (let i = 0; i < 30; i++) {
+    const node = nodes[i % 3]!;
+    const res = await node.api.issue({ subject: `stable-${i}` });
+    assert.equal(res.status, 201, res.text);
+    stable.push({ jti: res.body.jti, token: res.body.token, node: node.spec.nodeId, replicated: true, at: Date.now() });
+  }
+  for (const node of nodes) for (const s of stable) assert.equal((await node.api.validate(s.token)).status, 200);
+
+  const load = new LoadRun(nodes, {
+    validators: size(4, 6),
+    issuers: 2,
+    revokers: 2,
+    stable,
+    maxOps: size(200_000, 1_000_000),
+    maxMs: size(60_000, 240_000),
+    subject: 'q',
+    // without a quorum a node cannot look up the subject of a token it never saw: 503, retried later
+    allowWrite: (op, status, _node, phase) => op === 'revoke' && status === 503 && phase === 'no-quorum',
+  }).start();
+  await load.waitForOps(300);
+
+  const leader = await zk.leaderIndex();
+  assert.notEqual(leader, undefined, 'a leader before the kill');
+  load.setPhase('leader-killed');
+  const t0 = Date.now();
+  await zk.kill(leader!);
+  const newLeader = await zk.waitForQuorum();
+  const electionMs = Date.now() - t0;
+  // the sidecars that were on the dead leader reconnect elsewhere; issuing replicates again
+  await waitFor(async () => (await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.store))).every((s) => s === 'connected' || s === 'reconnected'), 'every sidecar connected again', 20_000, 50);
+  await load.waitForOps(300);
+  await new Promise((r) => setTimeout(r, phaseMs));
+
+  const follower = [0, 1, 2].find((i) => i !== leader && i !== newLeader)!;
+  load.setPhase('no-quorum');
+  await zk.kill(follower);
+  await waitFor(async () => (await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.store))).every((s) => s === 'suspended' || s === 'lost'), 'every sidecar notices the lost quorum', 20_000, 50);
+  await load.waitForOps(300);
+  await new Promise((r) => setTimeout(r, phaseMs));
+
+  load.setPhase('restarting');
+  await zk.start(leader!);
+  await zk.start(follower);
+  await zk.waitForQuorum();
+  const quorumBackAt = Date.now();
+  await waitFor(async () => (await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.store))).every((s) => s === 'connected' || s === 'reconnected'), 'every sidecar connected again', 30_000, 50);
+  const reconnectMs = Date.now() - quorumBackAt;
+  let pending: number[] = [];
+  await waitFor(async () => {
+    pending = await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.journalPending));
+    return pending.every((p) => p === 0);
+  }, 'journals replayed while the load goes on', 30_000, 100).catch((err) => {
+    const journalLines = nodes.map((n) => n.logs.split('\n').filter((l) => /journal|->/.test(l)).slice(-8).join('\n'));
+    throw new Error(`${(err as Error).message}: journal entries pending ${pending}; ${JSON.stringify(load.summary())}\n${journalLines.join('\n')}`);
+  });
+  load.setPhase('quorum-back');
+  await load.waitForOps(300);
+  await load.stop();
+
+  const summary = load.summary();
+  const transitions = nodes.map((n) => `${n.spec.nodeId}: ${(n.logs.match(/ZooKeeper connection \w+ -> \w+/g) ?? []).map((l) => l.split(' ').pop()).join(',')}`);
+  t.diagnostic(`FIGURES ${JSON.stringify({ full: FULL, electionMs, reconnectMs, ...summary, transitions })}`);
+  const refusedInQuorum = load.anomalies.filter((a) => a.phase !== 'no-quorum');
+  assert.deepEqual(refusedInQuorum.slice(0, 10), [], `${refusedInQuorum.length} requests refused while a quorum stood`);
+  assert.equal(load.validationsFailed, 0, `validations failed: ${JSON.stringify(load.anomalies.filter((a) => a.op === 'validate').slice(0, 10))}`);
+  assert.equal(load.anomalies.length, 0, JSON.stringify(load.anomalies.slice(0, 10)));
+  assert.ok(load.counts.issue.ok > 20 && load.counts.revoke.ok > 10, `load ran: ${JSON.stringify(summary)}`);
+
+  await assertMirrorsEqualTree(nodes);
+  const ledger = await checkLedger(nodes, [...stable, ...load.issued.values()], load.revoked, load.revokeUnknown);
+  t.diagnostic(`LEDGER ${JSON.stringify({ issuesChecked: ledger.issuesChecked, revocationsChecked: ledger.revocationsChecked, issuesLost: ledger.issuesLost.length, revocationsLost: ledger.revocationsLost.length })}`);
+  assert.deepEqual(ledger.issuesLost, []);
+  assert.deepEqual(ledger.revocationsLost, []);
+});
