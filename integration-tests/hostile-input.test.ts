@@ -4,7 +4,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
-import { request, type HttpResult } from './support/http.js';
+import { request as plainRequest, type Api, type HttpResult } from './support/http.js';
 import {
   b64url,
   decodeJwtPart,
@@ -12,7 +12,7 @@ import {
   kidOfSecret,
   LOOPBACK,
   rawHttp,
-  rawRequest,
+  rawRequest as plainRawRequest,
   readSigningSecret,
   snapshotDiff,
   storeSnapshot,
@@ -40,6 +40,24 @@ let bob: { token: string; jti: string };
 const SKEW_S = 2;
 const COOKIE = 'tokensync';
 
+/** Every request this file sends and the status it got, for the figures in docs/reliability.md. */
+const tally = { requests: 0, statuses: new Map<number, number>() };
+function counted<T extends { status: number }>(res: T): T {
+  tally.requests++;
+  tally.statuses.set(res.status, (tally.statuses.get(res.status) ?? 0) + 1);
+  return res;
+}
+const request: typeof plainRequest = (...args) => plainRequest(...args).then(counted);
+const rawRequest: typeof plainRawRequest = (...args) => plainRawRequest(...args).then(counted);
+function countedApi(api: Api): Api {
+  return new Proxy(api, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? (...args: unknown[]) => (value as (...a: unknown[]) => Promise<HttpResult>).apply(target, args).then(counted) : value;
+    },
+  });
+}
+
 before(async () => {
   dir = await tempDir('tokensync-hostile-');
   storeRoot = join(dir, 'store');
@@ -62,6 +80,7 @@ before(async () => {
       'cluster.store.reaper.interval': '1d',
     },
   }).start();
+  sidecar.api = countedApi(sidecar.api);
   const a = await sidecar.api.issue({ subject: 'alice' });
   const b = await sidecar.api.issue({ subject: 'bob', kind: 'api' });
   assert.equal(a.status, 201);
@@ -72,6 +91,8 @@ before(async () => {
 
 after(async () => {
   if (!sidecar) return;
+  const statuses = [...tally.statuses].sort(([a], [b]) => a - b).map(([k, n]) => `${k}: ${n}`).join(', ');
+  console.log(`hostile-input: ${tally.requests} requests (plus 41 slow connections); statuses ${statuses}`);
   const healthy = (await sidecar.api.get('/healthz').catch(() => undefined))?.status;
   const code = await sidecar.stop();
   assert.equal(healthy, 200, 'still healthy after every attack');
