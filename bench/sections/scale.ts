@@ -1,0 +1,210 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from '../../integration-tests/support/http.js';
+import { Mirror } from '../../sidecar/mirror/mirror.js';
+import { newJti, recordName, shardOf } from '../../sidecar/store/token-record.js';
+import { runAutocannon, type LoadResult } from '../support/load.js';
+import { populate } from '../support/populate.js';
+import { table, type BenchContext, type Goal, type Section, type SectionResult } from '../support/section.js';
+import { fmt, loadavg, median, mib, ms } from '../support/stats.js';
+import { initialRebuildMs, issueToken, makeSecretFile, memoryOf, waitReadyz, zkSidecar, type SidecarProcess } from '../support/tokensync.js';
+import { startBigZooKeeper, type ZooKeeperCluster } from '../support/zk.js';
+
+const GOAL_READY_S = 60;
+const GOAL_BYTES_PER_TOKEN = 500;
+const CONNECTIONS = 32;
+/** How long a sidecar may take to become ready before the bench gives up on it. */
+const READY_TIMEOUT_MS = 300_000;
+
+export const scaleSection: Section = {
+  id: 'scale',
+  title: '4. Scale: live tokens held by every sidecar',
+  run,
+};
+
+interface Node {
+  size: number;
+  sidecar: SidecarProcess;
+  readyMs: number;
+  rebuildMs: number | undefined;
+  rss: number;
+  hwm: number;
+  mirrorSize: number;
+  token: string;
+  runs: LoadResult[];
+  load: string;
+}
+
+async function run(ctx: BenchContext): Promise<SectionResult> {
+  const sizes = ctx.quick ? [10_000, 100_000] : [100_000, 1_000_000];
+  const biggest = sizes[sizes.length - 1]!;
+  const inProcess = mirrorHeapPerToken(ctx, biggest);
+
+  let zk: ZooKeeperCluster | undefined;
+  const nodes: Node[] = [];
+  try {
+    // one server: populating is 3x faster than on an ensemble, and a joining sidecar only reads (served by the
+    // server it is connected to, ensemble or not). A big heap for a million znodes; no snapshots while populating.
+    zk = await startBigZooKeeper(1, ctx.quick ? '1g' : '4g', '-Dzookeeper.snapCount=100000000');
+    const populated: Array<{ size: number; seconds: number; perSecond: number; load: string }> = [];
+    for (const size of sizes) {
+      ctx.log(`populating /scale-${size} with ${fmt(size)} records (pipelined raw creates)...`);
+      const p = await populate(zk.connectString, `/scale-${size}`, size, (done, rate) => ctx.log(`  ${fmt(done)} created, ${fmt(rate)}/s, load ${loadavg()}`));
+      populated.push({ size, ...p, load: loadavg() });
+      ctx.log(`populated ${fmt(size)} in ${p.seconds.toFixed(1)} s (${fmt(p.perSecond)} creates/s), load ${loadavg()}`);
+    }
+
+    const secret = await makeSecretFile(ctx.scratch);
+    for (const size of [0, ...sizes]) {
+      const sidecar = zkSidecar(`scale-${size}`, ctx.scratch, `${zk.connectString}/scale-${size}`, secret, {
+        // the reaper would start reading every record a minute in (2,000 reads/s): keep it out of these figures
+        'cluster.store.reaper.interval': '1h',
+      });
+      const spawned = Date.now();
+      await sidecar.start();
+      const readyAt = await waitReadyz(sidecar.url, READY_TIMEOUT_MS);
+      await sleep(3_000); // settle: the rebuild's garbage is collected, as it would be a few seconds after start
+      const mem = await memoryOf(sidecar.pid!);
+      const cluster = await request(sidecar.url, 'GET', '/v1/cluster');
+      const { token } = await issueToken(sidecar);
+      const node: Node = {
+        size,
+        sidecar,
+        readyMs: readyAt - spawned,
+        rebuildMs: initialRebuildMs(sidecar.logs),
+        rss: mem.rss,
+        hwm: mem.hwm,
+        mirrorSize: Number(cluster.body?.mirror?.size ?? NaN),
+        token,
+        runs: [],
+        load: loadavg(),
+      };
+      nodes.push(node);
+      ctx.log(
+        `${fmt(size).padStart(9)} tokens: ready ${(node.readyMs / 1000).toFixed(2)} s after spawn (mirror load ${node.rebuildMs ?? '?'} ms), ` +
+          `RSS ${mib(node.rss)} (peak ${mib(node.hwm)}), mirror ${fmt(node.mirrorSize)}, load ${node.load}`,
+      );
+    }
+
+    const rounds = ctx.quick ? 1 : 2;
+    const durationS = ctx.quick ? 3 : 5;
+    for (const node of nodes) await runAutocannon({ url: `${node.sidecar.url}/v1/auth`, headers: { cookie: `tokensync=${node.token}` }, connections: CONNECTIONS, durationS: 1 });
+    for (let round = 1; round <= rounds; round++) {
+      for (const node of nodes) {
+        const r = await runAutocannon({ url: `${node.sidecar.url}/v1/auth`, headers: { cookie: `tokensync=${node.token}` }, connections: CONNECTIONS, durationS });
+        node.runs.push(r);
+        ctx.log(`round ${round} ${fmt(node.size).padStart(9)} tokens: ${fmt(r.rps)} req/s p50 ${ms(r.p50Ms)} p99 ${ms(r.p99Ms)} non-2xx ${r.non2xx} load ${r.load}`);
+      }
+    }
+    return summarize(nodes, populated, inProcess, { rounds, durationS });
+  } finally {
+    await Promise.all(nodes.map((n) => n.sidecar.stop().catch(() => undefined)));
+    await zk?.close().catch(() => undefined);
+  }
+}
+
+function summarize(
+  nodes: Node[],
+  populated: Array<{ size: number; seconds: number; perSecond: number; load: string }>,
+  inProcess: { size: number; bytesPerToken: number },
+  run: { rounds: number; durationS: number },
+): SectionResult {
+  const empty = nodes[0]!;
+  const perToken = (n: Node) => (n.size === 0 ? NaN : (n.rss - empty.rss) / n.size);
+  const p99 = (n: Node) => median(n.runs.map((r) => r.p99Ms));
+  const rows = nodes.map((n) => [
+    fmt(n.size),
+    fmt(n.mirrorSize),
+    `${(n.readyMs / 1000).toFixed(2)} s`,
+    n.rebuildMs === undefined ? '?' : `${(n.rebuildMs / 1000).toFixed(2)} s`,
+    mib(n.rss),
+    mib(n.hwm),
+    n.size === 0 ? '-' : fmt(perToken(n)),
+    fmt(median(n.runs.map((r) => r.rps))),
+    ms(median(n.runs.map((r) => r.p50Ms))),
+    ms(p99(n)),
+    n.runs.reduce((x, r) => x + r.non2xx + r.errors, 0),
+    n.load.split('/')[0]!,
+  ]);
+  const largest = nodes[nodes.length - 1]!;
+  const goals: Goal[] = [];
+  const readyS = largest.readyMs / 1000;
+  const bytes = perToken(largest);
+  goals.push(
+    {
+      goal: `${fmt(largest.size)} tokens: a fresh sidecar ready in < ${GOAL_READY_S} s`,
+      figure: `${readyS.toFixed(1)} s from spawn to /readyz 200 (mirror load ${largest.rebuildMs === undefined ? '?' : (largest.rebuildMs / 1000).toFixed(1)} s)`,
+      met: largest.size >= 1_000_000 ? readyS < GOAL_READY_S : undefined,
+      why: largest.size < 1_000_000 ? `--quick measures ${fmt(largest.size)} only` : undefined,
+    },
+    {
+      goal: `${fmt(largest.size)} tokens: < ${GOAL_BYTES_PER_TOKEN} bytes of sidecar memory per token`,
+      figure: `${fmt(bytes)} bytes/token of RSS (${mib(largest.rss)} vs ${mib(empty.rss)} empty); mirror heap alone ${fmt(inProcess.bytesPerToken)} bytes/token`,
+      met: largest.size >= 1_000_000 ? bytes < GOAL_BYTES_PER_TOKEN : undefined,
+      why: largest.size < 1_000_000 ? `--quick measures ${fmt(largest.size)} only` : bytes >= GOAL_BYTES_PER_TOKEN ? 'see the note under the table' : undefined,
+    },
+    {
+      goal: 'validation p99 at scale close to an empty store',
+      figure: `p99 ${ms(p99(largest))} with ${fmt(largest.size)} tokens vs ${ms(p99(empty))} empty`,
+      met: undefined,
+    },
+  );
+  const markdown = [
+    table(
+      ['live tokens', 'mirror size', 'ready (spawn -> /readyz 200)', 'mirror load (initial rebuild)', 'RSS', 'peak RSS', 'RSS bytes/token over empty', '/v1/auth req/s', 'p50', 'p99', 'non-2xx + errors', 'load avg 1m'],
+      rows,
+    ),
+    '',
+    table(
+      ['populated', 'seconds', 'creates/s', 'load avg at end'],
+      populated.map((p) => [fmt(p.size), p.seconds.toFixed(1), fmt(p.perSecond), p.load]),
+    ),
+    '',
+    `In-process, for comparison: a \`Mirror\` holding ${fmt(inProcess.size)} records takes ${fmt(inProcess.bytesPerToken)} bytes of V8 heap per token ` +
+      '(heap used after a full GC, minus before; fed by `applyShard` with real record names, as a rebuild does).',
+    '',
+    '- ZooKeeper: one local server (Debian 3.8, 4 GB heap, `snapCount` raised so that no snapshot runs while populating). The tree is filled with ' +
+      'pipelined raw creates of real record names (`<shard>/<jti>~<base64url subject>`, 4096 shards) holding valid `TokenRecord` JSON, two tokens per subject. ' +
+      'A joining sidecar only reads (one `getChildren` per shard), so one server or an ensemble makes little difference to its load time.',
+    '- Each sidecar is a fresh process with its own chroot. "ready" runs from spawn (Node start-up included) to the first `/readyz` 200, polled every 20 ms; ' +
+      '"mirror load" is the sidecar\'s own log of its initial rebuild. RSS is `VmRSS` from `/proc/<pid>/status` 3 s after ready; "peak" is `VmHWM`.',
+    `- Validation: autocannon \`GET /v1/auth\`, ${CONNECTIONS} connections, ${run.durationS} s, median of ${run.rounds} run(s) alternated across sizes. ` +
+      'The reaper is set to 1 h in these sidecars: at its default (1 min) the elected one would start reading every record at 2,000 reads/s ' +
+      '(`cluster.store.reaper.rate` x 4), which a million-token cluster pays continuously (a sweep of 1M records takes ~500 s).',
+    '',
+    '```sh',
+    'npm run bench -- --only scale            # --quick: 10,000 and 100,000 tokens',
+    '```',
+  ].join('\n');
+  return { id: 'scale', title: scaleSection.title, markdown, goals };
+}
+
+/** V8 heap bytes per record of a Mirror fed by shard listings, measured in this process with a forced GC. */
+function mirrorHeapPerToken(ctx: BenchContext, size: number): { size: number; bytesPerToken: number } {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const shards = 4096;
+  gc();
+  gc();
+  // everything the mirror keeps counts, the record names its keys may share included: measure from before they exist
+  const before = process.memoryUsage().heapUsed;
+  let mirror: Mirror | undefined = new Mirror(shards);
+  const lists: string[][] = Array.from({ length: shards }, () => []);
+  for (let i = 0; i < size; i++) {
+    const ref = { jti: newJti('session'), subject: `user-${i >> 1}@example.com` };
+    // flat strings, as the binding hands them over (not ropes of the pieces above)
+    lists[shardOf(ref.jti, shards)]!.push(JSON.parse(JSON.stringify(recordName(ref))) as string);
+  }
+  for (let shard = 0; shard < shards; shard++) mirror.applyShard(shard, lists[shard]!);
+  lists.length = 0;
+  gc();
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  const bytesPerToken = (after - before) / size;
+  if (mirror.size !== size) throw new Error(`mirror holds ${mirror.size}, expected ${size}`);
+  mirror = undefined;
+  gc();
+  ctx.log(`in-process Mirror with ${fmt(size)} records: ${fmt(bytesPerToken)} heap bytes/token, load ${loadavg()}`);
+  return { size, bytesPerToken };
+}

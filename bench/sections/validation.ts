@@ -1,0 +1,346 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { request } from '../../integration-tests/support/http.js';
+import { DEFAULT_OPTIONS } from '../../sidecar/config/options.js';
+import { Metrics } from '../../sidecar/metrics/metrics.js';
+import { Mirror } from '../../sidecar/mirror/mirror.js';
+import { TokenService } from '../../sidecar/service/token-service.js';
+import type { WritePath } from '../../sidecar/service/write-path.js';
+import type { TokenStore } from '../../sidecar/store/token-store.js';
+import { newJti } from '../../sidecar/store/token-record.js';
+import { generateSecretLine, parseSecrets } from '../../sidecar/tokens/secret-file.js';
+import { TokenCodec } from '../../sidecar/tokens/token-codec.js';
+import { TokenPolicy } from '../../sidecar/tokens/token-policy.js';
+import { systemClock } from '../../sidecar/util/clock.js';
+import { silentLogger } from '../../sidecar/util/logger.js';
+import { ChildServer } from '../support/child-server.js';
+import { measureCpu } from '../support/cpu.js';
+import { runAutocannon, runWrk, wrkAvailable, type LoadResult, type LoadSpec } from '../support/load.js';
+import { RedisServer, findRedisServer } from '../support/redis-server.js';
+import { table, type BenchContext, type Goal, type Section, type SectionResult } from '../support/section.js';
+import { fmt, loadavg, median, ms, ratio } from '../support/stats.js';
+import { issueToken, makeSecretFile, zkSidecar, type SidecarProcess } from '../support/tokensync.js';
+import { startZooKeeper, type ZooKeeperCluster } from '../support/zk.js';
+
+const CONNECTIONS = 32;
+
+interface Target {
+  name: string;
+  short: string;
+  spec: Omit<LoadSpec, 'connections' | 'durationS'>;
+  /** Processes that serve it (their CPU is reported). */
+  pids: Array<number | undefined>;
+}
+
+interface Sample extends LoadResult {
+  serverCores: number;
+  generatorCores: number;
+}
+
+export const validationSection: Section = {
+  id: 'validate',
+  title: '1. Validation throughput and latency',
+  run,
+};
+
+async function run(ctx: BenchContext): Promise<SectionResult> {
+  const inProcess = await measureInProcess(ctx);
+  const http = await measureHttp(ctx);
+  return {
+    id: 'validate',
+    title: validationSection.title,
+    markdown: [http.markdown, inProcess.markdown].join('\n\n'),
+    goals: http.goals,
+    plot: { throughput: http.throughput },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ over HTTP
+
+async function measureHttp(ctx: BenchContext) {
+  const durationS = ctx.quick ? 3 : 8;
+  const rounds = ctx.quick ? 1 : 3;
+  const warmupS = ctx.quick ? 1 : 2;
+  const useWrk = wrkAvailable();
+  if (!findRedisServer()) throw new Error('redis-server is not installed: apt-get install -y redis-server');
+
+  let zk: ZooKeeperCluster | undefined;
+  let sidecar: SidecarProcess | undefined;
+  let express: ChildServer | undefined;
+  const redis = new RedisServer();
+  const empty = new ChildServer('empty node:http', 'empty-server.js');
+  try {
+    zk = await startZooKeeper({ servers: 1 });
+    const secret = await makeSecretFile(ctx.scratch);
+    sidecar = zkSidecar('validate-a', ctx.scratch, `${zk.connectString}/bench-validate`, secret);
+    await redis.start();
+    express = new ChildServer('express-session + connect-redis', 'express-redis-app.js', [redis.url]);
+    await Promise.all([sidecar.start(), express.start(), empty.start()]);
+    const { token } = await issueToken(sidecar);
+    const login = await request(express.url, 'POST', '/login?user=bench-user');
+    const setCookie = login.headers['set-cookie'];
+    const sessionCookie = (Array.isArray(setCookie) ? setCookie[0] : setCookie)?.split(';')[0];
+    if (login.status !== 200 || !sessionCookie) throw new Error(`express login answered ${login.status}`);
+
+    const targets: Target[] = [
+      {
+        name: 'tokensync `GET /v1/auth` (cookie)',
+        short: 'tokensync /v1/auth',
+        spec: { url: `${sidecar.url}/v1/auth`, headers: { cookie: `tokensync=${token}` } },
+        pids: [sidecar.pid],
+      },
+      {
+        name: 'tokensync `POST /v1/validate` (JSON body)',
+        short: 'tokensync /v1/validate',
+        spec: { url: `${sidecar.url}/v1/validate`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) },
+        pids: [sidecar.pid],
+      },
+      {
+        name: 'Express 5 + express-session + connect-redis (redis-server)',
+        short: 'express-session + redis',
+        spec: { url: `${express.url}/auth`, headers: { cookie: sessionCookie } },
+        pids: [express.pid, redis.pid],
+      },
+      {
+        name: 'empty `node:http` server (200, no work)',
+        short: 'empty node:http',
+        spec: { url: `${empty.url}/` },
+        pids: [empty.pid],
+      },
+    ];
+    for (const t of targets) {
+      const probe = await request(t.spec.url, t.spec.method ?? 'GET', '', { headers: t.spec.headers, rawBody: t.spec.body });
+      if (probe.status !== 200) throw new Error(`${t.short} answered ${probe.status} to a valid request: ${probe.text}`);
+    }
+
+    const tools: Array<'autocannon' | 'wrk'> = useWrk ? ['autocannon', 'wrk'] : ['autocannon'];
+    ctx.log(`warm-up ${warmupS} s per target, then ${rounds} round(s) of ${durationS} s per tool and target, ${CONNECTIONS} connections, alternated`);
+    for (const t of targets) await runAutocannon({ ...t.spec, connections: CONNECTIONS, durationS: warmupS });
+
+    const samples = new Map<string, Sample[]>();
+    for (let round = 1; round <= rounds; round++) {
+      for (const tool of tools) {
+        for (const t of targets) {
+          const spec: LoadSpec = { ...t.spec, connections: CONNECTIONS, durationS };
+          const measured = await measureCpu([t.pids, [process.pid]], () =>
+            tool === 'autocannon' ? runAutocannon(spec) : runWrk(spec, ctx.scratch),
+          );
+          const sample: Sample = {
+            ...measured.value,
+            serverCores: measured.cores[0]!,
+            generatorCores: tool === 'autocannon' ? measured.cores[1]! : NaN,
+          };
+          const key = `${tool}|${t.short}`;
+          samples.set(key, [...(samples.get(key) ?? []), sample]);
+          ctx.log(
+            `round ${round} ${tool.padEnd(10)} ${t.short.padEnd(24)} ${fmt(sample.rps).padStart(7)} req/s  p50 ${ms(sample.p50Ms)}  p99 ${ms(sample.p99Ms)}  ` +
+              `server CPU ${sample.serverCores.toFixed(2)}  non-2xx ${sample.non2xx}  errors ${sample.errors}  load ${sample.load}`,
+          );
+        }
+      }
+    }
+    return summarize(targets, tools, samples, { durationS, rounds });
+  } finally {
+    await sidecar?.stop().catch(() => undefined);
+    await express?.stop().catch(() => undefined);
+    await empty.stop().catch(() => undefined);
+    await redis.stop().catch(() => undefined);
+    await zk?.close().catch(() => undefined);
+  }
+}
+
+function summarize(
+  targets: Target[],
+  tools: Array<'autocannon' | 'wrk'>,
+  samples: Map<string, Sample[]>,
+  run: { durationS: number; rounds: number },
+) {
+  const med = (tool: string, short: string, pick: (s: Sample) => number) => median((samples.get(`${tool}|${short}`) ?? []).map(pick));
+  const parts: string[] = [];
+  const goals: Goal[] = [];
+  const throughput: Array<{ system: string; tool: 'autocannon' | 'wrk'; rps: number }> = [];
+  const [auth, validate, express, empty] = targets.map((t) => t.short) as [string, string, string, string];
+  for (const tool of tools) {
+    const rows = targets.map((t) => {
+      const all = samples.get(`${tool}|${t.short}`) ?? [];
+      const rps = med(tool, t.short, (s) => s.rps);
+      throughput.push({ system: t.short, tool, rps });
+      return [
+        t.name,
+        fmt(rps),
+        ms(med(tool, t.short, (s) => s.p50Ms)),
+        ms(med(tool, t.short, (s) => s.p99Ms)),
+        med(tool, t.short, (s) => s.serverCores).toFixed(2),
+        fmt(med(tool, t.short, (s) => (s.serverCores * 1e6) / s.rps), 1),
+        tool === 'autocannon' ? med(tool, t.short, (s) => s.generatorCores).toFixed(2) : '-',
+        all.reduce((n, s) => n + s.non2xx + s.errors, 0),
+        ratio(rps, med(tool, express, (s) => s.rps)),
+        ratio(rps, med(tool, empty, (s) => s.rps)),
+        all.map((s) => s.load.split('/')[0]).join(', '),
+      ];
+    });
+    parts.push(
+      `**${tool}** (${tool === 'wrk' ? 'one thread, ' : ''}${CONNECTIONS} connections, ${run.durationS} s per run, median of ${run.rounds} run(s) alternated A B C D A B C D):\n\n` +
+        table(['system', 'req/s', 'p50', 'p99', 'server CPU (cores)', 'server CPU µs per request', 'load generator CPU (cores)', 'non-2xx + errors', 'vs express-session', 'vs empty server', 'load avg 1m at each run'], rows),
+    );
+  }
+
+  const primary = tools.includes('wrk') ? 'wrk' : 'autocannon';
+  const authRps = med(primary, auth, (s) => s.rps);
+  const expressRps = med(primary, express, (s) => s.rps);
+  const emptyRps = med(primary, empty, (s) => s.rps);
+  const authP99 = med(primary, auth, (s) => s.p99Ms);
+  const validateP99 = med(primary, validate, (s) => s.p99Ms);
+  const acAuth = med('autocannon', auth, (s) => s.rps);
+  const acEmpty = med('autocannon', empty, (s) => s.rps);
+  const acGen = med('autocannon', empty, (s) => s.generatorCores);
+  goals.push(
+    {
+      goal: 'validation >= 6x the express-session + connect-redis peer',
+      figure: `${ratio(authRps, expressRps)} (/v1/auth, ${primary}: ${fmt(authRps)} vs ${fmt(expressRps)} req/s)`,
+      met: authRps >= 6 * expressRps,
+      why: authRps >= 6 * expressRps ? undefined : 'see the note under the tables',
+    },
+    {
+      goal: 'validation >= 0.8x the empty node:http server',
+      figure: `${ratio(authRps, emptyRps)} (/v1/auth, ${primary}: ${fmt(authRps)} vs ${fmt(emptyRps)} req/s)`,
+      met: authRps >= 0.8 * emptyRps,
+    },
+    {
+      goal: 'validation p99 < 5 ms',
+      figure: `/v1/auth ${ms(authP99)}, /v1/validate ${ms(validateP99)} (${primary}, ${CONNECTIONS} connections)`,
+      met: authP99 < 5 && validateP99 < 5,
+    },
+  );
+  const generatorBound = acGen > 0.85;
+  const cpuPer = (tool: string, short: string) => med(tool, short, (s) => (s.serverCores * 1e6) / s.rps);
+  const authUs = cpuPer(primary, auth);
+  const emptyUs = cpuPer(primary, empty);
+  const expressUs = cpuPer(primary, express);
+  parts.push(
+    [
+      `Is the load generator the limit? autocannon used ${acGen.toFixed(2)} of a core while driving the empty server ` +
+        `(${fmt(acEmpty)} req/s; tokensync /v1/auth ${fmt(acAuth)} req/s = ${ratio(acAuth, acEmpty)} of it). ` +
+        (generatorBound
+          ? 'autocannon is single-threaded JavaScript and was saturated, so on this 2-core machine it measures itself as much as the server: ' +
+            'the wrk rows (C, one thread, far less CPU per request) are the ones to compare.'
+          : 'autocannon was not saturated in this run.'),
+      `Cost per request (${primary}): tokensync /v1/auth ${fmt(authUs, 1)} µs of CPU, the empty server ${fmt(emptyUs, 1)} µs, ` +
+        `express-session + redis ${fmt(expressUs, 1)} µs. Where the server alone is the bottleneck (a core of its own), that makes tokensync ` +
+        `${ratio(emptyUs, authUs)} of the empty server and ${ratio(expressUs, authUs)} the express-session peer.`,
+      `"server CPU" is the CPU share the serving processes used during the run (express-session row: the Express process plus redis-server), ` +
+        `and "µs per request" that CPU divided by the requests served: the cost of one request, which other processes on the shared machine ` +
+        `disturb far less than req/s. The machine has 2 cores shared by the load generator, the server and other engineers' test runs, so req/s ` +
+        `is a whole-machine figure.`,
+    ].join('\n\n'),
+  );
+  parts.push(
+    [
+      'Commands behind these rows (the bench starts and stops every process itself):',
+      '```sh',
+      'npm run bench -- --only validate            # add --quick for 3 s runs',
+      `# autocannon, in the bench process: connections ${CONNECTIONS}, pipelining 1, duration ${run.durationS} s, latency recorded per response into hdr-histogram-js (µs)`,
+      `wrk -t1 -c${CONNECTIONS} -d${run.durationS}s --timeout 10s -s <script.lua setting method, headers and body> <url>`,
+      '```',
+      'tokensync: one sidecar process on a local single-server ZooKeeper 3.8 (`cluster.store.type=ZOOKEEPER`, defaults otherwise), ' +
+        'one session token presented over and over (a mirror hit). express-session: the README\'s recommended options (`resave: false`, ' +
+        '`saveUninitialized: false`), connect-redis defaults (a live session costs a redis `GET` and an `EXPIRE` via `touch`), ' +
+        'redis-server 7 started by the bench on a loopback port (`--save \'\'`, no AOF).',
+    ].join('\n'),
+  );
+  return { markdown: parts.join('\n\n'), goals, throughput };
+}
+
+// ------------------------------------------------------------------------------------------------ in-process
+
+/** ns per call of `fn`, measured over `iterations` calls (awaited one at a time when `fn` is async). */
+async function nsPerCall(iterations: number, fn: () => unknown): Promise<number> {
+  const started = performance.now();
+  for (let i = 0; i < iterations; i++) {
+    const out = fn();
+    if (out instanceof Promise) await out;
+  }
+  return ((performance.now() - started) * 1e6) / iterations;
+}
+
+async function measureInProcess(ctx: BenchContext) {
+  const iterations = ctx.quick ? 20_000 : 100_000;
+  const rounds = ctx.quick ? 2 : 5;
+  const mirrorSize = ctx.quick ? 10_000 : 100_000;
+  const keys = parseSecrets(generateSecretLine());
+  const codec = new TokenCodec(keys, 'HS256');
+  const policy = new TokenPolicy(DEFAULT_OPTIONS.token, systemClock);
+  const mirror = new Mirror(4096);
+  mirror.markInitialized();
+  for (let i = 0; i < mirrorSize; i++) mirror.add({ jti: newJti('session'), subject: `user${i}@example.com` });
+  const jti = newJti('session');
+  const { claims } = policy.issue('session', 'bench-user@example.com', jti);
+  mirror.add({ jti, subject: claims.sub });
+  const token = codec.sign(claims);
+  const metrics = new Metrics(
+    { mirrorSize: () => mirror.size, mirrorLagMs: () => 0, journalPending: () => 0, storeState: () => 'connected' },
+    { defaultMetrics: false },
+  );
+  const store = { state: 'connected' } as unknown as TokenStore; // validation of a mirrored token never calls the store
+  const service = new TokenService({
+    nodeId: 'bench',
+    cookieName: 'tokensync',
+    outagePolicy: 'serve-cached',
+    store,
+    mirror,
+    codec,
+    policy,
+    writes: undefined as unknown as WritePath,
+    metrics,
+    clock: systemClock,
+    logger: silentLogger(),
+  });
+  const check = await service.validate(token);
+  if (!check.valid) throw new Error(`in-process validation refused the token: ${check.reason}`);
+
+  const signingInput = token.slice(0, token.lastIndexOf('.'));
+  const key = keys[0]!.key;
+  const expectedHeader = token.slice(0, token.indexOf('.'));
+  /** What verifying costs without a JWT library: the bytes a tokensync token needs checked, nothing else. */
+  const directVerify = (t: string): unknown => {
+    const first = t.indexOf('.');
+    const last = t.lastIndexOf('.');
+    if (t.slice(0, first) !== expectedHeader) return undefined;
+    const mac = createHmac('sha256', key).update(t.slice(0, last)).digest();
+    const given = Buffer.from(t.slice(last + 1), 'base64url');
+    if (given.length !== mac.length || !timingSafeEqual(given, mac)) return undefined;
+    return JSON.parse(Buffer.from(t.slice(first + 1, last), 'base64url').toString('utf8'));
+  };
+  if (directVerify(token) === undefined) throw new Error('the direct verify refused a valid token');
+  const cases: Array<{ name: string; fn: () => unknown }> = [
+    { name: 'HMAC-SHA256 over the token\'s signed bytes (`createHmac(key).update(header.payload).digest()`): the floor', fn: () => createHmac('sha256', key).update(signingInput).digest() },
+    { name: 'a direct HS256 verify: header segment compared with the expected one, HMAC, `timingSafeEqual`, payload `JSON.parse` (no jsonwebtoken)', fn: () => directVerify(token) },
+    { name: '`TokenCodec.verify` (header check, jsonwebtoken verify with a KeyObject, claim checks)', fn: () => codec.verify(token) },
+    { name: '`TokenService.validate` (verify + policy + mirror lookup + marker + metrics), awaited', fn: () => service.validate(token) },
+  ];
+  for (const c of cases) await nsPerCall(Math.min(iterations, 20_000), c.fn); // warm-up (JIT)
+  const results = new Map<string, number[]>();
+  for (let round = 0; round < rounds; round++) {
+    for (const c of cases) {
+      const ns = await nsPerCall(iterations, c.fn);
+      results.set(c.name, [...(results.get(c.name) ?? []), ns]);
+    }
+  }
+  const floor = median(results.get(cases[0]!.name)!);
+  const load = loadavg();
+  const rows = cases.map((c) => {
+    const ns = median(results.get(c.name)!);
+    ctx.log(`in-process ${(ns / 1000).toFixed(2)} µs  ${c.name.slice(0, 60)}  load ${load}`);
+    return [c.name, (ns / 1000).toFixed(2), fmt(1e9 / ns), ratio(ns, floor)];
+  });
+  const markdown = [
+    `**In-process** (no HTTP; one token, a mirror of ${fmt(mirrorSize)} records; median of ${rounds} rounds of ${fmt(iterations)} calls, alternated; load avg ${load}):`,
+    '',
+    table(['what', 'µs per call', 'calls/s (one core)', 'vs the HMAC floor'], rows),
+    '',
+    'The floor is one HMAC-SHA256 over the same `header.payload` bytes with the same key; everything above it is ' +
+      'base64url and JSON decoding of header and payload, jsonwebtoken\'s checks, the policy, one `Map` lookup in the mirror and a counter increment.',
+  ].join('\n');
+  metrics.registry.clear();
+  return { markdown };
+}
