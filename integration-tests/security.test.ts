@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BIN, SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
-import { request, type HttpResult } from './support/http.js';
-import { LOOPBACK, rawHttp, rawRequest, readSigningSecret, snapshotDiff, storeSnapshot } from './support/fuzz.js';
+import { request as plainRequest, type Api, type HttpResult } from './support/http.js';
+import { LOOPBACK, rawHttp, rawRequest as plainRawRequest, readSigningSecret, snapshotDiff, storeSnapshot } from './support/fuzz.js';
 import { waitFor, TIME_SCALE } from '../sidecar/util/wait-for.js';
 
 /**
@@ -26,6 +26,24 @@ let storeRoot: string;
 let props: Record<string, string | number | boolean>;
 let sidecar: SidecarProcess;
 const ZK_PASSWORD = `zk-pw-${randomBytes(12).toString('hex')}`;
+
+/** Every request this file sends and the status it got, for the figures in docs/reliability.md. */
+const tally = { requests: 0, cli: 0, statuses: new Map<number, number>() };
+function counted<T extends { status: number }>(res: T): T {
+  tally.requests++;
+  tally.statuses.set(res.status, (tally.statuses.get(res.status) ?? 0) + 1);
+  return res;
+}
+const request: typeof plainRequest = (...args) => plainRequest(...args).then(counted);
+const rawRequest: typeof plainRawRequest = (...args) => plainRawRequest(...args).then(counted);
+function countedApi(api: Api): Api {
+  return new Proxy(api, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? (...args: unknown[]) => (value as (...a: unknown[]) => Promise<HttpResult>).apply(target, args).then(counted) : value;
+    },
+  });
+}
 
 before(async () => {
   dir = await tempDir('tokensync-security-');
@@ -48,10 +66,13 @@ before(async () => {
   const gen = await runCli(['secret', 'generate', '--config', await cliProperties()]);
   assert.equal(gen.code, 0, gen.stderr);
   sidecar = await new SidecarProcess({ nodeId: 'secure', dir: join(dir, 'node'), props, adminToken }).start();
+  sidecar.api = countedApi(sidecar.api);
 });
 
 after(async () => {
   await sidecar?.stop();
+  const statuses = [...tally.statuses].sort(([a], [b]) => a - b).map(([k, n]) => `${k}: ${n}`).join(', ');
+  console.log(`security: ${tally.requests} requests; statuses ${statuses}`);
 });
 
 async function cliProperties(extra: Record<string, string | number | boolean> = {}): Promise<string> {
