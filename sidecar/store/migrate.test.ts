@@ -19,7 +19,8 @@ async function started(shards: number): Promise<DirectoryStore> {
 
 function record(subject: string, kind: TokenKind = 'session', overrides: Partial<TokenRecord> = {}): TokenRecord {
   const now = Date.now();
-  return { jti: newJti(kind), subject, kind, issuedAt: now - 1_000, expiresAt: kind === 'api' ? null : now + 3_600_000, node: 'n1', ...overrides };
+  // issued an hour ago: well before any run of these tests (records issued during a run are not "missing")
+  return { jti: newJti(kind), subject, kind, issuedAt: now - 3_600_000, expiresAt: kind === 'api' ? null : now + 3_600_000, node: 'n1', ...overrides };
 }
 
 async function fill(store: TokenStore, n: number, kind: TokenKind = 'session'): Promise<TokenRecord[]> {
@@ -79,9 +80,9 @@ test('verify-only finds what is missing, whatever the shard counts of the two st
     const [from, to] = await Promise.all([started(a), started(b)]);
     const records = await fill(from, 30);
     assert.equal((await migrateStore(from, to)).ok, true);
-    const extra = record('late');
+    const extra = record('late'); // there before the run, yet missing
     await from.create(extra);
-    await from.setMarker('user3', Date.now() - 60_000); // older than every record: logs nobody out
+    await from.setMarker('user3', Date.now() - 7_200_000); // older than every record: logs nobody out
     await to.delete(records[0]!);
     const check = await migrateStore(from, to, { verifyOnly: true });
     assert.equal(check.ok, false, `${a} -> ${b}`);
@@ -165,5 +166,35 @@ test('an aborted run stops taking records and says so', async () => {
   assert.equal(result.ok, false);
   assert.ok(result.records.created < 50);
   await assert.rejects(migrateStore(from, to, { concurrency: 0 }), RangeError);
+  await Promise.all([from.close(), to.close()]);
+});
+
+test('records issued after the run started are not counted missing: the next run copies them', async () => {
+  const [from, to] = await Promise.all([started(8), started(8)]);
+  await fill(from, 10);
+  const late = record('newcomer', 'session', { issuedAt: Date.now() });
+  // created in the source while the run is under way: after the copy, before the check (which starts by
+  // listing the target's markers, for the second time in the run)
+  let markerListings = 0;
+  const target = new Proxy(to, {
+    get(t, prop, receiver) {
+      if (prop === 'listMarkers') {
+        return async () => {
+          if (++markerListings === 2) await from.create(late);
+          return t.listMarkers();
+        };
+      }
+      const value = Reflect.get(t, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(t) : value;
+    },
+  });
+  const result = await migrateStore(from, target);
+  assert.equal(result.ok, true, JSON.stringify(result.verification));
+  assert.equal(result.verification.missing, 0);
+  assert.equal(result.verification.issuedSinceStart, 1);
+  assert.equal(result.verification.inTarget, 10);
+  const next = await migrateStore(from, to);
+  assert.equal(next.records.created, 1);
+  assert.equal(next.verification.issuedSinceStart, 0);
   await Promise.all([from.close(), to.close()]);
 });

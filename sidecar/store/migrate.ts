@@ -72,8 +72,17 @@ export interface MigrateVerification {
   checked: number;
   /** Of those, in the target. */
   inTarget: number;
-  /** Live source records (not expired, not logged out, still in the source) missing from the target. */
+  /**
+   * Live source records (not expired, not logged out, still in the source) missing from the target, issued
+   * before the run started: these should have been copied.
+   */
   missing: number;
+  /**
+   * Live source records missing from the target that were issued after the run started (less the clock
+   * skew): a live cluster keeps logging users in; the next run copies them, and during a cutover the
+   * fallback store serves them meanwhile. Not a failure.
+   */
+  issuedSinceStart: number;
   /** Not in the target and not needed there: expired, logged out, or deleted from the source meanwhile. */
   notNeeded: number;
   /** Record names in the target, whatever their origin. */
@@ -141,6 +150,7 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
   const retryForMs = options.retryForMs ?? 30_000;
   const progressEvery = options.progressIntervalMs ?? 250;
   const startedAt = performance.now();
+  const wallStart = clock.now();
   const errors: string[] = [];
   const noteError = (what: string, err: unknown) => {
     if (errors.length < MAX_ERRORS) errors.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
@@ -269,6 +279,7 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
     ? emptyVerification()
     : await verify(source, target, sourceMarkers, {
         now: clock.now(),
+        issuedBefore: wallStart - skewMs,
         skewMs,
         retrying,
         onGroup: (groups, finished) => {
@@ -310,7 +321,8 @@ type Retrying = <T>(fn: () => Promise<T>) => Promise<T>;
 
 /**
  * Runs `fn`, again and again with backoff while the store is unreachable (a ZooKeeper leader election, a
- * remounting share), for up to `forMs`. Writes are safe to repeat: a create that was applied before the
+ * remounting share) or the process is out of file descriptors (a DIRECTORY target with many creates in
+ * flight and a low `ulimit -n`), for up to `forMs`. Writes are safe to repeat: a create that was applied before the
  * connection dropped answers "already there" the second time.
  */
 async function withRetry<T>(fn: () => Promise<T>, forMs: number, signal?: AbortSignal): Promise<T> {
@@ -319,10 +331,17 @@ async function withRetry<T>(fn: () => Promise<T>, forMs: number, signal?: AbortS
     try {
       return await fn();
     } catch (err) {
-      if (!(err instanceof StoreUnavailableError) || performance.now() + delay > deadline || signal?.aborted) throw err;
+      if (!isTransient(err) || performance.now() + delay > deadline || signal?.aborted) throw err;
     }
     await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random() / 2)));
   }
+}
+
+/** Worth another try: the store is unreachable for now, or this process ran out of file descriptors. */
+function isTransient(err: unknown): boolean {
+  if (err instanceof StoreUnavailableError) return true;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EMFILE' || code === 'ENFILE' || code === 'EAGAIN';
 }
 
 async function countRecords(store: TokenStore, retrying: Retrying): Promise<number> {
@@ -426,6 +445,8 @@ class GroupFeed {
 
 interface VerifyContext {
   now: number;
+  /** A record issued at or after this (ms) may have been created after the copy passed its shard. */
+  issuedBefore: number;
   skewMs: number;
   retrying: Retrying;
   onGroup: (groups: number, finished: number) => void;
@@ -436,7 +457,7 @@ interface VerifyContext {
  * {@link shardsOf}): only a fraction of either store is held at a time.
  */
 async function verify(source: TokenStore, target: TokenStore, sourceMarkers: Map<string, number>, ctx: VerifyContext): Promise<MigrateVerification> {
-  const v: MigrateVerification = { checked: 0, inTarget: 0, missing: 0, notNeeded: 0, targetRecords: 0, markersMissing: 0, sampleMissing: [], ok: false };
+  const v: MigrateVerification = { checked: 0, inTarget: 0, missing: 0, issuedSinceStart: 0, notNeeded: 0, targetRecords: 0, markersMissing: 0, sampleMissing: [], ok: false };
   const targetMarkers = await ctx.retrying(() => target.listMarkers());
   for (const [subject, revokedBefore] of sourceMarkers) if ((targetMarkers.get(subject) ?? -1) < revokedBefore) v.markersMissing++;
 
@@ -474,6 +495,10 @@ async function verify(source: TokenStore, target: TokenStore, sourceMarkers: Map
             v.inTarget++;
             continue;
           }
+          if (record.issuedAt >= ctx.issuedBefore) {
+            v.issuedSinceStart++;
+            continue;
+          }
           v.missing++;
           if (v.sampleMissing.length < 10) v.sampleMissing.push(recordName(ref));
         }
@@ -486,5 +511,5 @@ async function verify(source: TokenStore, target: TokenStore, sourceMarkers: Map
 }
 
 function emptyVerification(): MigrateVerification {
-  return { checked: 0, inTarget: 0, missing: 0, notNeeded: 0, targetRecords: 0, markersMissing: 0, sampleMissing: [], ok: false };
+  return { checked: 0, inTarget: 0, missing: 0, issuedSinceStart: 0, notNeeded: 0, targetRecords: 0, markersMissing: 0, sampleMissing: [], ok: false };
 }
