@@ -141,6 +141,9 @@ function printMigration(io: Io, r: MigrateResult): void {
   const v = r.verification;
   if (v.ok) {
     io.out(`verified: all ${v.inTarget} live records of the source are in the target (${v.targetRecords} records there), no logout marker missing (${(r.verifyMs / 1000).toFixed(1)} s)`);
+    if (v.issuedSinceStart > 0) {
+      io.out(`${v.issuedSinceStart} records issued in the source since this run started are not in the target yet: run it again to copy them`);
+    }
   } else {
     io.out(
       `verification FAILED: ${v.missing} of ${v.checked} source records missing from the target, ${v.markersMissing} logout markers missing` +
