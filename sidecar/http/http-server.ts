@@ -96,7 +96,9 @@ export class HttpServer {
       handler,
     });
     return [
-      r('GET', '/v1/auth', 'auth', false, (req, res) => this.forwardAuth(req, res)),
+      // Any method and any path below /v1/auth: Envoy's ext_authz sends the original request's method and, with
+      // path_prefix, appends its path.
+      r('*', '/v1/auth(?:/.*)?', 'auth', false, (req, res) => this.forwardAuth(req, res)),
       r('POST', '/v1/validate', 'validate', false, async (req, res) => {
         const body = asObject(await this.readJson(req));
         const result = await s.validate(tokenField(body), clientIpField(body));
@@ -167,12 +169,15 @@ export class HttpServer {
     let routeName = 'unmatched';
     try {
       const url = parseTarget(req.url);
+      // Match the raw path: URL resolves dot segments (even %2E%2E), which would turn
+      // DELETE /v1/subjects/%2E%2E/tokens (the subject "..") into DELETE /v1/tokens.
+      const path = req.url?.startsWith('/') ? req.url.split('?')[0]! : url.pathname;
       let pathMatched = false;
       for (const route of this.routes) {
-        const m = route.pattern.exec(url.pathname);
+        const m = route.pattern.exec(path);
         if (!m) continue;
         pathMatched = true;
-        if (route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue;
+        if (route.method !== '*' && route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue;
         routeName = route.name;
         if (route.admin && !this.authorized(req)) {
           res.setHeader('WWW-Authenticate', 'Bearer realm="tokensync-admin"');
@@ -210,6 +215,7 @@ export class HttpServer {
   }
 
   private async forwardAuth(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    req.resume(); // a forwarded POST may carry a body we never read
     const { token, duplicate } = tokenFromRequest(req, this.o.cookieName);
     let result: Validation;
     if (duplicate) result = { valid: false, reason: 'malformed', message: `more than one ${this.o.cookieName} cookie` };
