@@ -288,6 +288,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       let rc: number;
       try {
         rc = invoke((code, _message, a, b) => {
+          if (code === ZkCode.CONNECTIONLOSS) this.noteConnectionLoss();
           if (!map.delete(id)) return; // timed out or closed already
           if (code === ZkCode.OK) resolve(extract(a, b));
           else reject(new ZkError(code, op, path));
@@ -298,12 +299,28 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
         return;
       }
       if (rc !== ZkCode.OK) {
+        if (rc === ZkCode.CONNECTIONLOSS) this.noteConnectionLoss();
         map.delete(id);
         reject(new ZkError(rc, op, path));
         return;
       }
       if (connectedOnly) this.startSweeper();
     });
+  }
+
+  /**
+   * A request failed with CONNECTIONLOSS: the connection is down, whatever the session events said. The
+   * binding drives the C client single-threaded, and the C client queues its CONNECTING session event with
+   * the completions; while every reconnection attempt fails at once (a connection reset by the network), that
+   * event was seen not to arrive for 20 s and more, requests failing with CONNECTIONLOSS all along while the
+   * client still counted as connected (no `suspended`, no `lost`, the reject policy not applied). The next
+   * `connect` event of the binding brings the flag back.
+   */
+  private noteConnectionLoss(): void {
+    if (!this.connectedFlag || this.closedFlag) return;
+    this.connectedFlag = false;
+    this.logger.debug('a request failed with CONNECTIONLOSS: treating the connection as down');
+    this.emit('disconnected');
   }
 
   /**
