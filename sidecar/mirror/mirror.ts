@@ -35,6 +35,9 @@ interface MirrorEvents {
   marker: [subject: string, revokedBefore: number];
 }
 
+/** `~` and a base64url subject up to the end of a record name, from the `~` on (what parseRecordName accepts). */
+const ENCODED_SUBJECT = /~[A-Za-z0-9_-]+$/y;
+
 /** How many recently applied markers a member reports, so a logout can wait for every node to have it. */
 const RECENT_MARKERS = 256;
 
@@ -162,6 +165,19 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     if (!current) return;
     const seen = new Set<string>();
     for (const name of names) {
+      // Every create anywhere re-lists its shard on every node, so a listing mostly repeats names held already:
+      // know those by their jti without decoding the subject again (at 1M tokens, 244 names a shard, decoding
+      // them all cost ~0.5 ms per token issued in the cluster). A held jti was valid and in this shard when it
+      // was added; the suffix check keeps a malformed name from standing for its record, as parsing would.
+      const tilde = name.indexOf('~');
+      if (tilde > 0) {
+        const jti = name.slice(0, tilde);
+        if (current.has(jti)) {
+          ENCODED_SUBJECT.lastIndex = tilde;
+          if (ENCODED_SUBJECT.test(name)) seen.add(jti);
+          continue;
+        }
+      }
       const ref = parseRecordName(name);
       if (!ref || shardOf(ref.jti, this.shardCount) !== shard) continue;
       seen.add(ref.jti);
