@@ -114,10 +114,10 @@ export interface MigrateResult {
 }
 
 const DEFAULT_CONCURRENCY = 1_000;
-/** Groups of shard listings fetched ahead of the one being copied. */
-const LIST_AHEAD = 4;
+/** Shard listings fetched ahead of the group being copied (at least one group ahead). */
+const LIST_AHEAD = 64;
 /** Shard listings (or groups of them, while verifying) in flight while counting and verifying. */
-const LIST_CONCURRENCY = 16;
+const LIST_CONCURRENCY = 64;
 /** Source reads in flight while verifying records missing from the target. */
 const VERIFY_READ_CONCURRENCY = 64;
 const MAX_ERRORS = 10;
@@ -383,6 +383,8 @@ async function listGroup(store: TokenStore, groups: number, group: number, retry
  */
 class GroupFeed {
   private readonly groups: number;
+  /** Groups listed ahead: about {@link LIST_AHEAD} shard listings, whatever the shard counts. */
+  private readonly groupsAhead: number;
   private next = 0;
   private readonly ahead = new Map<number, Promise<string[]>>();
   private names: string[] = [];
@@ -397,6 +399,8 @@ class GroupFeed {
     private readonly onPresent: (count: number) => void,
   ) {
     this.groups = target ? Math.min(source.shards, target.shards) : source.shards;
+    const listingsPerGroup = (source.shards + (target?.shards ?? 0)) / this.groups;
+    this.groupsAhead = Math.max(1, Math.ceil(LIST_AHEAD / listingsPerGroup));
   }
 
   async take(): Promise<string | undefined> {
@@ -410,7 +414,7 @@ class GroupFeed {
 
   private async load(): Promise<void> {
     while (this.position >= this.names.length && this.next < this.groups) {
-      for (let g = this.next; g < Math.min(this.groups, this.next + LIST_AHEAD); g++) {
+      for (let g = this.next; g < Math.min(this.groups, this.next + this.groupsAhead); g++) {
         if (!this.ahead.has(g)) {
           const missing = this.missingIn(g);
           missing.catch(() => undefined); // awaited below, in order
@@ -464,7 +468,8 @@ async function verify(source: TokenStore, target: TokenStore, sourceMarkers: Map
   const groups = Math.min(source.shards, target.shards);
   let finished = 0;
   ctx.onGroup(groups, 0);
-  await forEachIndex(groups, LIST_CONCURRENCY, async (group) => {
+  const listingsPerGroup = (source.shards + target.shards) / groups;
+  await forEachIndex(groups, Math.max(4, Math.ceil(LIST_CONCURRENCY / listingsPerGroup)), async (group) => {
     const [sourceNames, targetNames] = await Promise.all([listGroup(source, groups, group, ctx.retrying), listGroup(target, groups, group, ctx.retrying)]);
     const inTarget = new Set<string>();
     for (const name of targetNames!) {
