@@ -38,7 +38,7 @@ class BarReporter implements ProgressReporter {
       this.bar = new cliProgress.SingleBar(
         {
           stream: this.stream,
-          format: `${LABEL[p.phase].padEnd(9)} [{bar}] {percentage}% | {value}/{total} ${unit} | {rate}/s | ETA {eta_formatted}{extra}`,
+          format: `${LABEL[p.phase].padEnd(9)} [{bar}] {percentage}% | {value}/{total} ${unit} | {rate}/s | ETA {eta}{extra}`,
           etaBuffer: 50,
           fps: 5,
           hideCursor: true,
@@ -46,10 +46,11 @@ class BarReporter implements ProgressReporter {
         },
         cliProgress.Presets.shades_classic,
       );
-      this.bar.start(Math.max(p.total, 1), 0, { rate: 0, extra: '' });
+      this.bar.start(Math.max(p.total, 1), 0, { rate: 0, eta: '-', extra: '' });
     }
     const extra = p.phase === 'copying' && (p.existing > 0 || p.failed > 0) ? ` | ${p.existing} already there, ${p.failed} failed` : '';
-    this.bar!.update(p.done, { rate: Math.round(p.ratePerSecond), extra });
+    // the ETA from the phase's own average rate: steadier than the bar's, and never "Infinity" at the start
+    this.bar!.update(p.done, { rate: Math.round(p.ratePerSecond), eta: eta(p), extra });
   }
 
   stop(): void {
@@ -80,11 +81,18 @@ class LineReporter implements ProgressReporter {
   stop(): void {}
 }
 
+/** "1m 05s", "12s", or "-" while the rate is not known yet. */
+function eta(p: MigrateProgress): string {
+  if (p.ratePerSecond <= 0) return '-';
+  const seconds = Math.max(0, Math.ceil((p.total - p.done) / p.ratePerSecond));
+  return seconds >= 60 ? `${Math.floor(seconds / 60)}m ${String(seconds % 60).padStart(2, '0')}s` : `${seconds}s`;
+}
+
 export function formatLine(p: MigrateProgress): string {
   if (p.phase === 'markers') return `markers: copying logout markers; ${p.total} records to go through`;
   if (p.phase === 'verifying') return `verifying: ${p.done}/${p.total} shard groups compared`;
   const percent = p.total > 0 ? Math.floor((p.done * 100) / p.total) : 100;
   const rate = Math.round(p.ratePerSecond);
-  const eta = rate > 0 && p.total > p.done ? `, ETA ${Math.ceil((p.total - p.done) / rate)}s` : '';
-  return `${p.phase}: ${p.done}/${p.total} records (${percent}%), ${rate}/s${eta}; ${p.created} created, ${p.existing} already there, ${p.skipped} skipped, ${p.failed} failed`;
+  const left = rate > 0 && p.total > p.done ? `, ETA ${eta(p)}` : '';
+  return `${p.phase}: ${p.done}/${p.total} records (${percent}%), ${rate}/s${left}; ${p.created} created, ${p.existing} already there, ${p.skipped} skipped, ${p.failed} failed`;
 }
