@@ -1,5 +1,6 @@
 export { TokensyncError } from './tokensync-error.js';
 export { StoreUnavailableError } from './store-unavailable-error.js';
+export { JournalUnavailableError } from './journal-unavailable-error.js';
 export { BadRequestError } from './bad-request-error.js';
 export { NotFoundError } from './not-found-error.js';
 export { SecretError } from './secret-error.js';

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import type { Logger } from '../util/logger.js';
 import type { RecordRef, TokenRecord } from './token-record.js';
-import { replaceFile } from './fs-util.js';
+import { errno, replaceFile } from './fs-util.js';
+import { JournalUnavailableError } from '../errors/journal-unavailable-error.js';
 
 export type JournalOp =
   | { op: 'create'; record: TokenRecord }
@@ -34,6 +35,10 @@ export class Journal {
   /** Entries up to this seq were sent to the store by the process before this one (see sentBeforeRestart). */
   private sentAtOpen = 0;
   private tail: Promise<unknown> = Promise.resolve();
+  /** Bytes of journal.log that hold whole entries: a failed append is cut back to this. */
+  private bytes = 0;
+  /** A failed append left bytes that could not be cut back: the next entry starts on a line of its own. */
+  private torn = false;
 
   constructor(
     private readonly dir: string,
@@ -71,6 +76,7 @@ export class Journal {
     this.nextSeq = last + 1;
     this.sentAtOpen = Number((await fs.readFile(this.sendingPath, 'utf8').catch(() => '0')).trim()) || 0;
     this.handle = await fs.open(this.logPath, 'a', 0o600);
+    this.bytes = (await this.handle.stat()).size;
     if (this.entries.length > 0) this.log.info('journal: entries waiting for the store', { pending: this.entries.length });
   }
 
@@ -87,9 +93,25 @@ export class Journal {
   append(op: JournalOp, now = Date.now()): Promise<JournalEntry> {
     const run = async () => {
       if (!this.handle) throw new Error('journal is not open');
+      const handle = this.handle;
       const entry = { ...op, seq: this.nextSeq++, at: now } as JournalEntry;
-      await this.handle.write(JSON.stringify(entry) + '\n');
-      await this.handle.datasync();
+      const line = Buffer.from(`${this.torn ? '\n' : ''}${JSON.stringify(entry)}\n`);
+      try {
+        // a full disk can take part of the line and report it as written: that entry is not durable
+        const { bytesWritten } = await handle.write(line);
+        if (bytesWritten !== line.length) throw Object.assign(new Error(`short write: ${bytesWritten} of ${line.length} bytes`), { code: 'ENOSPC' });
+        await handle.datasync();
+      } catch (err) {
+        // Cut the partial line off: left there, the next entry appended would be glued to it and lost on reopen.
+        this.torn = !(await handle.truncate(this.bytes).then(() => true, () => false));
+        const code = errno(err) ?? 'EIO';
+        throw new JournalUnavailableError(
+          `the store is unreachable and the journal cannot keep this write: ${this.dir} (${code}${code === 'ENOSPC' ? ', no space left' : code === 'EROFS' ? ', read-only' : ''}); free space or fix cluster.store.journal.dir`,
+          { cause: err },
+        );
+      }
+      this.bytes += line.length;
+      this.torn = false;
       this.entries.push(entry);
       return entry;
     };
@@ -137,6 +159,8 @@ export class Journal {
         // Everything is in the store: start a fresh log so it does not grow forever.
         await this.handle.truncate(0);
         await this.handle.datasync();
+        this.bytes = 0;
+        this.torn = false;
       }
       await replaceFile(this.donePath, this.dir, String(this.done));
     };
