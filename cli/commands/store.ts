@@ -130,7 +130,7 @@ function printMigration(io: Io, r: MigrateResult): void {
   const skipped = rec.skippedExpired + rec.skippedLoggedOut + rec.skippedOnetime + rec.vanished;
   if (!r.verifyOnly) {
     io.out(
-      `records: ${rec.listed} in the source, ${rec.created} copied, ${rec.existing} already there, ${skipped} not needed ` +
+      `records: ${rec.listed} ${r.aborted ? 'gone through before the interruption' : 'in the source'}, ${rec.created} copied, ${rec.existing} already there, ${skipped} not needed ` +
         `(${rec.skippedExpired} expired, ${rec.skippedLoggedOut} logged out, ${rec.skippedOnetime} one-time, ${rec.vanished} deleted meanwhile), ${rec.failed} failed`,
     );
     io.out(`markers: ${r.markers.source} in the source, ${r.markers.copied} copied, ${r.markers.existing} already there, ${r.markers.failed} failed`);
