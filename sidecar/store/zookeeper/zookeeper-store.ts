@@ -648,11 +648,20 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
 
   // ---------------------------------------------------------------- listings
 
+  /**
+   * A `sync` goes first (pipelined), as for {@link exists}: revoking a token issued on another node a moment
+   * ago looks its subject up here, and a follower that had not applied the create yet answered without it,
+   * so the revocation was a 404 that revoked nothing.
+   */
   async listShard(shard: number): Promise<string[]> {
     if (!Number.isInteger(shard) || shard < 0 || shard >= this.shards) {
       throw new BadRequestError(`shard ${shard} is not in 0..${this.shards - 1}`);
     }
-    return this.run((client) => client.getChildren(this.layout.shardPath(shard)));
+    return this.run(async (client) => {
+      const path = this.layout.shardPath(shard);
+      const [, names] = await Promise.all([client.sync(path), client.getChildren(path)]);
+      return names;
+    });
   }
 
   /**
