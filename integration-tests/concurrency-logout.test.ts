@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
 import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
-import { FULL, claimsOf, size, sleep } from './support/load.js';
+import { FULL, claimsOf, forEachLimit, size, sleep } from './support/load.js';
 
 /**
  * Logout everywhere racing with issuing for the same subject on three sidecars. The promise of
@@ -104,4 +104,20 @@ test(`logout everywhere racing with issuing for the same subject, ${ROUNDS} roun
   }
   t.diagnostic(`FIGURES ${JSON.stringify({ full: FULL, rounds: ROUNDS, sidecars: 3, tokensIssuedBeforeChecked: checkedBefore, racersOlderThanMarker: racedOlder, racersNewerThanMarker: racedNewer, maxLogoutMs, failures: failures.length })}`);
   assert.deepEqual(failures.slice(0, 10), [], `${failures.length} failures`);
+});
+
+test(`revoking on another node right after the issue, ${size(2_000, 10_000)} times: the revocation is never a 404 that revokes nothing`, async (t) => {
+  const rounds = size(2_000, 10_000);
+  const failures: string[] = [];
+  // 16 at a time, so that the servers lag behind one another as they do under load
+  await forEachLimit(Array.from({ length: rounds }, (_, i) => i), 16, async (round) => {
+    const issuer = nodes[round % 3]!;
+    const revoker = nodes[(round + 1 + (round % 2)) % 3]!;
+    const issued = await issuer.api.issue({ subject: `quick-${round}` });
+    assert.equal(issued.status, 201, issued.text);
+    const res = await revoker.api.revoke(issued.body.jti);
+    if (res.status !== 204) failures.push(`round ${round}: revoke on ${revoker.spec.nodeId} of a token issued on ${issuer.spec.nodeId}: ${res.status} ${res.text}`);
+  });
+  t.diagnostic(`FIGURES ${JSON.stringify({ full: FULL, scenario: 'revoke right after issue, other node', rounds, failures: failures.length })}`);
+  assert.deepEqual(failures.slice(0, 10), [], `${failures.length} of ${rounds} revocations failed`);
 });
