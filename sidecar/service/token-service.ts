@@ -5,7 +5,7 @@ import type { TokenStore, ListPage, ListQuery } from '../store/token-store.js';
 import type { TokenKind, TokenRecord } from '../store/token-record.js';
 import { isValidJti, isValidSubject, kindOfJti, newJti, parseRecordName, shardOf } from '../store/token-record.js';
 import { isConnected } from '../store/connection-state.js';
-import type { TokenCodec } from '../tokens/token-codec.js';
+import type { Decoded, TokenCodec } from '../tokens/token-codec.js';
 import type { TokenPolicy } from '../tokens/token-policy.js';
 import type { Refusal, TokenClaims } from '../tokens/token-claims.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -19,6 +19,8 @@ import type { ConnectionState } from '../store/connection-state.js';
 
 /** How long a store read caught by a reconnect waits for the connection to come back (see acrossReconnect). */
 const RECONNECT_WAIT_MS = 2_000;
+/** Verified tokens remembered (oldest forgotten first): ~5 MB at most. */
+const VERIFIED_CAPACITY = 10_000;
 
 export interface IssueRequest {
   subject: string;
@@ -98,6 +100,13 @@ export class TokenService {
   /** Resolves when the store is connected again; shared by every read waiting for it. */
   private reconnected: Promise<void> | undefined;
   readonly fallbackStats: FallbackStats = { confirmed: 0, copied: 0, writes: 0, failedWrites: 0 };
+
+  /**
+   * Tokens whose signature verified lately, by their exact text: a session cookie is presented on every
+   * request of its user, and jsonwebtoken's verify was the largest cost of a validation (Envoy's jwt_authn
+   * keeps such a cache too). Expiry, binding, the record and logout markers are still checked every time.
+   */
+  private readonly verified = new Map<string, Extract<Decoded, { ok: true }>>();
 
   constructor(private readonly d: TokenServiceDeps) {}
 
@@ -215,9 +224,28 @@ export class TokenService {
     return this.d.store.list(query);
   }
 
+  /**
+   * The codec's verdict on a token's form and signature, from {@link verified} when these very bytes passed
+   * before. Only tokens naming their key (`kid`) are kept, and a hit counts only while that key is still
+   * accepted, so a retired secret stops verifying at once. The claims are frozen: callers share them.
+   */
+  private verify(token: unknown): Decoded {
+    if (typeof token !== 'string') return this.d.codec.verify(token);
+    const hit = this.verified.get(token);
+    if (hit && this.d.codec.kids.includes(hit.kid!)) return hit;
+    const decoded = this.d.codec.verify(token);
+    if (decoded.ok && decoded.kid !== undefined) {
+      Object.freeze(decoded.claims);
+      if (hit) this.verified.delete(token);
+      else if (this.verified.size >= VERIFIED_CAPACITY) this.verified.delete(this.verified.keys().next().value as string);
+      this.verified.set(token, decoded);
+    }
+    return decoded;
+  }
+
   /** Signature, policy, record and logout marker; no reissue, no counting. */
   private async check(token: unknown, clientIp: string | undefined): Promise<Validation> {
-    const decoded = this.d.codec.verify(token);
+    const decoded = this.verify(token);
     if (!decoded.ok) return { valid: false, reason: decoded.reason, message: decoded.message };
     const claims = decoded.claims;
     const refusal = this.d.policy.check(claims, clientIp);
