@@ -19,7 +19,7 @@ import type { ConnectionState } from '../store/connection-state.js';
 
 /** How long a store read caught by a reconnect waits for the connection to come back (see acrossReconnect). */
 const RECONNECT_WAIT_MS = 2_000;
-/** Verified tokens remembered (oldest forgotten first): ~5 MB at most. */
+/** Verified tokens remembered, in two generations of half this each: ~5 MB at most. */
 const VERIFIED_CAPACITY = 10_000;
 
 export interface IssueRequest {
@@ -106,7 +106,8 @@ export class TokenService {
    * request of its user, and jsonwebtoken's verify was the largest cost of a validation (Envoy's jwt_authn
    * keeps such a cache too). Expiry, binding, the record and logout markers are still checked every time.
    */
-  private readonly verified = new Map<string, Extract<Decoded, { ok: true }>>();
+  private verified = new Map<string, Extract<Decoded, { ok: true }>>();
+  private verifiedBefore = new Map<string, Extract<Decoded, { ok: true }>>();
 
   constructor(private readonly d: TokenServiceDeps) {}
 
@@ -225,22 +226,35 @@ export class TokenService {
   }
 
   /**
-   * The codec's verdict on a token's form and signature, from {@link verified} when these very bytes passed
+   * The codec's verdict on a token's form and signature, remembered when these very bytes passed
    * before. Only tokens naming their key (`kid`) are kept, and a hit counts only while that key is still
    * accepted, so a retired secret stops verifying at once. The claims are frozen: callers share them.
    */
   private verify(token: unknown): Decoded {
     if (typeof token !== 'string') return this.d.codec.verify(token);
-    const hit = this.verified.get(token);
-    if (hit && this.d.codec.kids.includes(hit.kid!)) return hit;
+    const hit = this.verified.get(token) ?? this.verifiedBefore.get(token);
+    if (hit && this.d.codec.kids.includes(hit.kid!)) {
+      if (!this.verified.has(token)) this.remember(token, hit);
+      return hit;
+    }
     const decoded = this.d.codec.verify(token);
     if (decoded.ok && decoded.kid !== undefined) {
       Object.freeze(decoded.claims);
-      if (hit) this.verified.delete(token);
-      else if (this.verified.size >= VERIFIED_CAPACITY) this.verified.delete(this.verified.keys().next().value as string);
-      this.verified.set(token, decoded);
+      this.remember(token, decoded);
     }
     return decoded;
+  }
+
+  /**
+   * Two generations instead of evicting the oldest entry one by one: a Map iterated from its start skips every
+   * entry deleted since its last rehash, which made each eviction cost as much as the verify it saved.
+   */
+  private remember(token: string, decoded: Extract<Decoded, { ok: true }>): void {
+    if (this.verified.size >= VERIFIED_CAPACITY / 2) {
+      this.verifiedBefore = this.verified;
+      this.verified = new Map();
+    }
+    this.verified.set(token, decoded);
   }
 
   /** Signature, policy, record and logout marker; no reissue, no counting. */
