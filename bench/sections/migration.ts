@@ -14,15 +14,19 @@ export const migrationSection: Section = {
   title: '5. Store migration',
   async run() {
     const ops = join(ROOT, 'docs', 'operations.md');
-    const present = existsSync(ops) && /migrat/i.test(readFileSync(ops, 'utf8'));
+    const present = existsSync(ops) && readFileSync(ops, 'utf8').includes('<!-- migrate-bench:begin -->');
     const script = existsSync(join(ROOT, 'bench', 'migrate-bench.ts'));
     const markdown = [
       'The live store migration (`tokensync store migrate --to-config F2`: DIRECTORY <-> ZOOKEEPER while sidecars serve) is measured by ' +
         '`bench/migrate-bench.ts`, which belongs to the operations work and writes its table into ' +
-        '[docs/operations.md](operations.md#store-migration) rather than here, next to the procedure it measures.',
+        '[docs/operations.md](operations.md) (between its `migrate-bench` markers) rather than here, next to the procedure it measures:',
+      '',
+      '```sh',
+      'npm run build && node dist/bench/migrate-bench.js --write-docs',
+      '```',
       '',
       present
-        ? 'See that table in [docs/operations.md](operations.md).'
+        ? 'Its latest table: [docs/operations.md](operations.md).'
         : `_Not there yet_: ${script ? 'bench/migrate-bench.ts exists but docs/operations.md has no migration table' : 'bench/migrate-bench.ts and its table do not exist yet'} at the time of this run.`,
     ].join('\n');
     return { id: 'migration', title: this.title, markdown, goals: [] };

@@ -8,7 +8,8 @@ import { TokenService } from '../../sidecar/service/token-service.js';
 import type { WritePath } from '../../sidecar/service/write-path.js';
 import type { TokenStore } from '../../sidecar/store/token-store.js';
 import { newJti } from '../../sidecar/store/token-record.js';
-import { generateSecretLine, parseSecrets } from '../../sidecar/tokens/secret-file.js';
+import { generateSecretLine, parseSecrets, readSecretFile } from '../../sidecar/tokens/secret-file.js';
+import { ZooKeeperStore } from '../../sidecar/store/zookeeper/index.js';
 import { TokenCodec } from '../../sidecar/tokens/token-codec.js';
 import { TokenPolicy } from '../../sidecar/tokens/token-policy.js';
 import { systemClock } from '../../sidecar/util/clock.js';
@@ -23,6 +24,8 @@ import { issueToken, makeSecretFile, zkSidecar, type SidecarProcess } from '../s
 import { startZooKeeper, type ZooKeeperCluster } from '../support/zk.js';
 
 const CONNECTIONS = 32;
+/** More than the (at most 10,000) verified tokens a TokenService remembers, so that round-robin never hits. */
+const DISTINCT_TOKENS = 12_000;
 
 interface Target {
   name: string;
@@ -49,7 +52,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
   return {
     id: 'validate',
     title: validationSection.title,
-    markdown: [http.markdown, inProcess.markdown].join('\n\n'),
+    markdown: [http.markdown, inProcess.markdown, whereTheTimeGoes(http.costs, inProcess)].join('\n\n'),
     goals: http.goals,
     plot: { throughput: http.throughput },
   };
@@ -77,6 +80,7 @@ async function measureHttp(ctx: BenchContext) {
     express = new ChildServer('express-session + connect-redis', 'express-redis-app.js', [redis.url]);
     await Promise.all([sidecar.start(), express.start(), empty.start()]);
     const { token } = await issueToken(sidecar);
+    const cookies = await mintTokens(ctx, zk, secret, sidecar, DISTINCT_TOKENS);
     const login = await request(express.url, 'POST', '/login?user=bench-user');
     const setCookie = login.headers['set-cookie'];
     const sessionCookie = (Array.isArray(setCookie) ? setCookie[0] : setCookie)?.split(';')[0];
@@ -84,9 +88,15 @@ async function measureHttp(ctx: BenchContext) {
 
     const targets: Target[] = [
       {
-        name: 'tokensync `GET /v1/auth` (cookie)',
+        name: 'tokensync `GET /v1/auth` (the same cookie every time, as a browser sends it)',
         short: 'tokensync /v1/auth',
         spec: { url: `${sidecar.url}/v1/auth`, headers: { cookie: `tokensync=${token}` } },
+        pids: [sidecar.pid],
+      },
+      {
+        name: `tokensync \`GET /v1/auth\`, ${fmt(DISTINCT_TOKENS)} different cookies in turn (every signature verified anew)`,
+        short: 'tokensync /v1/auth, cold',
+        spec: { url: `${sidecar.url}/v1/auth`, rotateCookie: { name: 'tokensync', values: cookies } },
         pids: [sidecar.pid],
       },
       {
@@ -109,7 +119,9 @@ async function measureHttp(ctx: BenchContext) {
       },
     ];
     for (const t of targets) {
-      const probe = await request(t.spec.url, t.spec.method ?? 'GET', '', { headers: t.spec.headers, rawBody: t.spec.body });
+      const rotate = t.spec.rotateCookie;
+      const headers = rotate ? { ...t.spec.headers, cookie: `${rotate.name}=${rotate.values[0]}` } : t.spec.headers;
+      const probe = await request(t.spec.url, t.spec.method ?? 'GET', '', { headers, rawBody: t.spec.body });
       if (probe.status !== 200) throw new Error(`${t.short} answered ${probe.status} to a valid request: ${probe.text}`);
     }
 
@@ -149,6 +161,43 @@ async function measureHttp(ctx: BenchContext) {
   }
 }
 
+/**
+ * `n` valid tokens of `n` subjects whose records exist: signed here with the sidecar's secret (as an application
+ * signing its own tokens would) and created through a ZooKeeperStore in the sidecar's tree, pipelined. Resolves
+ * once the sidecar's mirror holds them all.
+ */
+async function mintTokens(ctx: BenchContext, zk: ZooKeeperCluster, secretFile: string, sidecar: SidecarProcess, n: number): Promise<string[]> {
+  const codec = new TokenCodec(await readSecretFile(secretFile), 'HS256');
+  const policy = new TokenPolicy(DEFAULT_OPTIONS.token, systemClock);
+  const store = new ZooKeeperStore({ servers: zk.connectString.split(','), chroot: '/bench-validate', sessionTimeoutMs: 15_000, shards: 4096, logger: silentLogger() });
+  await store.start();
+  const tokens: string[] = [];
+  try {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 256 }, async () => {
+        while (next < n) {
+          const i = next++;
+          const { claims, recordExpiresAt } = policy.issue('session', `user-${i}@example.com`, newJti('session'));
+          await store.create({ jti: claims.jti, subject: claims.sub, kind: 'session', issuedAt: claims.ath, expiresAt: recordExpiresAt, node: 'bench' });
+          tokens.push(codec.sign(claims));
+        }
+      }),
+    );
+  } finally {
+    await store.close();
+  }
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const res = await request(sidecar.url, 'GET', '/v1/cluster');
+    if (Number(res.body?.mirror?.size) >= n) break;
+    if (Date.now() > deadline) throw new Error(`the sidecar's mirror holds ${String(res.body?.mirror?.size)} of ${n} minted tokens after 60 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  ctx.log(`minted ${fmt(n)} tokens with records for the cold path`);
+  return tokens;
+}
+
 function summarize(
   targets: Target[],
   tools: Array<'autocannon' | 'wrk'>,
@@ -159,7 +208,7 @@ function summarize(
   const parts: string[] = [];
   const goals: Goal[] = [];
   const throughput: Array<{ system: string; tool: 'autocannon' | 'wrk'; rps: number }> = [];
-  const [auth, validate, express, empty] = targets.map((t) => t.short) as [string, string, string, string];
+  const [auth, cold, validate, express, empty] = targets.map((t) => t.short) as [string, string, string, string, string];
   for (const tool of tools) {
     const rows = targets.map((t) => {
       const all = samples.get(`${tool}|${t.short}`) ?? [];
@@ -197,7 +246,9 @@ function summarize(
   goals.push(
     {
       goal: 'validation >= 6x the express-session + connect-redis peer',
-      figure: `${ratio(authRps, expressRps)} (/v1/auth, ${primary}: ${fmt(authRps)} vs ${fmt(expressRps)} req/s)`,
+      figure:
+        `${ratio(authRps, expressRps)} (/v1/auth, ${primary}: ${fmt(authRps)} vs ${fmt(expressRps)} req/s); ` +
+        `every signature verified anew: ${ratio(med(primary, cold, (s) => s.rps), expressRps)}`,
       met: authRps >= 6 * expressRps,
       why: authRps >= 6 * expressRps ? undefined : 'see the note under the tables',
     },
@@ -208,8 +259,12 @@ function summarize(
     },
     {
       goal: 'validation p99 < 5 ms',
-      figure: `/v1/auth ${ms(authP99)}, /v1/validate ${ms(validateP99)} (${primary}, ${CONNECTIONS} connections)`,
+      figure: `/v1/auth ${ms(authP99)}, /v1/validate ${ms(validateP99)} (${primary}, ${CONNECTIONS} connections; the empty server's p99 in the same run: ${ms(med(primary, empty, (s) => s.p99Ms))})`,
       met: authP99 < 5 && validateP99 < 5,
+      why:
+        authP99 < 5 && validateP99 < 5
+          ? undefined
+          : 'the tail is the shared machine\'s scheduling (other engineers\' test runs; load average in the tables): the empty server\'s p99 moves with it',
     },
   );
   const generatorBound = acGen > 0.85;
@@ -248,10 +303,44 @@ function summarize(
         'redis-server 7 started by the bench on a loopback port (`--save \'\'`, no AOF).',
     ].join('\n'),
   );
-  return { markdown: parts.join('\n\n'), goals, throughput };
+  return { markdown: parts.join('\n\n'), goals, throughput, costs: { authUs, coldUs: cpuPer(primary, cold), emptyUs, expressUs, tool: primary } };
 }
 
 // ------------------------------------------------------------------------------------------------ in-process
+
+/** The profile of one validation in words, with this run's figures: what a goal miss is made of. */
+function whereTheTimeGoes(
+  http: { authUs: number; coldUs: number; emptyUs: number; expressUs: number; tool: string },
+  cpu: { floorUs: number; directUs: number; codecUs: number; coldUs: number; serviceUs: number },
+): string {
+  const handlerUs = http.authUs - http.emptyUs - cpu.serviceUs;
+  const withDirect = http.coldUs - (cpu.codecUs - cpu.directUs);
+  return [
+    '**Where a validation\'s time goes** (this run; CPU per request over HTTP from the tables above, in-process costs from this table):',
+    '',
+    table(
+      ['part', 'µs per request'],
+      [
+        ['Node\'s HTTP server itself (the empty server\'s whole cost: parse, socket write, keep-alive)', fmt(http.emptyUs, 1)],
+        ['`TokenService.validate` of a cookie verified before (in-process)', fmt(cpu.serviceUs, 1)],
+        ['the rest of the forward-auth handler (route match, cookie split, client address, 4 response headers, promise hops, GC of all of it)', fmt(Math.max(0, handlerUs), 1)],
+        [`tokensync \`GET /v1/auth\`, the same cookie, in total (${http.tool})`, fmt(http.authUs, 1)],
+        [`tokensync \`GET /v1/auth\`, every signature verified anew, in total (${http.tool}); \`TokenService.validate\` cold in-process: ${fmt(cpu.coldUs, 1)}`, fmt(http.coldUs, 1)],
+      ],
+    ),
+    '',
+    `- Against the empty server the goal (0.8x) needs a validation to cost at most a quarter of Node's own HTTP work (${fmt(http.emptyUs / 4, 1)} µs here) ` +
+      `whenever the server, not the load generator, is the bottleneck. One HMAC-SHA256 alone costs ${fmt(cpu.floorUs, 1)} µs and a complete direct ` +
+      `verify ${fmt(cpu.directUs, 1)} µs, so 0.8x is out of reach for any server that verifies a signature per request on this machine; it shows only ` +
+      'when the load generator saturates first (then every server scores alike).',
+    `- The largest cost tokensync owns is \`TokenCodec.verify\` in \`sidecar/tokens/token-codec.ts\`: \`jwt.verify\` (jsonwebtoken -> jws -> jwa) decodes ` +
+      `and JSON-parses the header again, builds objects and runs its own claim checks: ${fmt(cpu.codecUs, 1)} µs against ${fmt(cpu.directUs, 1)} µs for a direct ` +
+      'verify of the same bytes. `TokenService` now remembers the 5,000 to 10,000 tokens whose signature verified last (keyed by the whole token, ignored once ' +
+      'their key is retired; expiry, binding, record and logout markers are still checked on every request), so a cookie presented again skips it; ' +
+      `a token not seen lately still pays it, plus ${fmt(cpu.coldUs - cpu.codecUs, 1)} µs in-process for remembering it (GC of the kept entries, hashing the token text). A direct HS256 verify in the codec would bring that cold \`GET /v1/auth\` to about ${fmt(withDirect, 1)} µs ` +
+      `(${ratio(http.expressUs, withDirect)} the express-session peer). That file is outside this bench\'s remit; the figure is here for whoever owns it.`,
+  ].join('\n');
+}
 
 /** ns per call of `fn`, measured over `iterations` calls (awaited one at a time when `fn` is async). */
 async function nsPerCall(iterations: number, fn: () => unknown): Promise<number> {
@@ -295,6 +384,14 @@ async function measureInProcess(ctx: BenchContext) {
     clock: systemClock,
     logger: silentLogger(),
   });
+  // more distinct tokens than the service remembers as verified: cycling through them, every call verifies
+  const cold: string[] = [];
+  for (let i = 0; i < Math.max(DISTINCT_TOKENS, iterations); i++) {
+    const c = policy.issue('session', `cold-${i}@example.com`, newJti('session')).claims;
+    mirror.add({ jti: c.jti, subject: c.sub });
+    cold.push(codec.sign(c));
+  }
+  let coldNext = 0;
   const check = await service.validate(token);
   if (!check.valid) throw new Error(`in-process validation refused the token: ${check.reason}`);
 
@@ -316,7 +413,8 @@ async function measureInProcess(ctx: BenchContext) {
     { name: 'HMAC-SHA256 over the token\'s signed bytes (`createHmac(key).update(header.payload).digest()`): the floor', fn: () => createHmac('sha256', key).update(signingInput).digest() },
     { name: 'a direct HS256 verify: header segment compared with the expected one, HMAC, `timingSafeEqual`, payload `JSON.parse` (no jsonwebtoken)', fn: () => directVerify(token) },
     { name: '`TokenCodec.verify` (header check, jsonwebtoken verify with a KeyObject, claim checks)', fn: () => codec.verify(token) },
-    { name: '`TokenService.validate` (verify + policy + mirror lookup + marker + metrics), awaited', fn: () => service.validate(token) },
+    { name: '`TokenService.validate` of a token not seen lately (verify + policy + mirror lookup + marker + metrics), awaited', fn: () => service.validate(cold[coldNext++ % cold.length]) },
+    { name: '`TokenService.validate` of the same token again (its signature remembered as verified), awaited', fn: () => service.validate(token) },
   ];
   for (const c of cases) await nsPerCall(Math.min(iterations, 20_000), c.fn); // warm-up (JIT)
   const results = new Map<string, number[]>();
@@ -342,5 +440,6 @@ async function measureInProcess(ctx: BenchContext) {
       'base64url and JSON decoding of header and payload, jsonwebtoken\'s checks, the policy, one `Map` lookup in the mirror and a counter increment.',
   ].join('\n');
   metrics.registry.clear();
-  return { markdown };
+  const us = (i: number) => median(results.get(cases[i]!.name)!) / 1000;
+  return { markdown, floorUs: us(0), directUs: us(1), codecUs: us(2), coldUs: us(3), serviceUs: us(4) };
 }

@@ -12,6 +12,8 @@ export interface LoadSpec {
   body?: string;
   connections: number;
   durationS: number;
+  /** A different cookie on every request, round-robin over `values` (sent as `name=value`). */
+  rotateCookie?: { name: string; values: string[] };
 }
 
 export interface LoadResult {
@@ -43,6 +45,7 @@ export async function runAutocannon(spec: LoadSpec): Promise<LoadResult> {
     duration: spec.durationS,
     pipelining: 1,
     timeout: 10,
+    ...(spec.rotateCookie ? { requests: [{ setupRequest: rotatingCookie(spec.rotateCookie) }] } : {}),
   });
   // without a callback autocannon returns its tracker (an EventEmitter) made thenable
   (instance as unknown as NodeJS.EventEmitter).on('response', (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
@@ -62,6 +65,14 @@ export async function runAutocannon(spec: LoadSpec): Promise<LoadResult> {
   };
   histogram.destroy();
   return out;
+}
+
+function rotatingCookie(rotate: { name: string; values: string[] }): (req: autocannon.Request) => autocannon.Request {
+  let next = 0;
+  return (req) => {
+    const value = rotate.values[next++ % rotate.values.length]!;
+    return { ...req, headers: { ...req.headers, cookie: `${rotate.name}=${value}` } };
+  };
 }
 
 export function wrkAvailable(): boolean {
@@ -84,6 +95,17 @@ export async function runWrk(spec: LoadSpec, scratchDir: string): Promise<LoadRe
     `wrk.method = ${JSON.stringify(spec.method ?? 'GET')}`,
     ...(spec.body !== undefined ? [`wrk.body = ${luaString(spec.body)}`] : []),
     ...Object.entries(spec.headers ?? {}).map(([k, v]) => `wrk.headers[${luaString(k)}] = ${luaString(v)}`),
+    ...(spec.rotateCookie
+      ? [
+          'local values = {}',
+          `for line in io.lines(${luaString(await writeLines(script, spec.rotateCookie.values))}) do values[#values + 1] = line end`,
+          'local next = 0',
+          'request = function()',
+          '  next = next % #values + 1',
+          `  return wrk.format(nil, nil, { Cookie = ${luaString(`${spec.rotateCookie.name}=`)} .. values[next] })`,
+          'end',
+        ]
+      : []),
     'done = function(summary, latency, requests)',
     '  io.write(string.format("BENCH %d %d %d %d %d %d %d\\n", summary.requests, summary.duration,',
     '    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,',
@@ -117,6 +139,12 @@ export async function runWrk(spec: LoadSpec, scratchDir: string): Promise<LoadRe
     p99Ms: p99Us / 1000,
     load: loadavg(),
   };
+}
+
+async function writeLines(script: string, lines: string[]): Promise<string> {
+  const path = `${script}.values`;
+  await writeFile(path, `${lines.join('\n')}\n`);
+  return path;
 }
 
 function luaString(s: string): string {

@@ -58,7 +58,7 @@ export async function writeReport(options: {
   const goalTable = goals.length
     ? table(
         ['goal (issue 5)', 'figure', 'met?'],
-        goals.map((g) => [g.goal, g.figure, g.met === undefined ? 'not measured' : g.met ? 'yes' : `**no**${g.why ? `: ${g.why}` : ''}`]),
+        goals.map((g) => [g.goal, g.figure, g.met === undefined ? (g.why ?? 'no threshold set') : g.met ? 'yes' : `**no**${g.why ? `: ${g.why}` : ''}`]),
       )
     : '_No section has run yet._';
   const doc = [
