@@ -124,30 +124,40 @@ export class WritePath {
   }
 
   /**
-   * Replays the journal in batches: the leading entries up to {@link REPLAY_BATCH}, stopping before a record
-   * that is already in the batch, are sent at once (one session keeps them in order; distinct records commute
-   * anyway), and recorded done with one write. One entry at a time, replay could not keep up with the
-   * entries a busy node had journaled during an outage (two durable writes and a round trip each).
-   * An entry sent but not recorded done (a failure after it in the batch, a crash) is sent again: harmless.
+   * Replays the journal in batches of the leading {@link REPLAY_BATCH} entries, sent at once and recorded
+   * done with one write. A record with several entries in the batch gets one write, the last (a create and
+   * its revocation: the revocation; for a subject's logout markers, the latest), so two writes of one record
+   * are never in flight together, for either store, and a busy node's journal (issues and revocations of
+   * the same tokens interleaved) still replays 64 entries at a time. One entry at a time, replay could not
+   * keep up with what a busy node had journaled during an outage (two durable writes and a round trip each).
+   * Entries after a failure in the batch are sent again later, which is harmless.
    */
   private async replay(): Promise<void> {
     let replayed = 0;
     for (;;) {
       if (this.closed || !isConnected(this.store.state)) break;
-      const batch = this.nextBatch();
+      const batch = this.journal.pending().slice(0, REPLAY_BATCH);
       if (batch.length === 0) break;
       await this.journal.markSending(batch[batch.length - 1]!.seq);
-      const results = await Promise.allSettled(batch.map((entry) => this.replayEntry(entry)));
-      let sent = 0;
-      for (const [i, result] of results.entries()) {
-        if (result.status === 'rejected') {
-          if (result.reason instanceof StoreUnavailableError) break;
-          // A write the store refuses for good (not an outage) must not block everything behind it.
-          const entry = batch[i]!;
-          this.log.error('journal entry refused by the store; dropping it', { seq: entry.seq, op: entry.op, error: String(result.reason) });
-        }
-        sent = i + 1;
+      const finals = new Map<string, JournalEntry>();
+      for (const entry of batch) {
+        const key = keyOf(entry);
+        finals.set(key, laterOf(finals.get(key), entry));
       }
+      const unavailable = new Set<string>();
+      await Promise.all(
+        [...finals].map(async ([key, entry]) => {
+          try {
+            await this.replayEntry(entry);
+          } catch (err) {
+            if (err instanceof StoreUnavailableError) unavailable.add(key);
+            // A write the store refuses for good (not an outage) must not block everything behind it.
+            else this.log.error('journal entry refused by the store; dropping it', { seq: entry.seq, op: entry.op, error: String(err) });
+          }
+        }),
+      );
+      const failedAt = batch.findIndex((entry) => unavailable.has(keyOf(entry)));
+      const sent = failedAt < 0 ? batch.length : failedAt;
       if (sent === 0) break;
       await this.journal.completeThrough(batch[sent - 1]!.seq);
       for (const entry of batch.slice(0, sent)) this.settle(entry);
@@ -172,19 +182,6 @@ export class WritePath {
     });
     this.mirror.removePending(ref);
     return false;
-  }
-
-  /** The leading pending entries, each for a different record, at most {@link REPLAY_BATCH}. */
-  private nextBatch(): JournalEntry[] {
-    const batch: JournalEntry[] = [];
-    const keys = new Set<string>();
-    for (const entry of this.journal.pending()) {
-      const key = keyOf(entry);
-      if (batch.length >= REPLAY_BATCH || keys.has(key)) break;
-      keys.add(key);
-      batch.push(entry);
-    }
-    return batch;
   }
 
   private async send(op: JournalOp): Promise<boolean> {
@@ -240,4 +237,10 @@ function keyOf(op: JournalOp): string {
     case 'marker':
       return `s:${op.subject}`;
   }
+}
+
+/** Of two journal entries for one record, the one whose write leaves the store as both in order would. */
+function laterOf(earlier: JournalEntry | undefined, later: JournalEntry): JournalEntry {
+  if (earlier?.op === 'marker' && later.op === 'marker' && earlier.revokedBefore > later.revokedBefore) return earlier;
+  return later;
 }
