@@ -196,7 +196,7 @@ test('the journal disk fills while the store is unreachable: acknowledged writes
 test('read-only store folder under a running sidecar: writes are journaled, validation goes on; writable again: replayed', async (t) => {
   if (canMount !== true) return t.skip(canMount);
   const mount = join(dir, 'ro-store');
-  await mountTmpfs(mount, 512);
+  await mountTmpfs(mount, 8192); // a record file takes a 4 KiB page on tmpfs
   const a = await sidecar('ro-a', { 'cluster.store.directory.path': join(mount, 'shared'), 'app.data.dir': join(dir, 'ro-a') });
   const stable = await issueStable(a, 20, 'ro');
   // the store keeps no file open between writes, so the kernel lets it be remounted read-only under the sidecar
@@ -209,7 +209,9 @@ test('read-only store folder under a running sidecar: writes are journaled, vali
   for (const s of stable.slice(0, 10)) assert.equal((await a.api.validate(s.token)).status, 200, 'validation continues');
   for (const tok of broken.acceptedTokens) assert.equal((await a.api.validate(tok.token)).status, 200, 'journaled issues valid at once');
   await remount(mount, 'rw');
-  await waitFor(async () => (await a.api.get('/healthz')).body.journalPending === 0, 'journal replayed once writable', 20_000, 100);
+  await waitFor(async () => (await a.api.get('/healthz')).body.journalPending === 0, 'journal replayed once writable', 20_000, 100).catch(async (err) => {
+    throw new Error(`${(err as Error).message}: ${JSON.stringify((await a.api.get('/healthz')).body)}\n${a.logs.split('\n').filter((l) => /journal|store state|error/i.test(l)).slice(-12).join('\n')}`);
+  });
   const other = await sidecar('ro-b', { 'cluster.store.directory.path': join(mount, 'shared'), 'app.data.dir': join(dir, 'ro-b') });
   for (const tok of broken.acceptedTokens) assert.equal((await other.api.validate(tok.token)).status, 200, 'replayed into the store');
   for (const jti of broken.revoked) assert.equal((await other.api.validate(stable.find((s) => s.jti === jti)!.token)).body.reason, 'revoked');
