@@ -47,7 +47,7 @@ function throughputPanel(rows: NonNullable<PlotData['throughput']>, x0: number, 
       );
     });
     wrap(system, 16).forEach((line, li) => {
-      out.push(`<text x="${x0 + si * group + group / 2}" y="${y0 + h + 16 + li * 13}" text-anchor="middle" font-size="11">${esc(line)}</text>`);
+      out.push(`<text x="${x0 + si * group + group / 2}" y="${y0 + h + 16 + li * 13}" text-anchor="middle" font-size="10">${esc(line)}</text>`);
     });
   });
   tools.forEach((tool, ti) => {
