@@ -70,7 +70,11 @@ export class SidecarProcess {
     const proc = spawn(process.execPath, [BIN, 'sidecar', '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     live.add(proc);
-    proc.on('exit', () => live.delete(proc));
+    proc.on('exit', (code, signal) => {
+      live.delete(proc);
+      // Say so in the log a failing test prints: a sidecar that died unasked is the story.
+      this.output += `\n--- process exited (${code ?? signal}) ---\n`;
+    });
     // only this run's output: after a kill or stop, the previous run's "tokensync ready" line is still in it
     const from = this.output.length;
     const ready = new Promise<void>((resolveReady, reject) => {
