@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
 import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
-import { treeDigestFresh } from './support/zk-tree.js';
+import { assertMirrorsEqualTree as assertMirrorsEqualTreeOf } from './support/zk-tree.js';
 import { proxyEach, type TcpProxy } from './support/tcp-proxy.js';
 import { FULL, LoadRun, checkLedger, size, sleep, type IssuedToken } from './support/load.js';
 import { waitFor } from '../sidecar/util/wait-for.js';
@@ -75,17 +75,7 @@ after(async () => {
 const storeState = async (n: SidecarProcess) => (await n.api.get('/healthz')).body.store as string;
 const isUp = (s: string) => s === 'connected' || s === 'reconnected';
 
-async function assertMirrorsEqualTree() {
-  let last = '';
-  await waitFor(async () => {
-    const tree = await treeDigestFresh(zk.connectString, CHROOT);
-    const mirrors = await Promise.all(all.map(async (n) => (await n.api.get('/v1/cluster?digest=1')).body.mirror.digest));
-    last = JSON.stringify({ tree, mirrors });
-    return mirrors.every((m) => m.size === tree.size && m.xor === tree.xor);
-  }, 'every mirror equals the tree', 30_000, 200).catch((err) => {
-    throw new Error(`${(err as Error).message}: ${last}`);
-  });
-}
+const assertMirrorsEqualTree = () => assertMirrorsEqualTreeOf(zk.connectString, CHROOT, all);
 
 /** Cuts (or blackholes) every proxy for `ms` under load, restores, and checks what the cut sidecars did. */
 async function partition(t: { diagnostic: (m: string) => void }, label: string, mode: 'cut' | 'blackhole', ms: number, expectLost: boolean) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
 import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
-import { treeDigestFresh } from './support/zk-tree.js';
+import { assertMirrorsEqualTree as assertMirrorsEqualTreeOf } from './support/zk-tree.js';
 import { FULL, LoadRun, checkLedger, size, type IssuedToken } from './support/load.js';
 import { waitFor } from '../sidecar/util/wait-for.js';
 
@@ -46,17 +46,7 @@ after(async () => {
   await zk?.close();
 });
 
-async function assertMirrorsEqualTree(list: SidecarProcess[]) {
-  let last = '';
-  await waitFor(async () => {
-    const tree = await treeDigestFresh(zk.connectString, CHROOT);
-    const mirrors = await Promise.all(list.map(async (n) => (await n.api.get('/v1/cluster?digest=1')).body.mirror.digest));
-    last = JSON.stringify({ tree, mirrors });
-    return mirrors.every((m) => m.size === tree.size && m.xor === tree.xor);
-  }, 'mirrors equal to the tree', 30_000, 200).catch((err) => {
-    throw new Error(`${(err as Error).message}: ${last}`);
-  });
-}
+const assertMirrorsEqualTree = (list: SidecarProcess[]) => assertMirrorsEqualTreeOf(zk.connectString, CHROOT, list);
 
 test('leader killed, then a follower killed, under validation, issuing and revoking load: nothing refused while a quorum stands, nothing lost', async (t) => {
   const phaseMs = size(3_000, 12_000);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
 import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
-import { treeDigestFresh } from './support/zk-tree.js';
+import { assertMirrorsEqualTree as assertMirrorsEqualTreeOf } from './support/zk-tree.js';
 import { waitFor } from '../sidecar/util/wait-for.js';
 
 /**
@@ -41,17 +41,7 @@ async function sidecar(nodeId: string, extra: Record<string, string | number | b
   return node;
 }
 
-async function assertMirrorsEqualTree(list: SidecarProcess[]) {
-  let last = '';
-  await waitFor(async () => {
-    const tree = await treeDigestFresh(zk.connectString, CHROOT);
-    const mirrors = await Promise.all(list.map(async (n) => (await n.api.get('/v1/cluster?digest=1')).body.mirror.digest));
-    last = JSON.stringify({ tree, mirrors });
-    return mirrors.every((m) => m.size === tree.size && m.xor === tree.xor);
-  }, 'mirrors equal to the tree', 30_000, 100).catch((err) => {
-    throw new Error(`${(err as Error).message}: ${last}`);
-  });
-}
+const assertMirrorsEqualTree = (list: SidecarProcess[]) => assertMirrorsEqualTreeOf(zk.connectString, CHROOT, list);
 
 async function stopEnsemble() {
   for (let i = 0; i < zk.servers; i++) await zk.stop(i);
