@@ -2,7 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
-import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
+import { SidecarProcess } from './support/sidecar-process.js';
+import { zooKeeperSidecarProps } from './support/zk-sidecars.js';
 import { treeDigestFresh } from './support/zk-tree.js';
 import { FULL, checkLedger, forEachLimit, size, sleep, type IssuedToken } from './support/load.js';
 import { waitFor } from '../sidecar/util/wait-for.js';
@@ -23,16 +24,8 @@ const figures: Record<string, unknown>[] = [];
 
 before(async () => {
   zk = await startZooKeeper({ servers: 3 });
-  dir = await tempDir('tokensync-faults-kill-');
-  const cli = await writeProperties(join(dir, 'cli.properties'), { 'app.data.dir': join(dir, 'cli') });
-  assert.equal((await runCli(['secret', 'generate', '--config', cli])).code, 0);
-  const props = {
-    'cluster.store.type': 'ZOOKEEPER',
-    'cluster.store.zookeeper.connect': `${zk.connectString}${CHROOT}`,
-    'cluster.store.zookeeper.session.timeout': '4s',
-    'cluster.store.zookeeper.shards': 32,
-    'authentication.token.secret.file': join(dir, 'cli', 'token_secret'),
-  };
+  let props: Record<string, string | number | boolean>;
+  ({ dir, props } = await zooKeeperSidecarProps(zk.connectString, CHROOT, { prefix: 'tokensync-faults-kill-', sessionTimeout: '4s', shards: 32 }));
   const make = (id: string) => new SidecarProcess({ nodeId: id, props: { ...props, 'app.data.dir': join(dir, id) }, dir: join(dir, `${id}-conf`) }).start();
   victim = await make('victim');
   others = [await make('k2'), await make('k3')];

@@ -2,7 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
-import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
+import { SidecarProcess } from './support/sidecar-process.js';
+import { zooKeeperSidecarProps } from './support/zk-sidecars.js';
 import { assertMirrorsEqualTree as assertMirrorsEqualTreeOf } from './support/zk-tree.js';
 import { FULL, LoadRun, checkLedger, size, type IssuedToken } from './support/load.js';
 import { waitFor } from '../sidecar/util/wait-for.js';
@@ -26,16 +27,8 @@ const nodes: SidecarProcess[] = [];
 
 before(async () => {
   zk = await startZooKeeper({ servers: 3 });
-  dir = await tempDir('tokensync-faults-quorum-');
-  const cli = await writeProperties(join(dir, 'cli.properties'), { 'app.data.dir': join(dir, 'cli') });
-  assert.equal((await runCli(['secret', 'generate', '--config', cli])).code, 0);
-  const props = {
-    'cluster.store.type': 'ZOOKEEPER',
-    'cluster.store.zookeeper.connect': `${zk.connectString}${CHROOT}`,
-    'cluster.store.zookeeper.session.timeout': '4s',
-    'cluster.store.zookeeper.shards': 32,
-    'authentication.token.secret.file': join(dir, 'cli', 'token_secret'),
-  };
+  let props: Record<string, string | number | boolean>;
+  ({ dir, props } = await zooKeeperSidecarProps(zk.connectString, CHROOT, { prefix: 'tokensync-faults-quorum-', sessionTimeout: '4s', shards: 32 }));
   for (const id of ['q1', 'q2', 'q3']) {
     nodes.push(await new SidecarProcess({ nodeId: id, props: { ...props, 'app.data.dir': join(dir, id) }, dir: join(dir, `${id}-conf`) }).start());
   }

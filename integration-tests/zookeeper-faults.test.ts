@@ -2,7 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
-import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
+import { SidecarProcess } from './support/sidecar-process.js';
+import { zooKeeperSidecarProps } from './support/zk-sidecars.js';
 import { assertMirrorsEqualTree as assertMirrorsEqualTreeOf } from './support/zk-tree.js';
 import { waitFor } from '../sidecar/util/wait-for.js';
 
@@ -18,16 +19,7 @@ const nodes: SidecarProcess[] = [];
 
 before(async () => {
   zk = await startZooKeeper({ servers: 3 });
-  dir = await tempDir('tokensync-zk-faults-');
-  const cli = await writeProperties(join(dir, 'cli.properties'), { 'app.data.dir': join(dir, 'cli') });
-  assert.equal((await runCli(['secret', 'generate', '--config', cli])).code, 0);
-  props = {
-    'cluster.store.type': 'ZOOKEEPER',
-    'cluster.store.zookeeper.connect': `${zk.connectString}${CHROOT}`,
-    'cluster.store.zookeeper.session.timeout': '3s',
-    'cluster.store.zookeeper.shards': 32,
-    'authentication.token.secret.file': join(dir, 'cli', 'token_secret'),
-  };
+  ({ dir, props } = await zooKeeperSidecarProps(zk.connectString, CHROOT, { prefix: 'tokensync-zk-faults-', sessionTimeout: '3s', shards: 32 }));
 });
 
 after(async () => {

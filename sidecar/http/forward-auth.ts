@@ -1,24 +1,38 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { ipInRanges, normalizeIp } from '../util/ip.js';
 
-/** The token of a forward-auth request: from the cookie, else `Authorization: Bearer`. */
-export function tokenFromRequest(req: IncomingMessage, cookieName: string): { token?: string; duplicate?: boolean } {
-  const header = req.headers.cookie;
+export interface FoundToken {
+  token?: string;
+  source?: 'cookie' | 'bearer';
+  /** Two different cookies of our name were sent. */
+  duplicate?: boolean;
+}
+
+/**
+ * The request's token, by the sidecar's own rules (`GET /v1/auth`): the
+ * cookie first, else `Authorization: Bearer`. Two different cookies of our
+ * name are refused rather than guessed between: that is a cookie planted from
+ * a sibling domain (cookie tossing), or a stale one.
+ */
+export function findToken(headers: IncomingHttpHeaders, cookieName: string, acceptBearer: boolean): FoundToken {
+  const header = headers.cookie;
   if (header) {
     let found: string | undefined;
     for (const part of header.split(';')) {
       const eq = part.indexOf('=');
       if (eq < 0 || part.slice(0, eq).trim() !== cookieName) continue;
       let value = part.slice(eq + 1).trim();
-      if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
-      // Two different cookies of our name: a cookie-tossing attack from a sibling domain, or a stale one. Refuse rather than guess.
+      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
       if (found !== undefined && found !== value) return { duplicate: true };
       found = value;
     }
-    if (found) return { token: found };
+    if (found) return { token: found, source: 'cookie' };
   }
-  const auth = req.headers.authorization;
-  if (auth && /^bearer\s+/i.test(auth)) return { token: auth.replace(/^bearer\s+/i, '').trim() };
+  const auth = headers.authorization;
+  if (acceptBearer && auth && /^bearer\s+/i.test(auth)) {
+    const token = auth.replace(/^bearer\s+/i, '').trim();
+    if (token) return { token, source: 'bearer' };
+  }
   return {};
 }
 

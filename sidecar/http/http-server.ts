@@ -7,7 +7,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { TokensyncError } from '../errors/tokensync-error.js';
 import { BadRequestError } from '../errors/bad-request-error.js';
 import { asObject, clientIpField, isoOrNull, parseIssue, parseKind, parseLimit, recordView, tokenField } from './requests.js';
-import { clientAddress, headerSubject, tokenFromRequest } from './forward-auth.js';
+import { clientAddress, findToken, headerSubject } from './forward-auth.js';
 import { isValidSubject } from '../store/token-record.js';
 
 export interface HttpServerOptions {
@@ -216,7 +216,7 @@ export class HttpServer {
 
   private async forwardAuth(req: IncomingMessage, res: ServerResponse): Promise<void> {
     req.resume(); // a forwarded POST may carry a body we never read
-    const { token, duplicate } = tokenFromRequest(req, this.o.cookieName);
+    const { token, duplicate } = findToken(req.headers, this.o.cookieName, true);
     let result: Validation;
     if (duplicate) result = { valid: false, reason: 'malformed', message: `more than one ${this.o.cookieName} cookie` };
     else if (!token) result = { valid: false, reason: 'malformed', message: `no ${this.o.cookieName} cookie and no Authorization: Bearer token` };
