@@ -104,9 +104,13 @@ test('Dockerfile: the build steps are the ones CI runs (npm ci, the native bindi
   assert.match(ci, /npm ci\b/);
   assert.match(run, /test -f node_modules\/zookeeper\/build\/Release\/zookeeper\.node/);
   assert.match(ci, /test -f node_modules\/zookeeper\/build\/Release\/zookeeper\.node/);
+  // the binding is patched by npm ci's postinstall, which needs the script in the image before npm ci runs
+  assert.match(run, /patch-zookeeper-binding\.mjs --check/);
+  assert.match(ci, /patch-zookeeper-binding\.mjs --check/);
   assert.match(run, /npm run build/);
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   assert.match(pkg.scripts.test!, /npm run build/, 'CI builds the same way (npm test runs npm run build)');
+  assert.match(pkg.scripts.postinstall ?? '', /patch-zookeeper-binding\.mjs/, 'npm ci patches the zookeeper binding');
 });
 
 test('Dockerfile: every file a COPY takes from the build context exists', () => {

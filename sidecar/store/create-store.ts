@@ -16,6 +16,8 @@ export interface CreateStoreOverrides {
   connectTimeoutMs?: number;
 }
 
+let warnedUnpatched = false;
+
 /**
  * The store `cluster.store.type` names. The ZooKeeper client (a native
  * module) is loaded only when it is chosen.
@@ -40,6 +42,11 @@ export async function createStore(options: TokensyncOptions, logger: Logger, clo
   // Loaded by name so DIRECTORY users never load the native ZooKeeper client.
   const modulePath = './zookeeper/index.js';
   const { ZooKeeperStore } = (await import(modulePath)) as { ZooKeeperStore: new (o: object) => TokenStore };
+  const { zookeeperBindingPatched, UNPATCHED_BINDING_WARNING } = (await import('./zookeeper/binding-patch.js'));
+  if (zookeeperBindingPatched() === false && !warnedUnpatched) {
+    warnedUnpatched = true;
+    logger.warn(UNPATCHED_BINDING_WARNING);
+  }
   return new ZooKeeperStore({
     servers: zk.connect.servers,
     chroot: zk.connect.chroot,

@@ -1,0 +1,284 @@
+#!/usr/bin/env node
+// Patches and rebuilds the native `zookeeper` binding (7.3.0) against a file-descriptor reuse bug that makes a
+// process hang sockets and then abort inside libuv when a ZooKeeper connection breaks (the binding's open issue
+// yfinkelstein/node-zookeeper#262, "Assertion failed: loop->watchers[w->fd] == w" and relatives).
+//
+// The bug: the binding watches the C client's socket with a uv_poll_t and only re-reads the socket from
+// zookeeper_interest() in its yield(). The C client also closes the socket (1) inside every asynchronous call when
+// the send fails (nonblocking_send), and (2) inside zookeeper_interest() when it returns an error (operation
+// timeout, failed connect), after which yield() returned early. Both times the poll handle kept the closed fd
+// number. Node then opens its next socket on that number, its events go to the binding's handle, and when the
+// binding finally drops the handle, libuv removes Node's socket from epoll: that connection hangs, and the next
+// epoll_ctl(MOD) on it fails an assertion (SIGABRT). integration-tests/zookeeper-binding-fd.test.ts reproduces it:
+// unpatched, about one socket in eight opened right after a connection reset never hears back.
+//
+// The patch: libuv polls a duplicate of the C client's socket (fcntl F_DUPFD_CLOEXEC) that only the binding closes,
+// so its number cannot be handed to anyone else while the poll handle exists; a new socket from the C client, even
+// on the same number, is told apart by its inode. A failed zookeeper_interest() drops the handle and retries in
+// 10 ms, and any call that changed the connection state runs yield() at once. Run by `npm install` (postinstall);
+// idempotent; `--check` only reports (exit 1 when unpatched).
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+const MARKER = 'tokensync patch';
+/** Names this version of the patch, in the source and in the stamp written after the rebuild. */
+const PATCH_ID = 'tokensync fd patch v2';
+const PATCHES = [
+  {
+    what: 'headers for dup() and fstat()',
+    from: `#else
+    #include <strings.h>
+    #include <errno.h>
+#endif`,
+    to: `#else
+    #include <strings.h>
+    #include <errno.h>
+    /* ${PATCH_ID}: scripts/patch-zookeeper-binding.mjs in the tokensync package */
+    #include <fcntl.h>      /* tokensync patch: fcntl(F_DUPFD_CLOEXEC) */
+    #include <sys/stat.h>   /* tokensync patch: fstat() */
+    #include <unistd.h>     /* tokensync patch: close() */
+#endif`,
+  },
+  {
+    what: 'the poll handle watches a duplicate of the C client socket that only the binding closes',
+    from: `        int rc = zookeeper_interest(zhandle, &fd, &interest, &tv);
+
+        if (zk_io && uv_is_active((uv_handle_t*) zk_io)) {
+            uv_poll_stop(zk_io);
+        }
+
+        if (rc) {
+            LOG_ERROR("yield:zookeeper_interest returned error: %d - %s\\n", rc, zerror(rc));
+            return;
+        }
+
+        if (fd == -1 ) {
+            if (zk_io) {
+                uv_close((uv_handle_t*) zk_io, delete_on_close);
+                zk_io = NULL;
+            }
+            return;
+        }`,
+    to: `        int rc = zookeeper_interest(zhandle, &fd, &interest, &tv);
+
+        if (zk_io && uv_is_active((uv_handle_t*) zk_io)) {
+            uv_poll_stop(zk_io);
+        }
+
+        if (rc) {
+            LOG_ERROR("yield:zookeeper_interest returned error: %d - %s\\n", rc, zerror(rc));
+            // tokensync patch: the C client has usually closed its socket here (timeout, failed connect).
+            // Drop our handle and its duplicate fd, and come back soon: the old code kept the handle and only
+            // retried on the timer's previous period.
+            drop_poll();
+            if (rc != ZINVALIDSTATE) uv_timer_start(&zk_timer, &zk_timer_cb, 10, 100);
+            return;
+        }
+
+        if (fd == -1 ) {
+            drop_poll();
+            return;
+        }
+
+#ifndef WIN32
+        // tokensync patch: libuv polls a duplicate of the C client's socket (io_fd), never the C client's own
+        // fd. The C client closes its fd whenever it likes (a failed send inside any call, a timeout inside
+        // zookeeper_interest), and the number is then free for the next socket or file Node opens; a handle still
+        // polling that number delivered the new socket's events here, and closing the handle removed the new
+        // socket from epoll (it hung, then libuv aborted: node-zookeeper#262). The duplicate is ours until
+        // drop_poll() closes it, so its number cannot be reused under the handle. A new socket from the C
+        // client, even on the same number, is told apart by its inode.
+        if (zk_io && !same_socket(fd, io_fd)) {
+            drop_poll();
+        }
+        if (!zk_io) {
+            io_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+            if (io_fd == -1) {
+                LOG_ERROR("yield: could not duplicate the ZooKeeper socket: %d\\n", errno);
+                uv_timer_start(&zk_timer, &zk_timer_cb, 10, 100);
+                return;
+            }
+            zk_io = (uv_poll_t*)malloc(sizeof(uv_poll_t));
+            if (!zk_io) {
+                LOG_ERROR("Failed to malloc memory for uv_poll_t");
+                close(io_fd);
+                io_fd = -1;
+                return;
+            }
+            zk_io->data = this;
+            uv_poll_init(Nan::GetCurrentEventLoop(), zk_io, io_fd);
+        }
+        oldFd = fd;
+#endif`,
+  },
+  {
+    what: 'drop_poll() and same_socket()',
+    from: `    static void zk_io_cb (uv_poll_t *w, int status, int revents) {`,
+    to: `    // tokensync patch: closes the poll handle, then the duplicate fd it polled (uv_close has already removed it
+    // from epoll by then; libuv does not touch the fd afterwards).
+    void drop_poll () {
+        if (zk_io) {
+            uv_close((uv_handle_t*) zk_io, delete_on_close);
+            zk_io = NULL;
+        }
+#ifndef WIN32
+        if (io_fd != -1) {
+            close(io_fd);
+            io_fd = -1;
+        }
+#endif
+    }
+
+#ifndef WIN32
+    // tokensync patch: whether two fds are the same open socket (sockets have distinct inodes).
+    static bool same_socket (int a, int b) {
+        struct stat sa, sb;
+        if (a == -1 || b == -1 || fstat(a, &sa) != 0 || fstat(b, &sb) != 0) {
+            return false;
+        }
+        return sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
+    }
+#endif
+
+    static void zk_io_cb (uv_poll_t *w, int status, int revents) {`,
+  },
+  {
+    what: 'closing the binding closes the duplicate fd too',
+    from: `            if (zk_io) {
+                int rc = uv_poll_stop(zk_io);
+                LOG_DEBUG("zookeeper_close(%lp) uv_poll_stop result: %d", this, rc);
+
+                uv_close((uv_handle_t*) zk_io, delete_on_close);
+                zk_io = NULL;
+            }`,
+    to: `            if (zk_io) {
+                int rc = uv_poll_stop(zk_io);
+                LOG_DEBUG("zookeeper_close(%lp) uv_poll_stop result: %d", this, rc);
+            }
+            drop_poll(); // tokensync patch: also closes the duplicate fd`,
+  },
+  {
+    what: 'io_fd member',
+    from: `    #ifdef WIN32
+        SOCKET fd;
+    #else
+        int fd;
+    #endif
+
+    int interest;`,
+    to: `    #ifdef WIN32
+        SOCKET fd;
+    #else
+        int fd;
+        int io_fd = -1; // tokensync patch: our duplicate of fd, the one libuv polls
+    #endif
+
+    int interest;`,
+  },
+  {
+    what: 'calls that closed the socket re-read the interest at once',
+    from: `#define METHOD_EPILOG(call) \\
+        int ret = (zk->zhandle ? (call) : ZINVALIDSTATE); \\
+        RETURN_VALUE(info, Nan::New<Int32>(ret))`,
+    to: `#define METHOD_EPILOG(call) \\
+        int state_before = zk->zhandle ? zoo_state(zk->zhandle) : 0; \\
+        int ret = (zk->zhandle ? (call) : ZINVALIDSTATE); \\
+        /* tokensync patch: a failed send closes the socket inside the call (nonblocking_send); */ \\
+        /* re-read the interest now, so the binding reconnects without waiting for its timer. */ \\
+        if (zk->zhandle && zoo_state(zk->zhandle) != state_before) zk->yield(); \\
+        RETURN_VALUE(info, Nan::New<Int32>(ret))`,
+  },
+];
+
+const checkOnly = process.argv.includes('--check');
+const log = (line) => console.log(`patch-zookeeper-binding: ${line}`);
+
+function bindingDir() {
+  const require = createRequire(join(process.cwd(), 'package.json'));
+  try {
+    return dirname(require.resolve('zookeeper/package.json'));
+  } catch {
+    return undefined;
+  }
+}
+
+function nodeGyp() {
+  // npm sets npm_config_node_gyp for lifecycle scripts; otherwise use the node-gyp that ships inside npm.
+  const candidates = [
+    process.env.npm_config_node_gyp,
+    join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  ].filter(Boolean);
+  return candidates.find((path) => existsSync(path));
+}
+
+const dir = bindingDir();
+if (!dir) {
+  log('the zookeeper package is not installed; nothing to patch');
+  process.exit(0);
+}
+const sourcePath = join(dir, 'src', 'node-zk.cpp');
+const version = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
+let source = readFileSync(sourcePath, 'utf8');
+const patched = source.includes(PATCH_ID);
+if (!patched && source.includes(MARKER)) {
+  console.error(
+    `patch-zookeeper-binding: ${sourcePath} carries another version of this patch; reinstall the binding ` +
+      '(rm -rf node_modules/zookeeper && npm install) so that this one applies to the original source.',
+  );
+  process.exit(1);
+}
+// The stamp is written after a successful rebuild from the patched source; the .node file alone proves nothing.
+const stampPath = join(dir, 'build', 'Release', 'tokensync-patched.stamp');
+const built =
+  existsSync(join(dir, 'build', 'Release', 'zookeeper.node')) && existsSync(stampPath) && readFileSync(stampPath, 'utf8').includes(PATCH_ID);
+
+if (checkOnly) {
+  log(`zookeeper ${version} at ${dir}: ${patched ? 'patched' : 'NOT patched'}, ${built ? 'built' : 'NOT built'}`);
+  process.exit(patched && built ? 0 : 1);
+}
+
+if (!patched) {
+  for (const patch of PATCHES) {
+    if (source.split(patch.from).length !== 2) {
+      console.error(
+        `patch-zookeeper-binding: zookeeper ${version} at ${dir} does not have the code this patch expects ` +
+          `(${patch.what}); tokensync is tested with zookeeper 7.3.0. Refusing to build an unpatched binding silently: ` +
+          'pin zookeeper to 7.3.0 or update scripts/patch-zookeeper-binding.mjs.',
+      );
+      process.exit(1);
+    }
+    source = source.replace(patch.from, patch.to);
+  }
+  writeFileSync(sourcePath, source);
+  log(`patched ${sourcePath}: ${PATCHES.map((p) => p.what).join('; ')}`);
+}
+
+if (patched && built && !process.argv.includes('--rebuild')) {
+  log(`zookeeper ${version} already patched and built`);
+  process.exit(0);
+}
+
+const gyp = nodeGyp();
+if (!gyp) {
+  console.error('patch-zookeeper-binding: node-gyp not found (it ships with npm); cannot rebuild the binding');
+  process.exit(1);
+}
+// A full rebuild (configure, the C client, the addon): about 8 s here. `build` alone is not enough when the
+// binding's first build left absolute paths to objects that are gone.
+const args = ['rebuild'];
+// Outside npm (run by hand), build against the running Node's own headers when it has them, as npm is set to here
+// (npm passes npm_config_nodedir to lifecycle scripts); otherwise node-gyp downloads them.
+const prefix = join(dirname(process.execPath), '..');
+if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node.h'))) args.push(`--nodedir=${prefix}`);
+const started = Date.now();
+try {
+  execFileSync(process.execPath, [gyp, ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+} catch (error) {
+  process.stderr.write(String(error.stderr ?? ''));
+  console.error(`patch-zookeeper-binding: node-gyp ${args[0]} failed in ${dir}`);
+  process.exit(1);
+}
+writeFileSync(stampPath, `${PATCH_ID}: zookeeper ${version}, ${new Date().toISOString()}\n`);
+log(`rebuilt the binding (node-gyp ${args[0]}, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
