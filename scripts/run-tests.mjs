@@ -4,9 +4,9 @@
 // there is one summary line. Files run one at a time: the integration tests
 // start JVMs and several sidecars, and this machine has two cores.
 //   node scripts/run-tests.mjs [filter...]   only files whose path contains a filter
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -52,4 +52,5 @@ try {
 } catch {
   /* no TAP summary: the exit status says it all */
 }
+rmSync(dirname(tap), { recursive: true, force: true });
 process.exit(result.status ?? 1);
