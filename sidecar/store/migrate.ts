@@ -114,6 +114,8 @@ export interface MigrateResult {
 }
 
 const DEFAULT_CONCURRENCY = 1_000;
+/** Source records read in one go (at most `concurrency`): the next chunk is read while this one's creates fly. */
+const READ_CHUNK = 500;
 /** Shard listings fetched ahead of the group being copied (at least one group ahead). */
 const LIST_AHEAD = 64;
 /** Shard listings (or groups of them, while verifying) in flight while counting and verifying. */
@@ -229,21 +231,8 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
       records.listed += found;
       records.existing += found;
     });
-    const copyOne = async (name: string): Promise<void> => {
-      const ref = parseRecordName(name);
-      if (!ref) return; // not a record name (a stray file): not counted at all
-      records.listed++;
-      if (kindOfJti(ref.jti) === 'onetime') return void records.skippedOnetime++;
-      let record: TokenRecord | undefined;
-      try {
-        record = await retrying(() => source.read(ref));
-      } catch (err) {
-        records.failed++;
-        return noteError(`reading ${name}`, err);
-      }
-      if (!record) return void records.vanished++;
-      const verdict = liveness(record, sourceMarkers, clock.now(), skewMs);
-      if (verdict !== 'live') return void records[verdict]++;
+    const writes = new Window(concurrency);
+    const create = async (record: TokenRecord, name: string): Promise<void> => {
       try {
         if (await retrying(() => target.create(record))) records.created++;
         else records.existing++;
@@ -251,19 +240,55 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
         records.failed++;
         noteError(`writing ${name}`, err);
       }
+      report();
     };
+    const chunkSize = Math.min(concurrency, READ_CHUNK);
     try {
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          for (;;) {
-            if (options.signal?.aborted) return void (aborted = true);
-            const name = await feed.take();
-            if (name === undefined) return;
-            await copyOne(name);
-            report();
+      // Reads a chunk of names, then queues their creates behind those in flight: the creates of one chunk
+      // overlap the reads of the next, and at most `concurrency` creates are in flight.
+      for (;;) {
+        if (options.signal?.aborted) {
+          aborted = true;
+          break;
+        }
+        const names = await feed.take(chunkSize);
+        if (names === undefined) break;
+        const refs: RecordRef[] = [];
+        const wanted: string[] = [];
+        for (const name of names) {
+          const ref = parseRecordName(name);
+          if (!ref) continue; // not a record name (a stray file): not counted at all
+          records.listed++;
+          if (kindOfJti(ref.jti) === 'onetime') {
+            records.skippedOnetime++;
+            continue;
           }
-        }),
-      );
+          refs.push(ref);
+          wanted.push(name);
+        }
+        const read = await readChunk(source, refs, retrying);
+        const now = clock.now();
+        for (let i = 0; i < read.length; i++) {
+          const record = read[i];
+          if (record instanceof ReadFailure) {
+            records.failed++;
+            noteError(`reading ${wanted[i]}`, record.cause);
+            continue;
+          }
+          if (!record) {
+            records.vanished++;
+            continue;
+          }
+          const verdict = liveness(record, sourceMarkers, now, skewMs);
+          if (verdict !== 'live') {
+            records[verdict]++;
+            continue;
+          }
+          await writes.start(() => create(record, wanted[i]!));
+        }
+        report();
+      }
+      await writes.drain();
     } finally {
       clearInterval(timer);
     }
@@ -344,6 +369,69 @@ function isTransient(err: unknown): boolean {
   return code === 'EMFILE' || code === 'ENFILE' || code === 'EAGAIN';
 }
 
+/** A source record that could not be read (kept apart from `undefined`: gone, or not a record). */
+class ReadFailure {
+  constructor(readonly cause: unknown) {}
+}
+
+/** A store that reads many records in one call (`DirectoryStore.readMany`): not part of {@link TokenStore}. */
+interface ReadsMany {
+  readMany(refs: readonly RecordRef[]): Promise<Array<TokenRecord | undefined>>;
+}
+
+function readsMany(store: TokenStore): store is TokenStore & ReadsMany {
+  return typeof (store as Partial<ReadsMany>).readMany === 'function';
+}
+
+/**
+ * The records of `refs`, in order: all at once from a store that can, else one `read` each, all in flight
+ * together. When a bulk read fails, each record is read on its own, so that one unreadable record fails
+ * alone.
+ */
+async function readChunk(source: TokenStore, refs: RecordRef[], retrying: Retrying): Promise<Array<TokenRecord | undefined | ReadFailure>> {
+  if (refs.length === 0) return [];
+  if (readsMany(source)) {
+    try {
+      return await retrying(() => source.readMany(refs));
+    } catch {
+      // one record at a time below
+    }
+  }
+  return Promise.all(refs.map((ref) => retrying(() => source.read(ref)).catch((err: unknown) => new ReadFailure(err))));
+}
+
+/**
+ * At most `size` tasks in flight. One producer calls {@link start}, which waits for a free slot; tasks never
+ * reject (they count their own failures).
+ */
+class Window {
+  private inFlight = 0;
+  private wake: (() => void) | undefined;
+
+  /** A task that threw after all (a progress callback): rethrown by {@link drain}. */
+  private failure: { error: unknown } | undefined;
+
+  constructor(private readonly size: number) {}
+
+  async start(task: () => Promise<void>): Promise<void> {
+    while (this.inFlight >= this.size) await new Promise<void>((resolve) => (this.wake = resolve));
+    this.inFlight++;
+    task()
+      .catch((error: unknown) => void (this.failure ??= { error }))
+      .finally(() => {
+        this.inFlight--;
+        const wake = this.wake;
+        this.wake = undefined;
+        wake?.();
+      });
+  }
+
+  async drain(): Promise<void> {
+    while (this.inFlight > 0) await new Promise<void>((resolve) => (this.wake = resolve));
+    if (this.failure) throw this.failure.error;
+  }
+}
+
 async function countRecords(store: TokenStore, retrying: Retrying): Promise<number> {
   let count = 0;
   await forEachIndex(store.shards, LIST_CONCURRENCY, async (shard) => {
@@ -403,9 +491,14 @@ class GroupFeed {
     this.groupsAhead = Math.max(1, Math.ceil(LIST_AHEAD / listingsPerGroup));
   }
 
-  async take(): Promise<string | undefined> {
+  /** Up to `max` names of the current group; `undefined` once every group is through. */
+  async take(max: number): Promise<string[] | undefined> {
     for (;;) {
-      if (this.position < this.names.length) return this.names[this.position++];
+      if (this.position < this.names.length) {
+        const from = this.position;
+        this.position = Math.min(this.names.length, from + max);
+        return this.names.slice(from, this.position);
+      }
       if (this.next >= this.groups) return undefined;
       this.loading ??= this.load().finally(() => (this.loading = null));
       await this.loading;
