@@ -110,6 +110,12 @@ test('a store that is briefly unreachable is retried; one that stays down fails 
           return target.create(r);
         };
       }
+      if (prop === 'createMany') {
+        return async (rs: TokenRecord[]) => {
+          if (hiccups-- > 0) throw new StoreUnavailableError('connection suspended');
+          return target.createMany(rs);
+        };
+      }
       const value = Reflect.get(target, prop, receiver) as unknown;
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
@@ -122,7 +128,7 @@ test('a store that is briefly unreachable is retried; one that stays down fails 
   await fill(from2, 3);
   const down = new Proxy(to2, {
     get(target, prop, receiver) {
-      if (prop === 'create') return async () => Promise.reject(new StoreUnavailableError('ZooKeeper 127.0.0.1:1 is unavailable'));
+      if (prop === 'create' || prop === 'createMany') return async () => Promise.reject(new StoreUnavailableError('ZooKeeper 127.0.0.1:1 is unavailable'));
       const value = Reflect.get(target, prop, receiver) as unknown;
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },

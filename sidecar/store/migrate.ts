@@ -242,6 +242,24 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
       }
       report();
     };
+    /** A chunk's live records into a target that writes many at once; a record that met an error goes again alone. */
+    const createBatch = async (batch: TokenRecord[], names: string[]): Promise<void> => {
+      let results: Array<boolean | Error>;
+      try {
+        results = await (target as TokenStore & WritesMany).createMany(batch);
+      } catch (err) {
+        results = batch.map(() => (err instanceof Error ? err : new Error(String(err))));
+      }
+      const again: Promise<void>[] = [];
+      for (let i = 0; i < batch.length; i++) {
+        const result = results[i];
+        if (result === true) records.created++;
+        else if (result === false) records.existing++;
+        else again.push(create(batch[i]!, names[i]!));
+      }
+      await Promise.all(again);
+      report();
+    };
     const chunkSize = Math.min(concurrency, READ_CHUNK);
     try {
       // Reads a chunk of names, then queues their creates behind those in flight: the creates of one chunk
@@ -268,6 +286,8 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
         }
         const read = await readChunk(source, refs, retrying);
         const now = clock.now();
+        const batch: TokenRecord[] = [];
+        const batchNames: string[] = [];
         for (let i = 0; i < read.length; i++) {
           const record = read[i];
           if (record instanceof ReadFailure) {
@@ -284,8 +304,13 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
             records[verdict]++;
             continue;
           }
-          await writes.start(() => create(record, wanted[i]!));
+          if (!writesMany(target)) await writes.start(1, () => create(record, wanted[i]!));
+          else {
+            batch.push(record);
+            batchNames.push(wanted[i]!);
+          }
         }
+        if (batch.length > 0) await writes.start(batch.length, () => createBatch(batch, batchNames));
         report();
       }
       await writes.drain();
@@ -383,6 +408,16 @@ function readsMany(store: TokenStore): store is TokenStore & ReadsMany {
   return typeof (store as Partial<ReadsMany>).readMany === 'function';
 }
 
+/** A store that creates many records in one call (`DirectoryStore.createMany`): not part of {@link TokenStore}. */
+interface WritesMany {
+  /** For each record: `true` created, `false` already there, or the error it met. */
+  createMany(records: readonly TokenRecord[]): Promise<Array<boolean | Error>>;
+}
+
+function writesMany(store: TokenStore): store is TokenStore & WritesMany {
+  return typeof (store as Partial<WritesMany>).createMany === 'function';
+}
+
 /**
  * The records of `refs`, in order: all at once from a store that can, else one `read` each, all in flight
  * together. When a bulk read fails, each record is read on its own, so that one unreadable record fails
@@ -401,8 +436,9 @@ async function readChunk(source: TokenStore, refs: RecordRef[], retrying: Retryi
 }
 
 /**
- * At most `size` tasks in flight. One producer calls {@link start}, which waits for a free slot; tasks never
- * reject (they count their own failures).
+ * At most `size` records in flight, in tasks of one record or a batch of them (`weight`; a batch larger than
+ * the window runs alone). One producer calls {@link start}, which waits for room; tasks count their own
+ * failures.
  */
 class Window {
   private inFlight = 0;
@@ -413,13 +449,13 @@ class Window {
 
   constructor(private readonly size: number) {}
 
-  async start(task: () => Promise<void>): Promise<void> {
-    while (this.inFlight >= this.size) await new Promise<void>((resolve) => (this.wake = resolve));
-    this.inFlight++;
+  async start(weight: number, task: () => Promise<void>): Promise<void> {
+    while (this.inFlight > 0 && this.inFlight + weight > this.size) await new Promise<void>((resolve) => (this.wake = resolve));
+    this.inFlight += weight;
     task()
       .catch((error: unknown) => void (this.failure ??= { error }))
       .finally(() => {
-        this.inFlight--;
+        this.inFlight -= weight;
         const wake = this.wake;
         this.wake = undefined;
         wake?.();

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, chmod } from 'node:fs/promises';
+import { mkdtemp, chmod, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { DirectoryStore } from './directory-store.js';
 import { Mirror } from '../../mirror/mirror.js';
 import { silentLogger } from '../../util/logger.js';
-import { newJti, type TokenRecord } from '../token-record.js';
+import { newJti, recordName, shardName, shardOf, type TokenRecord } from '../token-record.js';
 import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
 import { waitFor } from '../../util/wait-for.js';
 
@@ -34,6 +34,26 @@ test('create, exists, read, delete; create of an existing name is refused', asyn
   assert.equal(await s.delete(r), true);
   assert.equal(await s.delete(r), false);
   assert.equal(await s.exists(r), false);
+  await s.close();
+});
+
+test('createMany and readMany (the bulk paths of the migration) answer as create and read would, record by record', async () => {
+  const s = store(await newRoot(), 'n1', 4);
+  await s.start();
+  const taken = record('alice');
+  assert.equal(await s.create(taken), true);
+  const fresh = Array.from({ length: 600 }, (_, i) => record(`user${i % 9}`)); // more than one slice of 256
+  const results = await s.createMany([...fresh, taken, fresh[0]!]);
+  assert.deepEqual(results, [...fresh.map(() => true), false, false]);
+  for (const r of fresh.slice(0, 20)) assert.deepEqual(await s.read(r), r);
+  assert.deepEqual(await readdir(join(s.describe().location, 'tmp')), [], 'no temp file left behind');
+
+  const gone = record('bob');
+  const garbled = record('carol');
+  await s.create(garbled);
+  await writeFile(join(s.describe().location, 'tokens', shardName(shardOf(garbled.jti, 4), 4), recordName(garbled)), 'not json');
+  const read = await s.readMany([...fresh, gone, garbled, taken]);
+  assert.deepEqual(read, [...fresh, undefined, undefined, taken]);
   await s.close();
 });
 

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { readFile as readFileCallback, readFileSync, watch, promises as fs, type FSWatcher } from 'node:fs';
+import fsCallback, { readFileSync, watch, promises as fs, type FSWatcher } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../util/logger.js';
@@ -276,6 +276,53 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     }
   }
 
+  /**
+   * Many records at once, for the store migration: for each, what `create` would answer (`true` created,
+   * `false` the name was taken) or the error that record met. Each record is written to a temp file, fsynced
+   * and linked into place as by `create`, all of them at once on the thread pool (the file system commits
+   * concurrent fsyncs together); then every shard folder linked into is fsynced once, and only then do the
+   * records count as created: one fsync a record and one a shard, where `create` costs two a record.
+   */
+  async createMany(records: readonly TokenRecord[]): Promise<Array<boolean | Error>> {
+    const results = new Array<boolean | Error>(records.length).fill(false);
+    const linkedInto = new Map<number, number[]>();
+    await Promise.all(
+      records.map(async (record, i) => {
+        const shard = shardOf(record.jti, this.shardCount);
+        const tmp = tempName(this.dir('tmp'), 'record');
+        try {
+          await writeDurableCallback(tmp, JSON.stringify(record));
+          try {
+            await call<void>((cb) => fsCallback.link(tmp, this.recordPath(record), cb));
+          } catch (err) {
+            if (errno(err) === 'EEXIST') return;
+            throw err;
+          }
+          results[i] = true;
+          const linked = linkedInto.get(shard);
+          if (linked) linked.push(i);
+          else linkedInto.set(shard, [i]);
+        } catch (err) {
+          results[i] = this.unavailable(err, 'write a token record');
+        } finally {
+          this.generation[shard]!++;
+          fsCallback.unlink(tmp, () => {});
+        }
+      }),
+    );
+    await Promise.all(
+      [...linkedInto].map(async ([shard, linked]) => {
+        try {
+          await syncDir(this.shardDir(shard));
+        } catch (err) {
+          const error = this.unavailable(err, 'write a token record');
+          for (const i of linked) results[i] = error;
+        }
+      }),
+    );
+    return results;
+  }
+
   async delete(ref: RecordRef): Promise<boolean> {
     const shard = shardOf(ref.jti, this.shardCount);
     try {
@@ -329,7 +376,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
    * file server; the sidecar never calls this.
    */
   async readMany(refs: readonly RecordRef[]): Promise<Array<TokenRecord | undefined>> {
-    const records: Array<TokenRecord | undefined> = new Array(refs.length);
+    const records: Array<TokenRecord | undefined> = new Array<TokenRecord | undefined>(refs.length).fill(undefined);
     for (let i = 0; i < refs.length; i++) {
       if (i > 0 && i % READ_SLICE === 0) await nextTurn();
       const path = this.recordPath(refs[i]!);
@@ -349,7 +396,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     let text: string;
     try {
       // the callback form: fs.promises.readFile costs about three times the CPU for a file this small
-      text = await new Promise<string>((resolve, reject) => readFileCallback(path, 'utf8', (err, data) => (err ? reject(err) : resolve(data))));
+      text = await call<string>((cb) => fsCallback.readFile(path, 'utf8', cb));
     } catch (err) {
       if (errno(err) === 'ENOENT') return undefined;
       throw this.unavailable(err, 'read a token record');
@@ -516,6 +563,22 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     const error = err instanceof Error ? err : new Error(String(err));
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else this.log.error('directory store error', { error: error.message });
+  }
+}
+
+/** A callback-style `fs` call as a promise: a third of the CPU of `fs.promises` for small files. */
+function call<T>(invoke: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => invoke((err, value) => (err ? reject(err) : resolve(value))));
+}
+
+/** `writeDurable` with the callback API: open (create-only), write, fsync, close. */
+async function writeDurableCallback(path: string, data: string): Promise<void> {
+  const fd = await call<number>((cb) => fsCallback.open(path, 'wx', 0o600, cb));
+  try {
+    await call<void>((cb) => fsCallback.writeFile(fd, data, cb));
+    await call<void>((cb) => fsCallback.fsync(fd, cb));
+  } finally {
+    await call<void>((cb) => fsCallback.close(fd, cb));
   }
 }
 
