@@ -571,6 +571,33 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
     });
   }
 
+  // ------------------------------------------------ bulk read for `store migrate` (sidecar/store/migrate.ts)
+
+  /**
+   * Records the caller has just listed with `listShard`, one pipelined `get` each and no `sync`: the
+   * listing's sync went first on this session, and a session never reads older state than it has seen, so
+   * each get sees at least what the listing saw. As `read` for each: `undefined` once deleted; a node that is
+   * not a record fails the whole call (the migration then reads those records one by one).
+   */
+  async readMany(refs: readonly RecordRef[]): Promise<Array<TokenRecord | undefined>> {
+    return this.run((client) =>
+      Promise.all(
+        refs.map(async (ref) => {
+          if (!isValidRef(ref)) return undefined;
+          const path = this.layout.recordPath(ref);
+          try {
+            return this.parseRecordAt(path, (await client.get(path)).data);
+          } catch (error) {
+            if (isZkError(error, ZkCode.NONODE)) return undefined;
+            throw error;
+          }
+        }),
+      ),
+    );
+  }
+
+  // ------------------------------------------------ end of the bulk read for `store migrate`
+
   private parseRecordAt(path: string, data: Buffer): TokenRecord {
     try {
       return parseRecord(data);
