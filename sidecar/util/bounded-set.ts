@@ -1,42 +1,56 @@
 /**
- * A set that forgets its oldest members past `capacity`, with an optional
- * time to live per member. Map keeps insertion order, so eviction is O(1).
+ * A set that remembers at least its last `capacity` members, with an optional time to live per member.
+ *
+ * Two generations of at most `capacity` members each: adds go to the young one; when it is full it becomes the
+ * old one and the previous old one is dropped whole, so every operation is O(1) and at most `2 * capacity`
+ * members are held. (Evicting one member at a time with `map.keys().next()` cost 62 us per add at 100,000
+ * members: V8 leaves deleted entries at the front of the table and every eviction walked past all of them.)
+ * Re-adding a member makes it young again.
  */
 export class BoundedSet<K> {
-  private readonly items = new Map<K, number>();
+  private young = new Map<K, number>();
+  private old = new Map<K, number>();
+  private readonly generation: number;
 
   constructor(
-    private readonly capacity: number,
+    capacity: number,
     private readonly ttlMs = Infinity,
-  ) {}
+  ) {
+    if (!(capacity >= 1)) throw new RangeError(`BoundedSet capacity must be at least 1, not ${capacity}`);
+    this.generation = Math.floor(capacity);
+  }
 
   add(key: K, now = 0): void {
-    this.items.delete(key);
-    this.items.set(key, now + this.ttlMs);
-    if (this.items.size > this.capacity) {
-      this.items.delete(this.items.keys().next().value as K);
+    this.old.delete(key);
+    this.young.delete(key);
+    if (this.young.size >= this.generation) {
+      this.old = this.young;
+      this.young = new Map();
     }
+    this.young.set(key, now + this.ttlMs);
   }
 
   has(key: K, now = 0): boolean {
-    const until = this.items.get(key);
+    const until = this.young.get(key) ?? this.old.get(key);
     if (until === undefined) return false;
     if (now > until) {
-      this.items.delete(key);
+      this.delete(key);
       return false;
     }
     return true;
   }
 
   delete(key: K): boolean {
-    return this.items.delete(key);
+    const inYoung = this.young.delete(key);
+    return this.old.delete(key) || inYoung;
   }
 
   get size(): number {
-    return this.items.size;
+    return this.young.size + this.old.size;
   }
 
   clear(): void {
-    this.items.clear();
+    this.young.clear();
+    this.old.clear();
   }
 }
