@@ -519,10 +519,10 @@ class GroupFeed {
   /** Groups listed ahead: about {@link LIST_AHEAD} shard listings, whatever the shard counts. */
   private readonly groupsAhead: number;
   private next = 0;
-  private readonly ahead = new Map<number, Promise<string[]>>();
+  /** Listings of the groups ahead; `settled` once `names` is in (or the listing failed). */
+  private readonly ahead = new Map<number, { listing: Promise<string[]>; settled: boolean }>();
   private names: string[] = [];
   private position = 0;
-  private loading: Promise<void> | null = null;
 
   /** `target` undefined: it held nothing when the run started, so nothing is filtered out. */
   constructor(
@@ -536,36 +536,44 @@ class GroupFeed {
     this.groupsAhead = Math.max(1, Math.ceil(LIST_AHEAD / listingsPerGroup));
   }
 
-  /** Up to `max` names of the current group; `undefined` once every group is through. */
+  /**
+   * Up to `max` names: the rest of the current group, then the next groups' as long as their listings are
+   * in already (a chunk that holds a name never waits for a listing), so that a store of many small shards
+   * still gives chunks worth a bulk read or write. `undefined` once every group is through. One caller.
+   */
   async take(max: number): Promise<string[] | undefined> {
-    for (;;) {
+    const out: string[] = [];
+    while (out.length < max) {
       if (this.position < this.names.length) {
-        const from = this.position;
-        this.position = Math.min(this.names.length, from + max);
-        return this.names.slice(from, this.position);
+        const to = Math.min(this.names.length, this.position + max - out.length);
+        for (let i = this.position; i < to; i++) out.push(this.names[i]!);
+        this.position = to;
+        continue;
       }
-      if (this.next >= this.groups) return undefined;
-      this.loading ??= this.load().finally(() => (this.loading = null));
-      await this.loading;
+      if (this.next >= this.groups) break;
+      if (out.length > 0 && this.ahead.get(this.next)?.settled !== true) break;
+      await this.advance();
     }
+    return out.length > 0 ? out : undefined;
   }
 
-  private async load(): Promise<void> {
-    while (this.position >= this.names.length && this.next < this.groups) {
-      for (let g = this.next; g < Math.min(this.groups, this.next + this.groupsAhead); g++) {
-        if (!this.ahead.has(g)) {
-          const missing = this.missingIn(g);
-          missing.catch(() => undefined); // awaited below, in order
-          this.ahead.set(g, missing);
-        }
-      }
-      const group = this.next;
-      const names = await this.ahead.get(group)!;
-      this.ahead.delete(group);
-      this.next = group + 1;
-      this.names = names;
-      this.position = 0;
+  /** Lists ahead, then makes the next group's names the current ones (in group order). */
+  private async advance(): Promise<void> {
+    for (let g = this.next; g < Math.min(this.groups, this.next + this.groupsAhead); g++) {
+      if (this.ahead.has(g)) continue;
+      const entry = { listing: this.missingIn(g), settled: false };
+      entry.listing.then(
+        () => (entry.settled = true),
+        () => (entry.settled = true), // awaited below, in order
+      );
+      this.ahead.set(g, entry);
     }
+    const group = this.next;
+    const names = await this.ahead.get(group)!.listing;
+    this.ahead.delete(group);
+    this.next = group + 1;
+    this.names = names;
+    this.position = 0;
   }
 
   private async missingIn(group: number): Promise<string[]> {
