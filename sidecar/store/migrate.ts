@@ -7,7 +7,8 @@ import { isRecordExpired, kindOfJti, parseRecordName, recordName, type RecordRef
 
 export interface MigrateOptions {
   /**
-   * Records read from the source and written to the target at once (one read and one create each).
+   * Records being written to the target at once (one create each); the source is read a chunk of at most
+   * this many (and 500) records ahead.
    * @default 1000
    */
   concurrency?: number;
@@ -130,8 +131,9 @@ const MAX_ERRORS = 10;
  *
  * - Markers go first, so a copied record is never valid in the target while its subject is logged out in the
  *   source. A marker never moves backwards (`setMarker`), so copying one twice is harmless.
- * - Records are read shard by shard (a few listings ahead, never the whole store in one array) and written
- *   with up to `concurrency` reads and creates in flight, one create per record. A record the target
+ * - Records are read shard by shard (a few listings ahead, never the whole store in one array), a chunk at a
+ *   time (in one call from a store that offers `readMany`), and written with up to `concurrency` creates in
+ *   flight, one create per record (a chunk in one `createMany` call to a store that offers it). A record the target
  *   already lists, or whose create finds the name taken, is "already there": running the migration again
  *   copies only what is new, and costs little more than listing both stores.
  * - Expired records, records behind a logout marker and records deleted meanwhile are not copied.

@@ -463,7 +463,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
 
   async listShard(shard: number): Promise<string[]> {
     try {
-      return await fs.readdir(this.shardDir(shard));
+      return await call<string[]>((cb) => fsCallback.readdir(this.shardDir(shard), cb));
     } catch (err) {
       throw this.unavailable(err, 'list a shard');
     }
