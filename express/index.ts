@@ -18,3 +18,6 @@ export type { TokensyncAuth } from './auth.js';
 export { tokensyncAuth, type TokensyncAuthOptions, type TokensyncMiddleware, type Refusal } from './tokensync-auth.js';
 export { login, logout, type LoginOptions, type LogoutOptions } from './session.js';
 export { TokensyncClient, TokensyncClientError } from '../client/index.js';
+export { tokensyncInProcess } from './in-process-entry.js';
+export type { InProcessTokensync, InProcessOptions } from './in-process.js';
+export type { TokensyncBackend } from './backend.js';

@@ -1,13 +1,13 @@
 import { isIP } from 'node:net';
 import type { Request, Response } from 'express';
-import type { TokensyncClient } from '../client/tokensync-client.js';
+import type { TokensyncBackend } from './backend.js';
 import type { IssuedToken, IssueOptions } from '../client/types.js';
 import { expiredCookie } from './cookies.js';
 import { stateOf } from './tokensync-auth.js';
 
 export interface LoginOptions {
   /** Default: the client of the `tokensyncAuth()` middleware that ran on this request. */
-  client?: TokensyncClient;
+  client?: TokensyncBackend;
   /** Session lifetime (seconds or `45s`, `12h`, `7d`); default: the sidecar's `authentication.token.expiration`. */
   ttl?: IssueOptions['ttl'];
   attributes?: IssueOptions['attributes'];
@@ -21,7 +21,7 @@ export interface LoginOptions {
 }
 
 export interface LogoutOptions {
-  client?: TokensyncClient;
+  client?: TokensyncBackend;
   /** Log the subject out on every device and node, not just this token. @default false */
   everywhere?: boolean;
 }

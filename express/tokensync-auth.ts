@@ -3,13 +3,17 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { TokensyncClient } from '../client/tokensync-client.js';
 import type { RefusalReason } from '../client/types.js';
 import type { TokensyncAuth } from './auth.js';
+import type { TokensyncBackend } from './backend.js';
 import { expiredCookie, findToken } from './cookies.js';
 
-export interface TokensyncAuthOptions {
+export interface TokensyncAuthOptions<C extends TokensyncBackend = TokensyncClient> {
   /** The sidecar's base URL (`http://127.0.0.1:7468`); or pass `client`. */
   sidecarUrl?: string;
-  /** A client to share between middlewares and the app; the middleware then makes none of its own. */
-  client?: TokensyncClient;
+  /**
+   * A `TokensyncClient` to share between middlewares and the app (the middleware then makes none of its own), or
+   * an `InProcessTokensync` (`tokensyncInProcess()`) to validate in this process against the store, without a sidecar.
+   */
+  client?: C;
   /** With `sidecarUrl`: the sidecar's admin token, which `login()` and `logout()` need when the sidecar has one. */
   adminToken?: string | (() => string | undefined);
   /** Must be the sidecar's `authentication.token.cookie`. @default 'tokensync' */
@@ -46,11 +50,11 @@ export interface Refusal {
 }
 
 /** The middleware, with the client it uses (for `login()`, `logout()` and the app's own calls). */
-export type TokensyncMiddleware = RequestHandler & { readonly client: TokensyncClient; readonly cookieName: string };
+export type TokensyncMiddleware<C extends TokensyncBackend = TokensyncClient> = RequestHandler & { readonly client: C; readonly cookieName: string };
 
 /** What the first tokensync middleware on a request found, kept so a second one (optional app-wide, required per route) asks the sidecar nothing. */
 export interface RequestState {
-  client: TokensyncClient;
+  client: TokensyncBackend;
   cookieName: string;
   outcome?: Promise<{ auth?: TokensyncAuth; refusal?: Refusal }>;
 }
@@ -75,9 +79,9 @@ function setState(req: Request, state: RequestState): void {
  * `TokensyncClientError`), never a silent pass or a 401: the app's error
  * handler decides, typically 503.
  */
-export function tokensyncAuth(options: TokensyncAuthOptions): TokensyncMiddleware {
+export function tokensyncAuth<C extends TokensyncBackend = TokensyncClient>(options: TokensyncAuthOptions<C>): TokensyncMiddleware<C> {
   if (!options.client && !options.sidecarUrl) throw new TypeError('tokensyncAuth: pass sidecarUrl or client');
-  const client = options.client ?? new TokensyncClient({ url: options.sidecarUrl!, adminToken: options.adminToken });
+  const client = (options.client ?? new TokensyncClient({ url: options.sidecarUrl!, adminToken: options.adminToken })) as C;
   const cookieName = options.cookieName ?? 'tokensync';
   const required = options.required ?? true;
   const acceptBearer = options.bearer ?? true;
@@ -128,7 +132,7 @@ export function tokensyncAuth(options: TokensyncAuthOptions): TokensyncMiddlewar
   return Object.assign(middleware, { client, cookieName });
 }
 
-function refuse(req: Request, res: Response, refusal: Refusal, onRefused: TokensyncAuthOptions['onRefused']): void {
+function refuse(req: Request, res: Response, refusal: Refusal, onRefused: TokensyncAuthOptions<TokensyncBackend>['onRefused']): void {
   if (onRefused) return onRefused(req, res, refusal);
   // RFC 6750 section 3.1: no error code when the request carried no credentials at all.
   const challenge = refusal.missing ? 'Bearer realm="tokensync"' : `Bearer realm="tokensync", error="invalid_token", error_description="${refusal.reason}"`;

@@ -1,11 +1,11 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROOT, SidecarProcess, runCli, startSidecars, tempDir, writeProperties } from './support/sidecar-process.js';
-import { request, type HttpResult } from './support/http.js';
+import { ExampleApp, cookieFrom, loginAs } from './support/example-app.js';
+import { request } from './support/http.js';
 import { NginxProcess, localizeConfig, nginxSkipReason } from './support/nginx.js';
 import { TIME_SCALE, waitFor } from '../sidecar/util/wait-for.js';
 
@@ -15,51 +15,6 @@ import { TIME_SCALE, waitFor } from '../sidecar/util/wait-for.js';
  * store, one secret file and an admin token. Log in on app 1, use the cookie
  * on app 2, log out, refused on both.
  */
-
-const SERVER = join(ROOT, 'examples', 'express-app', 'server.mjs');
-
-class ExampleApp {
-  private proc: ChildProcess | undefined;
-  output = '';
-  url = '';
-
-  constructor(
-    readonly name: string,
-    private readonly env: Record<string, string>,
-  ) {}
-
-  async start(): Promise<this> {
-    const proc = spawn(process.execPath, [SERVER], { env: { ...process.env, PORT: '0', NODE_NAME: this.name, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc = proc;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.name} did not start:\n${this.output}`)), 15_000 * TIME_SCALE);
-      proc.stdout!.on('data', (c: Buffer) => {
-        this.output += c.toString();
-        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(this.output);
-        if (m) {
-          clearTimeout(timer);
-          this.url = m[1]!;
-          resolve();
-        }
-      });
-      proc.stderr!.on('data', (c: Buffer) => (this.output += c.toString()));
-      proc.on('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`${this.name} exited (${code}):\n${this.output}`));
-      });
-    });
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    await new Promise((r) => {
-      p.once('exit', r);
-      p.kill('SIGTERM');
-    });
-  }
-}
 
 let sidecars: SidecarProcess[];
 let app1: ExampleApp;
@@ -94,19 +49,6 @@ after(async () => {
 });
 
 const JSON_ACCEPT = { accept: 'application/json' };
-
-async function loginAs(app: ExampleApp, username: string): Promise<string> {
-  const res = await request(app.url, 'POST', '/login', { body: { username }, headers: JSON_ACCEPT });
-  assert.equal(res.status, 200, res.text);
-  return cookieFrom(res);
-}
-
-function cookieFrom(res: HttpResult): string {
-  const all = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
-  const c = all.find((h) => /^tokensync=[^;]+/.test(h));
-  assert.ok(c, `no session cookie in ${JSON.stringify(all)}`);
-  return c.slice(0, c.indexOf(';'));
-}
 
 test('log in on app 1, use the cookie on app 2, log out on app 2: refused on both', async () => {
   const cookie = await loginAs(app1, 'alice');

@@ -26,6 +26,12 @@ import { VERSION } from './version.js';
 export interface SidecarDeps {
   logger?: Logger;
   clock?: Clock;
+  /**
+   * `false`: no HTTP server; the process validates through `sidecar.service` itself (the Express middleware's
+   * in-process mode). It is still a cluster member (heartbeats, logout acknowledgements, reaper election).
+   * @default true
+   */
+  listen?: boolean;
 }
 
 const HEARTBEAT_MS = 5_000;
@@ -150,15 +156,17 @@ export class Sidecar {
       await store.start({ watch: true });
       writes.kick();
       const { host, port } = options.sidecar.listen;
-      sidecar.address = await http.listen(host, port);
-      if (!ipInRanges(host === 'localhost' ? '127.0.0.1' : host, ['127.0.0.0/8', '::1/128'])) {
-        logger.warn('the sidecar listens beyond loopback: anyone who can reach it can validate tokens; protect the admin endpoints with sidecar.admin.token.file', { host });
+      if (deps.listen ?? true) {
+        sidecar.address = await http.listen(host, port);
+        if (!ipInRanges(host === 'localhost' ? '127.0.0.1' : host, ['127.0.0.0/8', '::1/128'])) {
+          logger.warn('the sidecar listens beyond loopback: anyone who can reach it can validate tokens; protect the admin endpoints with sidecar.admin.token.file', { host });
+        }
       }
       reaper.start();
       sidecar.startHeartbeat();
       sidecar.watchSecret();
       logger.info('tokensync ready', {
-        listen: `${sidecar.address.address}:${sidecar.address.port}`,
+        listen: sidecar.address ? `${sidecar.address.address}:${sidecar.address.port}` : 'in-process (no HTTP)',
         store: store.describe(),
         mirror: mirror.size,
       });
@@ -315,7 +323,7 @@ export class Sidecar {
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.secretWatcher?.close();
-    await this.http.close().catch(() => undefined);
+    if (this.address) await this.http.close().catch(() => undefined);
     await this.reaper.close();
     this.writes.close();
     this.mirror.detach();

@@ -6,15 +6,20 @@
 // There are NO passwords here: POST /login logs in whoever is named. A real app checks the user first
 // (password, SSO, ...) and then calls login(res, user) exactly as below.
 //
+// Or with no sidecar at all, tokensync inside the app process against the cluster's store (in-process mode):
+//   PORT=3001 TOKENSYNC_CONFIG=/etc/tokensync/tokensync.properties NODE_NAME=node1 node examples/express-app/server.mjs
+//
 // Environment:
 //   PORT (3000), HOST (127.0.0.1; 0.0.0.0 in a container), NODE_NAME (shown on every page),
 //   SIDECAR_URL (http://127.0.0.1:7468), TOKENSYNC_ADMIN_TOKEN_FILE (when the sidecar has sidecar.admin.token.file),
+//   TOKENSYNC_CONFIG (a tokensync .properties file: validate in this process instead of through SIDECAR_URL),
+//   TOKENSYNC_NODE_ID (in-process mode: this app's node.id in the cluster; default the file's node.id + "-app"),
 //   COOKIE_NAME (tokensync; the sidecar's authentication.token.cookie),
 //   TRUST_PROXY (unset; e.g. "loopback" or "172.16.0.0/12" when a proxy in front sets X-Forwarded-For)
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import express from 'express';
-import { TokensyncClientError, login, logout, tokensyncAuth } from 'tokensync/express';
+import { TokensyncClientError, login, logout, tokensyncAuth, tokensyncInProcess } from 'tokensync/express';
 
 const env = process.env;
 const port = Number(env.PORT ?? 3000);
@@ -27,12 +32,17 @@ app.disable('x-powered-by');
 // req.ip is the user's address only when Express trusts the proxy that says so; tokens bound to an address use it.
 if (env.TRUST_PROXY) app.set('trust proxy', env.TRUST_PROXY);
 
+// In-process mode: the store, the mirror and the token service run here; no sidecar hop per request.
+const inProcess = env.TOKENSYNC_CONFIG
+  ? await tokensyncInProcess({ config: env.TOKENSYNC_CONFIG, ...(env.TOKENSYNC_NODE_ID && { nodeId: env.TOKENSYNC_NODE_ID }) })
+  : undefined;
+
 // App-wide: who is this (req.auth), without refusing anyone. Pages that need a user add `requireAuth`.
 const auth = tokensyncAuth({
-  sidecarUrl: env.SIDECAR_URL ?? 'http://127.0.0.1:7468',
+  ...(inProcess ? { client: inProcess } : { sidecarUrl: env.SIDECAR_URL ?? 'http://127.0.0.1:7468' }),
   // Read per call, so a rotated admin token file is picked up.
   adminToken: adminTokenFile ? () => readFileSync(adminTokenFile, 'utf8').trim() : undefined,
-  cookieName: env.COOKIE_NAME ?? 'tokensync',
+  cookieName: env.COOKIE_NAME ?? inProcess?.cookieName ?? 'tokensync',
   required: false,
 });
 // Same client: on a request the app-wide middleware already saw, this asks the sidecar nothing more.
@@ -110,21 +120,23 @@ app.post('/logout', async (req, res, next) => {
   }
 });
 
-// The sidecar unreachable (or refusing the app's admin calls): not the user's fault, and never a pass.
+// The sidecar unreachable (or refusing the app's admin calls), or in-process the store unreachable under the
+// `reject` outage policy (a 503 error): not the user's fault, and never a pass.
 app.use((err, _req, res, _next) => {
-  const unavailable = err instanceof TokensyncClientError;
+  const unavailable = err instanceof TokensyncClientError || err?.status === 503;
   if (!unavailable || err.status !== 0) console.error(`[${nodeName}]`, err);
   res.status(unavailable ? 503 : 500).json({ error: unavailable ? err.code : 'internal', node: nodeName });
 });
 
 const server = app.listen(port, host, () => {
   const a = server.address();
-  console.log(`example app ${nodeName} listening on http://${a.address}:${a.port} (sidecar ${auth.client.url.origin})`);
+  const via = inProcess ? `in-process, node.id ${inProcess.nodeId}` : `sidecar ${auth.client.url.origin}`;
+  console.log(`example app ${nodeName} listening on http://${a.address}:${a.port} (${via})`);
 });
 
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.once(signal, () => {
-    server.close(() => auth.client.close());
+    server.close(() => void auth.client.close());
     server.closeIdleConnections();
   });
 }
