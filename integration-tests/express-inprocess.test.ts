@@ -74,8 +74,10 @@ function suite(name: string, setUp: () => Promise<{ props: Props; dir: string; c
     test('the app is a member of the cluster, listed by cluster status beside the sidecar', async () => {
       const status = await runCli(['cluster', 'status', '--json', '--config', appConfig]);
       assert.equal(status.code, 0, status.stderr);
-      const members = (JSON.parse(status.stdout) as { members: { nodeId: string }[] }).members.map((m) => m.nodeId).sort();
-      assert.deepEqual(members, ['node1', 'node2-app']);
+      const members = (JSON.parse(status.stdout) as { members: { nodeId: string; address: string }[] }).members;
+      assert.deepEqual(members.map((m) => m.nodeId).sort(), ['node1', 'node2-app']);
+      assert.equal(members.find((m) => m.nodeId === 'node2-app')!.address, 'in-process');
+      assert.match(members.find((m) => m.nodeId === 'node1')!.address, /^127\.0\.0\.1:\d+$/);
     });
   });
 }

@@ -52,6 +52,8 @@ export class Sidecar {
   private fallback: TokenStore | undefined;
   private readonly startedAt: number;
   address: AddressInfo | undefined;
+  /** Started with `listen: false` (the Express middleware's in-process mode): members list it as `in-process`. */
+  private inProcess = false;
 
   private constructor(
     readonly options: TokensyncOptions,
@@ -141,6 +143,7 @@ export class Sidecar {
     });
 
     const sidecar = new Sidecar(options, logger, clock, store, mirror, journal, writes, codec, service, metrics, http, reaper);
+    sidecar.inProcess = deps.listen === false;
     self = sidecar;
     try {
       // Journaled writes from before a restart go back into the mirror before anything is served.
@@ -196,7 +199,7 @@ export class Sidecar {
     const a = this.address;
     return {
       nodeId: this.options.nodeId,
-      address: a ? (a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`) : '',
+      address: a ? (a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`) : this.inProcess ? 'in-process' : '',
       version: VERSION,
       pid: process.pid,
       startedAt: this.startedAt,
