@@ -9,6 +9,7 @@ import { BadRequestError } from '../errors/bad-request-error.js';
 import { asObject, clientIpField, isoOrNull, parseIssue, parseKind, parseLimit, recordView, tokenField } from './requests.js';
 import { clientAddress, findToken, headerSubject } from './forward-auth.js';
 import { isValidSubject } from '../store/token-record.js';
+import { REFUSAL_REASONS, type RefusalReason, type TokenClaims } from '../tokens/token-claims.js';
 
 export interface HttpServerOptions {
   service: TokenService;
@@ -35,6 +36,25 @@ interface Route {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+const SLASH = 0x2f;
+const QUESTION_MARK = 0x3f;
+
+/** The 401's headers for each refusal reason, but its length. */
+const REFUSAL_HEADERS = new Map<RefusalReason, readonly string[]>(
+  REFUSAL_REASONS.map((reason) => [
+    reason,
+    [
+      'Cache-Control', 'no-store',
+      'WWW-Authenticate', `Bearer realm="tokensync", error="invalid_token", error_description="${reason}"`,
+      'X-Auth-Reason', reason,
+      'Content-Type', JSON_TYPE,
+    ],
+  ]),
+);
+
+function refusalHeaders(reason: RefusalReason): readonly string[] {
+  return REFUSAL_HEADERS.get(reason)!;
+}
 /** Strict: invalid UTF-8 is an error, not replacement characters. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Header block limit (Node's default is 16 KiB); larger gets 431 from Node itself. */
@@ -48,6 +68,7 @@ export const MAX_HEADER_BYTES = 16 * 1024;
 export class HttpServer {
   readonly server: Server;
   private readonly routes: Route[];
+  private readonly headersOf = new WeakMap<TokenClaims, string[]>();
 
   constructor(private readonly o: HttpServerOptions) {
     this.routes = this.buildRoutes();
@@ -95,10 +116,8 @@ export class HttpServer {
       admin,
       handler,
     });
+    // GET /v1/auth (any method, any path below it) is answered by handle() before this table is consulted.
     return [
-      // Any method and any path below /v1/auth: Envoy's ext_authz sends the original request's method and, with
-      // path_prefix, appends its path.
-      r('*', '/v1/auth(?:/.*)?', 'auth', false, (req, res) => this.forwardAuth(req, res)),
       r('POST', '/v1/validate', 'validate', false, async (req, res) => {
         const body = asObject(await this.readJson(req));
         const result = await s.validate(tokenField(body), clientIpField(body));
@@ -164,7 +183,19 @@ export class HttpServer {
     ];
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    // Forward-auth first, before any URL object, route table or timer: it is nearly all of the traffic. Any method
+    // and any path below /v1/auth, query or not: Envoy's ext_authz sends the original request's method and, with
+    // path_prefix, appends its path.
+    const target = req.url;
+    if (target !== undefined && target.startsWith('/v1/auth')) {
+      const next = target.charCodeAt(8); // NaN past the end
+      if (next !== next || next === SLASH || next === QUESTION_MARK) return this.forwardAuth(req, res);
+    }
+    void this.route(req, res);
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
     let routeName = 'unmatched';
     try {
@@ -198,7 +229,7 @@ export class HttpServer {
     } catch (err) {
       this.sendError(res, err);
     } finally {
-      if (routeName !== 'auth' && routeName !== 'validate') {
+      if (routeName !== 'validate') {
         this.o.metrics.httpDuration.labels(routeName).observe(Number(process.hrtime.bigint() - started) / 1e9);
       }
     }
@@ -214,34 +245,59 @@ export class HttpServer {
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
-  private async forwardAuth(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /**
+   * `GET /v1/auth`. Answered in the same tick as the request whenever the mirror settles the token (see
+   * {@link TokenService.validateNow}), with header values worked out once per verified token.
+   */
+  private forwardAuth(req: IncomingMessage, res: ServerResponse): void {
     req.resume(); // a forwarded POST may carry a body we never read
-    const { token, duplicate } = findToken(req.headers, this.o.cookieName, true);
-    let result: Validation;
-    if (duplicate) result = { valid: false, reason: 'malformed', message: `more than one ${this.o.cookieName} cookie` };
-    else if (!token) result = { valid: false, reason: 'malformed', message: `no ${this.o.cookieName} cookie and no Authorization: Bearer token` };
-    else result = await this.o.service.validate(token, clientAddress(req, this.o.trustedProxies));
-    if (!result.valid) {
-      res.writeHead(401, {
-        'Cache-Control': 'no-store',
-        'WWW-Authenticate': `Bearer realm="tokensync", error="invalid_token", error_description="${result.reason}"`,
-        'X-Auth-Reason': result.reason,
-        'Content-Type': JSON_TYPE,
-      });
-      res.end(JSON.stringify({ valid: false, reason: result.reason, message: result.message }));
-      return;
+    let result: Validation | Promise<Validation>;
+    try {
+      const { token, duplicate } = findToken(req.headers, this.o.cookieName, true);
+      if (duplicate) result = { valid: false, reason: 'malformed', message: `more than one ${this.o.cookieName} cookie` };
+      else if (!token) result = { valid: false, reason: 'malformed', message: `no ${this.o.cookieName} cookie and no Authorization: Bearer token` };
+      else {
+        // The client address costs a few IP parses; only address binding looks at it.
+        const ip = this.o.service.usesClientAddress ? clientAddress(req, this.o.trustedProxies) : undefined;
+        result = this.o.service.validateNow(token, ip);
+      }
+    } catch (err) {
+      return this.sendError(res, err);
     }
-    const subject = headerSubject(result.claims.sub);
-    const headers: Record<string, string> = {
-      'Cache-Control': 'no-store',
-      'X-Auth-Subject': subject.value,
-      'X-Auth-Token-Id': result.claims.jti,
-      'X-Auth-Token-Kind': result.claims.knd,
-      'Content-Length': '0',
-    };
-    if (subject.encoded) headers['X-Auth-Subject-Encoding'] = 'percent';
-    if (result.reissued) headers['Set-Cookie'] = result.reissued.setCookie;
-    res.writeHead(200, headers).end();
+    if (result instanceof Promise) {
+      result.then(
+        (settled) => this.sendAuth(res, settled),
+        (err: unknown) => this.sendError(res, err),
+      );
+    } else this.sendAuth(res, result);
+  }
+
+  private sendAuth(res: ServerResponse, result: Validation): void {
+    try {
+      if (!result.valid) {
+        const body = JSON.stringify({ valid: false, reason: result.reason, message: result.message });
+        res.writeHead(401, [...refusalHeaders(result.reason), 'Content-Length', String(Buffer.byteLength(body))]).end(body);
+        return;
+      }
+      const headers = this.authHeaders(result.claims);
+      res.writeHead(200, result.reissued ? [...headers, 'Set-Cookie', result.reissued.setCookie] : headers).end();
+    } catch (err) {
+      this.sendError(res, err);
+    }
+  }
+
+  /**
+   * The 200's headers for a token's claims (as a flat list, which `writeHead` takes without walking an
+   * object). Claims the service shares between requests (frozen: a remembered verified token) keep theirs.
+   */
+  private authHeaders(claims: TokenClaims): string[] {
+    let headers = this.headersOf.get(claims);
+    if (headers !== undefined) return headers;
+    const subject = headerSubject(claims.sub);
+    headers = ['Cache-Control', 'no-store', 'X-Auth-Subject', subject.value, 'X-Auth-Token-Id', claims.jti, 'X-Auth-Token-Kind', claims.knd, 'Content-Length', '0'];
+    if (subject.encoded) headers.push('X-Auth-Subject-Encoding', 'percent');
+    if (Object.isFrozen(claims)) this.headersOf.set(claims, headers);
+    return headers;
   }
 
   private sendValidation(res: ServerResponse, result: Validation): void {

@@ -9,17 +9,20 @@ export interface MetricsSources {
   storeState(): string;
 }
 
+const REFUSAL_INDEX = Object.fromEntries(REFUSAL_REASONS.map((r, i) => [r, i + 1])) as Record<RefusalReason, number>;
+
 const STATES = ['latent', 'connected', 'suspended', 'reconnected', 'lost', 'closed'];
 
 /**
- * Prometheus metrics. Counters on the validation hot path are bound to their
- * label values once, so counting a validation is one increment, not a label
- * hash per request.
+ * Prometheus metrics. The validation counters are plain numbers added to on
+ * the hot path and handed to prom-client when `/metrics` is scraped: even a
+ * counter bound to its labels hashes them on every `inc()`, which cost more
+ * than a cached validation.
  */
 export class Metrics {
   readonly registry = new Registry();
-  private readonly validValidations: Counter.Internal;
-  private readonly refusals = new Map<RefusalReason, Counter.Internal>();
+  /** Validations so far: index 0 valid, then one per refusal reason in {@link REFUSAL_REASONS} order. */
+  private readonly validationCounts = new Float64Array(REFUSAL_REASONS.length + 1);
   private readonly issued: Counter<'kind'>;
   private readonly revoked: Counter<'scope'>;
   private readonly consumed: Counter<'result'>;
@@ -30,14 +33,23 @@ export class Metrics {
   constructor(sources: MetricsSources, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'tokensync_process_' });
-    const validations = new Counter({
+    const counts = this.validationCounts;
+    const reported = new Float64Array(counts.length);
+    new Counter({
       name: 'tokensync_validations_total',
       help: 'Token validations by result and refusal reason',
       labelNames: ['result', 'reason'] as const,
       registers,
+      collect() {
+        for (let i = 0; i < counts.length; i++) {
+          const delta = counts[i]! - reported[i]!;
+          if (delta <= 0) continue;
+          reported[i] = counts[i]!;
+          if (i === 0) this.labels('valid', '').inc(delta);
+          else this.labels('invalid', REFUSAL_REASONS[i - 1]!).inc(delta);
+        }
+      },
     });
-    this.validValidations = validations.labels('valid', '');
-    for (const reason of REFUSAL_REASONS) this.refusals.set(reason, validations.labels('invalid', reason));
     this.issued = new Counter({ name: 'tokensync_tokens_issued_total', help: 'Tokens issued (or mirrored) by kind', labelNames: ['kind'] as const, registers });
     this.revoked = new Counter({
       name: 'tokensync_revocations_total',
@@ -76,8 +88,7 @@ export class Metrics {
   }
 
   validation(reason: RefusalReason | undefined): void {
-    if (reason === undefined) this.validValidations.inc();
-    else this.refusals.get(reason)?.inc();
+    this.validationCounts[reason === undefined ? 0 : REFUSAL_INDEX[reason]]++;
   }
 
   issue(kind: TokenKind): void {

@@ -22,6 +22,13 @@ const RECONNECT_WAIT_MS = 2_000;
 /** Verified tokens remembered, in two generations of half this each: ~5 MB at most. */
 const VERIFIED_CAPACITY = 10_000;
 
+/** A token whose record is gone (or never existed, or is filed under another subject). */
+function gone(claims: TokenClaims): Validation {
+  return claims.knd === 'onetime'
+    ? { valid: false, reason: 'consumed', message: 'this one-time token was already used or replaced' }
+    : { valid: false, reason: 'revoked', message: 'no such token record (revoked or never issued)' };
+}
+
 export interface IssueRequest {
   subject: string;
   kind: TokenKind;
@@ -144,7 +151,28 @@ export class TokenService {
   }
 
   async validate(token: unknown, clientIp?: string): Promise<Validation> {
-    const result = await this.check(token, clientIp);
+    return this.validateNow(token, clientIp);
+  }
+
+  /**
+   * {@link validate}, answered synchronously whenever the mirror settles it (a known record, a removed
+   * one, a refusal by form, signature or policy): a promise only when the store must be asked about a
+   * token the mirror does not know. Forward-auth answers in the same tick as the request that way, with
+   * no promise hops. May throw {@link StoreUnavailableError} (outage policy `reject`).
+   */
+  validateNow(token: unknown, clientIp?: string): Validation | Promise<Validation> {
+    const local = this.checkLocally(token, clientIp);
+    if (local.valid === undefined) return this.settle(local.claims).then((result) => this.validated(result));
+    return this.validated(local);
+  }
+
+  /** Whether validation looks at the client address at all (address binding); if not, callers need not work it out. */
+  get usesClientAddress(): boolean {
+    return this.d.policy.options.requireConsistentIp;
+  }
+
+  /** Counts a validation and reissues a session token past half its lifetime. */
+  private validated(result: Validation): Validation {
     if (!result.valid) {
       this.d.metrics?.validation(result.reason);
       return result;
@@ -152,12 +180,11 @@ export class TokenService {
     this.d.metrics?.validation(undefined);
     const claims = result.claims;
     const next = this.d.policy.reissue(claims);
-    const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
-    if (!next) return { valid: true, claims, expiresAt };
+    if (!next) return result;
     this.d.metrics?.reissue();
     const reissuedToken = this.d.codec.sign(next);
     const nextExpiry = next.exp! * 1000;
-    return { valid: true, claims, expiresAt, reissued: { token: reissuedToken, setCookie: this.cookie(reissuedToken, nextExpiry), expiresAt: nextExpiry } };
+    return { ...result, reissued: { token: reissuedToken, setCookie: this.cookie(reissuedToken, nextExpiry), expiresAt: nextExpiry } };
   }
 
   /** Consumes a one-time token: `valid: true` for exactly one caller in the cluster. */
@@ -232,11 +259,12 @@ export class TokenService {
    */
   private verify(token: unknown): Decoded {
     if (typeof token !== 'string') return this.d.codec.verify(token);
-    const hit = this.verified.get(token) ?? this.verifiedBefore.get(token);
-    if (hit && this.d.codec.kids.includes(hit.kid!)) {
-      if (!this.verified.has(token)) this.remember(token, hit);
-      return hit;
+    let hit = this.verified.get(token);
+    if (hit === undefined) {
+      hit = this.verifiedBefore.get(token);
+      if (hit !== undefined && this.d.codec.accepts(hit.kid!)) this.remember(token, hit);
     }
+    if (hit !== undefined && this.d.codec.accepts(hit.kid!)) return hit;
     const decoded = this.d.codec.verify(token);
     if (decoded.ok && decoded.kid !== undefined) {
       Object.freeze(decoded.claims);
@@ -259,6 +287,15 @@ export class TokenService {
 
   /** Signature, policy, record and logout marker; no reissue, no counting. */
   private async check(token: unknown, clientIp: string | undefined): Promise<Validation> {
+    const local = this.checkLocally(token, clientIp);
+    return local.valid === undefined ? this.settle(local.claims) : local;
+  }
+
+  /**
+   * {@link check} as far as the mirror answers it: the verdict, or (`valid: undefined`) the claims of a
+   * validly signed token whose record only the store can confirm.
+   */
+  private checkLocally(token: unknown, clientIp: string | undefined): Validation | { valid: undefined; claims: TokenClaims } {
     const decoded = this.verify(token);
     if (!decoded.ok) return { valid: false, reason: decoded.reason, message: decoded.message };
     const claims = decoded.claims;
@@ -267,20 +304,24 @@ export class TokenService {
     if (this.d.outagePolicy === 'reject' && !isConnected(this.d.store.state)) {
       throw new StoreUnavailableError('the store is unreachable and cluster.store.outage.policy is reject');
     }
-    const gone: Validation =
-      claims.knd === 'onetime'
-        ? { valid: false, reason: 'consumed', message: 'this one-time token was already used or replaced' }
-        : { valid: false, reason: 'revoked', message: 'no such token record (revoked or never issued)' };
     const seen = this.d.mirror.lookup(claims.jti);
-    if (seen.presence === 'removed') return gone;
-    if (seen.presence === 'present') {
-      if (seen.subject !== claims.sub) return gone;
-      // Resyncing after a lost session: a record may have been deleted meanwhile, so ask while the store answers.
-      // Not for a journaled write of ours: the store cannot hold it before the journal is replayed.
-      if (!this.d.mirror.trusted && !seen.pending && isConnected(this.d.store.state) && !(await this.confirm(claims))) return gone;
-    } else if (!(await this.confirm(claims))) {
-      return gone;
-    }
+    if (seen.presence === 'removed') return gone(claims);
+    if (seen.presence !== 'present') return { valid: undefined, claims };
+    if (seen.subject !== claims.sub) return gone(claims);
+    // Resyncing after a lost session: a record may have been deleted meanwhile, so ask while the store answers.
+    // Not for a journaled write of ours: the store cannot hold it before the journal is replayed.
+    if (!this.d.mirror.trusted && !seen.pending && isConnected(this.d.store.state)) return { valid: undefined, claims };
+    return this.markerCheck(claims);
+  }
+
+  /** The rest of {@link check} once the store has been asked about the record. */
+  private async settle(claims: TokenClaims): Promise<Validation> {
+    if (!(await this.confirm(claims))) return gone(claims);
+    return this.markerCheck(claims);
+  }
+
+  /** Refused when the subject was logged out everywhere after the token's first login. */
+  private markerCheck(claims: TokenClaims): Validation {
     const revokedBefore = this.d.mirror.revokedBefore(claims.sub);
     if (revokedBefore !== undefined && claims.ath < revokedBefore) {
       return { valid: false, reason: 'revoked', message: 'the subject was logged out everywhere after this token was issued' };

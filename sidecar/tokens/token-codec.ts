@@ -38,6 +38,11 @@ export class TokenCodec {
     return this.keys.map((k) => k.kid);
   }
 
+  /** Whether tokens naming this key id still verify (false once its secret is retired). */
+  accepts(kid: string): boolean {
+    return this.byKid.has(kid);
+  }
+
   sign(claims: TokenClaims): string {
     const signer = this.keys[0]!;
     return jwt.sign(claims as object, signer.key, {
