@@ -118,11 +118,7 @@ export class HttpServer {
     });
     // GET /v1/auth (any method, any path below it) is answered by handle() before this table is consulted.
     return [
-      r('POST', '/v1/validate', 'validate', false, async (req, res) => {
-        const body = asObject(await this.readJson(req));
-        const result = await s.validate(tokenField(body), clientIpField(body));
-        this.sendValidation(res, result);
-      }),
+      r('POST', '/v1/validate', 'validate', false, (req, res) => this.postValidate(req, res)),
       r('POST', '/v1/tokens/consume', 'consume', false, async (req, res) => {
         const body = asObject(await this.readJson(req));
         const result = await s.consume(tokenField(body), clientIpField(body));
@@ -192,7 +188,17 @@ export class HttpServer {
       const next = target.charCodeAt(8); // NaN past the end
       if (next !== next || next === SLASH || next === QUESTION_MARK) return this.forwardAuth(req, res);
     }
+    if (target === '/v1/validate' && req.method === 'POST') {
+      this.postValidate(req, res).catch((err: unknown) => this.sendError(res, err));
+      return;
+    }
     void this.route(req, res);
+  }
+
+  private async postValidate(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = asObject(await this.readJson(req));
+    const result = await this.o.service.validateNow(tokenField(body), clientIpField(body));
+    this.sendValidation(res, result);
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -22,6 +22,13 @@ const RECONNECT_WAIT_MS = 2_000;
 /** Verified tokens remembered, in two generations of half this each: ~5 MB at most. */
 const VERIFIED_CAPACITY = 10_000;
 
+/** A token whose signature verified, remembered under its signature segment. */
+interface Verified {
+  signature: string;
+  token: string;
+  decoded: Extract<Decoded, { ok: true }>;
+}
+
 /** A token whose record is gone (or never existed, or is filed under another subject). */
 function gone(claims: TokenClaims): Validation {
   return claims.knd === 'onetime'
@@ -109,12 +116,14 @@ export class TokenService {
   readonly fallbackStats: FallbackStats = { confirmed: 0, copied: 0, writes: 0, failedWrites: 0 };
 
   /**
-   * Tokens whose signature verified lately, by their exact text: a session cookie is presented on every
-   * request of its user, and jsonwebtoken's verify was the largest cost of a validation (Envoy's jwt_authn
-   * keeps such a cache too). Expiry, binding, the record and logout markers are still checked every time.
+   * Tokens whose signature verified lately: a session cookie is presented on every request of its user, and
+   * the signature check was the largest cost of a validation (Envoy's jwt_authn keeps such a cache too).
+   * Expiry, binding, the record and logout markers are still checked every time. Looked up by the token's
+   * signature segment, a hit counting only when the whole text is the same: hashing a cookie's few hundred
+   * characters (a fresh string every request) cost more than the rest of a cached validation.
    */
-  private verified = new Map<string, Extract<Decoded, { ok: true }>>();
-  private verifiedBefore = new Map<string, Extract<Decoded, { ok: true }>>();
+  private verified = new Map<string, Verified>();
+  private verifiedBefore = new Map<string, Verified>();
 
   constructor(private readonly d: TokenServiceDeps) {}
 
@@ -259,16 +268,19 @@ export class TokenService {
    */
   private verify(token: unknown): Decoded {
     if (typeof token !== 'string') return this.d.codec.verify(token);
-    let hit = this.verified.get(token);
+    const signature = token.slice(token.lastIndexOf('.') + 1);
+    let hit = this.verified.get(signature);
     if (hit === undefined) {
-      hit = this.verifiedBefore.get(token);
-      if (hit !== undefined && this.d.codec.accepts(hit.kid!)) this.remember(token, hit);
+      hit = this.verifiedBefore.get(signature);
+      if (hit !== undefined && hit.token === token && this.d.codec.accepts(hit.decoded.kid!)) this.remember(hit);
     }
-    if (hit !== undefined && this.d.codec.accepts(hit.kid!)) return hit;
+    if (hit !== undefined && hit.token === token && this.d.codec.accepts(hit.decoded.kid!)) return hit.decoded;
     const decoded = this.d.codec.verify(token);
     if (decoded.ok && decoded.kid !== undefined) {
       Object.freeze(decoded.claims);
-      this.remember(token, decoded);
+      // Copies: a slice of the request's Cookie header would keep the whole header alive as long as the entry.
+      const own = Buffer.from(token, 'latin1').toString('latin1'); // a verified token is base64url text (ASCII)
+      this.remember({ signature: own.slice(own.lastIndexOf('.') + 1), token: own, decoded });
     }
     return decoded;
   }
@@ -277,12 +289,12 @@ export class TokenService {
    * Two generations instead of evicting the oldest entry one by one: a Map iterated from its start skips every
    * entry deleted since its last rehash, which made each eviction cost as much as the verify it saved.
    */
-  private remember(token: string, decoded: Extract<Decoded, { ok: true }>): void {
+  private remember(entry: Verified): void {
     if (this.verified.size >= VERIFIED_CAPACITY / 2) {
       this.verifiedBefore = this.verified;
       this.verified = new Map();
     }
-    this.verified.set(token, decoded);
+    this.verified.set(entry.signature, entry);
   }
 
   /** Signature, policy, record and logout marker; no reissue, no counting. */
