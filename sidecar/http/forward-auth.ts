@@ -18,11 +18,10 @@ export function findToken(headers: IncomingHttpHeaders, cookieName: string, acce
   const header = headers.cookie;
   if (header) {
     let found: string | undefined;
-    for (const part of header.split(';')) {
-      const eq = part.indexOf('=');
-      if (eq < 0 || part.slice(0, eq).trim() !== cookieName) continue;
-      let value = part.slice(eq + 1).trim();
-      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    // One cookie (what a proxy forwarding only ours sends): no split.
+    for (const part of header.indexOf(';') < 0 ? [header] : header.split(';')) {
+      const value = cookieValue(part, cookieName);
+      if (value === undefined) continue;
       if (found !== undefined && found !== value) return { duplicate: true };
       found = value;
     }
@@ -34,6 +33,14 @@ export function findToken(headers: IncomingHttpHeaders, cookieName: string, acce
     if (token) return { token, source: 'bearer' };
   }
   return {};
+}
+
+/** The value of one `name=value` part of a Cookie header when its name is `cookieName` (quotes removed). */
+function cookieValue(part: string, cookieName: string): string | undefined {
+  const eq = part.indexOf('=');
+  if (eq < 0 || part.slice(0, eq).trim() !== cookieName) return undefined;
+  const value = part.slice(eq + 1).trim();
+  return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
 }
 
 /**

@@ -21,10 +21,12 @@ import type { ConnectionState } from '../store/connection-state.js';
 const RECONNECT_WAIT_MS = 2_000;
 /** Verified tokens remembered, in two generations of half this each: ~5 MB at most. */
 const VERIFIED_CAPACITY = 10_000;
+/** Characters of a token's end that key it among the verified ones: 132 bits of its signature, a hit still needing the whole text. */
+const VERIFIED_KEY_CHARS = 22;
 
-/** A token whose signature verified, remembered under its signature segment. */
+/** A token whose signature verified, remembered under the end of its signature. */
 interface Verified {
-  signature: string;
+  tail: string;
   token: string;
   decoded: Extract<Decoded, { ok: true }>;
 }
@@ -119,8 +121,9 @@ export class TokenService {
    * Tokens whose signature verified lately: a session cookie is presented on every request of its user, and
    * the signature check was the largest cost of a validation (Envoy's jwt_authn keeps such a cache too).
    * Expiry, binding, the record and logout markers are still checked every time. Looked up by the token's
-   * signature segment, a hit counting only when the whole text is the same: hashing a cookie's few hundred
-   * characters (a fresh string every request) cost more than the rest of a cached validation.
+   * last {@link VERIFIED_KEY_CHARS} characters (signature), a hit counting only when the whole text is the
+   * same: hashing a cookie's few hundred characters (a fresh string every request) cost more than the rest
+   * of a cached validation.
    */
   private verified = new Map<string, Verified>();
   private verifiedBefore = new Map<string, Verified>();
@@ -170,9 +173,10 @@ export class TokenService {
    * no promise hops. May throw {@link StoreUnavailableError} (outage policy `reject`).
    */
   validateNow(token: unknown, clientIp?: string): Validation | Promise<Validation> {
-    const local = this.checkLocally(token, clientIp);
-    if (local.valid === undefined) return this.settle(local.claims).then((result) => this.validated(result));
-    return this.validated(local);
+    const now = this.d.clock.now();
+    const local = this.checkLocally(token, clientIp, now);
+    if (local.valid === undefined) return this.settle(local.claims).then((result) => this.validated(result, this.d.clock.now()));
+    return this.validated(local, now);
   }
 
   /** Whether validation looks at the client address at all (address binding); if not, callers need not work it out. */
@@ -181,14 +185,14 @@ export class TokenService {
   }
 
   /** Counts a validation and reissues a session token past half its lifetime. */
-  private validated(result: Validation): Validation {
+  private validated(result: Validation, now: number): Validation {
     if (!result.valid) {
       this.d.metrics?.validation(result.reason);
       return result;
     }
     this.d.metrics?.validation(undefined);
     const claims = result.claims;
-    const next = this.d.policy.reissue(claims);
+    const next = this.d.policy.reissue(claims, now);
     if (!next) return result;
     this.d.metrics?.reissue();
     const reissuedToken = this.d.codec.sign(next);
@@ -268,10 +272,10 @@ export class TokenService {
    */
   private verify(token: unknown): Decoded {
     if (typeof token !== 'string') return this.d.codec.verify(token);
-    const signature = token.slice(token.lastIndexOf('.') + 1);
-    let hit = this.verified.get(signature);
+    const tail = token.slice(-VERIFIED_KEY_CHARS);
+    let hit = this.verified.get(tail);
     if (hit === undefined) {
-      hit = this.verifiedBefore.get(signature);
+      hit = this.verifiedBefore.get(tail);
       if (hit !== undefined && hit.token === token && this.d.codec.accepts(hit.decoded.kid!)) this.remember(hit);
     }
     if (hit !== undefined && hit.token === token && this.d.codec.accepts(hit.decoded.kid!)) return hit.decoded;
@@ -280,7 +284,7 @@ export class TokenService {
       Object.freeze(decoded.claims);
       // Copies: a slice of the request's Cookie header would keep the whole header alive as long as the entry.
       const own = Buffer.from(token, 'latin1').toString('latin1'); // a verified token is base64url text (ASCII)
-      this.remember({ signature: own.slice(own.lastIndexOf('.') + 1), token: own, decoded });
+      this.remember({ tail: own.slice(-VERIFIED_KEY_CHARS), token: own, decoded });
     }
     return decoded;
   }
@@ -294,12 +298,12 @@ export class TokenService {
       this.verifiedBefore = this.verified;
       this.verified = new Map();
     }
-    this.verified.set(entry.signature, entry);
+    this.verified.set(entry.tail, entry);
   }
 
   /** Signature, policy, record and logout marker; no reissue, no counting. */
   private async check(token: unknown, clientIp: string | undefined): Promise<Validation> {
-    const local = this.checkLocally(token, clientIp);
+    const local = this.checkLocally(token, clientIp, this.d.clock.now());
     return local.valid === undefined ? this.settle(local.claims) : local;
   }
 
@@ -307,11 +311,11 @@ export class TokenService {
    * {@link check} as far as the mirror answers it: the verdict, or (`valid: undefined`) the claims of a
    * validly signed token whose record only the store can confirm.
    */
-  private checkLocally(token: unknown, clientIp: string | undefined): Validation | { valid: undefined; claims: TokenClaims } {
+  private checkLocally(token: unknown, clientIp: string | undefined, now: number): Validation | { valid: undefined; claims: TokenClaims } {
     const decoded = this.verify(token);
     if (!decoded.ok) return { valid: false, reason: decoded.reason, message: decoded.message };
     const claims = decoded.claims;
-    const refusal = this.d.policy.check(claims, clientIp);
+    const refusal = this.d.policy.check(claims, clientIp, now);
     if (refusal) return { valid: false, ...refusal };
     if (this.d.outagePolicy === 'reject' && !isConnected(this.d.store.state)) {
       throw new StoreUnavailableError('the store is unreachable and cluster.store.outage.policy is reject');

@@ -53,9 +53,8 @@ export class TokenPolicy {
     return { claims, recordExpiresAt: this.hardLimit(claims) };
   }
 
-  /** Expiry, not-before and address binding; `undefined` when none refuses the token. */
-  check(claims: TokenClaims, clientIp: string | undefined): Refusal | undefined {
-    const now = this.clock.now();
+  /** Expiry, not-before and address binding; `undefined` when none refuses the token. `now`: a clock reading the caller already has. */
+  check(claims: TokenClaims, clientIp: string | undefined, now = this.clock.now()): Refusal | undefined {
     const skew = this.options.clockSkewMs;
     if (claims.nbf !== undefined && now < claims.nbf * 1000 - skew) {
       return { reason: 'expired', message: `not valid before ${new Date(claims.nbf * 1000).toISOString()}` };
@@ -79,10 +78,9 @@ export class TokenPolicy {
    * may still be extended; `undefined` otherwise. Same jti, so revoking the
    * record revokes every reissued copy.
    */
-  reissue(claims: TokenClaims): TokenClaims | undefined {
+  reissue(claims: TokenClaims, now = this.clock.now()): TokenClaims | undefined {
     if (claims.knd !== 'session' || claims.exp === undefined) return undefined;
     if (!this.options.sliding && this.options.idleTimeoutMs === 0) return undefined;
-    const now = this.clock.now();
     const iat = claims.iat * 1000;
     const exp = claims.exp * 1000;
     if (now < iat + (exp - iat) / 2) return undefined;
