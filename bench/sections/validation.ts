@@ -343,7 +343,7 @@ function whereTheTimeGoes(
       '(`X-Auth-Subject`, `-Token-Id`, `-Token-Kind`, `Cache-Control: no-store`, which docs/stack.md relies on, and `Content-Length`).',
     '- The hot path, as profiled: the request is answered in its own tick (no promise, no URL object, no route table) when the mirror settles the ' +
       'token; the header list is built once per verified token; the client address is worked out only under address binding; validation counters are ' +
-      'plain numbers handed to prom-client on scrape; verified tokens are looked up by their signature segment (a hit only for the same whole text).',
+      'plain numbers handed to prom-client on scrape; verified tokens are looked up by their last 22 characters, which are signature (a hit only for the same whole text), so a cookie\'s few hundred characters are compared, not hashed.',
     `- A token not seen lately pays \`TokenCodec.verify\`: ${fmt(cpu.codecUs, 1)} µs with node:crypto (HMAC, \`timingSafeEqual\`, canonical base64url ` +
       `signature, the pinned algorithm and a known \`kid\` required, same claim checks), against ${fmt(cpu.jwtUs, 1)} µs for \`jwt.verify\` (jsonwebtoken, ` +
       `which it used before; it still signs) and ${fmt(cpu.floorUs, 1)} µs for the HMAC alone. Its verdicts are held to jsonwebtoken's by ` +
