@@ -22,10 +22,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
-const MARKER = 'tokensync patch';
-/** Names this version of the patch, in the source and in the stamp written after the rebuild. */
+/** Names this version of the fd patch, in the source and in the stamp written after the rebuild. */
 const PATCH_ID = 'tokensync fd patch v2';
-const PATCHES = [
+/** Names the addWatch patch (persistent recursive watches), in the stamp written after the rebuild. */
+const WATCH_PATCH_ID = 'tokensync addwatch patch v1';
+const FD_PATCHES = [
   {
     what: 'headers for dup() and fstat()',
     from: `#else
@@ -192,6 +193,139 @@ const PATCHES = [
   },
 ];
 
+// The addWatch patch. ZooKeeper 3.6 added persistent recursive watches (`addWatch`, opcode 106): one watch on
+// /tokens reports every record created or deleted under it, with its path, and stays armed. Curator's CuratorCache
+// is built on it. The C client bundled with the binding (3.8.0) has no call for it, so without it a mirror learns
+// of a new record only from a one-shot child watch on its shard, and must re-list the shard (getChildren) to see
+// the new name and to re-arm the watch: one read per sidecar per token issued anywhere. With it, a sidecar hears
+// the created name and reads nothing. The patch adds zoo_aadd_watch() to the C client (its request has the wire
+// shape of a delete: a path and an int), delivers events that no one-shot watch asked for to the handle's default
+// watcher once zoo_aadd_watch() was called (that is what the server sends for a persistent watch), and exposes it
+// to JavaScript as `a_add_watch(path, mode, cb)` (mode 0 persistent, 1 persistent recursive).
+const C_CLIENT = 'deps/zookeeper-client-c';
+const WATCH_PATCHES = [
+  {
+    file: `${C_CLIENT}/include/zookeeper.h`,
+    what: 'zoo_aadd_watch() declared',
+    from: `ZOOAPI int zoo_adelete(zhandle_t *zh, const char *path, int version,
+        void_completion_t completion, const void *data);
+`,
+    to: `ZOOAPI int zoo_adelete(zhandle_t *zh, const char *path, int version,
+        void_completion_t completion, const void *data);
+
+/* ${WATCH_PATCH_ID}: ZooKeeper 3.6's addWatch; mode 0 persistent, 1 persistent recursive. Events of a
+ * persistent watch go to the handle's default watcher. Needs a 3.6+ server (older ones answer ZUNIMPLEMENTED). */
+ZOOAPI int zoo_aadd_watch(zhandle_t *zh, const char *path, int mode,
+        void_completion_t completion, const void *data);
+`,
+  },
+  {
+    file: `${C_CLIENT}/src/zk_adaptor.h`,
+    what: 'a flag on the handle: deliver events no one-shot watch asked for',
+    from: `    /** Indicates if we connected to a majority server before */
+    char seen_rw_server_before;
+};`,
+    to: `    /** Indicates if we connected to a majority server before */
+    char seen_rw_server_before;
+    /** tokensync addwatch patch: set by zoo_aadd_watch(); events without a one-shot watcher go to the default one */
+    char deliver_unwatched;
+};`,
+  },
+  {
+    file: `${C_CLIENT}/src/zookeeper.c`,
+    what: 'zoo_aadd_watch()',
+    from: `int zoo_aexists(zhandle_t *zh, const char *path, int watch,
+        stat_completion_t sc, const void *data)
+{`,
+    to: `/* tokensync addwatch patch: addWatch (opcode 106). AddWatchRequest is {ustring path; int mode}, the wire shape of
+ * a DeleteRequest {ustring path; int version}; the reply carries nothing a void completion needs. */
+int zoo_aadd_watch(zhandle_t *zh, const char *path, int mode,
+        void_completion_t completion, const void *data)
+{
+    struct oarchive *oa;
+    struct RequestHeader h = {get_xid(), 106};
+    struct DeleteRequest req;
+    int rc = DeleteRequest_init(zh, &req, path, mode);
+    if (rc != ZOK) {
+        return rc;
+    }
+    oa = create_buffer_oarchive();
+    rc = serialize_RequestHeader(oa, "header", &h);
+    rc = rc < 0 ? rc : serialize_DeleteRequest(oa, "req", &req);
+    enter_critical(zh);
+    zh->deliver_unwatched = 1;
+    rc = rc < 0 ? rc : add_void_completion(zh, h.xid, completion, data);
+    rc = rc < 0 ? rc : queue_buffer_bytes(&zh->to_send, get_buffer(oa),
+            get_buffer_len(oa));
+    leave_critical(zh);
+    free_duplicate_path(req.path, path);
+    close_buffer_oarchive(&oa, 0);
+    return nonblocking_send(zh, rc);
+}
+
+int zoo_aexists(zhandle_t *zh, const char *path, int watch,
+        stat_completion_t sc, const void *data)
+{`,
+  },
+  {
+    file: `${C_CLIENT}/src/zk_hashtable.c`,
+    what: 'events of a persistent watch reach the default watcher',
+    from: `        add_for_event(zh->active_child_watchers,path,&list);
+        break;
+    }
+    return list;
+}`,
+    to: `        add_for_event(zh->active_child_watchers,path,&list);
+        break;
+    }
+    /* tokensync addwatch patch: the server sends an event nobody set a one-shot watch for only for a persistent
+     * watch (addWatch); hand it to the default watcher instead of dropping it. */
+    if (zh->deliver_unwatched && list->head == 0) {
+        watcher_object_t defWatcher;
+        defWatcher.watcher=zh->watcher;
+        defWatcher.context=zh->context;
+        add_to_list(&list, &defWatcher, 1);
+    }
+    return list;
+}`,
+  },
+  {
+    file: 'src/node-zk.cpp',
+    what: 'a_add_watch registered',
+    from: `        Nan::SetPrototypeMethod(constructor_template,  "a_delete_",  ADelete);
+`,
+    to: `        Nan::SetPrototypeMethod(constructor_template,  "a_delete_",  ADelete);
+        Nan::SetPrototypeMethod(constructor_template,  "a_add_watch",  AAddWatch); // tokensync addwatch patch
+`,
+  },
+  {
+    file: 'src/node-zk.cpp',
+    what: 'a_add_watch(path, mode, cb)',
+    from: `    Local<Object> createStatObject (const struct Stat *stat) {`,
+    to: `    // tokensync addwatch patch: addWatch(path, mode, cb); mode 0 persistent, 1 persistent recursive. The
+    // watch's events arrive as the handle's created/deleted/changed/child events.
+    static void AAddWatch(const Nan::FunctionCallbackInfo<Value>& info) {
+        A_METHOD_PROLOG(3);
+        Nan::Utf8String _path (toString(info[0]));
+        uint32_t mode = toUint(info[1]);
+
+        struct completion_data *data = (struct completion_data *) malloc(sizeof(struct completion_data));
+        data->cb = cb;
+        data->type = 106;
+        data->data = NULL;
+
+        METHOD_EPILOG (zoo_aadd_watch(zk->zhandle, *_path, mode, &void_completion, data));
+    }
+
+    Local<Object> createStatObject (const struct Stat *stat) {`,
+  },
+];
+
+const GROUPS = [
+  { id: PATCH_ID, patches: FD_PATCHES.map((patch) => ({ file: 'src/node-zk.cpp', ...patch })) },
+  { id: WATCH_PATCH_ID, patches: WATCH_PATCHES },
+];
+
 const checkOnly = process.argv.includes('--check');
 const log = (line) => console.log(`patch-zookeeper-binding: ${line}`);
 
@@ -218,41 +352,48 @@ if (!dir) {
   log('the zookeeper package is not installed; nothing to patch');
   process.exit(0);
 }
-const sourcePath = join(dir, 'src', 'node-zk.cpp');
 const version = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
-let source = readFileSync(sourcePath, 'utf8');
-const patched = source.includes(PATCH_ID);
-if (!patched && source.includes(MARKER)) {
-  console.error(
-    `patch-zookeeper-binding: ${sourcePath} carries another version of this patch; reinstall the binding ` +
-      '(rm -rf node_modules/zookeeper && npm install) so that this one applies to the original source.',
-  );
-  process.exit(1);
+const ALL_IDS = GROUPS.map((group) => group.id);
+
+// Each patch is applied once: a file holding its new text has it, a file holding its old text exactly once gets
+// it, anything else is a binding this script does not know (and is refused, never built half patched).
+const texts = new Map();
+const textOf = (file) => {
+  if (!texts.has(file)) texts.set(file, readFileSync(join(dir, file), 'utf8'));
+  return texts.get(file);
+};
+const missing = [];
+for (const group of GROUPS) {
+  for (const patch of group.patches) {
+    const text = textOf(patch.file);
+    if (text.includes(patch.to)) continue;
+    if (text.split(patch.from).length !== 2) {
+      console.error(
+        `patch-zookeeper-binding: zookeeper ${version} at ${dir} does not have the code this patch expects ` +
+          `(${patch.what}, in ${patch.file}); tokensync is tested with zookeeper 7.3.0. Refusing to build an unpatched ` +
+          'binding silently: reinstall the binding (rm -rf node_modules/zookeeper && npm install), pin zookeeper to ' +
+          '7.3.0, or update scripts/patch-zookeeper-binding.mjs.',
+      );
+      process.exit(1);
+    }
+    missing.push(patch);
+  }
 }
-// The stamp is written after a successful rebuild from the patched source; the .node file alone proves nothing.
+const patched = missing.length === 0;
+// The stamp is written after a successful rebuild from the patched sources; the .node file alone proves nothing.
 const stampPath = join(dir, 'build', 'Release', 'tokensync-patched.stamp');
-const built =
-  existsSync(join(dir, 'build', 'Release', 'zookeeper.node')) && existsSync(stampPath) && readFileSync(stampPath, 'utf8').includes(PATCH_ID);
+const stamp = existsSync(stampPath) ? readFileSync(stampPath, 'utf8') : '';
+const built = existsSync(join(dir, 'build', 'Release', 'zookeeper.node')) && ALL_IDS.every((id) => stamp.includes(id));
 
 if (checkOnly) {
-  log(`zookeeper ${version} at ${dir}: ${patched ? 'patched' : 'NOT patched'}, ${built ? 'built' : 'NOT built'}`);
+  log(`zookeeper ${version} at ${dir}: ${patched ? 'patched' : 'NOT patched'}, ${built ? 'built' : 'NOT built'} (${ALL_IDS.join(', ')})`);
   process.exit(patched && built ? 0 : 1);
 }
 
 if (!patched) {
-  for (const patch of PATCHES) {
-    if (source.split(patch.from).length !== 2) {
-      console.error(
-        `patch-zookeeper-binding: zookeeper ${version} at ${dir} does not have the code this patch expects ` +
-          `(${patch.what}); tokensync is tested with zookeeper 7.3.0. Refusing to build an unpatched binding silently: ` +
-          'pin zookeeper to 7.3.0 or update scripts/patch-zookeeper-binding.mjs.',
-      );
-      process.exit(1);
-    }
-    source = source.replace(patch.from, patch.to);
-  }
-  writeFileSync(sourcePath, source);
-  log(`patched ${sourcePath}: ${PATCHES.map((p) => p.what).join('; ')}`);
+  for (const patch of missing) texts.set(patch.file, textOf(patch.file).replace(patch.from, patch.to));
+  for (const file of new Set(missing.map((patch) => patch.file))) writeFileSync(join(dir, file), texts.get(file));
+  log(`patched ${dir}: ${missing.map((p) => p.what).join('; ')}`);
 }
 
 if (patched && built && !process.argv.includes('--rebuild')) {
@@ -280,5 +421,5 @@ try {
   console.error(`patch-zookeeper-binding: node-gyp ${args[0]} failed in ${dir}`);
   process.exit(1);
 }
-writeFileSync(stampPath, `${PATCH_ID}: zookeeper ${version}, ${new Date().toISOString()}\n`);
+writeFileSync(stampPath, `${ALL_IDS.join(', ')}: zookeeper ${version}, ${new Date().toISOString()}\n`);
 log(`rebuilt the binding (node-gyp ${args[0]}, ${((Date.now() - started) / 1000).toFixed(1)} s)`);

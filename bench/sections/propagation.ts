@@ -165,7 +165,7 @@ async function measureMirrors(ctx: BenchContext, zk: ZooKeeperCluster, followers
     await storeB.start({ watch: true });
     await initialized;
 
-    /** Resolves with the time B's mirror reached `want` for `jti` (checked after each shard listing B applies). */
+    /** Resolves with the time B's mirror reached `want` for `jti` (checked after each listing or change B applies). */
     const watchFor = (jti: string, want: (present: boolean) => boolean) => {
       let onShard: () => void = () => undefined;
       let timer: NodeJS.Timeout | undefined;
@@ -173,10 +173,13 @@ async function measureMirrors(ctx: BenchContext, zk: ZooKeeperCluster, followers
         onShard = () => {
           if (want(mirror.lookup(jti).presence === 'present')) resolve(performance.now());
         };
-        storeB.on('shard', onShard); // after the mirror's own listener: the mirror has applied the listing
+        // after the mirror's own listeners: the mirror has applied the listing or the single change
+        storeB.on('shard', onShard);
+        storeB.on('record', onShard);
         timer = setTimeout(() => resolve(undefined), MAX_WAIT_MS);
       }).finally(() => {
         storeB.off('shard', onShard);
+        storeB.off('record', onShard);
         clearTimeout(timer);
       });
       return promise;

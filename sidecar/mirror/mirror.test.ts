@@ -30,6 +30,33 @@ test('names filed under the wrong shard or unparseable are ignored', () => {
   assert.equal(m.size, 0);
 });
 
+test('single record events add and remove, agree with listings, and ignore names of other shards', () => {
+  const m = new Mirror(SHARDS);
+  const a = ref('alice');
+  const b = ref('bob', 'onetime');
+  const shardA = shardOf(a.jti, SHARDS);
+  m.applyRecord(shardA, recordName(a), true);
+  m.applyRecord(shardA, recordName(a), true); // the issuer's own confirmation and the event: once
+  assert.deepEqual(m.lookup(a.jti), { presence: 'present', subject: 'alice' });
+  assert.equal(m.size, 1);
+  m.applyRecord(shardOf(b.jti, SHARDS), recordName(b), true);
+  assert.deepEqual(m.onetimeOf('bob'), [b.jti]);
+  m.applyRecord((shardA + 1) % SHARDS, recordName(ref('carol')), true);
+  m.applyRecord(shardA, 'garbage', true);
+  assert.equal(m.size, 2, 'a name filed under another shard, or no record name at all, is ignored');
+  m.applyShard(shardA, [recordName(a)]);
+  assert.equal(m.size, 2, 'a listing that agrees changes nothing');
+  m.applyRecord(shardA, recordName(a), false);
+  assert.equal(m.lookup(a.jti).presence, 'removed');
+  m.applyRecord(shardOf(b.jti, SHARDS), recordName(b), false);
+  assert.deepEqual(m.onetimeOf('bob'), []);
+  assert.equal(m.size, 0);
+  const never = ref('dave');
+  m.applyRecord(shardOf(never.jti, SHARDS), recordName(never), false);
+  assert.equal(m.lookup(never.jti).presence, 'removed', 'a deletion of a record never held is remembered too');
+  assert.equal(m.size, 0);
+});
+
 test('pending writes survive listings until settled', () => {
   const m = new Mirror(SHARDS);
   const a = ref('alice');

@@ -106,6 +106,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /** Follows a store's events until {@link detach}. */
   attach(store: TokenStore): void {
     const onShard = (shard: number, names: string[]) => this.applyShard(shard, names);
+    const onRecord = (shard: number, name: string, present: boolean) => this.applyRecord(shard, name, present);
     const onMarker = (subject: string, before: number | null) => this.applyMarker(subject, before);
     const onMarkers = (markers: Map<string, number>) => this.replaceMarkers(markers);
     const onRebuilt = () => {
@@ -118,12 +119,14 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       else if (next === 'connected' || next === 'reconnected') this.stalledSince = null;
     };
     store.on('shard', onShard);
+    store.on('record', onRecord);
     store.on('marker', onMarker);
     store.on('markers', onMarkers);
     store.on('rebuilt', onRebuilt);
     store.on('state', onState);
     this.unsubscribers.push(() => {
       store.off('shard', onShard);
+      store.off('record', onRecord);
       store.off('marker', onMarker);
       store.off('markers', onMarkers);
       store.off('rebuilt', onRebuilt);
@@ -189,6 +192,21 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       }
     }
     if (noticedAt !== undefined) this.lastLagMs = Math.max(0, this.clock.now() - noticedAt);
+  }
+
+  /** One record the store reports created (`present`) or deleted; a name that is not a record of this shard is ignored. */
+  applyRecord(shard: number, name: string, present: boolean): void {
+    const current = this.shards[shard];
+    if (!current) return;
+    const ref = parseRecordName(name);
+    if (!ref || shardOf(ref.jti, this.shardCount) !== shard) return;
+    if (present) {
+      if (!current.has(ref.jti)) this.addBase(current, ref);
+    } else {
+      const subject = current.get(ref.jti);
+      if (subject !== undefined) this.removeBase(current, ref.jti, subject);
+      else this.removed.add(ref.jti);
+    }
   }
 
   applyMarker(subject: string, revokedBefore: number | null): void {

@@ -52,6 +52,11 @@ export interface StoreDescription {
 export interface StoreEvents {
   /** Every record name currently in one shard. */
   shard: [shard: number, names: string[]];
+  /**
+   * One record created (`present`) or deleted, by name, in the order the store made the changes; a store that
+   * can report single changes (ZooKeeper's persistent recursive watch) sends these between full listings.
+   */
+  record: [shard: number, name: string, present: boolean];
   /** A subject's logout marker appeared or changed (`revokedBefore`, ms) or disappeared (`null`). */
   marker: [subject: string, revokedBefore: number | null];
   /** The full set of markers, replacing what the mirror holds. */

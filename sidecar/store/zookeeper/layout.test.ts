@@ -20,7 +20,10 @@ describe('ZkLayout', () => {
     const layout = new ZkLayout('/pano', 256);
     assert.deepEqual(layout.classify('/pano/tokens/ff'), { kind: 'shard', shard: 255 });
     assert.equal(layout.classify('/pano/tokens/100'), undefined, 'wrong width');
-    assert.equal(layout.classify('/pano/tokens/0f/x'), undefined);
+    assert.deepEqual(layout.classify('/pano/tokens/0f/x'), { kind: 'record', shard: 15, name: 'x' }, 'a record, from the persistent watch');
+    assert.equal(layout.classify('/pano/tokens/0f/x/y'), undefined, 'nothing lives below a record');
+    assert.equal(layout.classify('/pano/tokens/0f/'), undefined);
+    assert.equal(layout.classify('/pano/tokens/100/x'), undefined, 'a record under a wrongly named shard');
     assert.deepEqual(layout.classify('/pano/subjects'), { kind: 'subjects' });
     assert.deepEqual(layout.classify('/pano/subjects/YWxpY2U'), { kind: 'marker', encoded: 'YWxpY2U', subject: 'alice' });
     assert.equal(layout.classify('/other/tokens/ff'), undefined);

@@ -20,6 +20,8 @@ export const LATCH_PREFIX = 'latch-';
 /** What a watched path is, for the client-wide watcher. */
 export type WatchedPath =
   | { kind: 'shard'; shard: number }
+  /** A record node (reported by the persistent recursive watch on the tokens folder). */
+  | { kind: 'record'; shard: number; name: string }
   | { kind: 'subjects' }
   | { kind: 'marker'; encoded: string; subject: string };
 
@@ -157,10 +159,15 @@ export class ZkLayout {
       return subject === undefined ? undefined : { kind: 'marker', encoded, subject };
     }
     if (path.startsWith(this.tokens + '/')) {
-      const name = path.slice(this.tokens.length + 1);
+      const rest = path.slice(this.tokens.length + 1);
+      const slash = rest.indexOf('/');
+      const name = slash < 0 ? rest : rest.slice(0, slash);
       if (name.length !== this.shardWidth || !/^[0-9a-f]+$/.test(name)) return undefined;
       const shard = parseInt(name, 16);
-      return shard < this.shardCount ? { kind: 'shard', shard } : undefined;
+      if (shard >= this.shardCount) return undefined;
+      if (slash < 0) return { kind: 'shard', shard };
+      const record = rest.slice(slash + 1);
+      return record.length > 0 && !record.includes('/') ? { kind: 'record', shard, name: record } : undefined;
     }
     return undefined;
   }

@@ -27,6 +27,8 @@ export interface TreeWatcherHost {
   readonly readConcurrency: number;
   /** Upper bound of the random delay before a resync. */
   readonly maxJitterMs: number;
+  /** Try the persistent recursive watch (otherwise one-shot child watches per shard). */
+  readonly persistentWatch: boolean;
   /** The client of a connected session, or a {@link StoreUnavailableError}. */
   client(): ZkClient;
   connected(): boolean;
@@ -52,10 +54,19 @@ function* range(n: number): Generator<number> {
 }
 
 /**
- * Feeds a Mirror from the tree, as CuratorCache / TreeCache feed their listeners: child watches on the shard
- * parents and on `/subjects`, a data watch per logout marker, full shard listings in request order, and ONE
- * {@link rebuild} for the initial load and every resync (after a reconnect, and with a new session, which
- * re-arms every watch). Resyncs are jittered and bounded (`readConcurrency` reads in flight).
+ * Feeds a Mirror from the tree, as CuratorCache / TreeCache feed their listeners, with ONE {@link rebuild} (full
+ * shard listings) for the initial load and every resync (after a reconnect, and with a new session). Resyncs are
+ * jittered and bounded (`readConcurrency` reads in flight). Logout markers: a child watch on `/subjects` and a
+ * data watch per marker.
+ *
+ * Records, two ways:
+ * - `persistent` (ZooKeeper 3.6+ with a binding carrying tokensync's addwatch patch), as Curator's CuratorCache:
+ *   one persistent recursive watch on the tokens folder reports every record created or deleted, by path, and
+ *   stays armed; a sidecar reads nothing when a token is issued elsewhere. The server forgets the watch with the
+ *   connection, so it is set again at once after a reconnect (before the jittered resync that catches up on what
+ *   changed while disconnected) and at the start of every rebuild, before the listings.
+ * - `one-shot` (older servers or bindings): a child watch per shard; every change re-lists its shard (to learn
+ *   the new name and re-arm the watch): one read per sidecar per token issued anywhere.
  *
  * A burst of child events on a shard costs one read in flight plus one queued. A listing is never reported
  * when it is older than one already reported for its shard (`pzxid`) or than a write of ours that completed
@@ -83,6 +94,11 @@ export class TreeWatcher {
   private knownMarkers = new Map<string, number>();
   private readonly markerFloor = new Map<string, number>();
 
+  /** Whether the persistent recursive watch is set on this connection (then listings set no child watch). */
+  private persistent = false;
+  /** The binding or the server cannot set persistent watches: one-shot child watches for good. */
+  private persistentUnsupported = false;
+
   private rebuilding = false;
   private rebuildAgain = false;
   private rebuildTimer: NodeJS.Timeout | null = null;
@@ -90,6 +106,7 @@ export class TreeWatcher {
   private lastStats: RebuildStats | null = null;
 
   constructor(private readonly host: TreeWatcherHost) {
+    this.persistentUnsupported = !host.persistentWatch;
     const shards = host.layout.shards;
     this.shardTasks = Array.from({ length: shards }, (_, shard) => new CoalescedTask(() => this.readShard(shard)));
     this.shardFloor = new Array<number>(shards).fill(0);
@@ -98,6 +115,23 @@ export class TreeWatcher {
 
   get lastRebuild(): RebuildStats | null {
     return this.lastStats;
+  }
+
+  /** How records are watched (see the class comment). */
+  get watchMode(): 'persistent' | 'one-shot' {
+    return this.persistentUnsupported ? 'one-shot' : 'persistent';
+  }
+
+  /**
+   * After a reconnect: sets the persistent watch again at once, so that changes are heard from now on; what
+   * changed while disconnected comes with the resync that follows. Never throws.
+   */
+  rearm(): void {
+    this.persistent = false;
+    if (!this.active || this.persistentUnsupported) return;
+    this.armPersistentWatch().catch((error: unknown) => {
+      this.backgroundFailure(error, 'setting the persistent watch'); // the resync sets it again
+    });
   }
 
   /** Stops reporting; removes timers. */
@@ -140,6 +174,8 @@ export class TreeWatcher {
   async rebuild(reason: string): Promise<void> {
     const started = performance.now();
     const shards = this.host.layout.shards;
+    // before the listings: a record created between its shard's listing and the watch would be missed
+    await this.armPersistentWatch();
     await forEachBounded(range(shards), this.host.readConcurrency, (shard) => this.shardTasks[shard]!.request());
     this.markersFull = true;
     await this.markerTask.request();
@@ -153,7 +189,8 @@ export class TreeWatcher {
     };
     this.lastStats = stats;
     this.host.logger.info(
-      `ZooKeeper rebuild (${reason}): ${stats.shards} shards and ${stats.markers} markers read in ${stats.durationMs} ms`,
+      `ZooKeeper rebuild (${reason}): ${stats.shards} shards and ${stats.markers} markers read in ${stats.durationMs} ms ` +
+        `(records watched: ${this.persistent ? 'persistent recursive watch' : 'a child watch per shard'})`,
     );
     this.host.emit('rebuilt');
   }
@@ -168,7 +205,10 @@ export class TreeWatcher {
       }
       const target = this.host.layout.classify(path);
       if (!target) return;
-      if (target.kind === 'shard') {
+      if (target.kind === 'record') {
+        if (type === 'created') this.host.emit('record', target.shard, target.name, true);
+        else if (type === 'deleted') this.host.emit('record', target.shard, target.name, false);
+      } else if (target.kind === 'shard') {
         if (type === 'child' || type === 'deleted') this.refreshShard(target.shard);
       } else if (target.kind === 'subjects') {
         if (type === 'child') this.markerTask.request().catch((error: unknown) => this.markerReadFailed(error));
@@ -219,7 +259,8 @@ export class TreeWatcher {
   private async readShard(shard: number): Promise<void> {
     const client = this.host.client();
     const seq = ++this.seq;
-    const { children, stat } = await client.getChildrenWithStat(this.host.layout.shardPath(shard), true);
+    // under the persistent watch a listing needs no watch of its own (one would fire, and cost a read, per change)
+    const { children, stat } = await client.getChildrenWithStat(this.host.layout.shardPath(shard), !this.persistent);
     if (!this.active) return;
     if (seq < this.shardFloor[shard]!) {
       // answered after a write of ours that it may predate: never report it; a fresh read follows
@@ -301,6 +342,35 @@ export class TreeWatcher {
   private markerGone(encoded: string): void {
     this.markerFloor.set(encoded, ++this.seq);
     if (this.knownMarkers.delete(encoded)) this.host.emit('marker', decodeSubject(encoded)!, null);
+  }
+
+  /**
+   * Sets the persistent recursive watch on the tokens folder, unless the binding or the server cannot; then the
+   * listings set one-shot child watches for good. A connection loss is thrown (the caller retries).
+   */
+  private async armPersistentWatch(): Promise<void> {
+    this.persistent = false;
+    if (this.persistentUnsupported) return;
+    const client = this.host.client();
+    if (!client.canAddWatch) {
+      this.persistentUnsupported = true;
+      this.host.logger.warn(
+        "the 'zookeeper' binding lacks tokensync's addwatch patch: every token issued costs every sidecar a re-list " +
+          'of its shard; run `node scripts/patch-zookeeper-binding.mjs` in tokensync\'s package directory',
+      );
+      return;
+    }
+    try {
+      await client.addWatch(this.host.layout.tokens, true);
+      this.persistent = true;
+    } catch (error) {
+      if (!(error instanceof ZkError) || error.isUnavailable) throw error;
+      this.persistentUnsupported = true;
+      this.host.logger.warn(
+        `ZooKeeper refused a persistent watch (${error.codeName}; it needs ZooKeeper 3.6 or later): ` +
+          'watching each shard with a one-shot child watch instead',
+      );
+    }
   }
 
   /**

@@ -246,6 +246,27 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     return this.call('sync', path, true, (cb) => this.zk.native.a_sync(path, cb), () => undefined);
   }
 
+  /**
+   * Whether this binding can set persistent watches ({@link addWatch}): it was rebuilt with tokensync's addwatch
+   * patch. The server must also be ZooKeeper 3.6 or later (an older one fails the call with UNIMPLEMENTED).
+   */
+  get canAddWatch(): boolean {
+    return typeof this.zk.native.a_add_watch === 'function';
+  }
+
+  /**
+   * Sets a persistent watch (ZooKeeper 3.6's addWatch): `recursive`, it reports every node created, changed or
+   * deleted anywhere under `path` (as `watch` events with the node's path), and stays armed until the connection
+   * drops. The server forgets it with the connection: set it again after every reconnect.
+   */
+  addWatch(path: string, recursive: boolean): Promise<void> {
+    const native = this.zk.native;
+    if (typeof native.a_add_watch !== 'function') {
+      return Promise.reject(new ZkError(ZkCode.UNIMPLEMENTED, 'add_watch', path, 'binding without the addwatch patch'));
+    }
+    return this.call('add_watch', path, true, (cb) => native.a_add_watch!(path, recursive ? 1 : 0, cb), () => undefined);
+  }
+
   /** Ends the session (its ephemeral nodes go at once when connected). Idempotent. */
   close(): void {
     if (this.closedFlag) return;

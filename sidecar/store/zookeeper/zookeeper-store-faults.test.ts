@@ -136,7 +136,7 @@ describe('ZooKeeperStore through server failures', () => {
 
     // the new session's watches work: a record created from outside reaches the mirror
     const r = record('hank');
-    const seen = nextEvent<[number, string[]]>(store, 'shard', (_s, names) => names.includes(recordName(r)));
+    const seen = nextEvent<[number, string, boolean]>(store, 'record', (_s, name, present) => present && name === recordName(r));
     const outside = await open('/expiry', 10_000, false);
     await outside.create(r);
     await seen;

@@ -64,6 +64,13 @@ export interface ZooKeeperStoreOptions {
    * @default min(2000, sessionTimeoutMs / 4)
    */
   maxResyncJitterMs?: number;
+  /**
+   * How a watching store hears of records (see {@link TreeWatcher}): `persistent` (one persistent recursive
+   * watch; ZooKeeper 3.6+ and the patched binding, else it falls back by itself) or `one-shot` (a child watch per
+   * shard, re-listed on every change; kept for comparison and for older servers).
+   * @default 'persistent'
+   */
+  recordWatch?: 'persistent' | 'one-shot';
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -204,6 +211,11 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
       // after start() resolves, so that the caller can build its Mirror with the shard count from /meta
       setImmediate(() => watcher.requestRebuild(0, 'initial'));
     }
+  }
+
+  /** How records are watched once the first rebuild ran (`undefined` without `start({ watch: true })`). */
+  get recordWatchMode(): 'persistent' | 'one-shot' | undefined {
+    return this.watcher?.watchMode;
   }
 
   /** Runs a rebuild now (the same one as after a reconnect) and resolves when `rebuilt` was emitted. */
@@ -384,8 +396,10 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
       });
       // the reaper latch is re-joined by the next isReaper(): its session differs now
     }
-    // watches survive a reconnect with the same session, but a resync is cheap insurance; jittered so that a
+    // one-shot watches survive a reconnect with the same session (the C client sets them again), the persistent
+    // one does not: set it again now; then a resync catches up on what changed meanwhile, jittered so that a
     // cluster of sidecars coming back together does not read the ensemble all at once
+    this.watcher?.rearm();
     this.watcher?.requestRebuild(this.watcher.jitter(), newSession ? 'new session' : 'reconnected');
   }
 
@@ -396,6 +410,7 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
       clock: this.clock,
       readConcurrency: this.readConcurrency,
       maxJitterMs: this.maxJitterMs,
+      persistentWatch: this.options.recordWatch !== 'one-shot',
       client: () => this.requireClient(),
       connected: () => this.lifecycle === 'started' && isConnected(this.csm.state),
       emit: (event, ...args) => this.emitSafe(event, ...args),

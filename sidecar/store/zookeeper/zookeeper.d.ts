@@ -62,6 +62,12 @@ export interface ZkNativeHandle {
   a_set_acl(path: string, version: number, acl: ZkNativeAcl[], cb: ZkVoidCallback): number;
   add_auth(scheme: string, auth: string, cb: ZkVoidCallback): number;
   a_sync(path: string, cb: ZkPathCallback): number;
+  /**
+   * ZooKeeper 3.6's addWatch (mode 0 persistent, 1 persistent recursive); only in a binding rebuilt with
+   * tokensync's addwatch patch (scripts/patch-zookeeper-binding.mjs). Its events arrive as the handle's
+   * `created` / `deleted` / `changed` / `child` events.
+   */
+  a_add_watch?(path: string, mode: number, cb: ZkVoidCallback): number;
 }
 
 export interface ZooKeeperBindingConfig {
