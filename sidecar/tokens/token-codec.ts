@@ -1,5 +1,4 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import jwt from 'jsonwebtoken';
 import type { SigningKey } from './secret-file.js';
 import type { Refusal, TokenClaims } from './token-claims.js';
 import { TOKEN_KINDS } from '../store/token-record.js';
@@ -22,19 +21,25 @@ const JWS_FORM = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
  * a header asking for any other (`none`, RS256 for key confusion, HS384 when
  * HS256 is configured) is refused before a key is touched.
  *
- * Signing is jsonwebtoken's. Verifying is done here with node:crypto
+ * Signing and verifying are done here with node:crypto, not jsonwebtoken
  * (jsonwebtoken -> jws -> jwa decoded the header twice and cost twice a
- * direct check): the same checks in the same order, so every input gets the
- * same verdict as `jwt.verify` with the algorithm pinned, which
+ * direct check; signing validated its options, built the header and copied
+ * the payload on every call, about twice a direct HMAC). Verifying makes the
+ * same checks in the same order, so every input gets the same verdict as
+ * `jwt.verify` with the algorithm pinned, which
  * token-codec.equivalence.test.ts compares on valid, tampered, re-signed and
  * malformed tokens. The signature is compared in constant time and must be
- * the canonical base64url of the HMAC.
+ * the canonical base64url of the HMAC. Signing writes, byte for byte, the
+ * token `jwt.sign(claims, key, { algorithm, keyid })` wrote
+ * (token-codec.sign-equivalence.test.ts).
  */
 export class TokenCodec {
   private keys: SigningKey[] = [];
   private byKid = new Map<string, SigningKey>();
   /** The header segments our own signing writes (`{"alg","typ":"JWT","kid"}`), one per key: no need to parse them. */
   private byHeader = new Map<string, SigningKey>();
+  /** The first key and the header segment jsonwebtoken wrote for it. */
+  private signer!: { key: SigningKey; header: string };
   private readonly hash: string;
 
   constructor(
@@ -54,6 +59,9 @@ export class TokenCodec {
     this.byHeader = new Map(
       keys.map((k) => [Buffer.from(JSON.stringify({ alg: this.algorithm, typ: 'JWT', kid: k.kid })).toString('base64url'), k]),
     );
+    // jws encodes the header text as latin1 ('binary'), the payload as UTF-8; a kid is ASCII (kidOf), but say it as jws does.
+    const signer = keys[0]!;
+    this.signer = { key: signer, header: Buffer.from(JSON.stringify({ alg: this.algorithm, typ: 'JWT', kid: signer.kid }), 'latin1').toString('base64url') };
   }
 
   get kids(): string[] {
@@ -65,12 +73,17 @@ export class TokenCodec {
     return this.byKid.has(kid);
   }
 
+  /**
+   * A JWS of the claims with the first key: `base64url(header).base64url(JSON of the claims).base64url(HMAC)`,
+   * what `jwt.sign(claims, key, { algorithm, keyid: kid })` wrote (jws: the header `{"alg","typ":"JWT","kid"}`,
+   * the payload as JSON.stringify writes the claims, the HMAC of both segments; the claims' own `iat`, or
+   * now when it is 0 or absent). Throws where jsonwebtoken threw: claims that are not a plain object, a claim
+   * named like an Object.prototype member, an `iat`, `exp` or `nbf` that is not a number.
+   */
   sign(claims: TokenClaims): string {
-    const signer = this.keys[0]!;
-    return jwt.sign(claims as object, signer.key, {
-      algorithm: this.algorithm,
-      keyid: signer.kid, // jsonwebtoken keeps the payload's own iat (noTimestamp would delete it)
-    });
+    const signer = this.signer;
+    const input = `${signer.header}.${Buffer.from(JSON.stringify(signable(claims)), 'utf8').toString('base64url')}`;
+    return `${input}.${createHmac(this.hash, signer.key.key).update(input).digest('base64url')}`;
   }
 
   /** Checks form and signature only; expiry and the record are the policy's and the mirror's. */
@@ -147,6 +160,33 @@ export class TokenCodec {
     const given = Buffer.from(signature, 'base64url');
     return given.length === mac.length && timingSafeEqual(given, mac) && given.toString('base64url') === signature;
   }
+}
+
+/** jsonwebtoken's checks of the registered time claims (sign.js `registered_claims_schema`, lodash isNumber). */
+const TIME_CLAIM_MESSAGES: Record<string, string> = {
+  iat: '"iat" should be a number of seconds',
+  exp: '"exp" should be a number of seconds',
+  nbf: '"nbf" should be a number of seconds',
+};
+
+/**
+ * The payload jwt.sign wrote for these claims, and the errors it threw. Its `validatePayload`: a plain object,
+ * then each claim name in order looked up in a plain object of validators, so that a name like "constructor"
+ * found a member of Object.prototype and threw a TypeError, and an iat, exp or nbf not a number threw. Then a
+ * copy (`Object.assign({}, claims)`, which JSON.stringify writes as it writes the claims themselves, names
+ * like "__proto__" being refused above) whose `iat` is `claims.iat || now`.
+ */
+function signable(claims: TokenClaims): object {
+  if (claims === null || typeof claims !== 'object') throw new Error('Expected "payload" to be a plain object.');
+  const proto: unknown = Object.getPrototypeOf(claims);
+  if (proto !== Object.prototype && proto !== null) throw new Error('Expected "payload" to be a plain object.');
+  const c = claims as unknown as Record<string, unknown>;
+  for (const name of Object.keys(c)) {
+    if (name in Object.prototype) throw new TypeError(`claim name ${JSON.stringify(name)} cannot be signed (jsonwebtoken refused it)`);
+    const message = TIME_CLAIM_MESSAGES[name];
+    if (message !== undefined && typeof c[name] !== 'number' && !(c[name] instanceof Number)) throw new Error(message);
+  }
+  return claims.iat ? claims : { ...claims, iat: Math.floor(Date.now() / 1000) };
 }
 
 /** 9999-12-31T23:59:59Z: the latest time a claim may name. */
