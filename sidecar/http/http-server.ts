@@ -35,6 +35,13 @@ interface Route {
   handler: Handler;
 }
 
+/** A route dispatched by its exact method and target before the route table: no parameters, no URL. */
+interface DirectRoute {
+  admin: boolean;
+  name: string;
+  handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+}
+
 const JSON_TYPE = 'application/json; charset=utf-8';
 const SLASH = 0x2f;
 const QUESTION_MARK = 0x3f;
@@ -68,6 +75,8 @@ export const MAX_HEADER_BYTES = 16 * 1024;
 export class HttpServer {
   readonly server: Server;
   private readonly routes: Route[];
+  /** `POST /v1/tokens`: dispatched before the route table (see handle), and in it. */
+  private readonly issueRoute: DirectRoute = { name: 'issue', admin: true, handler: (req, res) => this.postTokens(req, res) };
   private readonly headersOf = new WeakMap<TokenClaims, string[]>();
 
   constructor(private readonly o: HttpServerOptions) {
@@ -109,13 +118,7 @@ export class HttpServer {
 
   private buildRoutes(): Route[] {
     const s = this.o.service;
-    const r = (method: string, path: string, name: string, admin: boolean, handler: Handler): Route => ({
-      method,
-      pattern: new RegExp(`^${path}$`),
-      name,
-      admin,
-      handler,
-    });
+    const r = routeOf;
     // GET /v1/auth (any method, any path below it) is answered by handle() before this table is consulted.
     return [
       r('POST', '/v1/validate', 'validate', false, (req, res) => this.postValidate(req, res)),
@@ -124,16 +127,7 @@ export class HttpServer {
         const result = await s.consume(tokenField(body), clientIpField(body));
         this.sendValidation(res, result);
       }),
-      r('POST', '/v1/tokens', 'issue', true, async (req, res) => {
-        const body = asObject(await this.readJson(req));
-        if (body.token !== undefined) {
-          if (body.subject !== undefined) throw new BadRequestError('send either {token} to mirror a token, or {subject, ...} to issue one, not both');
-          const { record, replicated, created } = await s.mirrorToken(tokenField(body));
-          return this.json(res, created ? 201 : 200, { ...recordView(record), replicated });
-        }
-        const issued = await s.issue(parseIssue(body));
-        this.json(res, 201, { ...issued, expiresAt: isoOrNull(issued.expiresAt) });
-      }),
+      r('POST', '/v1/tokens', this.issueRoute.name, this.issueRoute.admin, this.issueRoute.handler),
       r('GET', '/v1/tokens', 'list', true, async (_req, res, url) => {
         const subject = url.searchParams.get('subject');
         if (subject !== null && !isValidSubject(subject)) throw new BadRequestError('subject must be 1 to 128 bytes of text', 'request.subject');
@@ -192,7 +186,42 @@ export class HttpServer {
       this.postValidate(req, res).catch((err: unknown) => this.sendError(res, err));
       return;
     }
+    // Issuing: the route the table would match for this exact target, without the URL object and the table walk.
+    if (target === '/v1/tokens' && req.method === 'POST') {
+      void this.routed(req, res, this.issueRoute);
+      return;
+    }
     void this.route(req, res);
+  }
+
+  /** `POST /v1/tokens`: issue a token for `{subject, ...}`, or mirror `{token}` the application signed itself. */
+  private async postTokens(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = asObject(await this.readJson(req));
+    if (body.token !== undefined) {
+      if (body.subject !== undefined) throw new BadRequestError('send either {token} to mirror a token, or {subject, ...} to issue one, not both');
+      const { record, replicated, created } = await this.o.service.mirrorToken(tokenField(body));
+      return this.json(res, created ? 201 : 200, { ...recordView(record), replicated });
+    }
+    const issued = await this.o.service.issue(parseIssue(body));
+    this.json(res, 201, { ...issued, expiresAt: isoOrNull(issued.expiresAt) });
+  }
+
+  /** A route already matched by method and whole target: what route() does once it has matched one. */
+  private async routed(req: IncomingMessage, res: ServerResponse, route: DirectRoute): Promise<void> {
+    const started = process.hrtime.bigint();
+    try {
+      if (route.admin && !this.authorized(req)) return this.unauthorized(res);
+      await route.handler(req, res);
+    } catch (err) {
+      this.sendError(res, err);
+    } finally {
+      this.o.metrics.httpRequest(route.name, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  private unauthorized(res: ServerResponse): void {
+    res.setHeader('WWW-Authenticate', 'Bearer realm="tokensync-admin"');
+    this.json(res, 401, { error: 'admin.unauthorized', message: 'this endpoint needs Authorization: Bearer <sidecar.admin.token.file contents>' });
   }
 
   private async postValidate(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -216,10 +245,7 @@ export class HttpServer {
         pathMatched = true;
         if (route.method !== '*' && route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue;
         routeName = route.name;
-        if (route.admin && !this.authorized(req)) {
-          res.setHeader('WWW-Authenticate', 'Bearer realm="tokensync-admin"');
-          return this.json(res, 401, { error: 'admin.unauthorized', message: 'this endpoint needs Authorization: Bearer <sidecar.admin.token.file contents>' });
-        }
+        if (route.admin && !this.authorized(req)) return this.unauthorized(res);
         const params = m.slice(1).map((p) => {
           try {
             return decodeURIComponent(p);
@@ -235,9 +261,7 @@ export class HttpServer {
     } catch (err) {
       this.sendError(res, err);
     } finally {
-      if (routeName !== 'validate') {
-        this.o.metrics.httpDuration.labels(routeName).observe(Number(process.hrtime.bigint() - started) / 1e9);
-      }
+      if (routeName !== 'validate') this.o.metrics.httpRequest(routeName, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 
@@ -334,7 +358,8 @@ export class HttpServer {
       return;
     }
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+    // A flat list (the same header lines in the same order as an object), which writeHead takes without walking an object.
+    res.writeHead(status, ['Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(text)), 'Cache-Control', 'no-store']);
     res.end(text);
   }
 
@@ -369,7 +394,7 @@ export class HttpServer {
         let text: string;
         try {
           // Not toString('utf8'): it turns invalid bytes into U+FFFD, so two different subjects would become one.
-          text = UTF8.decode(Buffer.concat(chunks));
+          text = UTF8.decode(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
         } catch {
           return reject(new BadRequestError('the body is not valid UTF-8', 'request.malformed_json'));
         }
@@ -382,6 +407,10 @@ export class HttpServer {
       });
     });
   }
+}
+
+function routeOf(method: string, path: string, name: string, admin: boolean, handler: Handler): Route {
+  return { method, pattern: new RegExp(`^${path}$`), name, admin, handler };
 }
 
 /** The request target as a URL; an absolute form that does not parse (`http://[/`) is the client's error, not ours. */

@@ -111,6 +111,15 @@ export function recordView(record: TokenRecord): Record<string, unknown> {
   };
 }
 
+/** The last time isoOrNull wrote, and how: tokens issued within one second share their expiry. */
+let lastIsoMs = NaN;
+let lastIso = '';
+
 export function isoOrNull(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
+  if (ms === null) return null;
+  if (ms !== lastIsoMs) {
+    lastIso = new Date(ms).toISOString(); // throws (RangeError) for a time a Date cannot hold, as it did: nothing remembered
+    lastIsoMs = ms;
+  }
+  return lastIso;
 }

@@ -25,3 +25,35 @@ test('validations counted on the hot path show on scrape, once, by result and re
   assert.deepEqual(Object.fromEntries(validations(await metrics.registry.metrics())), { 'valid/': 6, 'invalid/revoked': 2, 'invalid/malformed': 1, 'invalid/ip_mismatch': 1 });
   metrics.registry.clear();
 });
+
+test('tokens issued, counted as plain numbers, show on scrape once, by kind', async () => {
+  const metrics = new Metrics(sources, { defaultMetrics: false });
+  const issued = async () => {
+    const out: Record<string, number> = {};
+    for (const m of (await metrics.registry.metrics()).matchAll(/^tokensync_tokens_issued_total\{kind="(\w+)"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
+    return out;
+  };
+  assert.deepEqual(await issued(), {});
+  for (let i = 0; i < 3; i++) metrics.issue('session');
+  metrics.issue('onetime');
+  assert.deepEqual(await issued(), { session: 3, onetime: 1 });
+  assert.deepEqual(await issued(), { session: 3, onetime: 1 }, 'a second scrape reports the same totals');
+  metrics.issue('api');
+  metrics.issue('session');
+  assert.deepEqual(await issued(), { session: 4, onetime: 1, api: 1 });
+  metrics.registry.clear();
+});
+
+test('request durations land in their route\'s histogram', async () => {
+  const metrics = new Metrics(sources, { defaultMetrics: false });
+  metrics.httpRequest('issue', 0.0004);
+  metrics.httpRequest('issue', 0.002);
+  metrics.httpRequest('list', 2);
+  const text = await metrics.registry.metrics();
+  assert.match(text, /^tokensync_http_request_duration_seconds_bucket\{le="0.0005",route="issue"\} 1$/m);
+  assert.match(text, /^tokensync_http_request_duration_seconds_bucket\{le="0.0025",route="issue"\} 2$/m);
+  assert.match(text, /^tokensync_http_request_duration_seconds_count\{route="issue"\} 2$/m);
+  assert.match(text, /^tokensync_http_request_duration_seconds_bucket\{le="1",route="list"\} 0$/m);
+  assert.match(text, /^tokensync_http_request_duration_seconds_count\{route="list"\} 1$/m);
+  metrics.registry.clear();
+});

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { REFUSAL_REASONS, type RefusalReason } from '../tokens/token-claims.js';
-import type { TokenKind } from '../store/token-record.js';
+import { TOKEN_KINDS, type TokenKind } from '../store/token-record.js';
 
 export interface MetricsSources {
   mirrorSize(): number;
@@ -10,25 +10,29 @@ export interface MetricsSources {
 }
 
 const REFUSAL_INDEX = Object.fromEntries(REFUSAL_REASONS.map((r, i) => [r, i + 1])) as Record<RefusalReason, number>;
+const KIND_INDEX = Object.fromEntries(TOKEN_KINDS.map((k, i) => [k, i])) as Record<TokenKind, number>;
 
 const STATES = ['latent', 'connected', 'suspended', 'reconnected', 'lost', 'closed'];
 
 /**
- * Prometheus metrics. The validation counters are plain numbers added to on
- * the hot path and handed to prom-client when `/metrics` is scraped: even a
- * counter bound to its labels hashes them on every `inc()`, which cost more
- * than a cached validation.
+ * Prometheus metrics. The validation and issue counters are plain numbers
+ * added to on the hot path and handed to prom-client when `/metrics` is
+ * scraped: even a counter bound to its labels hashes them on every `inc()`,
+ * which cost more than a cached validation. Request durations go to the
+ * histogram child of their route, looked up once per route name.
  */
 export class Metrics {
   readonly registry = new Registry();
   /** Validations so far: index 0 valid, then one per refusal reason in {@link REFUSAL_REASONS} order. */
   private readonly validationCounts = new Float64Array(REFUSAL_REASONS.length + 1);
-  private readonly issued: Counter<'kind'>;
+  /** Tokens issued (or mirrored) so far, one per kind in {@link TOKEN_KINDS} order. */
+  private readonly issuedCounts = new Float64Array(TOKEN_KINDS.length);
   private readonly revoked: Counter<'scope'>;
   private readonly consumed: Counter<'result'>;
   private readonly confirmations: Counter<'result'>;
   private readonly reissued: Counter;
   readonly httpDuration: Histogram<'route'>;
+  private readonly durationOf = new Map<string, { observe(seconds: number): void }>();
 
   constructor(sources: MetricsSources, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -50,7 +54,22 @@ export class Metrics {
         }
       },
     });
-    this.issued = new Counter({ name: 'tokensync_tokens_issued_total', help: 'Tokens issued (or mirrored) by kind', labelNames: ['kind'] as const, registers });
+    const issued = this.issuedCounts;
+    const issuedReported = new Float64Array(issued.length);
+    new Counter({
+      name: 'tokensync_tokens_issued_total',
+      help: 'Tokens issued (or mirrored) by kind',
+      labelNames: ['kind'] as const,
+      registers,
+      collect() {
+        for (let i = 0; i < issued.length; i++) {
+          const delta = issued[i]! - issuedReported[i]!;
+          if (delta <= 0) continue;
+          issuedReported[i] = issued[i]!;
+          this.labels(TOKEN_KINDS[i]!).inc(delta);
+        }
+      },
+    });
     this.revoked = new Counter({
       name: 'tokensync_revocations_total',
       help: 'Revocations: single tokens, and subjects logged out everywhere',
@@ -92,7 +111,17 @@ export class Metrics {
   }
 
   issue(kind: TokenKind): void {
-    this.issued.labels(kind).inc();
+    this.issuedCounts[KIND_INDEX[kind]]++;
+  }
+
+  /** One HTTP request's duration in seconds, by route name. */
+  httpRequest(route: string, seconds: number): void {
+    let child = this.durationOf.get(route);
+    if (child === undefined) {
+      child = this.httpDuration.labels(route);
+      this.durationOf.set(route, child);
+    }
+    child.observe(seconds);
   }
 
   revocation(scope: 'token' | 'subject'): void {

@@ -3,10 +3,11 @@ import type { Clock } from '../util/clock.js';
 import type { Mirror } from '../mirror/mirror.js';
 import type { TokenStore, ListPage, ListQuery } from '../store/token-store.js';
 import type { TokenKind, TokenRecord } from '../store/token-record.js';
-import { isValidJti, isValidSubject, kindOfJti, newJti, parseRecordName, shardOf } from '../store/token-record.js';
+import { isValidJti, isValidSubject, kindOfJti, parseRecordName, shardOf } from '../store/token-record.js';
 import { isConnected } from '../store/connection-state.js';
 import type { Decoded, TokenCodec } from '../tokens/token-codec.js';
 import type { TokenPolicy } from '../tokens/token-policy.js';
+import { JtiPool } from '../tokens/jti-pool.js';
 import type { Refusal, TokenClaims } from '../tokens/token-claims.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { WritePath } from './write-path.js';
@@ -127,18 +128,20 @@ export class TokenService {
    */
   private verified = new Map<string, Verified>();
   private verifiedBefore = new Map<string, Verified>();
+  /** New jtis (newJti's form) from pooled random bytes. */
+  private readonly jtis = new JtiPool();
 
   constructor(private readonly d: TokenServiceDeps) {}
 
   async issue(req: IssueRequest): Promise<IssuedToken> {
     if (!isValidSubject(req.subject)) throw new BadRequestError('subject must be 1 to 128 bytes of text without control characters', 'request.subject');
     if (req.kind === 'api' && req.ttlMs !== undefined) throw new BadRequestError('api tokens never expire: ttl is not allowed with kind "api"', 'request.ttl');
-    const jti = newJti(req.kind);
+    const jti = this.jtis.next(req.kind);
     const { claims, recordExpiresAt } = this.d.policy.issue(req.kind, req.subject, jti, { ttlMs: req.ttlMs, clientIp: req.clientIp });
     const record = this.recordOf(claims, recordExpiresAt, req.attributes);
     if (req.kind === 'onetime') await this.dropPendingOnetime(req.subject);
     const outcome = await this.d.writes.apply({ op: 'create', record });
-    await this.alsoInFallback({ op: 'create', record });
+    if (this.d.fallback) await this.alsoInFallback({ op: 'create', record }); // no cutover: not even a promise
     this.d.metrics?.issue(req.kind);
     const token = this.d.codec.sign(claims);
     const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
