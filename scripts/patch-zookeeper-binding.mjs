@@ -1,7 +1,14 @@
 #!/usr/bin/env node
-// Patches and rebuilds the native `zookeeper` binding (7.3.0) against a file-descriptor reuse bug that makes a
-// process hang sockets and then abort inside libuv when a ZooKeeper connection breaks (the binding's open issue
-// yfinkelstein/node-zookeeper#262, "Assertion failed: loop->watchers[w->fd] == w" and relatives).
+// Patches and rebuilds the native `zookeeper` binding (7.3.0) and the ZooKeeper C client (3.8.0) it bundles, with
+// three patches, each described where it is defined below:
+// - the fd patch (this comment): a file-descriptor reuse bug that makes a process hang sockets and then abort inside
+//   libuv when a ZooKeeper connection breaks (the binding's open issue yfinkelstein/node-zookeeper#262, "Assertion
+//   failed: loop->watchers[w->fd] == w" and relatives);
+// - the addwatch patch: ZooKeeper 3.6's persistent recursive watches, which the C client lacks (a mirror hears each
+//   created or deleted record by name instead of re-listing its shard);
+// - the resolve patch: the C client ran getaddrinfo() on every socket event.
+// Run by `npm install` (postinstall); idempotent, patch by patch; `--check` only reports (exit 1 when any patch is
+// missing from the sources or from the build's stamp).
 //
 // The bug: the binding watches the C client's socket with a uv_poll_t and only re-reads the socket from
 // zookeeper_interest() in its yield(). The C client also closes the socket (1) inside every asynchronous call when
@@ -15,8 +22,7 @@
 // The patch: libuv polls a duplicate of the C client's socket (fcntl F_DUPFD_CLOEXEC) that only the binding closes,
 // so its number cannot be handed to anyone else while the poll handle exists; a new socket from the C client, even
 // on the same number, is told apart by its inode. A failed zookeeper_interest() drops the handle and retries in
-// 10 ms, and any call that changed the connection state runs yield() at once. Run by `npm install` (postinstall);
-// idempotent; `--check` only reports (exit 1 when unpatched).
+// 10 ms, and any call that changed the connection state runs yield() at once.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,6 +32,8 @@ import { dirname, join } from 'node:path';
 const PATCH_ID = 'tokensync fd patch v2';
 /** Names the addWatch patch (persistent recursive watches), in the stamp written after the rebuild. */
 const WATCH_PATCH_ID = 'tokensync addwatch patch v1';
+/** Names the resolve patch (host names resolved at most once a minute while connected), in the stamp. */
+const RESOLVE_PATCH_ID = 'tokensync resolve patch v1';
 const FD_PATCHES = [
   {
     what: 'headers for dup() and fstat()',
@@ -321,9 +329,37 @@ int zoo_aexists(zhandle_t *zh, const char *path, int watch,
   },
 ];
 
+// The resolve patch. The C client's resolution delay defaults to 0, "resolve unconditionally": every
+// zookeeper_interest() - which the binding calls after every socket event, so once per reply or notification -
+// ran getaddrinfo() on the connect string, and glibc's getaddrinfo() (AI_ADDRCONFIG) dumps the interfaces over
+// netlink each time. perf put it at the top of a sidecar issuing tokens and of every sidecar watching them. With
+// a delay, a connected handle resolves at most once per delay; a handle without a socket (connecting, reconnecting)
+// still resolves every time, so a server that moved is found (zoo_set_servers_resolution_delay, zookeeper.h).
+const RESOLVE_PATCHES = [
+  {
+    file: 'src/node-zk.cpp',
+    what: 'host names resolved at most once a minute while connected',
+    from: `        zhandle = zookeeper_init(hostPort, main_watcher, session_timeout, &myid, this, 0);
+        if (!zhandle) {
+            LOG_ERROR("zookeeper_init returned 0!");
+            return false;
+        }
+`,
+    to: `        zhandle = zookeeper_init(hostPort, main_watcher, session_timeout, &myid, this, 0);
+        if (!zhandle) {
+            LOG_ERROR("zookeeper_init returned 0!");
+            return false;
+        }
+        // ${RESOLVE_PATCH_ID}: the default (0) ran getaddrinfo() in every zookeeper_interest(), once per socket event
+        zoo_set_servers_resolution_delay(zhandle, 60000);
+`,
+  },
+];
+
 const GROUPS = [
   { id: PATCH_ID, patches: FD_PATCHES.map((patch) => ({ file: 'src/node-zk.cpp', ...patch })) },
   { id: WATCH_PATCH_ID, patches: WATCH_PATCHES },
+  { id: RESOLVE_PATCH_ID, patches: RESOLVE_PATCHES },
 ];
 
 const checkOnly = process.argv.includes('--check');
@@ -355,8 +391,9 @@ if (!dir) {
 const version = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
 const ALL_IDS = GROUPS.map((group) => group.id);
 
-// Each patch is applied once: a file holding its new text has it, a file holding its old text exactly once gets
-// it, anything else is a binding this script does not know (and is refused, never built half patched).
+// Each patch is applied once, in order (a later patch may anchor on an earlier one's text, never change it): a file holding its new
+// text has it, a file holding its old text exactly once gets it, anything else is a binding this script does not
+// know (and is refused, never built half patched).
 const texts = new Map();
 const textOf = (file) => {
   if (!texts.has(file)) texts.set(file, readFileSync(join(dir, file), 'utf8'));
@@ -377,6 +414,7 @@ for (const group of GROUPS) {
       process.exit(1);
     }
     missing.push(patch);
+    texts.set(patch.file, text.replace(patch.from, patch.to));
   }
 }
 const patched = missing.length === 0;
@@ -391,7 +429,6 @@ if (checkOnly) {
 }
 
 if (!patched) {
-  for (const patch of missing) texts.set(patch.file, textOf(patch.file).replace(patch.from, patch.to));
   for (const file of new Set(missing.map((patch) => patch.file))) writeFileSync(join(dir, file), texts.get(file));
   log(`patched ${dir}: ${missing.map((p) => p.what).join('; ')}`);
 }
