@@ -346,7 +346,7 @@ function whereTheTimeGoes(
       'plain numbers handed to prom-client on scrape; verified tokens are looked up by their last 22 characters, which are signature (a hit only for the same whole text), so a cookie\'s few hundred characters are compared, not hashed.',
     `- A token not seen lately pays \`TokenCodec.verify\`: ${fmt(cpu.codecUs, 1)} µs with node:crypto (HMAC, \`timingSafeEqual\`, canonical base64url ` +
       `signature, the pinned algorithm and a known \`kid\` required, same claim checks), against ${fmt(cpu.jwtUs, 1)} µs for \`jwt.verify\` (jsonwebtoken, ` +
-      `which it used before; it still signs) and ${fmt(cpu.floorUs, 1)} µs for the HMAC alone. Its verdicts are held to jsonwebtoken's by ` +
+      `which it used before; signing moved to node:crypto too, byte for byte the same tokens: token-codec.sign-equivalence.test.ts) and ${fmt(cpu.floorUs, 1)} µs for the HMAC alone. Its verdicts are held to jsonwebtoken's by ` +
       '`sidecar/tokens/token-codec.equivalence.test.ts` (fast-check: valid, tampered, re-signed with `none` or another HS algorithm, malformed).',
   ].join('\n');
 }

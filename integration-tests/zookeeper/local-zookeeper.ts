@@ -543,6 +543,11 @@ export class StartedLocalZooKeeper implements ZooKeeperCluster, AsyncDisposable 
     return this.members.length;
   }
 
+  /** Process ids of the servers' JVMs (undefined for one that is not running), for CPU accounting. */
+  get pids(): Array<number | undefined> {
+    return this.members.map((server) => server.pid);
+  }
+
   /** Every server, comma separated: `127.0.0.1:port,127.0.0.1:port,...`. */
   get connectString(): string {
     return this.getConnectString();
