@@ -137,10 +137,12 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       };
     };
     for (let round = 1; round <= rounds; round++) {
-      const rawRun = await cpuSplit([], () => rawCreateRate(zk!.connectString, rawN), () => rawN);
-      const rate = rawRun.value;
-      raw.push({ rate, load: loadavg(), split: rawRun.split });
-      ctx.log(`round ${round} raw create      ${fmt(rate).padStart(7)} creates/s (${fmt(rawN)} pipelined, 1000 in flight)  ${splitText(rawRun.split)}  load ${loadavg()}`);
+      let rawSplit: CpuSplit | undefined;
+      const rate = await rawCreateRate(zk.connectString, rawN, async (creates) => {
+        rawSplit = (await cpuSplit([], creates, () => rawN)).split; // the creates alone, not the deletes after them
+      });
+      raw.push({ rate, load: loadavg(), split: rawSplit! });
+      ctx.log(`round ${round} raw create      ${fmt(rate).padStart(7)} creates/s (${fmt(rawN)} pipelined, 1000 in flight)  ${splitText(rawSplit!)}  load ${loadavg()}`);
       const watched = await cpuSplit([], () => storeRate(rawN), () => rawN);
       const sRate = watched.value;
       const watchUs = watched.split.watchers / sidecars.length;

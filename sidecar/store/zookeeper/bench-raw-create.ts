@@ -30,8 +30,15 @@ function callback<T>(invoke: (cb: (rc: number, error: string, value?: T) => void
   });
 }
 
-/** Creates/s for `n` pipelined creates against `connect` (`host:port,...`); removes what it created. */
-export async function rawCreateRate(connect: string, n: number): Promise<number> {
+/**
+ * Creates/s for `n` pipelined creates against `connect` (`host:port,...`); removes what it created. `aroundCreates`
+ * wraps the create phase alone (not the connection, nor the deletes), for a caller that measures it.
+ */
+export async function rawCreateRate(
+  connect: string,
+  n: number,
+  aroundCreates: (creates: () => Promise<void>) => Promise<void> = (creates) => creates(),
+): Promise<number> {
   const Binding = createRequire(import.meta.url)('zookeeper') as ZooKeeperBindingClass;
   const zk: ZooKeeperBinding = new Binding({
     connect,
@@ -54,7 +61,7 @@ export async function rawCreateRate(connect: string, n: number): Promise<number>
       await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, n) }, worker));
     };
     const started = performance.now();
-    await run((i) => callback((cb) => zk.native.a_create(`${parent}/n${i}`, PAYLOAD, 0, cb)));
+    await aroundCreates(() => run((i) => callback((cb) => zk.native.a_create(`${parent}/n${i}`, PAYLOAD, 0, cb))));
     const seconds = (performance.now() - started) / 1000;
     await run((i) => callback((cb) => zk.native.a_delete_(`${parent}/n${i}`, -1, cb)));
     return n / seconds;
