@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Patches and rebuilds the native `zookeeper` binding (7.3.0) and the ZooKeeper C client (3.8.0) it bundles, with
-// three patches, each described where it is defined below:
+// four patches, each described where it is defined below:
 // - the fd patch (this comment): a file-descriptor reuse bug that makes a process hang sockets and then abort inside
 //   libuv when a ZooKeeper connection breaks (the binding's open issue yfinkelstein/node-zookeeper#262, "Assertion
 //   failed: loop->watchers[w->fd] == w" and relatives);
 // - the addwatch patch: ZooKeeper 3.6's persistent recursive watches, which the C client lacks (a mirror hears each
 //   created or deleted record by name instead of re-listing its shard);
-// - the resolve patch: the C client ran getaddrinfo() on every socket event.
+// - the resolve patch: the C client ran getaddrinfo() on every socket event;
+// - the send patch: one sendmsg() for many requests (two send() calls each before), and corking.
 // Run by `npm install` (postinstall); idempotent, patch by patch; `--check` only reports (exit 1 when any patch is
 // missing from the sources or from the build's stamp).
 //
@@ -32,6 +33,8 @@ import { dirname, join } from 'node:path';
 const PATCH_ID = 'tokensync fd patch v2';
 /** Names the addWatch patch (persistent recursive watches), in the stamp written after the rebuild. */
 const WATCH_PATCH_ID = 'tokensync addwatch patch v1';
+/** Names the send patch (one sendmsg() for many requests; corking), in the stamp written after the rebuild. */
+const SEND_PATCH_ID = 'tokensync send patch v1';
 /** Names the resolve patch (host names resolved at most once a minute while connected), in the stamp. */
 const RESOLVE_PATCH_ID = 'tokensync resolve patch v1';
 const FD_PATCHES = [
@@ -356,10 +359,212 @@ const RESOLVE_PATCHES = [
   },
 ];
 
+// The send patch. The C client sent every request with two send() calls, the 4-byte length and then the body, one
+// TCP segment each (TCP_NODELAY), the moment the request was made. Now one sendmsg() carries the length prefixes
+// and bodies of up to 32 queued requests, and a handle can be corked: zoo_set_corked(zh, 1) queues requests
+// without sending them, zoo_set_corked(zh, 0) sends what is queued (and returns 1 when some of it is still queued,
+// so that the caller re-reads the socket interest). The binding exposes `set_corked(bool)`; ZkClient corks on the
+// first request of an event-loop turn and uncorks in setImmediate, so the creates of every HTTP request read in
+// one turn leave in one system call and reach a server's network thread as one read. TLS sockets keep the old path.
+const SEND_PATCHES = [
+  {
+    file: `${C_CLIENT}/include/zookeeper.h`,
+    what: 'zoo_set_corked() declared',
+    from: `ZOOAPI int zoo_aadd_watch(zhandle_t *zh, const char *path, int mode,
+        void_completion_t completion, const void *data);
+`,
+    to: `ZOOAPI int zoo_aadd_watch(zhandle_t *zh, const char *path, int mode,
+        void_completion_t completion, const void *data);
+
+/* ${SEND_PATCH_ID}: while corked, requests are queued and not sent; uncorking sends what is queued. Returns ZOK,
+ * or 1 when uncorking left data queued (the socket would block): wait for POLLOUT (zookeeper_interest). */
+ZOOAPI int zoo_set_corked(zhandle_t *zh, int corked);
+`,
+  },
+  {
+    file: `${C_CLIENT}/src/zk_adaptor.h`,
+    what: 'a corked flag on the handle',
+    from: `    /** used for chroot path at the client side **/
+    char *chroot;
+`,
+    to: `    /** used for chroot path at the client side **/
+    char *chroot;
+    /** tokensync send patch: set by zoo_set_corked(); requests wait in to_send until it is cleared */
+    char corked;
+`,
+  },
+  {
+    file: `${C_CLIENT}/src/zookeeper.c`,
+    what: 'a corked handle queues requests; zoo_set_corked()',
+    from: `static int nonblocking_send(zhandle_t *zh, int rc)
+{
+    if (adaptor_send_queue(zh, 0) < 0) {`,
+    to: `static int nonblocking_send(zhandle_t *zh, int rc)
+{
+    /* tokensync send patch: queued; zoo_set_corked(zh, 0) sends it */
+    if (zh->corked) {
+        return (rc < 0) ? ZMARSHALLINGERROR : ZOK;
+    }
+    if (adaptor_send_queue(zh, 0) < 0) {`,
+  },
+  {
+    file: `${C_CLIENT}/src/zookeeper.c`,
+    what: 'zoo_set_corked()',
+    from: `int zoo_aget(zhandle_t *zh, const char *path, int watch, data_completion_t dc,
+        const void *data)
+{`,
+    to: `/* tokensync send patch */
+int zoo_set_corked(zhandle_t *zh, int corked)
+{
+    int pending;
+    if (!zh) {
+        return ZBADARGUMENTS;
+    }
+    zh->corked = corked ? 1 : 0;
+    if (zh->corked) {
+        return ZOK;
+    }
+    nonblocking_send(zh, ZOK);
+    lock_buffer_list(&zh->to_send);
+    pending = zh->to_send.head != 0;
+    unlock_buffer_list(&zh->to_send);
+    return pending ? 1 : ZOK;
+}
+
+int zoo_aget(zhandle_t *zh, const char *path, int watch, data_completion_t dc,
+        const void *data)
+{`,
+  },
+  {
+    file: `${C_CLIENT}/src/zookeeper.c`,
+    what: 'send_buffers_gathered(): one sendmsg() for up to 32 queued requests',
+    from: `/* returns:
+ * -1 if recv call failed,`,
+    to: `#ifndef _WIN32
+#include <sys/uio.h>
+/* tokensync send patch: sends the length prefixes and bodies of up to 32 queued buffers in one sendmsg(), and
+ * removes from the queue the buffers it sent completely (a partly sent one keeps its offset, as with
+ * send_buffer). Returns -1 when the send failed, 0 when it would block, 1 otherwise. */
+static int send_buffers_gathered(zhandle_t *zh)
+{
+    struct iovec iov[64];
+    int32_t prefixes[32];
+    struct msghdr msg;
+    buffer_list_t *b = zh->to_send.head;
+    int n = 0, k = 0;
+    ssize_t sent;
+    while (b != 0 && k < 32) {
+        int off = b->curr_offset;
+        if (off < 4) {
+            prefixes[k] = htonl(b->len);
+            iov[n].iov_base = ((char*)&prefixes[k]) + off;
+            iov[n].iov_len = 4 - off;
+            n++;
+            off = 4;
+        }
+        if (b->len > off - 4) {
+            iov[n].iov_base = b->buffer + (off - 4);
+            iov[n].iov_len = b->len - (off - 4);
+            n++;
+        }
+        k++;
+        b = b->next;
+    }
+    if (n == 0) {
+        return 1;
+    }
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = iov;
+    msg.msg_iovlen = n;
+    sent = sendmsg(zh->fd->sock, &msg, SEND_FLAGS);
+    if (sent == -1) {
+        return errno == EAGAIN ? 0 : -1;
+    }
+    while (sent > 0 && zh->to_send.head != 0) {
+        buffer_list_t *h = zh->to_send.head;
+        int remaining = h->len + (int)sizeof(h->len) - h->curr_offset;
+        if (sent >= remaining) {
+            sent -= remaining;
+            h->curr_offset += remaining;
+            remove_buffer(&zh->to_send);
+        } else {
+            h->curr_offset += (int)sent;
+            sent = 0;
+        }
+    }
+    return 1;
+}
+#endif
+
+/* returns:
+ * -1 if recv call failed,`,
+  },
+  {
+    file: `${C_CLIENT}/src/zookeeper.c`,
+    what: 'flush_send_queue() sends gathered',
+    from: `        rc = send_buffer(zh, zh->to_send.head);
+        if(rc==0 && timeout==0){`,
+    to: `#ifndef _WIN32
+        /* tokensync send patch: many requests per system call, each in one piece (not TLS, not during SASL) */
+        if (!is_sasl_auth_in_progress(zh)
+#ifdef HAVE_OPENSSL_H
+            && !zh->fd->ssl_sock
+#endif
+        ) {
+            rc = send_buffers_gathered(zh);
+            if (rc == 0 && timeout == 0) {
+                rc = ZOK;
+                break;
+            }
+            if (rc < 0) {
+                rc = ZCONNECTIONLOSS;
+                break;
+            }
+            get_system_time(&zh->last_send);
+            rc = ZOK;
+            continue;
+        }
+#endif
+        rc = send_buffer(zh, zh->to_send.head);
+        if(rc==0 && timeout==0){`,
+  },
+  {
+    file: 'src/node-zk.cpp',
+    what: 'set_corked registered',
+    from: `        Nan::SetPrototypeMethod(constructor_template,  "a_add_watch",  AAddWatch); // tokensync addwatch patch
+`,
+    to: `        Nan::SetPrototypeMethod(constructor_template,  "a_add_watch",  AAddWatch); // tokensync addwatch patch
+        Nan::SetPrototypeMethod(constructor_template,  "set_corked",  SetCorked); // tokensync send patch
+`,
+  },
+  {
+    file: 'src/node-zk.cpp',
+    what: 'set_corked(bool)',
+    from: `    // tokensync addwatch patch: addWatch(path, mode, cb);`,
+    to: `    // tokensync send patch: set_corked(true) queues requests, set_corked(false) sends them. When the flush closed
+    // the socket or left data queued, the socket interest is read again (reconnect, POLLOUT).
+    static void SetCorked(const Nan::FunctionCallbackInfo<Value>& info) {
+        ZooKeeper *zk = ObjectWrap::Unwrap<ZooKeeper>(info.This());
+        assert(zk);
+        if (!zk->zhandle) {
+            RETURN_VALUE(info, Nan::New<Int32>(ZINVALIDSTATE));
+            return;
+        }
+        int state_before = zoo_state(zk->zhandle);
+        int ret = zoo_set_corked(zk->zhandle, Nan::To<bool>(info[0]).FromJust() ? 1 : 0);
+        if (zk->zhandle && (ret == 1 || zoo_state(zk->zhandle) != state_before)) zk->yield();
+        RETURN_VALUE(info, Nan::New<Int32>(ret));
+    }
+
+    // tokensync addwatch patch: addWatch(path, mode, cb);`,
+  },
+];
+
 const GROUPS = [
   { id: PATCH_ID, patches: FD_PATCHES.map((patch) => ({ file: 'src/node-zk.cpp', ...patch })) },
   { id: WATCH_PATCH_ID, patches: WATCH_PATCHES },
   { id: RESOLVE_PATCH_ID, patches: RESOLVE_PATCHES },
+  { id: SEND_PATCH_ID, patches: SEND_PATCHES },
 ];
 
 const checkOnly = process.argv.includes('--check');

@@ -62,6 +62,12 @@ export interface ZkClientOptions {
    */
   operationTimeoutMs: number;
   logger: Logger;
+  /**
+   * Hold the requests of one event-loop turn back and send them together at its end (needs the binding's send
+   * patch; ignored without it). Off only to measure what it saves.
+   * @default true
+   */
+  cork?: boolean;
 }
 
 interface Pending {
@@ -111,6 +117,13 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   private sweeper: NodeJS.Timeout | null = null;
   private connectedFlag = false;
   private closedFlag = false;
+  /** The binding can hold requests back until the end of the event-loop turn (tokensync's send patch). */
+  private readonly canCork: boolean;
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    if (!this.closedFlag) this.zk.native.set_corked!(false);
+  };
   private readonly logger: Logger;
 
   constructor(private readonly options: ZkClientOptions) {
@@ -125,6 +138,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       host_order_deterministic: false,
       response_counter_limit: RESPONSE_COUNTER_LIMIT,
     });
+    this.canCork = options.cork !== false && typeof this.zk.native.set_corked === 'function';
     if (this.logger.isDebugEnabled()) this.zk.setLogger(rateLimitedLines(this.logger));
     this.zk.on('connect', () => {
       if (this.closedFlag) return;
@@ -306,6 +320,13 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       const id = this.nextId++;
       const deadline = connectedOnly ? Date.now() + this.options.operationTimeoutMs : Infinity;
       map.set(id, { deadline, op, path, reject });
+      // The requests of one event-loop turn (the creates of every HTTP request read in it, a window of pipelined
+      // reads) leave together at its end: one system call, one read for the server, instead of two sends each.
+      if (this.canCork && !this.corked) {
+        this.corked = true;
+        this.zk.native.set_corked!(true);
+        setImmediate(this.uncork);
+      }
       let rc: number;
       try {
         rc = invoke((code, _message, a, b) => {

@@ -68,6 +68,11 @@ export interface ZkNativeHandle {
    * `created` / `deleted` / `changed` / `child` events.
    */
   a_add_watch?(path: string, mode: number, cb: ZkVoidCallback): number;
+  /**
+   * `true` queues requests without sending them; `false` sends every queued request (returns 1 when some is still
+   * queued). Only in a binding rebuilt with tokensync's send patch.
+   */
+  set_corked?(corked: boolean): number;
 }
 
 export interface ZooKeeperBindingConfig {
