@@ -208,6 +208,7 @@ export class Sidecar {
       mirrorLagMs: this.mirror.lagMs,
       state: this.store.state,
       storeType: this.store.type,
+      ...(this.store.recordWatchMode && { watch: this.store.recordWatchMode }),
       markers: this.mirror.recentMarkers(),
     };
   }

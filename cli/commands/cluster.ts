@@ -51,6 +51,8 @@ export function makeClusterCommand(): Command {
         }
         io.out('');
         const now = Date.now();
+        // ZOOKEEPER members say how they follow the records; a 'one-shot' one runs an unpatched binding or an old server
+        const watch = members.some((m) => m.watch !== undefined);
         io.out(
           table(
             members.map((m) => ({
@@ -61,9 +63,10 @@ export function makeClusterCommand(): Command {
               mirror: m.mirrorSize,
               lag: `${m.mirrorLagMs}ms`,
               state: m.state,
+              ...(watch && { watch: m.watch ?? '-' }),
               seen: relativeTime(m.updatedAt, now),
             })),
-            ['node', 'address', 'version', 'up', 'mirror', 'lag', 'state', 'seen'],
+            ['node', 'address', 'version', 'up', 'mirror', 'lag', 'state', ...(watch ? ['watch'] : []), 'seen'],
           ),
         );
         if (members.length === 0) io.out('(no live sidecars)');

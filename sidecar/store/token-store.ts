@@ -28,6 +28,8 @@ export interface MemberInfo {
   mirrorLagMs: number;
   state: ConnectionState;
   storeType: string;
+  /** ZOOKEEPER: how this member follows the records (`persistent`: one recursive watch; `one-shot`: a child watch per shard). */
+  watch?: 'persistent' | 'one-shot';
   /** Logout markers this node applied lately (subject -> revokedBefore): a logout waits until every member lists it. */
   markers?: Record<string, number>;
 }
@@ -79,6 +81,8 @@ export interface StoreEvents {
 export interface TokenStore extends EventEmitter<StoreEvents> {
   readonly type: 'DIRECTORY' | 'ZOOKEEPER';
   readonly shards: number;
+  /** ZOOKEEPER, once watching: how records are followed (see {@link MemberInfo.watch}). */
+  readonly recordWatchMode?: 'persistent' | 'one-shot';
   readonly state: ConnectionState;
 
   /**
