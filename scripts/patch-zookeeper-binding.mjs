@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // Patches and rebuilds the native `zookeeper` binding (7.3.0) and the ZooKeeper C client (3.8.0) it bundles, with
-// four patches, each described where it is defined below:
+// five patches, each described where it is defined below:
 // - the fd patch (this comment): a file-descriptor reuse bug that makes a process hang sockets and then abort inside
 //   libuv when a ZooKeeper connection breaks (the binding's open issue yfinkelstein/node-zookeeper#262, "Assertion
 //   failed: loop->watchers[w->fd] == w" and relatives);
 // - the addwatch patch: ZooKeeper 3.6's persistent recursive watches, which the C client lacks (a mirror hears each
 //   created or deleted record by name instead of re-listing its shard);
 // - the resolve patch: the C client ran getaddrinfo() on every socket event;
-// - the send patch: one sendmsg() for many requests (two send() calls each before), and corking.
+// - the send patch: one sendmsg() for many requests (two send() calls each before), and corking;
+// - the poll patch: no poll restart and no socket comparison per socket event when nothing changed.
 // Run by `npm install` (postinstall); idempotent, patch by patch; `--check` only reports (exit 1 when any patch is
 // missing from the sources or from the build's stamp).
 //
@@ -35,6 +36,8 @@ const PATCH_ID = 'tokensync fd patch v2';
 const WATCH_PATCH_ID = 'tokensync addwatch patch v1';
 /** Names the send patch (one sendmsg() for many requests; corking), in the stamp written after the rebuild. */
 const SEND_PATCH_ID = 'tokensync send patch v1';
+/** Names the poll patch (the socket's poll left running between events), in the stamp written after the rebuild. */
+const POLL_PATCH_ID = 'tokensync poll patch v1';
 /** Names the resolve patch (host names resolved at most once a minute while connected), in the stamp. */
 const RESOLVE_PATCH_ID = 'tokensync resolve patch v1';
 const FD_PATCHES = [
@@ -560,11 +563,78 @@ static int send_buffers_gathered(zhandle_t *zh)
   },
 ];
 
+// The poll patch. After every socket event the binding's yield() stopped its poll handle and started it again (two
+// or three epoll_ctl() calls, one of them failing) and, with the fd patch, compared the C client's socket with its
+// duplicate by two fstat() calls: about five system calls per reply or notification on top of the two recv()s.
+// Now the poll is restarted only when the events it waits for change, and the sockets are compared only when the
+// handle was not connected at the previous yield or is not now, or the C client's fd number changed (a new socket
+// is always seen in a connecting state first: the C client connects without blocking). Each patch that rewrites
+// the fd patch's text says so (`covers`), so that a rerun still recognises the fd patch as applied.
+const POLL_PATCHES = [
+  {
+    file: 'src/node-zk.cpp',
+    what: 'the poll handle keeps running across yields',
+    covers: ['the poll handle watches a duplicate of the C client socket that only the binding closes'],
+    from: `        int rc = zookeeper_interest(zhandle, &fd, &interest, &tv);
+
+        if (zk_io && uv_is_active((uv_handle_t*) zk_io)) {
+            uv_poll_stop(zk_io);
+        }
+`,
+    to: `        int rc = zookeeper_interest(zhandle, &fd, &interest, &tv);
+
+        // ${POLL_PATCH_ID}: the poll handle is not stopped here; it is restarted below only when its events change.
+        // Connected at the previous yield and now, on the same fd number: the same socket (a new one is always
+        // seen connecting first), so same_socket()'s two fstat() calls are skipped.
+        int zstate = zoo_state(zhandle);
+        bool steady = zk_io && fd == oldFd && zstate == ZOO_CONNECTED_STATE && last_zstate == ZOO_CONNECTED_STATE;
+        last_zstate = zstate;
+#ifdef WIN32
+        if (zk_io && uv_is_active((uv_handle_t*) zk_io)) {
+            uv_poll_stop(zk_io);
+        }
+#endif
+`,
+  },
+  {
+    file: 'src/node-zk.cpp',
+    what: 'the sockets are compared only when the connection may have changed',
+    covers: ['the poll handle watches a duplicate of the C client socket that only the binding closes'],
+    from: `        if (zk_io && !same_socket(fd, io_fd)) {`,
+    to: `        if (zk_io && !steady && !same_socket(fd, io_fd)) { // tokensync poll patch: see 'steady'`,
+  },
+  {
+    file: 'src/node-zk.cpp',
+    what: 'the poll is restarted only when its events change',
+    from: `        LOG_DEBUG("yield: starting poll for %lp from thread %lp", this);
+        uv_poll_start(zk_io, events, &zk_io_cb);
+`,
+    to: `        LOG_DEBUG("yield: starting poll for %lp from thread %lp", this);
+        // tokensync poll patch: a running poll with the same events is left alone (libuv polls level-triggered)
+        if (!uv_is_active((uv_handle_t*) zk_io) || zk_io_events != events) {
+            uv_poll_start(zk_io, events, &zk_io_cb);
+            zk_io_events = events;
+        }
+`,
+  },
+  {
+    file: 'src/node-zk.cpp',
+    what: 'last_zstate and zk_io_events members',
+    from: `    uv_timer_t zk_timer;
+`,
+    to: `    uv_timer_t zk_timer;
+    int last_zstate = 0;   // tokensync poll patch: zoo_state() at the previous yield
+    int zk_io_events = -1; // tokensync poll patch: the events zk_io polls for
+`,
+  },
+];
+
 const GROUPS = [
   { id: PATCH_ID, patches: FD_PATCHES.map((patch) => ({ file: 'src/node-zk.cpp', ...patch })) },
   { id: WATCH_PATCH_ID, patches: WATCH_PATCHES },
   { id: RESOLVE_PATCH_ID, patches: RESOLVE_PATCHES },
   { id: SEND_PATCH_ID, patches: SEND_PATCHES },
+  { id: POLL_PATCH_ID, patches: POLL_PATCHES },
 ];
 
 const checkOnly = process.argv.includes('--check');
@@ -609,6 +679,9 @@ for (const group of GROUPS) {
   for (const patch of group.patches) {
     const text = textOf(patch.file);
     if (text.includes(patch.to)) continue;
+    // rewritten by a later patch that says so, and that one is in place
+    const superseded = GROUPS.some((g) => g.patches.some((later) => later.covers?.includes(patch.what) && text.includes(later.to)));
+    if (superseded) continue;
     if (text.split(patch.from).length !== 2) {
       console.error(
         `patch-zookeeper-binding: zookeeper ${version} at ${dir} does not have the code this patch expects ` +

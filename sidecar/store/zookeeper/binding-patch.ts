@@ -13,6 +13,7 @@ export const BINDING_PATCH_IDS = [
   'tokensync addwatch patch v1',
   'tokensync resolve patch v1',
   'tokensync send patch v1',
+  'tokensync poll patch v1',
 ] as const;
 
 /**
