@@ -187,10 +187,16 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
     const znodes = median([...one, ...three].map((s) => s.znodesPerToken));
     const goals: Goal[] = [
       {
-        goal: `issuing >= ${GOAL_RATIO}x the raw ZooKeeper create ceiling`,
-        figure: `one sidecar ${ratio(oneRate, rawRate)}, three sidecars ${ratio(threeRate, rawRate)} (${fmt(oneRate)} / ${fmt(threeRate)} vs ${fmt(rawRate)} creates/s)`,
-        met: Math.max(oneRate, threeRate) >= GOAL_RATIO * rawRate,
-        why: Math.max(oneRate, threeRate) >= GOAL_RATIO * rawRate ? undefined : 'see the note under the table',
+        goal: `issuing through three sidecars at once >= ${GOAL_RATIO}x the raw ZooKeeper create ceiling`,
+        figure: `${ratio(threeRate, rawRate)} (${fmt(threeRate)} vs ${fmt(rawRate)} creates/s; rounds ${three.map((t, i) => ratio(t.rate, raw[i]!.rate)).join(', ')})`,
+        met: threeRate >= GOAL_RATIO * rawRate,
+        why: threeRate >= GOAL_RATIO * rawRate ? undefined : 'see the note under the table',
+      },
+      {
+        goal: `issuing through one sidecar >= ${GOAL_RATIO}x the raw ZooKeeper create ceiling`,
+        figure: `${ratio(oneRate, rawRate)} (${fmt(oneRate)} vs ${fmt(rawRate)} creates/s; rounds ${one.map((t, i) => ratio(t.rate, raw[i]!.rate)).join(', ')})`,
+        met: oneRate >= GOAL_RATIO * rawRate,
+        why: oneRate >= GOAL_RATIO * rawRate ? undefined : 'see the note under the table',
       },
       {
         goal: 'one ZooKeeper write per issued token',
@@ -250,13 +256,17 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
         'request (the length, then the body: two TCP segments): one `sendmsg()` now carries up to 32 requests, and a sidecar sends the ' +
         'creates of one event-loop turn together (15 % more tokens/s through one sidecar in an A/B run, the JVMs 50 µs less per token).',
       '',
-      `Why the goal is out of reach on this box: the JVMs alone spend more per token when the tokens come from sidecars than per raw create ` +
-        '(each token is also a notification to every watching session, and 128 connections per sidecar batch fewer requests per packet ' +
-        'than the raw client\'s 1,000 in flight), and every HTTP token adds the issuing sidecar (HTTP, JSON, the signature, the create), ' +
-        'the load generator, and each watching sidecar (about one wake-up per notification; its JavaScript is a few µs of it). The ratio ' +
-        'is that of the totals in the table above. Where ZooKeeper, the sidecars and the load have machines of their own, the JVMs keep ' +
-        'their cores and each sidecar pays only for its own HTTP and its notifications, so this ratio is a floor for the ' +
-        '2-core, everything-on-one-box case, not a cluster figure.',
+      'Then the binding\'s poll: after every socket event it stopped and restarted its poll handle and compared sockets by `fstat()`, ' +
+        'about five system calls per reply or notification; it now leaves a running poll alone (`strace -c`: a watching sidecar went ' +
+        'from about 8.5 system calls per notification to 3).',
+      '',
+      'What bounds the ratio on this box is the totals in the table above: the rate each path reaches is about 2,000,000 µs divided by ' +
+        'the CPU it costs per token, everything included. One sidecar issuing costs the JVMs more per token than a raw create (each token ' +
+        'is also a notification to every watching session, and one sidecar\'s 128 connections batch fewer requests per packet than the raw ' +
+        'client\'s 1,000 in flight), and adds its own HTTP, JSON, signature and create, the load generator, and the watchers. Three ' +
+        'sidecars spread the load over three sessions, which batch better. Where ZooKeeper, the sidecars and the load have machines of ' +
+        'their own, the JVMs keep their cores and each sidecar pays only for its own HTTP and its notifications, so these ratios are a ' +
+        'floor for the 2-core, everything-on-one-box case, not a cluster figure.',
       '',
       'Everything shares 2 cores: three ZooKeeper JVMs, the sidecars and the load generator. "sidecar CPU" is what the sidecar processes used ' +
         'together (1.0 = one core).',
