@@ -196,17 +196,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** One record the store reports created (`present`) or deleted; a name that is not a record of this shard is ignored. */
   applyRecord(shard: number, name: string, present: boolean): void {
-    const current = this.shards[shard];
-    if (!current) return;
     const ref = parseRecordName(name);
     if (!ref || shardOf(ref.jti, this.shardCount) !== shard) return;
-    if (present) {
-      if (!current.has(ref.jti)) this.addBase(current, ref);
-    } else {
-      const subject = current.get(ref.jti);
-      if (subject !== undefined) this.removeBase(current, ref.jti, subject);
-      else this.removed.add(ref.jti);
-    }
+    if (present) this.add(ref);
+    else this.remove(ref);
   }
 
   applyMarker(subject: string, revokedBefore: number | null): void {

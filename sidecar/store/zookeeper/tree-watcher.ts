@@ -127,8 +127,7 @@ export class TreeWatcher {
    * changed while disconnected comes with the resync that follows. Never throws.
    */
   rearm(): void {
-    this.persistent = false;
-    if (!this.active || this.persistentUnsupported) return;
+    if (!this.active) return;
     this.armPersistentWatch().catch((error: unknown) => {
       this.backgroundFailure(error, 'setting the persistent watch'); // the resync sets it again
     });

@@ -62,12 +62,6 @@ export interface ZkClientOptions {
    */
   operationTimeoutMs: number;
   logger: Logger;
-  /**
-   * Hold the requests of one event-loop turn back and send them together at its end (needs the binding's send
-   * patch; ignored without it). Off only to measure what it saves.
-   * @default true
-   */
-  cork?: boolean;
 }
 
 interface Pending {
@@ -138,7 +132,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       host_order_deterministic: false,
       response_counter_limit: RESPONSE_COUNTER_LIMIT,
     });
-    this.canCork = options.cork !== false && typeof this.zk.native.set_corked === 'function';
+    this.canCork = typeof this.zk.native.set_corked === 'function';
     if (this.logger.isDebugEnabled()) this.zk.setLogger(rateLimitedLines(this.logger));
     this.zk.on('connect', () => {
       if (this.closedFlag) return;
@@ -274,11 +268,10 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
    * drops. The server forgets it with the connection: set it again after every reconnect.
    */
   addWatch(path: string, recursive: boolean): Promise<void> {
-    const native = this.zk.native;
-    if (typeof native.a_add_watch !== 'function') {
+    if (!this.canAddWatch) {
       return Promise.reject(new ZkError(ZkCode.UNIMPLEMENTED, 'add_watch', path, 'binding without the addwatch patch'));
     }
-    return this.call('add_watch', path, true, (cb) => native.a_add_watch!(path, recursive ? 1 : 0, cb), () => undefined);
+    return this.call('add_watch', path, true, (cb) => this.zk.native.a_add_watch!(path, recursive ? 1 : 0, cb), () => undefined);
   }
 
   /** Ends the session (its ephemeral nodes go at once when connected). Idempotent. */
