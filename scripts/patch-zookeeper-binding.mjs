@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Patches and rebuilds the native `zookeeper` binding (7.3.0) and the ZooKeeper C client (3.8.0) it bundles, with
-// five patches, each described where it is defined below:
+// six patches, each described where it is defined below:
 // - the fd patch (this comment): a file-descriptor reuse bug that makes a process hang sockets and then abort inside
 //   libuv when a ZooKeeper connection breaks (the binding's open issue yfinkelstein/node-zookeeper#262, "Assertion
 //   failed: loop->watchers[w->fd] == w" and relatives);
@@ -8,7 +8,9 @@
 //   created or deleted record by name instead of re-listing its shard);
 // - the resolve patch: the C client ran getaddrinfo() on every socket event;
 // - the send patch: one sendmsg() for many requests (two send() calls each before), and corking;
-// - the poll patch: no poll restart and no socket comparison per socket event when nothing changed.
+// - the poll patch: no poll restart and no socket comparison per socket event when nothing changed;
+// - the multi patch: `a_multi`, the C client's zoo_amulti() (one transaction of many creates and deletes), which the
+//   binding does not expose.
 // Run by `npm install` (postinstall); idempotent, patch by patch; `--check` only reports (exit 1 when any patch is
 // missing from the sources or from the build's stamp).
 //
@@ -40,6 +42,8 @@ const SEND_PATCH_ID = 'tokensync send patch v1';
 const POLL_PATCH_ID = 'tokensync poll patch v1';
 /** Names the resolve patch (host names resolved at most once a minute while connected), in the stamp. */
 const RESOLVE_PATCH_ID = 'tokensync resolve patch v1';
+/** Names the multi patch (zoo_amulti exposed as `a_multi`), in the stamp written after the rebuild. */
+const MULTI_PATCH_ID = 'tokensync multi patch v1';
 const FD_PATCHES = [
   {
     what: 'headers for dup() and fstat()',
@@ -629,12 +633,122 @@ const POLL_PATCHES = [
   },
 ];
 
+// The multi patch. ZooKeeper's multi (zoo_amulti in the C client, Curator's transaction()) applies many creates,
+// deletes and version checks as ONE transaction: one proposal, one log append, one commit for all of them, where
+// each create on its own costs the ensemble all three. The binding does not expose it; `a_multi(ops, cb)` does, for
+// the three kinds tokensync needs. ops: [{type: 1, path, data: string | Buffer, flags}] (create, open ACL as the
+// binding's a_create), [{type: 2, path, version}] (delete), [{type: 13, path, version}] (check); cb(rc, error,
+// errs): rc is the first op's failure (or ZOK), errs[i] each op's own code (ZOK, the failure, or
+// ZRUNTIMEINCONSISTENCY for ops not tried once one failed). All or nothing: when rc is not ZOK, nothing was applied.
+const MULTI_PATCHES = [
+  {
+    file: 'src/node-zk.cpp',
+    what: 'a_multi registered',
+    from: `        Nan::SetPrototypeMethod(constructor_template,  "a_sync",  ASync);
+`,
+    to: `        Nan::SetPrototypeMethod(constructor_template,  "a_sync",  ASync);
+        Nan::SetPrototypeMethod(constructor_template,  "a_multi",  AMulti); // tokensync multi patch
+`,
+  },
+  {
+    file: 'src/node-zk.cpp',
+    what: 'a_multi(ops, cb)',
+    from: `    static void ASync(const Nan::FunctionCallbackInfo<Value>& info) {
+`,
+    to: `    // ${MULTI_PATCH_ID}: a_multi(ops, cb), one transaction (zoo_amulti); see scripts/patch-zookeeper-binding.mjs.
+    // zoo_amulti() serializes the ops before it returns (their strings only need to live that long); the results
+    // it fills in when the reply (or the connection loss) comes live in the completion's data.
+    struct multi_data {
+        Nan::Callback *cb;
+        int count;
+        zoo_op_result_t *results;
+    };
+
+    static void multi_completion (int rc, const void *data) {
+        struct multi_data *d = (struct multi_data *) data;
+        void *cb = (void *) d->cb;
+        {
+            CALLBACK_PROLOG(3);
+            Local<Array> errs = Nan::New<Array>(d->count);
+            for (int i = 0; i < d->count; i++) {
+                Nan::Set(errs, i, Nan::New<Int32>(d->results[i].err));
+            }
+            argv[2] = errs;
+            CALLBACK_EPILOG();
+        }
+        free(d->results);
+        free(d);
+    }
+
+    static void AMulti(const Nan::FunctionCallbackInfo<Value>& info) {
+        ZooKeeper *zk = ObjectWrap::Unwrap<ZooKeeper>(info.This());
+        assert(zk);
+        THROW_IF_NOT (info.Length() >= 2 && info[0]->IsArray() && info[1]->IsFunction(), "a_multi(ops, cb): ops must be an array");
+        Local<Array> jsOps = Local<Array>::Cast(info[0]);
+        int count = (int) jsOps->Length();
+        THROW_IF_NOT (count > 0, "a_multi(ops, cb): no ops");
+        std::vector<std::string> paths(count);
+        std::vector<std::string> datas(count);
+        std::vector<zoo_op_t> ops(count);
+        for (int i = 0; i < count; i++) {
+            Local<Value> item = Nan::Get(jsOps, i).ToLocalChecked();
+            THROW_IF_NOT (item->IsObject(), "a_multi(ops, cb): each op must be an object");
+            Local<Object> op = toLocalObj(item);
+            int type = toInt(Nan::Get(op, LOCAL_STRING("type")).ToLocalChecked());
+            paths[i] = *Nan::Utf8String(toString(Nan::Get(op, LOCAL_STRING("path")).ToLocalChecked()));
+            if (type == ZOO_CREATE_OP) {
+                Local<Value> value = Nan::Get(op, LOCAL_STRING("data")).ToLocalChecked();
+                if (Buffer::HasInstance(value)) {
+                    Local<Object> buffer = toLocalObj(value);
+                    datas[i].assign(BufferData(buffer), BufferLength(buffer));
+                } else {
+                    datas[i] = *Nan::Utf8String(toString(value));
+                }
+                int flags = toInt(Nan::Get(op, LOCAL_STRING("flags")).ToLocalChecked());
+                zoo_create_op_init(&ops[i], paths[i].c_str(), datas[i].data(), (int) datas[i].size(), &ZOO_OPEN_ACL_UNSAFE, flags, NULL, 0);
+            } else if (type == ZOO_DELETE_OP || type == ZOO_CHECK_OP) {
+                int version = toInt(Nan::Get(op, LOCAL_STRING("version")).ToLocalChecked());
+                if (type == ZOO_DELETE_OP) zoo_delete_op_init(&ops[i], paths[i].c_str(), version);
+                else zoo_check_op_init(&ops[i], paths[i].c_str(), version);
+            } else {
+                return Nan::ThrowError("a_multi(ops, cb): op type must be 1 (create), 2 (delete) or 13 (check)");
+            }
+        }
+        // from here on, as A_METHOD_PROLOG: the callback belongs to the completion
+        Nan::Callback *cb = new Nan::Callback(info[1].As<Function>());
+        Nan::SetPrivate(cb->GetFunction(), Nan::New(PRIVATE_PROP_ZK), zk->handle());
+        struct multi_data *data = (struct multi_data *) malloc(sizeof(struct multi_data));
+        data->cb = cb;
+        data->count = count;
+        data->results = (zoo_op_result_t *) calloc(count, sizeof(zoo_op_result_t));
+
+        METHOD_EPILOG(zoo_amulti(zk->zhandle, count, ops.data(), data->results, &multi_completion, data));
+    }
+
+    static void ASync(const Nan::FunctionCallbackInfo<Value>& info) {
+`,
+  },
+  {
+    file: 'src/node-zk.cpp',
+    what: 'headers for std::string and std::vector',
+    from: `#include <zookeeper.h>
+#include "nan.h"
+`,
+    to: `#include <zookeeper.h>
+#include <string>  /* tokensync multi patch */
+#include <vector>  /* tokensync multi patch */
+#include "nan.h"
+`,
+  },
+];
+
 const GROUPS = [
   { id: PATCH_ID, patches: FD_PATCHES.map((patch) => ({ file: 'src/node-zk.cpp', ...patch })) },
   { id: WATCH_PATCH_ID, patches: WATCH_PATCHES },
   { id: RESOLVE_PATCH_ID, patches: RESOLVE_PATCHES },
   { id: SEND_PATCH_ID, patches: SEND_PATCHES },
   { id: POLL_PATCH_ID, patches: POLL_PATCHES },
+  { id: MULTI_PATCH_ID, patches: MULTI_PATCHES },
 ];
 
 const checkOnly = process.argv.includes('--check');

@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
  * The patches scripts/patch-zookeeper-binding.mjs (run by `npm install`) applies to the `zookeeper` binding and its
  * C client, by the ids it writes into the build's stamp file: the fd patch (a broken connection could stall the
  * process's other sockets and abort it, node-zookeeper#262), the persistent recursive watch, the host-name
- * resolution delay and the gathered sends.
+ * resolution delay, the gathered sends, the
+ * poll left running and `a_multi` (many creates in one transaction).
  */
 export const BINDING_PATCH_IDS = [
   'tokensync fd patch v2',
@@ -14,6 +15,7 @@ export const BINDING_PATCH_IDS = [
   'tokensync resolve patch v1',
   'tokensync send patch v1',
   'tokensync poll patch v1',
+  'tokensync multi patch v1',
 ] as const;
 
 /**

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { Logger } from '../../util/logger.js';
 import { ZkCode, ZkError } from './zk-error.js';
-import type { ZooKeeperBinding, ZooKeeperBindingClass } from './zookeeper.js';
+import type { ZkNativeOp, ZooKeeperBinding, ZooKeeperBindingClass } from './zookeeper.js';
 
 /** A znode's stat (the binding's shape; declared here so that emitted typings do not need `zookeeper.d.ts`). */
 export interface ZkStat {
@@ -37,6 +37,27 @@ export interface ZkAcl {
   perms: number;
   scheme: string;
   auth: string;
+}
+
+/** An op of a {@link ZkClient.multi} transaction. */
+export type ZkOp =
+  | { op: 'create'; path: string; data: string | Buffer; mode?: CreateMode }
+  | { op: 'delete'; path: string; version: number }
+  | { op: 'check'; path: string; version: number };
+
+/**
+ * A transaction that ZooKeeper refused: nothing of it was applied. `rc` (as {@link ZkError}) is the first failed
+ * op's code, `failedIndex` that op, and `results` each op's code (RUNTIMEINCONSISTENCY for ops never tried).
+ */
+export class ZkMultiError extends ZkError {
+  constructor(
+    rc: number,
+    path: string,
+    readonly failedIndex: number,
+    readonly results: readonly number[],
+  ) {
+    super(rc, 'multi', path, `op ${failedIndex} of ${results.length}; nothing applied`);
+  }
 }
 
 export type ZkWatchType = 'child' | 'changed' | 'created' | 'deleted' | 'notwatching';
@@ -274,6 +295,48 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     return this.call('add_watch', path, true, (cb) => this.zk.native.a_add_watch!(path, recursive ? 1 : 0, cb), () => undefined);
   }
 
+  /** Whether this binding can send transactions ({@link multi}): it was rebuilt with tokensync's multi patch. */
+  get canMulti(): boolean {
+    return typeof this.zk.native.a_multi === 'function';
+  }
+
+  /**
+   * Applies `ops` as ONE transaction (ZooKeeper's multi): one proposal and one log write for all of them, every op
+   * applied or none. A refusal is a {@link ZkMultiError} naming the op that failed (nothing was applied); a
+   * CONNECTIONLOSS or OPERATIONTIMEOUT leaves the whole transaction applied or not, as for any write.
+   */
+  multi(ops: readonly ZkOp[]): Promise<void> {
+    const first = ops[0]?.path ?? '';
+    if (!this.canMulti) {
+      return Promise.reject(new ZkError(ZkCode.UNIMPLEMENTED, 'multi', first, 'binding without the multi patch'));
+    }
+    if (ops.length === 0) return Promise.resolve();
+    const native: ZkNativeOp[] = ops.map((op) =>
+      op.op === 'create'
+        ? { type: 1, path: op.path, data: op.data, flags: op.mode ?? CreateMode.PERSISTENT }
+        : { type: op.op === 'delete' ? 2 : 13, path: op.path, version: op.version },
+    );
+    const result = this.call(
+      'multi',
+      first,
+      true,
+      (cb) => this.zk.native.a_multi!(native, cb),
+      () => undefined,
+      (rc, errs) => {
+        // a refusal names its op; connection-level codes (nothing known of the outcome) stay plain ZkErrors
+        const codes = Array.isArray(errs) ? (errs as number[]) : [];
+        const failedIndex = codes.findIndex((code) => code !== ZkCode.OK && code !== ZkCode.RUNTIMEINCONSISTENCY);
+        const plain = new ZkError(rc, 'multi', first);
+        if (plain.isUnavailable || failedIndex < 0 || codes.length !== ops.length) return plain;
+        return new ZkMultiError(rc, ops[failedIndex]!.path, failedIndex, codes);
+      },
+    );
+    // a transaction is a batch already (sent from the end of a turn, by CreateBatcher): it leaves now, with
+    // whatever else this turn queued, rather than at the next turn's end
+    if (this.corked) this.uncork();
+    return result;
+  }
+
   /** Ends the session (its ephemeral nodes go at once when connected). Idempotent. */
   close(): void {
     if (this.closedFlag) return;
@@ -303,6 +366,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     connectedOnly: boolean,
     invoke: (cb: (rc: number, error: string, a?: unknown, b?: unknown) => void) => number,
     extract: (a: unknown, b: unknown) => T,
+    refusal: (rc: number, a: unknown) => ZkError = (rc) => new ZkError(rc, op, path),
   ): Promise<T> {
     if (this.closedFlag) return Promise.reject(new ZkError(ZkCode.CLOSING, op, path, 'session closed'));
     if (connectedOnly && !this.connectedFlag) {
@@ -326,7 +390,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
           if (code === ZkCode.CONNECTIONLOSS) this.noteConnectionLoss();
           if (!map.delete(id)) return; // timed out or closed already
           if (code === ZkCode.OK) resolve(extract(a, b));
-          else reject(new ZkError(code, op, path));
+          else reject(refusal(code, a));
         });
       } catch (error) {
         map.delete(id);

@@ -1,6 +1,8 @@
 /** ZooKeeper C client result codes this store acts on (`zookeeper.h`). */
 export const ZkCode = {
   OK: 0,
+  /** An op of a multi that was not tried because an earlier one failed. */
+  RUNTIMEINCONSISTENCY: -2,
   CONNECTIONLOSS: -4,
   MARSHALLINGERROR: -5,
   UNIMPLEMENTED: -6,

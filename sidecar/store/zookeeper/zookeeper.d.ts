@@ -73,7 +73,17 @@ export interface ZkNativeHandle {
    * queued). Only in a binding rebuilt with tokensync's send patch.
    */
   set_corked?(corked: boolean): number;
+  /**
+   * One transaction (zoo_amulti): every op applied, or none. `errs[i]` is op i's own code (ZOK, its failure, or
+   * RUNTIMEINCONSISTENCY for ops not tried after one failed). Only in a binding rebuilt with tokensync's multi patch.
+   */
+  a_multi?(ops: ZkNativeOp[], cb: (rc: number, error: string, errs: number[]) => void): number;
 }
+
+/** An op of `a_multi`: 1 create (open ACL), 2 delete, 13 version check. */
+export type ZkNativeOp =
+  | { type: 1; path: string; data: string | Buffer; flags: number }
+  | { type: 2 | 13; path: string; version: number };
 
 export interface ZooKeeperBindingConfig {
   /** `host:port,host:port`; a chroot suffix is allowed but this store prefixes paths itself. */
