@@ -93,6 +93,7 @@ export class Sidecar {
       mirrorLagMs: () => mirror.lagMs,
       journalPending: () => journal.size,
       storeState: () => store.state,
+      ...(store.createBatches && { createBatches: () => store.createBatches! }),
     });
     const service = new TokenService({
       nodeId: options.nodeId,

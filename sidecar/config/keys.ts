@@ -15,6 +15,7 @@ import {
   path,
   positiveNumber,
   powerOfTwo,
+  wholeNumber,
   type ValueRule,
 } from './value-rules.js';
 
@@ -141,6 +142,12 @@ export const KEY_SPECS = {
     default: String(D.store.zookeeper.shards),
     extension: true,
     ...powerOfTwo(16, 65_536),
+  },
+  'cluster.store.zookeeper.write.batch': {
+    description: 'most token records created in one ZooKeeper transaction (multi); 1 sends one create per token',
+    default: String(D.store.zookeeper.writeBatch),
+    extension: true,
+    ...wholeNumber(1, 1000),
   },
   'cluster.store.directory.shards': {
     description: 'record shards (subdirectories) of the DIRECTORY store',

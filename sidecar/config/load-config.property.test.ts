@@ -111,6 +111,7 @@ const READ: Partial<Record<ConfigKey, (o: TokensyncOptions) => unknown>> = {
   'cluster.store.outage.policy': (o) => o.store.outagePolicy,
   'log.level': (o) => o.log.level,
   'cluster.store.zookeeper.shards': (o) => o.store.zookeeper.shards,
+  'cluster.store.zookeeper.write.batch': (o) => o.store.zookeeper.writeBatch,
   'cluster.store.directory.shards': (o) => o.store.directoryShards,
   'cluster.store.directory.rescan.interval': (o) => o.store.rescanIntervalMs,
   'cluster.store.reaper.interval': (o) => o.store.reaperIntervalMs,

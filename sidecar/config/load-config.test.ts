@@ -22,7 +22,7 @@ function expectedDefaults(base: string, hostname = ENV.hostname): TokensyncOptio
     store: {
       type: 'DIRECTORY',
       directoryPath: `${base}/appdata/shared`,
-      zookeeper: { sessionTimeoutMs: 15_000, shards: 4096 },
+      zookeeper: { sessionTimeoutMs: 15_000, shards: 4096, writeBatch: 128 },
       directoryShards: 256,
       rescanIntervalMs: 5_000,
       outagePolicy: 'serve-cached',
@@ -104,6 +104,7 @@ sidecar.admin.token.file=/etc/tokensync/admin
 cluster.store.outage.policy=reject
 log.level=warn
 cluster.store.zookeeper.shards=16
+cluster.store.zookeeper.write.batch=1
 cluster.store.directory.shards=1
 cluster.store.directory.rescan.interval=250ms
 cluster.store.reaper.interval=10s
@@ -127,6 +128,7 @@ sidecar.max.body=1m
         sessionTimeoutMs: 30_000,
         auth: { scheme: 'digest', user: 'sync', password: 'pa:ss' },
         shards: 16,
+        writeBatch: 1,
       },
       directoryShards: 1,
       rescanIntervalMs: 250,
@@ -227,6 +229,9 @@ test('a bad value is one line naming the key, the value and what is allowed', ()
     ['cluster.store.zookeeper.shards', '8', /is not a power of two from 16 to 65536/],
     ['cluster.store.zookeeper.shards', '100', /is not a power of two/],
     ['cluster.store.zookeeper.shards', '131072', /is not a power of two/],
+    ['cluster.store.zookeeper.write.batch', '0', /is not a whole number from 1 to 1000/],
+    ['cluster.store.zookeeper.write.batch', '1001', /is not a whole number from 1 to 1000/],
+    ['cluster.store.zookeeper.write.batch', '12.5', /is not a whole number/],
     ['cluster.store.directory.shards', '8192', /is not a power of two from 1 to 4096/],
     ['cluster.store.directory.shards', '0', /is not a power of two/],
     ['cluster.store.directory.shards', '2.0', /is not a power of two/],

@@ -105,6 +105,12 @@ export interface ZooKeeperOptions {
    * @default 4096
    */
   shards: number;
+  /**
+   * EXTENSION `cluster.store.zookeeper.write.batch`: most record creates in one ZooKeeper transaction (the creates
+   * asked for together leave as one multi); 1 sends one create per record. From 1 to 1000.
+   * @default 128
+   */
+  writeBatch: number;
 }
 
 export interface ZooKeeperAuth {
@@ -216,6 +222,7 @@ export const DEFAULT_OPTIONS: TokensyncOptions = deepFreeze({
     zookeeper: {
       sessionTimeoutMs: 15_000,
       shards: 4096,
+      writeBatch: 128,
     },
     directoryShards: 256,
     rescanIntervalMs: 5_000,

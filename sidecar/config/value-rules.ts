@@ -84,6 +84,18 @@ export function powerOfTwo(min: number, max: number): ValueRule<number> {
   };
 }
 
+export function wholeNumber(min: number, max: number): ValueRule<number> {
+  const allowed = `a whole number from ${min} to ${max}`;
+  return {
+    allowed,
+    parse(text) {
+      const n = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
+      if (!(n >= min && n <= max)) throw invalid(text, `is not ${allowed}`);
+      return n;
+    },
+  };
+}
+
 export function positiveNumber(): ValueRule<number> {
   const allowed = 'a number greater than 0';
   return {

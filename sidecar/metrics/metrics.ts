@@ -7,6 +7,8 @@ export interface MetricsSources {
   mirrorLagMs(): number;
   journalPending(): number;
   storeState(): string;
+  /** ZOOKEEPER: record-create transactions (multi) sent so far, the creates they carried, and those refused. */
+  createBatches?(): { transactions: number; creates: number; refused: number };
 }
 
 const REFUSAL_INDEX = Object.fromEntries(REFUSAL_REASONS.map((r, i) => [r, i + 1])) as Record<RefusalReason, number>;
@@ -104,6 +106,23 @@ export class Metrics {
         for (const s of STATES) this.labels(s).set(s === current ? 1 : 0);
       },
     });
+    const batches = sources.createBatches?.bind(sources);
+    if (batches) {
+      const fromStore = (name: string, help: string, pick: (b: { transactions: number; creates: number; refused: number }) => number) =>
+        new Counter({
+          name,
+          help,
+          registers,
+          collect() {
+            // a running total kept by the store: handed over as it is on each scrape
+            this.reset();
+            this.inc(pick(batches()));
+          },
+        });
+      fromStore('tokensync_store_create_transactions_total', 'ZooKeeper transactions (multi) that carried token record creates', (b) => b.transactions);
+      fromStore('tokensync_store_batched_creates_total', 'Token record creates sent inside those transactions (creates sent alone are not counted)', (b) => b.creates);
+      fromStore('tokensync_store_create_transactions_refused_total', 'Of those transactions, the ones ZooKeeper refused (a name taken...): sent again as single creates', (b) => b.refused);
+    }
   }
 
   validation(reason: RefusalReason | undefined): void {

@@ -53,6 +53,7 @@ export async function createStore(options: TokensyncOptions, logger: Logger, clo
     sessionTimeoutMs: zk.sessionTimeoutMs,
     auth: zk.auth,
     shards: zk.shards,
+    createBatch: zk.writeBatch,
     logger,
     clock,
     ...(overrides.connectTimeoutMs !== undefined && { connectTimeoutMs: overrides.connectTimeoutMs }),

@@ -83,6 +83,8 @@ export interface TokenStore extends EventEmitter<StoreEvents> {
   readonly shards: number;
   /** ZOOKEEPER, once watching: how records are followed (see {@link MemberInfo.watch}). */
   readonly recordWatchMode?: 'persistent' | 'one-shot';
+  /** ZOOKEEPER: record-create transactions (multi) sent so far, the creates they carried, and those refused. */
+  readonly createBatches?: { transactions: number; creates: number; refused: number };
   readonly state: ConnectionState;
 
   /**

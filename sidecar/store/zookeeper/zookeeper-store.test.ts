@@ -118,6 +118,48 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
     await assert.rejects(store.create(record('a', 'api', 'bad/jti/..')), BadRequestError);
   });
 
+  it('sends creates asked for together as transactions: one znode per record, duplicates answered alone', async () => {
+    const chroot = '/batched';
+    const pathOf = (r: TokenRecord) => `${chroot}/tokens/${shardName(shardOf(r.jti, SHARDS), SHARDS)}/${recordName(r)}`;
+    const store = await open(chroot);
+    const watching = await open(chroot, {}, true);
+    const mirror = new Mirror(watching.shards);
+    mirror.attach(watching);
+    await nextEvent(watching, 'rebuilt');
+
+    const records = Array.from({ length: 300 }, (_, i) => record(`user${i % 7}@example.com`));
+    assert.deepEqual(await Promise.all(records.map((r) => store.create(r))), Array(300).fill(true));
+    const { transactions, creates, refused } = store.createBatches;
+    assert.equal(creates, 300, 'every create went inside a transaction');
+    assert.ok(transactions >= 3 && transactions <= 30, `${transactions} transactions for 300 creates (at most 128 each)`);
+    assert.equal(refused, 0);
+    const czxids = await Promise.all(
+      records.map(async (r) => {
+        const { stat, data } = await raw.get(pathOf(r));
+        assert.deepEqual(JSON.parse(data.toString()), r, 'each record its own znode and data');
+        return stat.czxid;
+      }),
+    );
+    assert.equal(new Set(czxids).size, transactions, 'the records of one transaction share its zxid');
+    await eventually(() => records.every((r) => mirror.lookup(r.jti).presence === 'present'));
+
+    // a name taken inside a transaction: ZooKeeper refuses all of it, and each create is answered on its own
+    const fresh = [record('eve'), record('eve')];
+    const answers = await Promise.all([store.create(records[0]!), store.create(fresh[0]!), store.create(fresh[0]!), store.create(fresh[1]!)]);
+    assert.deepEqual(answers, [false, true, false, true]);
+    assert.equal(store.createBatches.refused, 1);
+    for (const r of fresh) assert.deepEqual(JSON.parse((await raw.get(pathOf(r))).data.toString()), r);
+
+    // write.batch=1: one plain create per record, as before transactions
+    const single = await open(chroot, { createBatch: 1 });
+    const alone = Array.from({ length: 20 }, () => record('frank'));
+    assert.deepEqual(await Promise.all(alone.map((r) => single.create(r))), Array(20).fill(true));
+    assert.deepEqual(single.createBatches, { transactions: 0, creates: 0, refused: 0 });
+    const aloneZxids = await Promise.all(alone.map(async (r) => (await raw.exists(pathOf(r)))!.czxid));
+    assert.equal(new Set(aloneZxids).size, 20);
+    mirror.detach();
+  });
+
   it('lets exactly one of 20 concurrent consumes on two stores win', async () => {
     const a = await open('/consume');
     const b = await open('/consume');

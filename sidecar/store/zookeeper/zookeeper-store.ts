@@ -17,6 +17,7 @@ import { forEachBounded } from './for-each-bounded.js';
 import { LAYOUT_VERSION, type LayoutMeta, ZkLayout, digestId, isValidChroot, isValidShardCount, parseMeta } from './layout.js';
 import { MemberNode } from './member-node.js';
 import { createProtected } from './protected-create.js';
+import { CreateBatcher } from './create-batcher.js';
 import { ReaperLatch } from './reaper-latch.js';
 import { type RebuildStats, TreeWatcher, type TreeWatcherHost } from './tree-watcher.js';
 import { CreateMode, ZK_PERM_ALL, ZkClient, type ZkAcl } from './zk-client.js';
@@ -71,6 +72,18 @@ export interface ZooKeeperStoreOptions {
    * @default 'persistent'
    */
   recordWatch?: 'persistent' | 'one-shot';
+  /**
+   * Record creates per ZooKeeper transaction (multi), at most: the creates of one event-loop turn, and those that
+   * wait while {@link createsInFlight} transactions are unanswered, leave as one (see {@link CreateBatcher}). 1: one
+   * plain create per record. Needs the patched binding (else every create goes alone).
+   * @default 128
+   */
+  createBatch?: number;
+  /**
+   * Create transactions unanswered at once before new creates wait for the next one.
+   * @default 2
+   */
+  createsInFlight?: number;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -82,6 +95,9 @@ const LIST_PREFETCH = 16;
 /** How long `close()` waits for its best-effort deletes. */
 const CLOSE_GRACE_MS = 1_000;
 const SET_MARKER_ATTEMPTS = 10;
+/** `cluster.store.zookeeper.write.batch`'s default (sidecar/config/options.ts). */
+export const DEFAULT_CREATE_BATCH = 128;
+export const DEFAULT_CREATES_IN_FLIGHT = 2;
 
 type Lifecycle = 'latent' | 'started' | 'closed';
 
@@ -90,8 +106,9 @@ const noop = (): void => undefined;
 /**
  * The cluster shared store on Apache ZooKeeper (the `zookeeper` npm binding, C client 3.8).
  *
- * Every mutation is ONE request (`create`, `delete`, a versioned `delete` to consume, one marker write), so
- * nothing needs `multi`, which this client lacks. Records are immutable and sharded under `/tokens`, and
+ * Every mutation is ONE request (`create`, `delete`, a versioned `delete` to consume, one marker write); record
+ * creates asked for together share one transaction (`multi`, {@link CreateBatcher}: each record is still created
+ * by one create op, all or none of a transaction applied). Records are immutable and sharded under `/tokens`, and
  * only the shard parents are watched: the C client re-sends every watch in one packet on reconnect, which
  * must stay under `jute.maxbuffer`.
  *
@@ -128,6 +145,7 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
   private watcher: TreeWatcher | null = null;
   private readonly member: MemberNode;
   private readonly latch: ReaperLatch;
+  private readonly batcher: CreateBatcher;
   private reaperCheck: Promise<boolean> | null = null;
 
   constructor(options: ZooKeeperStoreOptions) {
@@ -171,6 +189,18 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
     this.csm.on('state', (next, previous) => this.onState(next, previous));
     this.member = new MemberNode(this.layout, this.acl, this.logger);
     this.latch = new ReaperLatch(this.layout, this.acl, this.logger);
+    this.batcher = new CreateBatcher({
+      maxOps: options.createBatch ?? DEFAULT_CREATE_BATCH,
+      maxInFlight: options.createsInFlight ?? DEFAULT_CREATES_IN_FLIGHT,
+      // the session current when the transaction leaves (a create asked for in an older one still goes)
+      multi: async (ops) => this.requireClient().multi(ops),
+      single: async (path, data) => this.createRecordNode(this.requireClient(), path, data),
+    });
+  }
+
+  /** Record creates sent in transactions so far, and the transactions that carried them. */
+  get createBatches(): { transactions: number; creates: number; refused: number } {
+    return { transactions: this.batcher.transactions, creates: this.batcher.batchedCreates, refused: this.batcher.fallbacks };
   }
 
   get shards(): number {
@@ -514,15 +544,23 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
     return this.run(async (client) => {
       const shard = this.layout.shardOf(record.jti);
       const seq = this.watcher?.nextSeq() ?? 0;
-      try {
-        await client.create(this.layout.recordPath(record), JSON.stringify(record), CreateMode.PERSISTENT);
-        this.watcher?.noteWrite(shard, seq);
-        return true;
-      } catch (error) {
-        if (isZkError(error, ZkCode.NODEEXISTS)) return false;
-        throw error;
-      }
+      const path = this.layout.recordPath(record);
+      const data = JSON.stringify(record);
+      const created = client.canMulti ? await this.batcher.create(path, data) : await this.createRecordNode(client, path, data);
+      if (created) this.watcher?.noteWrite(shard, seq);
+      return created;
     });
+  }
+
+  /** One plain create: `true` created, `false` the name is taken. */
+  private async createRecordNode(client: ZkClient, path: string, data: string): Promise<boolean> {
+    try {
+      await client.create(path, data, CreateMode.PERSISTENT);
+      return true;
+    } catch (error) {
+      if (isZkError(error, ZkCode.NODEEXISTS)) return false;
+      throw error;
+    }
   }
 
   async delete(ref: RecordRef): Promise<boolean> {

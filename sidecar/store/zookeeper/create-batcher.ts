@@ -1,0 +1,127 @@
+import { ZkMultiError, type ZkOp } from './zk-client.js';
+
+export interface CreateBatcherOptions {
+  /** Sends one transaction (ZkClient.multi of the current session). */
+  multi(ops: ZkOp[]): Promise<void>;
+  /** Creates one node on its own: `true` created, `false` the name is taken (NODEEXISTS); anything else throws. */
+  single(path: string, data: string): Promise<boolean>;
+  /** Creates in one transaction, at most (1: every create on its own, no batching). */
+  maxOps: number;
+  /**
+   * Transactions on the wire at once. While that many are unanswered, new creates wait and leave together in the
+   * next one (group commit); under light load nothing waits: a create leaves at the end of its event-loop turn.
+   */
+  maxInFlight: number;
+}
+
+interface Pending {
+  path: string;
+  data: string;
+  resolve: (created: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * A transaction's payload stays well under ZooKeeper's default `jute.maxbuffer` (1 MiB; a bigger request closes
+ * the connection). Counted in UTF-16 units times 3, an upper bound of the UTF-8 bytes.
+ */
+const MAX_BATCH_CHARS_X3 = 512 * 1024;
+
+/**
+ * Group commit for record creates: the creates asked for in one event-loop turn (and those that wait while
+ * {@link CreateBatcherOptions.maxInFlight} transactions are unanswered) leave as ONE ZooKeeper multi, which the
+ * ensemble proposes, logs and commits once for all of them, where each create alone costs all three. A lone create
+ * is sent as a plain create.
+ *
+ * Answers stay per create: a transaction the ensemble refuses (a name already taken, a missing shard: nothing of it
+ * was applied) is sent again as single creates, each answered on its own, so one duplicate never fails the
+ * others. A transaction lost with the connection fails every create in it with that error, as single creates lost
+ * with it would (all or none of it was applied: callers that journal and replay see `false` for any that were).
+ *
+ * Order: creates leave in the order they were asked for, on one session. A caller deletes a record only after its
+ * create was answered, so a delete never overtakes a create still waiting here.
+ */
+export class CreateBatcher {
+  private queue: Pending[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+  /** Transactions sent, and the creates in them (for the batch-size metric and tests). */
+  transactions = 0;
+  batchedCreates = 0;
+  /** Transactions refused and sent again as single creates. */
+  fallbacks = 0;
+
+  constructor(private readonly options: CreateBatcherOptions) {
+    if (!Number.isInteger(options.maxOps) || options.maxOps < 1) throw new RangeError(`maxOps ${options.maxOps} must be a whole number >= 1`);
+    if (!Number.isInteger(options.maxInFlight) || options.maxInFlight < 1) {
+      throw new RangeError(`maxInFlight ${options.maxInFlight} must be a whole number >= 1`);
+    }
+  }
+
+  /** Creates waiting for a transaction. */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  create(path: string, data: string): Promise<boolean> {
+    if (this.options.maxOps === 1) return this.options.single(path, data);
+    return new Promise<boolean>((resolve, reject) => {
+      this.queue.push({ path, data, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.options.maxInFlight) return;
+    this.scheduled = true;
+    // the end of this event-loop turn: every request read in it has asked by then
+    setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) {
+      const batch = this.take();
+      this.inFlight++;
+      void this.send(batch).finally(() => {
+        this.inFlight--;
+        if (this.queue.length > 0) this.schedule();
+      });
+    }
+  };
+
+  private take(): Pending[] {
+    let chars = 0;
+    let n = 0;
+    while (n < this.queue.length && n < this.options.maxOps) {
+      const p = this.queue[n]!;
+      chars += (p.path.length + p.data.length) * 3;
+      if (n > 0 && chars > MAX_BATCH_CHARS_X3) break;
+      n++;
+    }
+    return this.queue.splice(0, n);
+  }
+
+  private async send(batch: Pending[]): Promise<void> {
+    if (batch.length === 1) {
+      const p = batch[0]!;
+      await this.options.single(p.path, p.data).then(p.resolve, p.reject);
+      return;
+    }
+    this.transactions++;
+    this.batchedCreates += batch.length;
+    try {
+      await this.options.multi(batch.map((p) => ({ op: 'create', path: p.path, data: p.data })));
+    } catch (error) {
+      if (error instanceof ZkMultiError) {
+        // refused, nothing applied: every create gets its own answer
+        this.fallbacks++;
+        await Promise.all(batch.map((p) => this.options.single(p.path, p.data).then(p.resolve, p.reject)));
+      } else {
+        for (const p of batch) p.reject(error);
+      }
+      return;
+    }
+    for (const p of batch) p.resolve(true);
+  }
+}
