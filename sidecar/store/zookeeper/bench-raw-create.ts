@@ -3,13 +3,16 @@
  * record-sized nodes under a fresh parent, no ACL, no store logic. Benchmarks compare the store's issue
  * rate with it (the goal: issuing costs one ZooKeeper write, so the two should be close).
  *
- *   node dist/sidecar/store/zookeeper/bench-raw-create.js 127.0.0.1:2181 10000
+ * `rawMultiRate` is the same with the creates grouped into transactions (the binding's `a_multi`, tokensync's multi
+ * patch), as the store sends them: the ceiling of the batched design.
+ *
+ *   node dist/sidecar/store/zookeeper/bench-raw-create.js 127.0.0.1:2181 10000 [creates per multi]
  */
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import type { ZooKeeperBinding, ZooKeeperBindingClass } from './zookeeper.js';
+import type { ZkNativeOp, ZooKeeperBinding, ZooKeeperBindingClass } from './zookeeper.js';
 
 const IN_FLIGHT = 1_000;
 
@@ -32,12 +35,14 @@ function callback<T>(invoke: (cb: (rc: number, error: string, value?: T) => void
 
 /**
  * Creates/s for `n` pipelined creates against `connect` (`host:port,...`); removes what it created. `aroundCreates`
- * wraps the create phase alone (not the connection, nor the deletes), for a caller that measures it.
+ * wraps the create phase alone (not the connection, nor the deletes), for a caller that measures it. With `multi`,
+ * the creates go `multi.batch` to a transaction, `multi.inFlight` transactions at once.
  */
 export async function rawCreateRate(
   connect: string,
   n: number,
   aroundCreates: (creates: () => Promise<void>) => Promise<void> = (creates) => creates(),
+  multi?: { batch: number; inFlight: number },
 ): Promise<number> {
   const Binding = createRequire(import.meta.url)('zookeeper') as ZooKeeperBindingClass;
   const zk: ZooKeeperBinding = new Binding({
@@ -53,17 +58,30 @@ export async function rawCreateRate(
   const parent = `/bench-raw-${randomUUID()}`;
   try {
     await callback((cb) => zk.native.a_create(parent, '', 0, cb));
-    const run = async (op: (i: number) => Promise<unknown>) => {
+    const run = async (tasks: number, inFlight: number, op: (i: number) => Promise<unknown>) => {
       let next = 0;
       const worker = async () => {
-        while (next < n) await op(next++);
+        while (next < tasks) await op(next++);
       };
-      await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, n) }, worker));
+      await Promise.all(Array.from({ length: Math.min(inFlight, tasks) }, worker));
     };
     const started = performance.now();
-    await aroundCreates(() => run((i) => callback((cb) => zk.native.a_create(`${parent}/n${i}`, PAYLOAD, 0, cb))));
+    if (multi) {
+      const multiOp = zk.native.a_multi;
+      if (!multiOp) throw new Error('the zookeeper binding lacks a_multi (tokensync multi patch)');
+      const batches = Math.ceil(n / multi.batch);
+      await aroundCreates(() =>
+        run(batches, multi.inFlight, (b) => {
+          const ops: ZkNativeOp[] = [];
+          for (let i = b * multi.batch; i < Math.min(n, (b + 1) * multi.batch); i++) ops.push({ type: 1 as const, path: `${parent}/n${i}`, data: PAYLOAD, flags: 0 });
+          return callback((cb) => multiOp.call(zk.native, ops, cb));
+        }),
+      );
+    } else {
+      await aroundCreates(() => run(n, IN_FLIGHT, (i) => callback((cb) => zk.native.a_create(`${parent}/n${i}`, PAYLOAD, 0, cb))));
+    }
     const seconds = (performance.now() - started) / 1000;
-    await run((i) => callback((cb) => zk.native.a_delete_(`${parent}/n${i}`, -1, cb)));
+    await run(n, IN_FLIGHT, (i) => callback((cb) => zk.native.a_delete_(`${parent}/n${i}`, -1, cb)));
     return n / seconds;
   } finally {
     await callback((cb) => zk.native.a_delete_(parent, -1, cb)).catch(() => undefined);
@@ -72,7 +90,12 @@ export async function rawCreateRate(
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const [connect = '127.0.0.1:2181', count = '10000'] = process.argv.slice(2);
-  const rate = await rawCreateRate(connect, Number(count));
-  console.log(`${Math.round(rate)} creates/s (${count} pipelined creates, ${IN_FLIGHT} in flight, ${connect})`);
+  const [connect = '127.0.0.1:2181', count = '10000', batch] = process.argv.slice(2);
+  if (batch) {
+    const rate = await rawCreateRate(connect, Number(count), undefined, { batch: Number(batch), inFlight: 2 });
+    console.log(`${Math.round(rate)} creates/s (${count} creates, ${batch} per multi, 2 multis in flight, ${connect})`);
+  } else {
+    const rate = await rawCreateRate(connect, Number(count));
+    console.log(`${Math.round(rate)} creates/s (${count} pipelined creates, ${IN_FLIGHT} in flight, ${connect})`);
+  }
 }
