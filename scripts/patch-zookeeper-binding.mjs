@@ -43,7 +43,7 @@ const POLL_PATCH_ID = 'tokensync poll patch v1';
 /** Names the resolve patch (host names resolved at most once a minute while connected), in the stamp. */
 const RESOLVE_PATCH_ID = 'tokensync resolve patch v1';
 /** Names the multi patch (zoo_amulti exposed as `a_multi`), in the stamp written after the rebuild. */
-const MULTI_PATCH_ID = 'tokensync multi patch v1';
+const MULTI_PATCH_ID = 'tokensync multi patch v2';
 const FD_PATCHES = [
   {
     what: 'headers for dup() and fstat()',
@@ -636,8 +636,9 @@ const POLL_PATCHES = [
 // The multi patch. ZooKeeper's multi (zoo_amulti in the C client, Curator's transaction()) applies many creates,
 // deletes and version checks as ONE transaction: one proposal, one log append, one commit for all of them, where
 // each create on its own costs the ensemble all three. The binding does not expose it; `a_multi(ops, cb)` does, for
-// the three kinds tokensync needs. ops: [{type: 1, path, data: string | Buffer, flags}] (create, open ACL as the
-// binding's a_create), [{type: 2, path, version}] (delete), [{type: 13, path, version}] (check); cb(rc, error,
+// the three kinds tokensync needs. ops: [{type: 1, path, data: string | Buffer, flags, acl?}] (create; `acl` in
+// a_set_acl's shape, else the open ACL as the binding's a_create: unlike a_create followed by a_set_acl, the node
+// never exists unprotected), [{type: 2, path, version}] (delete), [{type: 13, path, version}] (check); cb(rc, error,
 // errs): rc is the first op's failure (or ZOK), errs[i] each op's own code (ZOK, the failure, or
 // ZRUNTIMEINCONSISTENCY for ops not tried once one failed). All or nothing: when rc is not ZOK, nothing was applied.
 const MULTI_PATCHES = [
@@ -690,6 +691,7 @@ const MULTI_PATCHES = [
         std::vector<std::string> paths(count);
         std::vector<std::string> datas(count);
         std::vector<zoo_op_t> ops(count);
+        std::vector<struct ACL_vector *> acls(count, (struct ACL_vector *) NULL);
         for (int i = 0; i < count; i++) {
             Local<Value> item = Nan::Get(jsOps, i).ToLocalChecked();
             THROW_IF_NOT (item->IsObject(), "a_multi(ops, cb): each op must be an object");
@@ -705,12 +707,15 @@ const MULTI_PATCHES = [
                     datas[i] = *Nan::Utf8String(toString(value));
                 }
                 int flags = toInt(Nan::Get(op, LOCAL_STRING("flags")).ToLocalChecked());
-                zoo_create_op_init(&ops[i], paths[i].c_str(), datas[i].data(), (int) datas[i].size(), &ZOO_OPEN_ACL_UNSAFE, flags, NULL, 0);
+                Local<Value> acl = Nan::Get(op, LOCAL_STRING("acl")).ToLocalChecked();
+                if (acl->IsArray() && Local<Array>::Cast(acl)->Length() > 0) acls[i] = zk->createAclVector(Local<Array>::Cast(acl));
+                zoo_create_op_init(&ops[i], paths[i].c_str(), datas[i].data(), (int) datas[i].size(), acls[i] ? acls[i] : &ZOO_OPEN_ACL_UNSAFE, flags, NULL, 0);
             } else if (type == ZOO_DELETE_OP || type == ZOO_CHECK_OP) {
                 int version = toInt(Nan::Get(op, LOCAL_STRING("version")).ToLocalChecked());
                 if (type == ZOO_DELETE_OP) zoo_delete_op_init(&ops[i], paths[i].c_str(), version);
                 else zoo_check_op_init(&ops[i], paths[i].c_str(), version);
             } else {
+                for (int j = 0; j < i; j++) if (acls[j]) { deallocate_ACL_vector(acls[j]); free(acls[j]); }
                 return Nan::ThrowError("a_multi(ops, cb): op type must be 1 (create), 2 (delete) or 13 (check)");
             }
         }
@@ -723,6 +728,8 @@ const MULTI_PATCHES = [
         data->results = (zoo_op_result_t *) calloc(count, sizeof(zoo_op_result_t));
 
         METHOD_EPILOG(zoo_amulti(zk->zhandle, count, ops.data(), data->results, &multi_completion, data));
+        // serialized by now: the ACLs are not needed any more
+        for (int i = 0; i < count; i++) if (acls[i]) { deallocate_ACL_vector(acls[i]); free(acls[i]); }
     }
 
     static void ASync(const Nan::FunctionCallbackInfo<Value>& info) {

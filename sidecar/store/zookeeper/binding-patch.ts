@@ -15,7 +15,7 @@ export const BINDING_PATCH_IDS = [
   'tokensync resolve patch v1',
   'tokensync send patch v1',
   'tokensync poll patch v1',
-  'tokensync multi patch v1',
+  'tokensync multi patch v2',
 ] as const;
 
 /**

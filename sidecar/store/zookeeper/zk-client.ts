@@ -41,7 +41,8 @@ export interface ZkAcl {
 
 /** An op of a {@link ZkClient.multi} transaction. */
 export type ZkOp =
-  | { op: 'create'; path: string; data: string | Buffer; mode?: CreateMode }
+  /** `acl`: the node is created with it (never open for a moment, as with `create` then `setAcl`); default open. */
+  | { op: 'create'; path: string; data: string | Buffer; mode?: CreateMode; acl?: readonly ZkAcl[] }
   | { op: 'delete'; path: string; version: number }
   | { op: 'check'; path: string; version: number };
 
@@ -313,7 +314,13 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     if (ops.length === 0) return Promise.resolve();
     const native: ZkNativeOp[] = ops.map((op) =>
       op.op === 'create'
-        ? { type: 1, path: op.path, data: op.data, flags: op.mode ?? CreateMode.PERSISTENT }
+        ? {
+            type: 1,
+            path: op.path,
+            data: op.data,
+            flags: op.mode ?? CreateMode.PERSISTENT,
+            ...(op.acl && { acl: op.acl.map((a) => ({ perm: a.perms, scheme: a.scheme, auth: a.auth })) }),
+          }
         : { type: op.op === 'delete' ? 2 : 13, path: op.path, version: op.version },
     );
     const result = this.call(

@@ -357,6 +357,24 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
     await denied('set a marker', raw.set('/secure/pano/subjects/ZnJhbms', '{"revokedBefore":0}', -1));
     await denied('list members', raw.getChildren('/secure/pano/members'));
     await denied('read the chroot', raw.getChildren('/secure/pano'));
+    // records too, whether created alone or inside a transaction, from the create on (no window without the ACL)
+    await denied('read a record', raw.get(`${shard}/${recordName(r)}`));
+    await denied('change a record', raw.set(`${shard}/${recordName(r)}`, '{}', -1));
+    const batch = Array.from({ length: 40 }, () => record('frank'));
+    const before = store.createBatches.transactions;
+    assert.deepEqual(await Promise.all(batch.map((x) => store.create(x))), Array(40).fill(true));
+    assert.ok(store.createBatches.transactions > before, 'the 40 went in transactions');
+    for (const x of [batch[0]!, batch[39]!]) {
+      const path = `/secure/pano/tokens/${shardName(shardOf(x.jti, SHARDS), SHARDS)}/${recordName(x)}`;
+      await denied('read a record created in a transaction', raw.get(path));
+      const stat = await raw.exists(path);
+      // created with the ACL, never set afterwards: the layout's repair (which re-protects nodes still at ACL version 0)
+      // must therefore never be pointed at records
+      assert.equal(stat!.aversion, 0);
+    }
+    // a marker created now (create, then set_acl right behind it) is protected as well
+    await store.setMarker('grace', 99);
+    await denied('read a new marker', raw.get('/secure/pano/subjects/Z3JhY2U'));
 
     // another sidecar with the right credentials works; one with the wrong password is refused clearly
     const again = await open('/secure/pano', { auth });

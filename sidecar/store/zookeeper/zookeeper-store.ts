@@ -193,7 +193,10 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
       maxOps: options.createBatch ?? DEFAULT_CREATE_BATCH,
       maxInFlight: options.createsInFlight ?? DEFAULT_CREATES_IN_FLIGHT,
       // the session current when the transaction leaves (a create asked for in an older one still goes)
-      multi: async (ops) => this.requireClient().multi(ops),
+      multi: async (ops) => {
+        const acl = this.acl;
+        return this.requireClient().multi(acl ? ops.map((op) => (op.op === 'create' ? { ...op, acl } : op)) : ops);
+      },
       single: async (path, data) => this.createRecordNode(this.requireClient(), path, data),
     });
   }
@@ -496,7 +499,9 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
     }
     if (this.acl) {
       // nodes created without our ACL (before auth was configured, or by a sidecar that stopped between its
-      // create and its set_acl) still have ACL version 0; get_acl cannot be used to tell (it crashes the binding)
+      // create and its set_acl) still have ACL version 0; get_acl cannot be used to tell (it crashes the binding).
+      // Layout nodes are therefore always protected by create + set_acl (version 1), never by an ACL in the create
+      // itself as records are (which leaves version 0): records are not in this list.
       await this.repairAcls(client, [...chrootPaths.slice(-1), ...this.layout.parents(), this.layout.meta, ...present]);
     }
   }
@@ -552,10 +557,14 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
     });
   }
 
-  /** One plain create: `true` created, `false` the name is taken. */
+  /**
+   * One record create: `true` created, `false` the name is taken. With auth and the multi patch the record carries
+   * the digest ACL from its creation; an unpatched binding creates it open (one request still, no `set_acl`).
+   */
   private async createRecordNode(client: ZkClient, path: string, data: string): Promise<boolean> {
     try {
-      await client.create(path, data, CreateMode.PERSISTENT);
+      if (this.acl && client.canMulti) await client.multi([{ op: 'create', path, data, acl: this.acl }]);
+      else await client.create(path, data, CreateMode.PERSISTENT);
       return true;
     } catch (error) {
       if (isZkError(error, ZkCode.NODEEXISTS)) return false;

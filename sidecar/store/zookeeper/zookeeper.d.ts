@@ -80,9 +80,9 @@ export interface ZkNativeHandle {
   a_multi?(ops: ZkNativeOp[], cb: (rc: number, error: string, errs: number[]) => void): number;
 }
 
-/** An op of `a_multi`: 1 create (open ACL), 2 delete, 13 version check. */
+/** An op of `a_multi`: 1 create (with `acl`, else the open ACL), 2 delete, 13 version check. */
 export type ZkNativeOp =
-  | { type: 1; path: string; data: string | Buffer; flags: number }
+  | { type: 1; path: string; data: string | Buffer; flags: number; acl?: ZkNativeAcl[] }
   | { type: 2 | 13; path: string; version: number };
 
 export interface ZooKeeperBindingConfig {
