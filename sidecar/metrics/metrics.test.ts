@@ -57,3 +57,23 @@ test('request durations land in their route\'s histogram', async () => {
   assert.match(text, /^tokensync_http_request_duration_seconds_count\{route="list"\} 1$/m);
   metrics.registry.clear();
 });
+
+test("the store's create transactions show as running totals on every scrape; without the source, no such series", async () => {
+  const batches = { transactions: 3, creates: 120, refused: 0 };
+  const metrics = new Metrics({ ...sources, createBatches: () => batches }, { defaultMetrics: false });
+  const value = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+  let text = await metrics.registry.metrics();
+  assert.equal(value(text, 'tokensync_store_create_transactions_total'), 3);
+  assert.equal(value(text, 'tokensync_store_batched_creates_total'), 120);
+  assert.equal(value(text, 'tokensync_store_create_transactions_refused_total'), 0);
+  Object.assign(batches, { transactions: 5, creates: 200, refused: 1 });
+  text = await metrics.registry.metrics();
+  assert.equal(value(text, 'tokensync_store_create_transactions_total'), 5, 'the total, not the sum of scrapes');
+  assert.equal(value(text, 'tokensync_store_batched_creates_total'), 200);
+  assert.equal(value(text, 'tokensync_store_create_transactions_refused_total'), 1);
+  metrics.registry.clear();
+
+  const directory = new Metrics(sources, { defaultMetrics: false });
+  assert.doesNotMatch(await directory.registry.metrics(), /create_transactions/);
+  directory.registry.clear();
+});
