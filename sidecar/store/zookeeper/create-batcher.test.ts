@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CreateBatcher, type CreateBatcherOptions } from './create-batcher.js';
-import { ZkMultiError, type ZkOp } from './zk-client.js';
+import type { ZkOp } from './zk-client.js';
+import { ZkMultiError } from './zk-multi-error.js';
 import { ZkCode, ZkError } from './zk-error.js';
 
 // The grouping logic of CreateBatcher. Its two outlets (a transaction, a single create) are recorded here and

@@ -1,4 +1,5 @@
-import { ZkMultiError, type ZkOp } from './zk-client.js';
+import type { ZkOp } from './zk-client.js';
+import { ZkMultiError } from './zk-multi-error.js';
 
 export interface CreateBatcherOptions {
   /** Sends one transaction (ZkClient.multi of the current session). */

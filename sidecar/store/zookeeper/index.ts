@@ -6,5 +6,8 @@ export type { ConnectionStateManagerOptions } from './connection-state-manager.j
 export { ZkLayout, LAYOUT_VERSION, LATCH_PREFIX, MAX_SHARDS, digestId, isValidChroot, isValidShardCount, parseMeta } from './layout.js';
 export type { LayoutMeta, WatchedPath } from './layout.js';
 export { ZkClient, CreateMode } from './zk-client.js';
-export type { ZkClientOptions, ZkClientEvents, ZkStat, ZkAcl, ZkWatchType } from './zk-client.js';
+export type { ZkClientOptions, ZkClientEvents, ZkStat, ZkAcl, ZkOp, ZkWatchType } from './zk-client.js';
 export { ZkError, ZkCode, isZkError } from './zk-error.js';
+export { ZkMultiError } from './zk-multi-error.js';
+export { CreateBatcher } from './create-batcher.js';
+export type { CreateBatcherOptions } from './create-batcher.js';

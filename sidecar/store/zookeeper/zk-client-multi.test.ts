@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ZkClient, ZkMultiError } from './zk-client.js';
+import { ZkClient } from './zk-client.js';
+import { ZkMultiError } from './zk-multi-error.js';
 import { ZkCode, ZkError } from './zk-error.js';
 import { startZooKeeper, type ZooKeeperCluster } from '../../../integration-tests/zookeeper/index.js';
 import { capturingLogger, rawClient } from './zk-test-support.js';

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { Logger } from '../../util/logger.js';
 import { ZkCode, ZkError } from './zk-error.js';
+import { ZkMultiError } from './zk-multi-error.js';
 import type { ZkNativeOp, ZooKeeperBinding, ZooKeeperBindingClass } from './zookeeper.js';
 
 /** A znode's stat (the binding's shape; declared here so that emitted typings do not need `zookeeper.d.ts`). */
@@ -45,21 +46,6 @@ export type ZkOp =
   | { op: 'create'; path: string; data: string | Buffer; mode?: CreateMode; acl?: readonly ZkAcl[] }
   | { op: 'delete'; path: string; version: number }
   | { op: 'check'; path: string; version: number };
-
-/**
- * A transaction that ZooKeeper refused: nothing of it was applied. `rc` (as {@link ZkError}) is the first failed
- * op's code, `failedIndex` that op, and `results` each op's code (RUNTIMEINCONSISTENCY for ops never tried).
- */
-export class ZkMultiError extends ZkError {
-  constructor(
-    rc: number,
-    path: string,
-    readonly failedIndex: number,
-    readonly results: readonly number[],
-  ) {
-    super(rc, 'multi', path, `op ${failedIndex} of ${results.length}; nothing applied`);
-  }
-}
 
 export type ZkWatchType = 'child' | 'changed' | 'created' | 'deleted' | 'notwatching';
 
