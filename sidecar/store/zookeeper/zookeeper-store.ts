@@ -109,8 +109,9 @@ const noop = (): void => undefined;
  * Every mutation is ONE request (`create`, `delete`, a versioned `delete` to consume, one marker write); record
  * creates asked for together share one transaction (`multi`, {@link CreateBatcher}: each record is still created
  * by one create op, all or none of a transaction applied). Records are immutable and sharded under `/tokens`, and
- * only the shard parents are watched: the C client re-sends every watch in one packet on reconnect, which
- * must stay under `jute.maxbuffer`.
+ * never watched one by one: one persistent recursive watch on `/tokens` (or, without it, a child watch per shard
+ * parent; the C client re-sends every one-shot watch in one packet on reconnect, which must stay under
+ * `jute.maxbuffer`).
  *
  * Connection state follows Curator ({@link ConnectionStateManager}); requests fail fast with
  * {@link StoreUnavailableError} while the connection is not up, so callers journal instead of waiting; a
