@@ -196,8 +196,8 @@ function table(rows: Row[], loadStart: string, loadEnd: string): string {
       `on ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, a local 3-server ZooKeeper ensemble ` +
       `(forceSync=no), load average ${loadStart} at the start and ${loadEnd} at the end (1/5/15 min; the machine is shared). ` +
       '"copy" is the copying phase (markers and records, one create per record, ' +
-      `${args.concurrency} in flight); "whole run" adds counting both stores first and verifying by listing both at the end. ` +
-      '"raw" is `rawCreateRate` for as many znodes on the same ensemble, right before and right after the DIRECTORY -> ZOOKEEPER copy (the mean of the two): the ceiling for one client.',
+      `${args.concurrency} in flight; into ZooKeeper the store sends them as transactions of up to 128 creates); "whole run" adds counting both stores first and verifying by listing both at the end. ` +
+      '"raw" is `rawCreateRate` (single creates, 1,000 in flight) for as many znodes on the same ensemble, right before and right after the DIRECTORY -> ZOOKEEPER copy (the mean of the two): the ceiling for one client sending one create per request.',
     '',
     '| tokens | raw creates/s | DIRECTORY -> ZOOKEEPER copy | records/s | vs raw | whole run | ZOOKEEPER -> DIRECTORY copy | records/s | whole run |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
