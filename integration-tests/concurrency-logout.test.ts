@@ -116,7 +116,11 @@ test(`revoking on another node right after the issue, ${size(2_000, 10_000)} tim
     const issued = await issuer.api.issue({ subject: `quick-${round}` });
     assert.equal(issued.status, 201, issued.text);
     const res = await revoker.api.revoke(issued.body.jti);
-    if (res.status !== 204) failures.push(`round ${round}: revoke on ${revoker.spec.nodeId} of a token issued on ${issuer.spec.nodeId}: ${res.status} ${res.text}`);
+    if (res.status !== 204) {
+      failures.push(
+        `round ${round}: revoke on ${revoker.spec.nodeId} of a token issued on ${issuer.spec.nodeId} (replicated: ${String(issued.body.replicated)}): ${res.status} ${res.text}`,
+      );
+    }
   });
   t.diagnostic(`FIGURES ${JSON.stringify({ full: FULL, scenario: 'revoke right after issue, other node', rounds, failures: failures.length })}`);
   assert.deepEqual(failures.slice(0, 10), [], `${failures.length} of ${rounds} revocations failed`);

@@ -20,6 +20,7 @@ function recorder(overrides: Partial<CreateBatcherOptions> = {}) {
   const batcher = new CreateBatcher({
     maxOps: 4,
     maxInFlight: 1,
+    unavailable: (error: unknown) => error instanceof ZkError && error.isUnavailable,
     multi: (ops: ZkOp[]) =>
       new Promise<void>((resolve, reject) => {
         sent.push({ kind: 'multi', paths: ops.map((o) => o.path), settle: (error) => (error ? reject(error) : resolve()) });
@@ -118,10 +119,42 @@ describe('CreateBatcher', () => {
     assert.equal(sent.length, 1, 'not retried here: the caller journals, and the replay finds what was applied');
   });
 
+  it('a transaction that timed out also fails the creates waiting behind it, at once and unsent', async () => {
+    const { batcher, sent } = recorder({ maxInFlight: 1 });
+    const inFlight = ['/a', '/b'].map((p) => batcher.create(p, 'x'));
+    await nextTurn();
+    const waiting = ['/c', '/d'].map((p) => batcher.create(p, 'x'));
+    await nextTurn();
+    assert.equal(batcher.waiting, 2);
+    const timedOut = new ZkError(ZkCode.OPERATIONTIMEOUT, 'multi', '/a');
+    sent[0]!.settle(timedOut);
+    for (const result of await Promise.allSettled([...inFlight, ...waiting])) assert.deepEqual(result, { status: 'rejected', reason: timedOut });
+    await nextTurn();
+    assert.equal(sent.length, 1, 'the waiting creates were never sent');
+    assert.equal(batcher.waiting, 0);
+  });
+
+  it('a transaction refused for a reason of its own does not fail the creates waiting behind it', async () => {
+    const { batcher, sent } = recorder({ maxInFlight: 1 });
+    const first = batcher.create('/a', 'x');
+    const second = batcher.create('/b', 'x');
+    await nextTurn();
+    const waiting = batcher.create('/c', 'x');
+    await nextTurn();
+    const noauth = new ZkError(ZkCode.NOAUTH, 'multi', '/a');
+    sent[0]!.settle(noauth);
+    await assert.rejects(Promise.all([first, second]), (e: unknown) => e === noauth);
+    await nextTurn();
+    assert.deepEqual(sent[1]!.paths, ['/c']);
+    sent[1]!.settle();
+    assert.equal(await waiting, true);
+  });
+
   it('an outlet that throws at once (no session) fails its creates instead of escaping', async () => {
     const batcher = new CreateBatcher({
       maxOps: 4,
       maxInFlight: 1,
+      unavailable: () => true,
       multi: async () => {
         throw new Error('not connected');
       },
@@ -156,7 +189,7 @@ describe('CreateBatcher', () => {
   });
 
   it('refuses nonsense limits', () => {
-    const outlets = { multi: async () => undefined, single: async () => true };
+    const outlets = { multi: async () => undefined, single: async () => true, unavailable: () => false };
     assert.throws(() => new CreateBatcher({ ...outlets, maxOps: 0, maxInFlight: 1 }), RangeError);
     assert.throws(() => new CreateBatcher({ ...outlets, maxOps: 4, maxInFlight: 0.5 }), RangeError);
   });

@@ -9,6 +9,11 @@ export interface CreateBatcherOptions {
   /** Creates in one transaction, at most (1: every create on its own, no batching). */
   maxOps: number;
   /**
+   * Whether an error means the session could not answer (connection loss, timeout): the creates still waiting
+   * then fail with it at once rather than queue behind a stuck connection for another operation timeout.
+   */
+  unavailable(error: unknown): boolean;
+  /**
    * Transactions on the wire at once. While that many are unanswered, new creates wait and leave together in the
    * next one (group commit); under light load nothing waits: a create leaves at the end of its event-loop turn.
    */
@@ -37,7 +42,9 @@ const MAX_BATCH_CHARS_X3 = 512 * 1024;
  * Answers stay per create: a transaction the ensemble refuses (a name already taken, a missing shard: nothing of it
  * was applied) is sent again as single creates, each answered on its own, so one duplicate never fails the
  * others. A transaction lost with the connection fails every create in it with that error, as single creates lost
- * with it would (all or none of it was applied: callers that journal and replay see `false` for any that were).
+ * with it would (all or none of it was applied: callers that journal and replay see `false` for any that were),
+ * and so do the creates waiting behind it (never sent: nothing of them applied), so that no create waits longer
+ * than about one operation timeout for its answer, as when each create went alone.
  *
  * Order: creates leave in the order they were asked for, on one session. A caller deletes a record only after its
  * create was answered, so a delete never overtakes a create still waiting here.
@@ -119,7 +126,8 @@ export class CreateBatcher {
         this.fallbacks++;
         await Promise.all(batch.map((p) => this.options.single(p.path, p.data).then(p.resolve, p.reject)));
       } else {
-        for (const p of batch) p.reject(error);
+        const failed = this.options.unavailable(error) ? [...batch, ...this.queue.splice(0)] : batch;
+        for (const p of failed) p.reject(error);
       }
       return;
     }

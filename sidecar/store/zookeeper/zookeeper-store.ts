@@ -199,6 +199,7 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
         return this.requireClient().multi(acl ? ops.map((op) => (op.op === 'create' ? { ...op, acl } : op)) : ops);
       },
       single: async (path, data) => this.createRecordNode(this.requireClient(), path, data),
+      unavailable: (error) => (error instanceof ZkError && error.isUnavailable) || error instanceof StoreUnavailableError,
     });
   }
 
