@@ -449,12 +449,12 @@ export class TokenService {
   private async subjectOf(jti: string): Promise<string | undefined> {
     const seen = this.d.mirror.lookup(jti);
     if (seen.presence === 'present') return seen.subject;
-    const names = await this.acrossReconnect(() => this.d.store.listShard(shardOf(jti, this.d.store.shards)));
-    for (const name of names) {
-      const ref = parseRecordName(name);
-      if (ref?.jti === jti) return ref.subject;
-    }
-    return undefined;
+    const shard = shardOf(jti, this.d.store.shards);
+    const find = (names: string[]) => names.map(parseRecordName).find((ref) => ref?.jti === jti)?.subject;
+    const subject = find(await this.acrossReconnect(() => this.d.store.listShard(shard)));
+    if (subject !== undefined) return subject;
+    // a token issued on another node a moment ago: a miss must hold every create acknowledged before it
+    return find(await this.acrossReconnect(() => this.d.store.listShard(shard, { fresh: true })));
   }
 
   /**

@@ -106,6 +106,7 @@ export interface TokenStore extends EventEmitter<StoreEvents> {
   delete(ref: RecordRef): Promise<boolean>;
   /** Removes a record such that exactly one caller in the cluster gets `true`. */
   consume(ref: RecordRef): Promise<boolean>;
+  /** Whether the record is in the store, counting every create acknowledged to anyone before the call. */
   exists(ref: RecordRef): Promise<boolean>;
   read(ref: RecordRef): Promise<TokenRecord | undefined>;
 
@@ -114,8 +115,13 @@ export interface TokenStore extends EventEmitter<StoreEvents> {
   deleteMarker(subject: string): Promise<void>;
   listMarkers(): Promise<Map<string, number>>;
 
-  /** Record names in one shard, straight from the store. */
-  listShard(shard: number): Promise<string[]>;
+  /**
+   * Record names in one shard, straight from the store. With `fresh`, the answer holds every record whose create
+   * was acknowledged to anyone before the call (ZOOKEEPER: behind a write on this session, which costs a
+   * transaction; without it, behind a `sync`, which a server that is the leader may answer before it applied a
+   * commit a follower already acknowledged). Ask `fresh` after a plain listing missed a name that should be there.
+   */
+  listShard(shard: number, options?: { fresh?: boolean }): Promise<string[]>;
   /** Records, shard by shard, filtered by subject and kind from the names where possible. */
   list(query: ListQuery): Promise<ListPage>;
 

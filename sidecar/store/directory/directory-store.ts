@@ -461,7 +461,8 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     return markers;
   }
 
-  async listShard(shard: number): Promise<string[]> {
+  /** `fresh` changes nothing here: a listing of the folder holds every file created before it. */
+  async listShard(shard: number, _options: { fresh?: boolean } = {}): Promise<string[]> {
     try {
       return await call<string[]>((cb) => fsCallback.readdir(this.shardDir(shard), cb));
     } catch (err) {

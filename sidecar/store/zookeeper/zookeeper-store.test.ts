@@ -160,6 +160,32 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
     mirror.detach();
   });
 
+  it('a lookup that misses asks again behind a write (a transaction of one version check), a hit costs none', async () => {
+    const store = await open('/barrier');
+    // the zxid of a fresh write: consecutive probes differ by one plus the transactions in between
+    const probe = async (): Promise<number> => {
+      const path = await raw.create(`/barrier/probe-${randomUUID()}`, '');
+      return (await raw.exists(path))!.czxid;
+    };
+    const present = record('henry');
+    assert.equal(await store.create(present), true);
+    const shard = shardOf(present.jti, SHARDS);
+
+    let before = await probe();
+    assert.equal(await store.exists(present), true);
+    assert.deepEqual(await store.listShard(shard), [recordName(present)]);
+    assert.equal((await probe()) - before, 1, 'a hit and a plain listing write nothing (the next probe is the next zxid)');
+
+    before = await probe();
+    assert.equal(await store.exists(record('henry')), false);
+    assert.equal((await probe()) - before, 2, 'a miss costs exactly one transaction, the barrier');
+
+    before = await probe();
+    assert.deepEqual(await store.listShard(shard, { fresh: true }), [recordName(present)]);
+    assert.equal((await probe()) - before, 2, 'a fresh listing costs one transaction');
+    assert.equal((await raw.get(`/barrier/tokens/${shardName(shard, SHARDS)}`)).stat.version, 0, 'the version check changed nothing');
+  });
+
   it('lets exactly one of 20 concurrent consumes on two stores win', async () => {
     const a = await open('/consume');
     const b = await open('/consume');
@@ -372,6 +398,9 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
       // must therefore never be pointed at records
       assert.equal(stat!.aversion, 0);
     }
+    // the barrier of a lookup that misses (a version check) passes the ACL of our own identity
+    assert.equal(await store.exists(record('nobody')), false);
+    assert.deepEqual(await store.listShard(shardOf(r.jti, SHARDS), { fresh: true }), await store.listShard(shardOf(r.jti, SHARDS)));
     // a marker created now (create, then set_acl right behind it) is protected as well
     await store.setMarker('grace', 99);
     await denied('read a new marker', raw.get('/secure/pano/subjects/Z3JhY2U'));
