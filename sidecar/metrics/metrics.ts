@@ -1,14 +1,14 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { REFUSAL_REASONS, type RefusalReason } from '../tokens/token-claims.js';
 import { TOKEN_KINDS, type TokenKind } from '../store/token-record.js';
+import type { CreateBatchCounts } from '../store/token-store.js';
 
 export interface MetricsSources {
   mirrorSize(): number;
   mirrorLagMs(): number;
   journalPending(): number;
   storeState(): string;
-  /** ZOOKEEPER: record-create transactions (multi) sent so far, the creates they carried, and those refused. */
-  createBatches?(): { transactions: number; creates: number; refused: number };
+  createBatches?(): CreateBatchCounts;
 }
 
 const REFUSAL_INDEX = Object.fromEntries(REFUSAL_REASONS.map((r, i) => [r, i + 1])) as Record<RefusalReason, number>;
@@ -108,7 +108,7 @@ export class Metrics {
     });
     const batches = sources.createBatches?.bind(sources);
     if (batches) {
-      const fromStore = (name: string, help: string, pick: (b: { transactions: number; creates: number; refused: number }) => number) =>
+      const fromStore = (name: string, help: string, pick: (b: CreateBatchCounts) => number) =>
         new Counter({
           name,
           help,

@@ -78,13 +78,19 @@ export interface StoreEvents {
  * writes could leave half done. Calls that need the store throw
  * {@link StoreUnavailableError} when it cannot be reached.
  */
+/** ZOOKEEPER: record-create transactions (multi) sent so far, the creates they carried, and those refused. */
+export interface CreateBatchCounts {
+  transactions: number;
+  creates: number;
+  refused: number;
+}
+
 export interface TokenStore extends EventEmitter<StoreEvents> {
   readonly type: 'DIRECTORY' | 'ZOOKEEPER';
   readonly shards: number;
   /** ZOOKEEPER, once watching: how records are followed (see {@link MemberInfo.watch}). */
   readonly recordWatchMode?: 'persistent' | 'one-shot';
-  /** ZOOKEEPER: record-create transactions (multi) sent so far, the creates they carried, and those refused. */
-  readonly createBatches?: { transactions: number; creates: number; refused: number };
+  readonly createBatches?: CreateBatchCounts;
   readonly state: ConnectionState;
 
   /**

@@ -3,8 +3,8 @@
  * record-sized nodes under a fresh parent, no ACL, no store logic. Benchmarks compare the store's issue
  * rate with it (the goal: issuing costs one ZooKeeper write, so the two should be close).
  *
- * `rawMultiRate` is the same with the creates grouped into transactions (the binding's `a_multi`, tokensync's multi
- * patch), as the store sends them: the ceiling of the batched design.
+ * With its `multi` argument the same creates go grouped into transactions (the binding's `a_multi`, tokensync's
+ * multi patch), as the store sends them: the ceiling of the batched design.
  *
  *   node dist/sidecar/store/zookeeper/bench-raw-create.js 127.0.0.1:2181 10000 [creates per multi]
  */

@@ -9,7 +9,7 @@ import { BadRequestError } from '../../errors/bad-request-error.js';
 import { TokensyncError } from '../../errors/tokensync-error.js';
 import type { ConnectionState } from '../connection-state.js';
 import { isConnected } from '../connection-state.js';
-import type { ListPage, ListQuery, MemberInfo, StoreDescription, StoreEvents, TokenStore } from '../token-store.js';
+import type { CreateBatchCounts, ListPage, ListQuery, MemberInfo, StoreDescription, StoreEvents, TokenStore } from '../token-store.js';
 import type { RecordRef, TokenRecord } from '../token-record.js';
 import { decodeSubject, isValidJti, isValidSubject, kindOfJti, parseRecord, parseRecordName } from '../token-record.js';
 import { ConnectionStateManager } from './connection-state-manager.js';
@@ -204,7 +204,7 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
   }
 
   /** Record creates sent in transactions so far, and the transactions that carried them. */
-  get createBatches(): { transactions: number; creates: number; refused: number } {
+  get createBatches(): CreateBatchCounts {
     return { transactions: this.batcher.transactions, creates: this.batcher.batchedCreates, refused: this.batcher.fallbacks };
   }
 
