@@ -160,35 +160,52 @@ test('kill -9 in the middle of a burst of journaled issues and revocations, the 
 });
 
 test('kill -9 while the journal is replayed, another node revoking what was replayed: no revoked token comes back', async (t) => {
-  const ledger: Ledger = { issued: [], revoked: new Set(), unknown: new Set(), sent: 0 };
-  await killEnsemble();
-  await waitFor(async () => (await victim.api.get('/healthz')).body.store !== 'connected', 'the victim notices the outage', 20_000, 50);
-  const journaled = await issueOn(victim, size(1_500, 4_000), 'replay');
-  ledger.issued.push(...journaled);
-  const pendingAtStart = (await victim.api.get('/healthz')).body.journalPending as number;
-  await startEnsemble();
-  // kill as soon as the replay is under way
-  let pendingAtKill = pendingAtStart;
-  await waitFor(async () => {
-    pendingAtKill = (await victim.api.get('/healthz')).body.journalPending;
-    return pendingAtKill < pendingAtStart;
-  }, 'the replay starts', 30_000, 1);
-  await victim.kill();
-  // another node revokes every one of them that reached the tree
-  await waitFor(async () => (await storeStates(others)).every((s) => s === 'connected' || s === 'reconnected'), 'the others reconnect', 30_000, 50);
-  let revokedByOthers = 0;
-  await forEachLimit(journaled, 8, async (tok) => {
-    const res = await others[0]!.api.revoke(tok.jti);
-    if (res.status === 204) {
-      ledger.revoked.add(tok.jti);
-      revokedByOthers++;
-    } else assert.equal(res.status, 404, res.text);
-  });
-  await victim.start();
-  await settled([victim, ...others]);
-  t.diagnostic(`journaled ${pendingAtStart}, pending at the kill ${pendingAtKill}, revoked on k2 before the restart ${revokedByOthers}`);
-  assert.ok(revokedByOthers > 0, 'some were replayed before the kill');
-  figures.push({ scenario: 'kill during replay', journaled: pendingAtStart, pendingAtKill, revokedElsewhereBeforeRestart: revokedByOthers });
-  await assertNothingLost(ledger, 'kill during replay');
+  // the kill lands at another moment of the replay each round: before a batch's transaction left, while it was on the
+  // wire, after it was applied but before its answer was read; the replay's receipt tells them apart after the restart
+  const delays = [0, 2, 5, 10, 20, 40].slice(0, size(4, 6));
+  const settled_ = { applied: 0, fenced: 0 };
+  for (const [round, delayMs] of delays.entries()) {
+    const ledger: Ledger = { issued: [], revoked: new Set(), unknown: new Set(), sent: 0 };
+    await killEnsemble();
+    await waitFor(async () => (await victim.api.get('/healthz')).body.store !== 'connected', 'the victim notices the outage', 20_000, 50);
+    const journaled = await issueOn(victim, size(1_500, 4_000), `replay${round}`);
+    ledger.issued.push(...journaled);
+    const pendingAtStart = (await victim.api.get('/healthz')).body.journalPending as number;
+    await startEnsemble();
+    // kill once the replay is under way, and a few milliseconds later each round
+    let pendingAtKill = pendingAtStart;
+    await waitFor(async () => {
+      pendingAtKill = (await victim.api.get('/healthz')).body.journalPending;
+      return pendingAtKill < pendingAtStart;
+    }, 'the replay starts', 30_000, 1);
+    await sleep(delayMs + Math.random() * 2);
+    await victim.kill();
+    // another node revokes every one of them that reached the tree
+    await waitFor(async () => (await storeStates(others)).every((s) => s === 'connected' || s === 'reconnected'), 'the others reconnect', 30_000, 50);
+    let revokedByOthers = 0;
+    await forEachLimit(journaled, 8, async (tok) => {
+      const res = await others[0]!.api.revoke(tok.jti);
+      if (res.status === 204) {
+        ledger.revoked.add(tok.jti);
+        revokedByOthers++;
+      } else assert.equal(res.status, 404, res.text);
+    });
+    const logFrom = victim.logs.length;
+    await victim.start();
+    await settled([victim, ...others]);
+    const restartLog = victim.logs.slice(logFrom);
+    const applied = restartLog.includes('whose answer was lost had been applied');
+    const fenced = restartLog.includes('whose answer was lost was not applied');
+    if (applied) settled_.applied++;
+    if (fenced) settled_.fenced++;
+    t.diagnostic(
+      `round ${round} (+${delayMs} ms): journaled ${pendingAtStart}, pending at the kill ${pendingAtKill}, revoked on k2 before the restart ${revokedByOthers}; ` +
+        `the receipt of the transaction cut off by the kill: ${applied ? 'applied' : fenced ? 'not applied (fenced)' : 'none pending'}`,
+    );
+    assert.ok(!restartLog.includes('may have been revoked since'), 'every create sent before the kill was settled by its receipt, none guessed');
+    figures.push({ scenario: `kill during replay, round ${round}`, journaled: pendingAtStart, pendingAtKill, revokedElsewhereBeforeRestart: revokedByOthers, receipt: applied ? 'applied' : fenced ? 'fenced' : 'none' });
+    await assertNothingLost(ledger, `kill during replay, round ${round}`);
+  }
+  t.diagnostic(`receipts settled after the restarts: ${settled_.applied} applied, ${settled_.fenced} fenced`);
   t.diagnostic(`FIGURES ${JSON.stringify({ full: FULL, figures })}`);
 });

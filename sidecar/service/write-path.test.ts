@@ -10,8 +10,9 @@ import { Mirror } from '../mirror/mirror.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import { silentLogger } from '../util/logger.js';
 import { systemClock } from '../util/clock.js';
+import { waitFor } from '../util/wait-for.js';
 import type { ConnectionState } from '../store/connection-state.js';
-import type { StoreEvents, TokenStore } from '../store/token-store.js';
+import type { ReplayReceipts, StoreEvents, TokenStore } from '../store/token-store.js';
 import type { RecordRef, TokenRecord } from '../store/token-record.js';
 
 /** Just the writes of a store, with a switch for "unreachable" and a gate that holds creates of one jti. */
@@ -59,10 +60,68 @@ class FakeStore extends EventEmitter<StoreEvents> {
   }
 }
 
+/**
+ * FakeStore with replay receipts, kept as ZooKeeperStore keeps them (zookeeper-store.test.ts checks that one
+ * against a real ensemble): a transaction creates its receipt and records or nothing; a settle finds the receipt
+ * or makes it a fence. `lose` makes the next transaction's answer get lost, after applying it or not.
+ */
+class ReceiptStore extends FakeStore {
+  readonly receiptNodes = new Map<string, 'applied' | 'fence'>();
+  readonly transactions: string[][] = [];
+  lose: 'after-applying' | 'before-applying' | undefined;
+  weightLimit = 100_000;
+  readonly receipts: ReplayReceipts;
+
+  constructor() {
+    super();
+    const store = this;
+    this.receipts = {
+      available: true,
+      get maxWeight() {
+        return store.weightLimit;
+      },
+      weight: (r) => JSON.stringify(r).length,
+      async createWithReceipt(records, receipt, stale) {
+        store.checkUp();
+        const lose = store.lose;
+        store.lose = undefined;
+        if (lose === 'before-applying') store.connectionLost();
+        if (store.receiptNodes.has(receipt)) throw new Error(`receipt ${receipt} exists (NODEEXISTS)`);
+        for (const r of stale) store.receiptNodes.delete(r);
+        store.receiptNodes.set(receipt, 'applied');
+        const created = records.map((r) => !store.names.has(r.jti));
+        for (const r of records) store.names.add(r.jti);
+        store.transactions.push(records.map((r) => r.jti));
+        store.log.push(`transaction ${records.length}`);
+        if (lose === 'after-applying') store.connectionLost();
+        return created;
+      },
+      async settle(receipt) {
+        store.checkUp();
+        const found = store.receiptNodes.get(receipt);
+        if (!found) store.receiptNodes.set(receipt, 'fence');
+        return found === 'applied';
+      },
+      async remove(receipts) {
+        store.checkUp();
+        for (const r of receipts) store.receiptNodes.delete(r);
+      },
+    };
+  }
+
+  connectionLost(): never {
+    this.setState('suspended');
+    throw new StoreUnavailableError('connection lost');
+  }
+
+  checkUp(): void {
+    if (this.state !== 'connected' && this.state !== 'reconnected') throw new StoreUnavailableError('down');
+  }
+}
+
 const record = (jti: string): TokenRecord => ({ jti, subject: 'alice', kind: 'session', issuedAt: 1, expiresAt: null, node: 'n' });
 
-async function setup() {
-  const store = new FakeStore();
+async function setup<S extends FakeStore = FakeStore>(store: S = new FakeStore() as S) {
   const journal = new Journal(await mkdtemp(join(tmpdir(), 'ts-write-path-')), silentLogger());
   await journal.open();
   const mirror = new Mirror(4);
@@ -179,3 +238,112 @@ test('after a crash mid-replay, a create that was sent and has been revoked sinc
   assert.deepEqual(store.log, ['create s.unsent-777']);
   writes.close();
 });
+
+/** Journals `n` issues (the store down), `s.<prefix>-0000`... */
+async function journalIssues(writes: WritePath, store: FakeStore, prefix: string, n: number): Promise<string[]> {
+  store.setState('suspended');
+  const jtis = Array.from({ length: n }, (_, i) => `s.${prefix}-${String(i).padStart(4, '0')}`);
+  for (const jti of jtis) assert.equal((await writes.apply({ op: 'create', record: record(jti) })).replicated, false);
+  return jtis;
+}
+
+test('with receipts, a replay batch sends its creates in one transaction, deletes beside it, and leaves no receipt behind', async () => {
+  const store = new ReceiptStore();
+  const { journal, writes, mirror } = await setup(store);
+  const jtis = await journalIssues(writes, store, 'tx', 100);
+  await writes.apply({ op: 'delete', ref: { jti: jtis[70]!, subject: 'alice' } });
+  store.setState('reconnected');
+  await writes.drain();
+  assert.equal(journal.size, 0);
+  assert.deepEqual(store.transactions.map((t) => t.length), [64, 35], 'one transaction per batch; the revoked one only deleted');
+  assert.ok(store.log.includes(`delete ${jtis[70]}`));
+  assert.equal(store.names.size, 99);
+  assert.equal(mirror.lookup(jtis[0]!).presence, 'present');
+  assert.equal(store.receiptNodes.size, 0, 'every receipt deleted once the journal is empty');
+  writes.close();
+});
+
+test('with receipts, a batch is cut where its creates would outgrow one transaction', async () => {
+  const store = new ReceiptStore();
+  const { journal, writes } = await setup(store);
+  await journalIssues(writes, store, 'weight', 100);
+  const weight = JSON.stringify(record('s.weight-0000')).length;
+  store.weightLimit = weight * 20 + 5;
+  store.setState('reconnected');
+  await writes.drain();
+  assert.equal(journal.size, 0);
+  assert.deepEqual(store.transactions.map((t) => t.length), [20, 20, 20, 20, 20]);
+  writes.close();
+});
+
+test('a replay transaction applied but its answer lost: settled as applied, and one revoked since stays revoked', async () => {
+  const store = new ReceiptStore();
+  const { journal, writes, mirror } = await setup(store);
+  const jtis = await journalIssues(writes, store, 'lost', 10);
+  store.lose = 'after-applying';
+  store.setState('reconnected');
+  await waitFor(async () => store.state === 'suspended', 'the answer is lost', 5_000, 5);
+  store.names.delete(jtis[3]!); // revoked on another node meanwhile
+  store.setState('reconnected');
+  await writes.drain();
+  assert.equal(journal.size, 0);
+  assert.equal(store.transactions.length, 1, 'nothing sent again');
+  assert.equal(store.names.has(jtis[3]!), false, 'the revoked token did not come back');
+  assert.equal(mirror.lookup(jtis[3]!).presence, 'removed');
+  assert.equal(store.names.size, 9);
+  assert.equal(mirror.lookup(jtis[4]!).presence, 'present');
+  assert.equal(store.receiptNodes.size, 0);
+  writes.close();
+});
+
+test('a replay transaction lost before it was applied: fenced off, then every create sent again', async () => {
+  const store = new ReceiptStore();
+  const { journal, writes } = await setup(store);
+  const jtis = await journalIssues(writes, store, 'unsent', 10);
+  store.lose = 'before-applying';
+  store.setState('reconnected');
+  await waitFor(async () => store.state === 'suspended', 'the transaction is lost', 5_000, 5);
+  store.setState('reconnected');
+  await writes.drain();
+  assert.equal(journal.size, 0);
+  assert.deepEqual(store.transactions, [jtis], 'sent again, with a new receipt');
+  assert.equal(store.receiptNodes.size, 0, 'the fence deleted too');
+  writes.close();
+});
+
+for (const applied of [true, false]) {
+  test(`kill -9 mid-replay with receipts, the transaction ${applied ? 'applied' : 'never applied'}: nothing acknowledged is lost, nothing revoked comes back`, async () => {
+    const store = new ReceiptStore();
+    store.setState('suspended');
+    const { journal: first, writes: before } = await setup(store);
+    before.close();
+    for (const jti of ['s.revoked-55', 's.present-66', 's.unsent-777']) await first.append({ op: 'create', record: record(jti) });
+    // the killed process had written journal.sending for the first two, and maybe sent them
+    await first.markSending(2, 'receipt-of-the-killed-one', ['older-receipt-aaaaaaaaaa']);
+    store.receiptNodes.set('older-receipt-aaaaaaaaaa', 'applied');
+    if (applied) {
+      store.receiptNodes.set('receipt-of-the-killed-one', 'applied');
+      store.names.add('s.present-66'); // s.revoked-55 was created too, and revoked on another node since
+    }
+    await first.close();
+    const journal = new Journal((first as unknown as { dir: string }).dir, silentLogger());
+    await journal.open();
+    const mirror = new Mirror(4);
+    const writes = new WritePath(store as unknown as TokenStore, mirror, journal, systemClock, silentLogger());
+    writes.restore();
+    store.setState('reconnected');
+    await writes.drain();
+    assert.equal(journal.size, 0);
+    if (applied) {
+      assert.equal(store.names.has('s.revoked-55'), false, 'the revoked token stays revoked');
+      assert.equal(mirror.lookup('s.revoked-55').presence, 'removed');
+      assert.deepEqual(store.transactions, [['s.unsent-777']]);
+    } else {
+      assert.deepEqual(store.transactions, [['s.revoked-55', 's.present-66', 's.unsent-777']], 'never applied: all sent again');
+      assert.equal(mirror.lookup('s.revoked-55').presence, 'present');
+    }
+    assert.ok(store.names.has('s.present-66') && store.names.has('s.unsent-777'));
+    assert.equal(store.receiptNodes.size, 0, 'the killed one\'s receipt, its fence and the older one deleted');
+    writes.close();
+  });
+}

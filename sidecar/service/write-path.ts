@@ -1,7 +1,8 @@
 import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/clock.js';
 import type { Mirror } from '../mirror/mirror.js';
-import type { TokenStore } from '../store/token-store.js';
+import { randomBytes } from 'node:crypto';
+import type { ReplayReceipts, TokenStore } from '../store/token-store.js';
 import type { Journal, JournalEntry, JournalOp } from '../store/journal.js';
 import { isConnected } from '../store/connection-state.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
@@ -36,6 +37,14 @@ export class WritePath {
   private readonly pendingKeys = new Map<string, number>();
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The receipt of a replay transaction whose answer never came (lost, or sent by a killed process): settled first. */
+  private unsettled: { receipt: string; seq: number } | undefined;
+  /** Journaled creates (by seq) that a settled receipt shows applied: not sent again (see replayEntry). */
+  private readonly applied = new Set<number>();
+  /** Creates up to this seq were sent by a killed process without a receipt to ask (an older version, DIRECTORY). */
+  private unknownThrough = 0;
+  /** Receipts no longer needed: deleted by the next replay transaction, or once the journal is empty. */
+  private stale: string[] = [];
 
   constructor(
     private readonly store: TokenStore,
@@ -55,6 +64,12 @@ export class WritePath {
 
   /** Puts what the journal holds back into the mirror's overlay (after a restart) and starts replaying. */
   restore(): void {
+    const sending = this.journal.sendingAtOpen;
+    this.stale.push(...sending.stale);
+    const sentPending = this.journal.pending().some((e) => e.seq <= sending.seq);
+    if (sentPending && sending.receipt) this.unsettled = { receipt: sending.receipt, seq: sending.seq };
+    else if (sentPending) this.unknownThrough = sending.seq;
+    else if (sending.receipt) this.stale.push(sending.receipt);
     for (const entry of this.journal.pending()) {
       this.hold(keyOf(entry));
       this.overlay(entry);
@@ -130,56 +145,165 @@ export class WritePath {
    * are never in flight together, for either store, and a busy node's journal (issues and revocations of
    * the same tokens interleaved) still replays 64 entries at a time. One entry at a time, replay could not
    * keep up with what a busy node had journaled during an outage (two durable writes and a round trip each).
-   * Entries after a failure in the batch are sent again later, which is harmless.
+   * Entries after a failure in the batch are sent again later, which is harmless for deletes and markers.
+   *
+   * Creates are not harmless to send twice: one applied, then revoked on another node, would come back. Where
+   * the store has {@link ReplayReceipts}, a batch's creates therefore go in ONE transaction with a receipt
+   * named in `journal.sending` first; a transaction whose answer never came (lost with the connection, or the
+   * process killed) is settled before anything else is sent: applied (its creates are done, and one absent
+   * now was revoked) or fenced off for good (its creates are sent again).
    */
   private async replay(): Promise<void> {
     let replayed = 0;
     for (;;) {
       if (this.closed || !isConnected(this.store.state)) break;
-      const batch = this.journal.pending().slice(0, REPLAY_BATCH);
+      const receipts = this.store.receipts?.available ? this.store.receipts : undefined;
+      if (this.unsettled && !(await this.settleReceipt(receipts))) break;
+      const batch = this.nextBatch(receipts);
       if (batch.length === 0) break;
-      await this.journal.markSending(batch[batch.length - 1]!.seq);
+      const last = batch[batch.length - 1]!.seq;
       const finals = new Map<string, JournalEntry>();
       for (const entry of batch) {
         const key = keyOf(entry);
         finals.set(key, laterOf(finals.get(key), entry));
       }
+      const creates = receipts ? [...finals.values()].filter((e): e is CreateEntry => e.op === 'create' && !this.knownSent(e)) : [];
+      const receipt = creates.length > 0 ? randomBytes(16).toString('base64url') : undefined;
+      const stale = receipt ? [...this.stale] : [];
+      await this.journal.markSending(last, receipt, this.stale);
       const unavailable = new Set<string>();
-      await Promise.all(
-        [...finals].map(async ([key, entry]) => {
-          try {
-            await this.replayEntry(entry);
-          } catch (err) {
-            if (err instanceof StoreUnavailableError) unavailable.add(key);
-            // A write the store refuses for good (not an outage) must not block everything behind it.
-            else this.log.error('journal entry refused by the store; dropping it', { seq: entry.seq, op: entry.op, error: String(err) });
-          }
-        }),
-      );
+      const one = async (entry: JournalEntry) => {
+        try {
+          await this.replayEntry(entry);
+        } catch (err) {
+          if (err instanceof StoreUnavailableError) unavailable.add(keyOf(entry));
+          // A write the store refuses for good (not an outage) must not block everything behind it.
+          else this.log.error('journal entry refused by the store; dropping it', { seq: entry.seq, op: entry.op, error: String(err) });
+        }
+      };
+      const inTransaction = new Set<JournalEntry>(creates);
+      await Promise.all([
+        ...[...finals.values()].filter((e) => !inTransaction.has(e)).map(one),
+        receipt ? this.sendWithReceipt(receipts!, creates, receipt, stale, last, unavailable, one) : undefined,
+      ]);
       const failedAt = batch.findIndex((entry) => unavailable.has(keyOf(entry)));
       const sent = failedAt < 0 ? batch.length : failedAt;
       if (sent === 0) break;
       await this.journal.completeThrough(batch[sent - 1]!.seq);
-      for (const entry of batch.slice(0, sent)) this.settle(entry);
+      for (const entry of batch.slice(0, sent)) {
+        this.applied.delete(entry.seq);
+        this.settle(entry);
+      }
       replayed += sent;
       if (sent < batch.length) break;
     }
     if (replayed > 0) this.log.info('journal replayed into the store', { entries: replayed });
+    if (this.journal.size === 0 && this.stale.length > 0 && isConnected(this.store.state)) {
+      const done = [...this.stale];
+      await this.store.receipts?.remove(done).then(
+        () => (this.stale = this.stale.filter((r) => !done.includes(r))),
+        (err: unknown) => this.log.warn('could not delete replay receipts; the next replay will', { error: String(err) }),
+      );
+    }
+  }
+
+  /** The leading pending entries: at most {@link REPLAY_BATCH}, with creates that fit one transaction. */
+  private nextBatch(receipts: ReplayReceipts | undefined): JournalEntry[] {
+    const batch: JournalEntry[] = [];
+    let weight = 0;
+    for (const entry of this.journal.pending()) {
+      if (batch.length === REPLAY_BATCH) break;
+      if (receipts && entry.op === 'create') {
+        weight += receipts.weight(entry.record);
+        if (batch.length > 0 && weight > receipts.maxWeight) break;
+      }
+      batch.push(entry);
+    }
+    return batch;
   }
 
   /**
-   * A create that a killed process had sent, and that the store does not hold, is not sent again: it was
-   * most likely applied and then revoked on another node (a revocation cannot be told from a create that
-   * never arrived, and bringing a revoked token back is the worse mistake; the other one costs a login).
+   * The creates of a batch in one transaction with `receipt`. Lost with the connection: the receipt stays to be
+   * settled. Refused for another reason than a name already taken (which the store handles): each is sent alone.
+   */
+  private async sendWithReceipt(
+    receipts: ReplayReceipts,
+    creates: CreateEntry[],
+    receipt: string,
+    stale: string[],
+    last: number,
+    unavailable: Set<string>,
+    one: (entry: JournalEntry) => Promise<void>,
+  ): Promise<void> {
+    try {
+      await receipts.createWithReceipt(creates.map((e) => e.record), receipt, stale);
+      this.stale = [...this.stale.filter((r) => !stale.includes(r)), receipt];
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) {
+        this.unsettled = { receipt, seq: last };
+        for (const entry of creates) unavailable.add(keyOf(entry));
+        return;
+      }
+      this.log.warn('a replay transaction was refused; sending its creates one by one', { creates: creates.length, error: String(err) });
+      await Promise.all(creates.map(one));
+    }
+  }
+
+  /**
+   * Asks the store whether the transaction of {@link unsettled} was applied; false when it cannot answer now.
+   * Without receipts (the binding lost its patch), or when the store refuses the question, its creates are
+   * treated as sent without a receipt (see replayEntry).
+   */
+  private async settleReceipt(receipts: ReplayReceipts | undefined): Promise<boolean> {
+    const { receipt, seq } = this.unsettled!;
+    let applied: boolean;
+    try {
+      if (!receipts) throw new Error('this store cannot write replay receipts');
+      applied = await receipts.settle(receipt);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) return false;
+      this.log.error('cannot settle a replay receipt; its creates are replayed only where the store holds them', { error: String(err) });
+      this.unknownThrough = Math.max(this.unknownThrough, seq);
+      this.unsettled = undefined;
+      return true;
+    }
+    let creates = 0;
+    for (const entry of this.journal.pending()) {
+      if (entry.seq > seq) break;
+      if (entry.op !== 'create') continue;
+      creates++;
+      if (applied) this.applied.add(entry.seq);
+    }
+    this.log.info(applied ? 'a replay transaction whose answer was lost had been applied' : 'a replay transaction whose answer was lost was not applied; sending it again', {
+      creates,
+    });
+    this.stale.push(receipt);
+    this.unsettled = undefined;
+    return true;
+  }
+
+  /** A create already applied (a settled receipt says so), or sent by a killed process that left no receipt. */
+  private knownSent(entry: CreateEntry): boolean {
+    return this.applied.has(entry.seq) || entry.seq <= this.unknownThrough;
+  }
+
+  /**
+   * A create already applied is not sent again: absent from the store now, it was revoked on another node since.
+   * One that a killed process sent without a receipt and that the store does not hold is not sent again either:
+   * it was most likely applied and revoked since (a revocation cannot be told from a create that never arrived,
+   * and bringing a revoked token back is the worse mistake; the other one costs a login).
    */
   private async replayEntry(entry: JournalEntry): Promise<boolean> {
-    if (entry.op !== 'create' || !this.journal.sentBeforeRestart(entry.seq)) return this.send(entry);
+    if (entry.op !== 'create' || !this.knownSent(entry)) return this.send(entry);
     const ref = { jti: entry.record.jti, subject: entry.record.subject };
     if (await this.store.exists(ref)) return false;
-    this.log.warn('not replaying a journaled issue sent before a crash and no longer in the store: it may have been revoked since; the token is refused', {
-      jti: entry.record.jti,
-      seq: entry.seq,
-    });
+    const known = this.applied.has(entry.seq);
+    this.log.warn(
+      known
+        ? 'not replaying a journaled issue that was applied before its answer was lost and is no longer in the store: it was revoked since'
+        : 'not replaying a journaled issue sent before a crash and no longer in the store: it may have been revoked since; the token is refused',
+      { jti: entry.record.jti, seq: entry.seq },
+    );
     this.mirror.removePending(ref);
     return false;
   }
@@ -226,6 +350,8 @@ export class WritePath {
     else this.mirror.settleMarker(entry.subject);
   }
 }
+
+type CreateEntry = JournalEntry & { op: 'create' };
 
 /** The record a write is about: writes with the same key are applied in journal order. */
 function keyOf(op: JournalOp): string {

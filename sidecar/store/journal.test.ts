@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, appendFile, readFile } from 'node:fs/promises';
+import { mkdtemp, appendFile, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal } from './journal.js';
@@ -65,4 +65,31 @@ test('completeThrough records a run of entries done with one write', async () =>
   await again.open();
   assert.deepEqual(again.pending().map((e) => e.seq), [3]);
   await again.close();
+});
+
+test('journal.sending keeps the receipt and the stale receipts for the next process; the bare number of older versions still reads', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ts-journal-'));
+  const j = new Journal(dir, silentLogger());
+  await j.open();
+  for (let i = 0; i < 3; i++) await j.append({ op: 'delete', ref: ref(`s.sending-${i}aaaa`) });
+  await j.markSending(2, 'receipt-aaaaaaaaaaaaaaaa', ['stale-bbbbbbbbbbbbbbbbbb']);
+  await j.close();
+  const again = new Journal(dir, silentLogger());
+  await again.open();
+  assert.deepEqual(again.sendingAtOpen, { seq: 2, receipt: 'receipt-aaaaaaaaaaaaaaaa', stale: ['stale-bbbbbbbbbbbbbbbbbb'] });
+  assert.equal(again.sentBeforeRestart(2), true);
+  assert.equal(again.sentBeforeRestart(3), false);
+  await again.close();
+
+  await writeFile(join(dir, 'journal.sending'), '3\n');
+  const old = new Journal(dir, silentLogger());
+  await old.open();
+  assert.deepEqual(old.sendingAtOpen, { seq: 3, stale: [] });
+  await old.close();
+
+  await writeFile(join(dir, 'journal.sending'), '{"seq":"x","receipt":7,"stale":[1,"ok-cccccccccccccccc"]}');
+  const odd = new Journal(dir, silentLogger());
+  await odd.open();
+  assert.deepEqual(odd.sendingAtOpen, { seq: 0, stale: ['ok-cccccccccccccccc'] }, 'fields of the wrong type are ignored');
+  await odd.close();
 });

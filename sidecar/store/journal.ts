@@ -13,6 +13,30 @@ export type JournalOp =
 
 export type JournalEntry = JournalOp & { seq: number; at: number };
 
+/** `journal.sending`: the entries up to `seq` were sent; their creates with `receipt`, deleting `stale` receipts. */
+export interface JournalSending {
+  seq: number;
+  receipt?: string;
+  stale: string[];
+}
+
+/** `journal.sending`: JSON, or the bare sequence number older versions wrote; anything unreadable is "nothing sent". */
+function parseSending(text: string): JournalSending {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) return { seq: Number(trimmed), stale: [] };
+  try {
+    const v = JSON.parse(trimmed) as Partial<JournalSending>;
+    const names = (x: unknown): x is string => typeof x === 'string' && x.length > 0;
+    return {
+      seq: Number.isSafeInteger(v.seq) && v.seq! > 0 ? v.seq! : 0,
+      ...(names(v.receipt) ? { receipt: v.receipt } : {}),
+      stale: Array.isArray(v.stale) ? v.stale.filter(names) : [],
+    };
+  } catch {
+    return { seq: 0, stale: [] };
+  }
+}
+
 /**
  * Writes accepted while the store is unreachable, kept durably under
  * `<AppData>` and replayed in order when the store is back (also after a
@@ -21,19 +45,22 @@ export type JournalEntry = JournalOp & { seq: number; at: number };
  *
  * Format: `journal.log` holds one JSON entry per line; `journal.done` holds
  * the sequence number of the last entry applied to the store;
- * `journal.sending` the last entry sent to it. Replaying a delete or a marker
+ * `journal.sending` the last entry sent to it (`{seq, receipt, stale}`, or
+ * the bare number an older version wrote). Replaying a delete or a marker
  * twice is harmless. A create is not: sent before a crash but not recorded
  * done, it may have reached the store and been revoked on another node since,
  * and sending it again would bring the revoked token back. Such entries
- * ({@link sentBeforeRestart}) are told apart so the replay can be careful.
+ * ({@link sentBeforeRestart}) are told apart so the replay can be careful:
+ * with the receipt their transaction carried ({@link sendingAtOpen}), it can
+ * ask the store whether they were applied.
  */
 export class Journal {
   private handle: FileHandle | undefined;
   private entries: JournalEntry[] = [];
   private nextSeq = 1;
   private done = 0;
-  /** Entries up to this seq were sent to the store by the process before this one (see sentBeforeRestart). */
-  private sentAtOpen = 0;
+  /** What the process before this one recorded in `journal.sending` (see sentBeforeRestart). */
+  private sendingOpen: JournalSending = { seq: 0, stale: [] };
   private tail: Promise<unknown> = Promise.resolve();
   /** Bytes of journal.log that hold whole entries: a failed append is cut back to this. */
   private bytes = 0;
@@ -74,7 +101,7 @@ export class Journal {
       }
     }
     this.nextSeq = last + 1;
-    this.sentAtOpen = Number((await fs.readFile(this.sendingPath, 'utf8').catch(() => '0')).trim()) || 0;
+    this.sendingOpen = parseSending(await fs.readFile(this.sendingPath, 'utf8').catch(() => ''));
     this.handle = await fs.open(this.logPath, 'a', 0o600);
     this.bytes = (await this.handle.stat()).size;
     if (this.entries.length > 0) this.log.info('journal: entries waiting for the store', { pending: this.entries.length });
@@ -121,11 +148,13 @@ export class Journal {
   }
 
   /**
-   * Records, durably, that the entries up to `seq` are about to be sent to the store: after a crash, the
-   * next process knows which pending entries may have reached it.
+   * Records, durably, that the entries up to `seq` are about to be sent to the store, their creates in the
+   * transaction that makes `receipt` (deleting the `stale` receipts): after a crash, the next process knows
+   * which pending entries may have reached it, and how to ask whether they did.
    */
-  markSending(seq: number): Promise<void> {
-    const run = () => replaceFile(this.sendingPath, this.dir, String(seq));
+  markSending(seq: number, receipt?: string, stale: readonly string[] = []): Promise<void> {
+    const sending: JournalSending = { seq, ...(receipt ? { receipt } : {}), stale: [...stale] };
+    const run = () => replaceFile(this.sendingPath, this.dir, JSON.stringify(sending));
     const result = this.tail.then(run, run);
     this.tail = result.catch(() => undefined);
     return result;
@@ -136,7 +165,12 @@ export class Journal {
    * (it was killed in between): it may have been applied, and undone by someone else since.
    */
   sentBeforeRestart(seq: number): boolean {
-    return seq <= this.sentAtOpen;
+    return seq <= this.sendingOpen.seq;
+  }
+
+  /** `journal.sending` as the process before this one left it. */
+  get sendingAtOpen(): Readonly<JournalSending> {
+    return this.sendingOpen;
   }
 
   /** Records that the first pending entry reached the store. */

@@ -70,6 +70,44 @@ export interface StoreEvents {
   error: [error: Error];
 }
 
+/** ZOOKEEPER: record-create transactions (multi) sent so far, the creates they carried, and those refused. */
+export interface CreateBatchCounts {
+  transactions: number;
+  creates: number;
+  refused: number;
+}
+
+/**
+ * Replay receipts (ZOOKEEPER with the binding's multi patch). A journal replay sends its creates in ONE
+ * transaction together with the creation of a receipt node, a name the replay chose at random and wrote to
+ * `journal.sending` first. When the answer never comes (the process was killed, the connection was lost), the
+ * replay {@link settle}s the receipt before sending anything else: either the receipt is there, so every create
+ * of that transaction was applied (one absent now was revoked since and must not come back), or the settle made
+ * the receipt itself, so that transaction can never be applied and its creates are sent again. Without receipts
+ * a replay after a crash cannot tell a create that never arrived from one revoked since.
+ */
+export interface ReplayReceipts {
+  /** Whether receipts can be written now (the binding has the multi patch). */
+  readonly available: boolean;
+  /** What one transaction may carry, in the units of {@link weight}. */
+  readonly maxWeight: number;
+  /** A record's share of a transaction. */
+  weight(record: TokenRecord): number;
+  /**
+   * Creates `records` and the receipt in one all-or-nothing write, and deletes the `stale` receipts (gone
+   * already is fine). Resolves per record: `true` created, `false` the name was taken already (left out of
+   * the transaction). A transaction lost with the connection throws {@link StoreUnavailableError}: settle it.
+   */
+  createWithReceipt(records: readonly TokenRecord[], receipt: string, stale: readonly string[]): Promise<boolean[]>;
+  /**
+   * `true`: the transaction carrying `receipt` was applied. `false`: it was not, and never will be (the
+   * receipt now exists as a fence that such a transaction would collide with). Safe to ask again.
+   */
+  settle(receipt: string): Promise<boolean>;
+  /** Deletes receipts no longer needed; absent ones are fine. */
+  remove(receipts: readonly string[]): Promise<void>;
+}
+
 /**
  * The cluster shared store. Both DIRECTORY and ZOOKEEPER implement it; the
  * HTTP layer and the CLI never know which one runs.
@@ -78,19 +116,14 @@ export interface StoreEvents {
  * writes could leave half done. Calls that need the store throw
  * {@link StoreUnavailableError} when it cannot be reached.
  */
-/** ZOOKEEPER: record-create transactions (multi) sent so far, the creates they carried, and those refused. */
-export interface CreateBatchCounts {
-  transactions: number;
-  creates: number;
-  refused: number;
-}
-
 export interface TokenStore extends EventEmitter<StoreEvents> {
   readonly type: 'DIRECTORY' | 'ZOOKEEPER';
   readonly shards: number;
   /** ZOOKEEPER, once watching: how records are followed (see {@link MemberInfo.watch}). */
   readonly recordWatchMode?: 'persistent' | 'one-shot';
   readonly createBatches?: CreateBatchCounts;
+  /** ZOOKEEPER: replay receipts (see {@link ReplayReceipts}); absent where the store cannot write them. */
+  readonly receipts?: ReplayReceipts;
   readonly state: ConnectionState;
 
   /**

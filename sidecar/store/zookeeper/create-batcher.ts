@@ -29,9 +29,14 @@ interface Pending {
 
 /**
  * A transaction's payload stays well under ZooKeeper's default `jute.maxbuffer` (1 MiB; a bigger request closes
- * the connection). Counted in UTF-16 units times 3, an upper bound of the UTF-8 bytes.
+ * the connection). Counted in UTF-16 units times 3 ({@link createWeight}), an upper bound of the UTF-8 bytes.
  */
-const MAX_BATCH_CHARS_X3 = 512 * 1024;
+export const MAX_TRANSACTION_WEIGHT = 512 * 1024;
+
+/** A create op's share of {@link MAX_TRANSACTION_WEIGHT}. */
+export function createWeight(path: string, data: string): number {
+  return (path.length + data.length) * 3;
+}
 
 /**
  * Group commit for record creates: the creates asked for in one event-loop turn (and those that wait while
@@ -103,8 +108,8 @@ export class CreateBatcher {
     let n = 0;
     while (n < this.queue.length && n < this.options.maxOps) {
       const p = this.queue[n]!;
-      chars += (p.path.length + p.data.length) * 3;
-      if (n > 0 && chars > MAX_BATCH_CHARS_X3) break;
+      chars += createWeight(p.path, p.data);
+      if (n > 0 && chars > MAX_TRANSACTION_WEIGHT) break;
       n++;
     }
     return this.queue.splice(0, n);

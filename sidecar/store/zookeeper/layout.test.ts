@@ -6,7 +6,7 @@ describe('ZkLayout', () => {
   it('names every path under the chroot', () => {
     const layout = new ZkLayout('/pano', 4096);
     assert.equal(layout.meta, '/pano/meta');
-    assert.deepEqual(layout.parents(), ['/pano/tokens', '/pano/subjects', '/pano/members', '/pano/reaper']);
+    assert.deepEqual(layout.parents(), ['/pano/tokens', '/pano/subjects', '/pano/members', '/pano/reaper', '/pano/replays']);
     assert.equal(layout.shardPath(10), '/pano/tokens/00a');
     assert.equal(layout.markerPath('alice'), '/pano/subjects/YWxpY2U');
     assert.equal(layout.memberPath('host/1'), '/pano/members/host%2F1');

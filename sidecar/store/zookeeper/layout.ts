@@ -79,6 +79,8 @@ export function parseMeta(data: Buffer, path: string): LayoutMeta {
  * <chroot>/subjects/<b64 subject>       {revokedBefore}
  * <chroot>/members/<node.id>            ephemeral
  * <chroot>/reaper/latch-<uuid>-<seq>    ephemeral sequential, the reaper election
+ * <chroot>/replays/<receipt>            a journal replay's receipt (see ReplayReceipts in token-store.ts):
+ *                                       "applied" when made by a replay's transaction, "fence" by a settle
  * ```
  */
 export class ZkLayout {
@@ -88,6 +90,7 @@ export class ZkLayout {
   readonly subjects: string;
   readonly members: string;
   readonly reaper: string;
+  readonly replays: string;
   private shardCount: number;
   private shardWidth: number;
 
@@ -98,6 +101,7 @@ export class ZkLayout {
     this.subjects = `${chroot}/subjects`;
     this.members = `${chroot}/members`;
     this.reaper = `${chroot}/reaper`;
+    this.replays = `${chroot}/replays`;
     this.shardCount = shards;
     this.shardWidth = shardName(0, shards).length;
   }
@@ -121,7 +125,7 @@ export class ZkLayout {
 
   /** The persistent parents under the chroot. */
   parents(): string[] {
-    return [this.tokens, this.subjects, this.members, this.reaper];
+    return [this.tokens, this.subjects, this.members, this.reaper, this.replays];
   }
 
   shardName(shard: number): string {
@@ -138,6 +142,12 @@ export class ZkLayout {
 
   recordPath(ref: RecordRef): string {
     return `${this.shardPath(this.shardOf(ref.jti))}/${recordName(ref)}`;
+  }
+
+  /** A replay receipt: a random base64url name chosen by the replay (anything else is refused). */
+  receiptPath(receipt: string): string {
+    if (!/^[A-Za-z0-9_-]{16,64}$/.test(receipt)) throw new TypeError(`'${receipt}' is not a replay receipt name`);
+    return `${this.replays}/${receipt}`;
   }
 
   markerPath(subject: string): string {

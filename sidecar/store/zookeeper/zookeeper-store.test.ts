@@ -77,7 +77,7 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
     const shards = (await raw.getChildren('/layout/pano/tokens')).sort();
     assert.equal(shards.length, 16);
     assert.deepEqual(shards, Array.from({ length: 16 }, (_, i) => shardName(i, 16)));
-    for (const p of ['subjects', 'members', 'reaper']) assert.ok(await raw.exists(`/layout/pano/${p}`), p);
+    for (const p of ['subjects', 'members', 'reaper', 'replays']) assert.ok(await raw.exists(`/layout/pano/${p}`), p);
 
     const b = await open('/layout/pano', { shards: 256 });
     assert.equal(b.shards, 16, '/meta wins');
@@ -421,6 +421,61 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
 
     assert.ok(lines.length > 0);
     assert.equal(lines.filter((l) => l.includes(password)).length, 0, 'the password never reaches the log');
+  });
+
+  it('replay receipts: records and receipt in one transaction, stale receipts deleted, a missing receipt settled as a fence', async () => {
+    const store = await open('/receipts/pano');
+    const receipts = store.receipts;
+    assert.equal(receipts.available, true);
+    const recordPath = (x: TokenRecord) => `/receipts/pano/tokens/${shardName(shardOf(x.jti, SHARDS), SHARDS)}/${recordName(x)}`;
+    const taken = record('henry');
+    assert.equal(await store.create(taken), true);
+    const batch = [record('henry'), taken, record('ida'), record('ida', 'api')];
+    await raw.create('/receipts/pano/replays/stale-aaaaaaaaaaaaaaaa', 'applied');
+    assert.deepEqual(
+      await receipts.createWithReceipt(batch, 'receipt-one-aaaaaaaaaaa', ['stale-aaaaaaaaaaaaaaaa', 'gone-already-aaaaaaaaaa']),
+      [true, false, true, true],
+      'a name already taken is reported and left out; a stale receipt already gone is fine',
+    );
+    const receiptStat = await raw.exists('/receipts/pano/replays/receipt-one-aaaaaaaaaaa');
+    assert.ok(receiptStat);
+    for (const x of [batch[0]!, batch[2]!, batch[3]!]) assert.equal((await raw.exists(recordPath(x)))!.czxid, receiptStat.czxid, 'one transaction');
+    assert.equal(await raw.exists('/receipts/pano/replays/stale-aaaaaaaaaaaaaaaa'), null);
+    assert.equal(await store.read(batch[2]!).then((r) => r?.subject), 'ida');
+
+    // applied: the receipt is there, and asking again changes nothing
+    assert.equal(await receipts.settle('receipt-one-aaaaaaaaaaa'), true);
+    assert.equal(await receipts.settle('receipt-one-aaaaaaaaaaa'), true);
+    // never applied: the settle makes a fence; the lost transaction, were it to arrive now, is refused whole
+    assert.equal(await receipts.settle('receipt-two-aaaaaaaaaaa'), false);
+    assert.equal(await receipts.settle('receipt-two-aaaaaaaaaaa'), false, 'a fence found again (its answer lost) is still "not applied"');
+    const late = record('jane');
+    await assert.rejects(receipts.createWithReceipt([late], 'receipt-two-aaaaaaaaaaa', []), ZooKeeperStoreError);
+    assert.equal(await store.exists(late), false, 'nothing of the fenced transaction applied');
+
+    await receipts.remove(['receipt-one-aaaaaaaaaaa', 'receipt-two-aaaaaaaaaaa', 'never-made-aaaaaaaaaaaa']);
+    assert.deepEqual(await raw.getChildren('/receipts/pano/replays'), []);
+    assert.ok(receipts.weight(record('x')) > 100);
+    await assert.rejects(receipts.settle('../tokens'), TypeError, 'a receipt name cannot reach another path');
+    const heavy = Array.from({ length: 200 }, () => ({ ...record('kim'), attributes: { blob: 'x'.repeat(1_000) } }));
+    await assert.rejects(receipts.createWithReceipt(heavy, 'receipt-heavy-aaaaaaaaa', []), RangeError, 'over jute.maxbuffer: refused before sending');
+  });
+
+  it('replay receipts with auth: records and receipts carry the digest ACL', async () => {
+    const auth = { scheme: 'digest' as const, user: 'tokensync', password: `pw-${randomUUID()}` };
+    const store = await open('/receipts-secure/pano', { auth });
+    const r = record('lena');
+    assert.deepEqual(await store.receipts.createWithReceipt([r], 'receipt-acl-aaaaaaaaaaa', []), [true]);
+    assert.equal(await store.receipts.settle('receipt-fence-aaaaaaaaa'), false);
+    for (const path of [
+      '/receipts-secure/pano/replays/receipt-acl-aaaaaaaaaaa',
+      '/receipts-secure/pano/replays/receipt-fence-aaaaaaaaa',
+      `/receipts-secure/pano/tokens/${shardName(shardOf(r.jti, SHARDS), SHARDS)}/${recordName(r)}`,
+    ]) {
+      await assert.rejects(raw.get(path), (e: unknown) => isZkError(e, ZkCode.NOAUTH), `${path} must be NOAUTH`);
+    }
+    assert.equal(await store.receipts.settle('receipt-acl-aaaaaaaaaaa'), true);
+    await assert.rejects(raw.getChildren('/receipts-secure/pano/replays'), (e: unknown) => isZkError(e, ZkCode.NOAUTH));
   });
 
   it('fails fast with StoreUnavailableError when the servers cannot be reached', async () => {

@@ -9,7 +9,7 @@ import { BadRequestError } from '../../errors/bad-request-error.js';
 import { TokensyncError } from '../../errors/tokensync-error.js';
 import type { ConnectionState } from '../connection-state.js';
 import { isConnected } from '../connection-state.js';
-import type { CreateBatchCounts, ListPage, ListQuery, MemberInfo, StoreDescription, StoreEvents, TokenStore } from '../token-store.js';
+import type { CreateBatchCounts, ListPage, ListQuery, MemberInfo, ReplayReceipts, StoreDescription, StoreEvents, TokenStore } from '../token-store.js';
 import type { RecordRef, TokenRecord } from '../token-record.js';
 import { decodeSubject, isValidJti, isValidSubject, kindOfJti, parseRecord, parseRecordName } from '../token-record.js';
 import { ConnectionStateManager } from './connection-state-manager.js';
@@ -17,11 +17,12 @@ import { forEachBounded } from './for-each-bounded.js';
 import { LAYOUT_VERSION, type LayoutMeta, ZkLayout, digestId, isValidChroot, isValidShardCount, parseMeta } from './layout.js';
 import { MemberNode } from './member-node.js';
 import { createProtected } from './protected-create.js';
-import { CreateBatcher } from './create-batcher.js';
+import { CreateBatcher, MAX_TRANSACTION_WEIGHT, createWeight } from './create-batcher.js';
 import { ReaperLatch } from './reaper-latch.js';
 import { type RebuildStats, TreeWatcher, type TreeWatcherHost } from './tree-watcher.js';
-import { CreateMode, ZK_PERM_ALL, ZkClient, type ZkAcl } from './zk-client.js';
+import { CreateMode, ZK_PERM_ALL, ZkClient, type ZkAcl, type ZkOp } from './zk-client.js';
 import { ZkCode, ZkError, isZkError } from './zk-error.js';
+import { ZkMultiError } from './zk-multi-error.js';
 import { ZooKeeperStoreError } from './zookeeper-store-error.js';
 
 export type { RebuildStats } from './tree-watcher.js';
@@ -97,6 +98,10 @@ const CLOSE_GRACE_MS = 1_000;
 const SET_MARKER_ATTEMPTS = 10;
 /** `cluster.store.zookeeper.write.batch`'s default (sidecar/config/options.ts). */
 export const DEFAULT_CREATE_BATCH = 128;
+
+/** What a replay receipt holds: made by the replay's transaction, or by a settle that found it missing. */
+const RECEIPT_APPLIED = 'applied';
+const RECEIPT_FENCE = 'fence';
 export const DEFAULT_CREATES_IN_FLIGHT = 2;
 
 type Lifecycle = 'latent' | 'started' | 'closed';
@@ -211,6 +216,18 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
   get shards(): number {
     return this.layout.shards;
   }
+
+  /** Replay receipts under `/replays`; needs the binding's multi patch ({@link ReplayReceipts.available}). */
+  readonly receipts: ReplayReceipts = ((store: ZooKeeperStore): ReplayReceipts => ({
+    get available() {
+      return store.client?.canMulti ?? false;
+    },
+    maxWeight: MAX_TRANSACTION_WEIGHT,
+    weight: (record) => createWeight(this.layout.recordPath(record), JSON.stringify(record)),
+    createWithReceipt: (records, receipt, stale) => this.createWithReceipt(records, receipt, stale),
+    settle: (receipt) => this.settleReceipt(receipt),
+    remove: (receipts) => this.removeReceipts(receipts),
+  }))(this);
 
   get state(): ConnectionState {
     return this.csm.state;
@@ -572,6 +589,90 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
       if (isZkError(error, ZkCode.NODEEXISTS)) return false;
       throw error;
     }
+  }
+
+  // ------------------------------------------------------- replay receipts (ReplayReceipts in token-store.ts)
+
+  /**
+   * One transaction: delete the stale receipts, create the receipt (data `applied`), create the records, all with
+   * the ACL when auth is set. A refusal names one op and applies nothing: a stale receipt already gone or a record
+   * already there is left out and the rest sent again; any other refusal throws.
+   */
+  private async createWithReceipt(records: readonly TokenRecord[], receipt: string, stale: readonly string[]): Promise<boolean[]> {
+    let weight = 0;
+    for (const record of records) {
+      if (!isValidJti(record.jti) || !isValidSubject(record.subject)) throw new BadRequestError(`record ${String(record.jti)} is not valid`);
+      weight += this.receipts.weight(record);
+    }
+    // a request over jute.maxbuffer closes the connection: it would look lost, and be sent again, for ever
+    if (records.length > 1 && weight > MAX_TRANSACTION_WEIGHT) {
+      throw new RangeError(`${records.length} records weigh ${weight}, over the transaction limit ${MAX_TRANSACTION_WEIGHT}`);
+    }
+    return this.run(async (client) => {
+      const acl = this.acl ? { acl: this.acl } : {};
+      const created = records.map(() => true);
+      let staleLeft = stale.map((r) => this.layout.receiptPath(r));
+      let recordsLeft = records.map((record, i) => ({ i, path: this.layout.recordPath(record), data: JSON.stringify(record) }));
+      const receiptPath = this.layout.receiptPath(receipt);
+      const seq = this.watcher?.nextSeq() ?? 0;
+      for (;;) {
+        const ops: ZkOp[] = [
+          ...staleLeft.map((path) => ({ op: 'delete' as const, path, version: -1 })),
+          { op: 'create', path: receiptPath, data: RECEIPT_APPLIED, ...acl },
+          ...recordsLeft.map(({ path, data }) => ({ op: 'create' as const, path, data, ...acl })),
+        ];
+        try {
+          await client.multi(ops);
+          break;
+        } catch (error) {
+          if (!(error instanceof ZkMultiError)) throw error;
+          const at = error.failedIndex;
+          if (at < staleLeft.length && error.rc === ZkCode.NONODE) {
+            staleLeft = staleLeft.filter((_, j) => j !== at);
+          } else if (at > staleLeft.length && error.rc === ZkCode.NODEEXISTS) {
+            const taken = recordsLeft[at - staleLeft.length - 1]!;
+            created[taken.i] = false;
+            recordsLeft = recordsLeft.filter((r) => r !== taken);
+          } else {
+            throw error;
+          }
+        }
+      }
+      for (const { i } of recordsLeft) this.watcher?.noteWrite(this.layout.shardOf(records[i]!.jti), seq);
+      return created;
+    });
+  }
+
+  /**
+   * Creates the receipt as a fence (data `fence`) unless it exists. Found holding `applied`: the replay's
+   * transaction made it. Found holding `fence`: an earlier settle made it, whose answer was lost.
+   */
+  private async settleReceipt(receipt: string): Promise<boolean> {
+    const path = this.layout.receiptPath(receipt);
+    return this.run(async (client) => {
+      try {
+        if (this.acl && client.canMulti) await client.multi([{ op: 'create', path, data: RECEIPT_FENCE, acl: this.acl }]);
+        else await createProtected(client, this.acl, path, RECEIPT_FENCE, CreateMode.PERSISTENT);
+        return false;
+      } catch (error) {
+        if (!isZkError(error, ZkCode.NODEEXISTS)) throw error;
+      }
+      const { data } = await client.get(path);
+      return data.toString() === RECEIPT_APPLIED;
+    });
+  }
+
+  private async removeReceipts(receipts: readonly string[]): Promise<void> {
+    const paths = receipts.map((r) => this.layout.receiptPath(r));
+    return this.run(async (client) => {
+      await Promise.all(
+        paths.map((path) =>
+          client.delete(path, -1).catch((error: unknown) => {
+            if (!isZkError(error, ZkCode.NONODE)) throw error;
+          }),
+        ),
+      );
+    });
   }
 
   async delete(ref: RecordRef): Promise<boolean> {
