@@ -224,13 +224,7 @@ test('after a crash mid-replay, a create that was sent and has been revoked sinc
   await first.markSending(2);
   await first.close();
   store.names.add('s.present-66'); // s.revoked-55 reached the store and was revoked on another node since
-  const journal = new Journal((first as unknown as { dir: string }).dir, silentLogger());
-  await journal.open();
-  const mirror = new Mirror(4);
-  const writes = new WritePath(store as unknown as TokenStore, mirror, journal, systemClock, silentLogger());
-  writes.restore();
-  store.setState('reconnected');
-  await writes.drain();
+  const { mirror, writes } = await restartOn(first, store);
   assert.equal(store.names.has('s.revoked-55'), false, 'the revoked token stays revoked');
   assert.equal(mirror.lookup('s.revoked-55').presence, 'removed');
   assert.ok(store.names.has('s.present-66'));
@@ -238,6 +232,18 @@ test('after a crash mid-replay, a create that was sent and has been revoked sinc
   assert.deepEqual(store.log, ['create s.unsent-777']);
   writes.close();
 });
+
+/** A new process on the journal's folder (as after kill -9): restores, and replays once the store is back. */
+async function restartOn(killed: Journal, store: FakeStore) {
+  const journal = new Journal((killed as unknown as { dir: string }).dir, silentLogger());
+  await journal.open();
+  const mirror = new Mirror(4);
+  const writes = new WritePath(store as unknown as TokenStore, mirror, journal, systemClock, silentLogger());
+  writes.restore();
+  store.setState('reconnected');
+  await writes.drain();
+  return { journal, mirror, writes };
+}
 
 /** Journals `n` issues (the store down), `s.<prefix>-0000`... */
 async function journalIssues(writes: WritePath, store: FakeStore, prefix: string, n: number): Promise<string[]> {
@@ -326,13 +332,7 @@ for (const applied of [true, false]) {
       store.names.add('s.present-66'); // s.revoked-55 was created too, and revoked on another node since
     }
     await first.close();
-    const journal = new Journal((first as unknown as { dir: string }).dir, silentLogger());
-    await journal.open();
-    const mirror = new Mirror(4);
-    const writes = new WritePath(store as unknown as TokenStore, mirror, journal, systemClock, silentLogger());
-    writes.restore();
-    store.setState('reconnected');
-    await writes.drain();
+    const { journal, mirror, writes } = await restartOn(first, store);
     assert.equal(journal.size, 0);
     if (applied) {
       assert.equal(store.names.has('s.revoked-55'), false, 'the revoked token stays revoked');

@@ -50,16 +50,16 @@ function parseSending(text: string): JournalSending {
  * twice is harmless. A create is not: sent before a crash but not recorded
  * done, it may have reached the store and been revoked on another node since,
  * and sending it again would bring the revoked token back. Such entries
- * ({@link sentBeforeRestart}) are told apart so the replay can be careful:
- * with the receipt their transaction carried ({@link sendingAtOpen}), it can
- * ask the store whether they were applied.
+ * ({@link sendingAtOpen}) are told apart so the replay can be careful: with
+ * the receipt their transaction carried, it can ask the store whether they
+ * were applied.
  */
 export class Journal {
   private handle: FileHandle | undefined;
   private entries: JournalEntry[] = [];
   private nextSeq = 1;
   private done = 0;
-  /** What the process before this one recorded in `journal.sending` (see sentBeforeRestart). */
+  /** What the process before this one recorded in `journal.sending` (see sendingAtOpen). */
   private sendingOpen: JournalSending = { seq: 0, stale: [] };
   private tail: Promise<unknown> = Promise.resolve();
   /** Bytes of journal.log that hold whole entries: a failed append is cut back to this. */
@@ -161,14 +161,10 @@ export class Journal {
   }
 
   /**
-   * True for a pending entry that the previous process sent to the store without recording the outcome
-   * (it was killed in between): it may have been applied, and undone by someone else since.
+   * `journal.sending` as the process before this one left it: pending entries up to its `seq` were sent to the
+   * store without the outcome recorded (the process was killed in between); they may have been applied, and
+   * undone by someone else since.
    */
-  sentBeforeRestart(seq: number): boolean {
-    return seq <= this.sendingOpen.seq;
-  }
-
-  /** `journal.sending` as the process before this one left it. */
   get sendingAtOpen(): Readonly<JournalSending> {
     return this.sendingOpen;
   }
