@@ -80,12 +80,12 @@ export class Sidecar {
     const codec = new TokenCodec(keys, options.token.algorithm);
     logger.info('signing keys loaded', { kids: codec.kids, signing: codec.kids[0] });
 
-    const store = await createStore(options, logger, clock);
+    const journal = new Journal(options.store.journalDir, logger);
+    await journal.open();
+    const store = await createStore(options, logger, clock, { receiptPrefix: journal.id });
     const mirror = new Mirror(() => store.shards, { clock });
     mirror.attach(store);
     store.on('error', (err) => logger.warn('store notification error', { error: err.message }));
-    const journal = new Journal(options.store.journalDir, logger);
-    await journal.open();
     const writes = new WritePath(store, mirror, journal, clock, logger);
     const policy = new TokenPolicy(options.token, clock);
     const metrics = new Metrics({

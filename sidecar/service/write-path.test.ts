@@ -69,6 +69,9 @@ class ReceiptStore extends FakeStore {
   readonly receiptNodes = new Map<string, 'applied' | 'fence'>();
   readonly transactions: string[][] = [];
   lose: 'after-applying' | 'before-applying' | undefined;
+  loseDirect: 'after-applying' | 'before-applying' | undefined;
+  named = 0;
+  settleGate: Promise<void> | undefined;
   weightLimit = 100_000;
   readonly receipts: ReplayReceipts;
 
@@ -98,6 +101,7 @@ class ReceiptStore extends FakeStore {
       },
       async settle(receipt) {
         store.checkUp();
+        await store.settleGate;
         const found = store.receiptNodes.get(receipt);
         if (!found) store.receiptNodes.set(receipt, 'fence');
         return found === 'applied';
@@ -106,7 +110,28 @@ class ReceiptStore extends FakeStore {
         store.checkUp();
         for (const r of receipts) store.receiptNodes.delete(r);
       },
+      newName: () => `run2.${++store.named}-aaaaaaaaaaaaaaaa`,
+      async cleanup(keep) {
+        store.checkUp();
+        const left = [...store.receiptNodes.keys()].filter((r) => !r.startsWith('run2.') && !keep.has(r));
+        for (const r of left) store.receiptNodes.delete(r);
+        return left.length;
+      },
     };
+  }
+
+  /** A create straight to the store whose answer is lost (see `loseDirect`), as ZooKeeperStore reports it. */
+  override async create(record: TokenRecord): Promise<boolean> {
+    const lose = this.loseDirect;
+    if (!lose) return super.create(record);
+    this.loseDirect = undefined;
+    const receipt = `run2.${++this.named}-direct-aaaaaaaaaa`;
+    if (lose === 'after-applying') {
+      this.receiptNodes.set(receipt, 'applied');
+      this.names.add(record.jti);
+    }
+    this.setState('suspended');
+    throw Object.assign(new StoreUnavailableError('connection lost'), { receipt });
   }
 
   connectionLost(): never {
@@ -347,3 +372,56 @@ for (const applied of [true, false]) {
     writes.close();
   });
 }
+
+for (const applied of [true, false]) {
+  test(`an issue sent straight to the store, its answer lost ${applied ? 'after' : 'before'} it was applied: journaled with its receipt, settled before the replay`, async () => {
+    const store = new ReceiptStore();
+    const { journal, writes, mirror } = await setup(store);
+    store.loseDirect = applied ? 'after-applying' : 'before-applying';
+    const lost = await writes.apply({ op: 'create', record: record('s.direct-lost-1') });
+    assert.equal(lost.replicated, false, 'journaled');
+    assert.match((journal.pending()[0] as { receipt?: string }).receipt ?? '', /^run2\./, 'with the receipt of its transaction');
+    assert.equal(mirror.lookup('s.direct-lost-1').presence, 'present', 'the client got its token');
+    if (applied) store.names.delete('s.direct-lost-1'); // the client revoked it on another node meanwhile
+    store.setState('reconnected');
+    await writes.drain();
+    assert.equal(journal.size, 0);
+    if (applied) {
+      assert.equal(store.names.has('s.direct-lost-1'), false, 'the revoked token did not come back');
+      assert.equal(mirror.lookup('s.direct-lost-1').presence, 'removed');
+      assert.deepEqual(store.transactions, []);
+    } else {
+      assert.ok(store.names.has('s.direct-lost-1'), 'never applied: sent again');
+      assert.deepEqual(store.transactions, [['s.direct-lost-1']]);
+    }
+    assert.equal(store.receiptNodes.size, 0, 'the receipt (or its fence) deleted once nothing names it');
+    writes.close();
+  });
+}
+
+test('receipts an earlier run left behind are deleted at the first connection, except those the journal still names', async () => {
+  const store = new ReceiptStore();
+  store.setState('suspended');
+  const { journal: first, writes: before } = await setup(store);
+  before.close();
+  await first.append({ op: 'create', record: record('s.named-0001'), receipt: 'run1.named-aaaaaaaaaaaa' });
+  await first.close();
+  store.receiptNodes.set('run1.named-aaaaaaaaaaaa', 'applied');
+  store.receiptNodes.set('run1.orphan-aaaaaaaaaaa', 'applied'); // answered, killed before its delete
+  store.receiptNodes.set('run2.mine-aaaaaaaaaaaaa', 'applied'); // this run's: maybe on the wire, never touched
+  store.loseDirect = undefined;
+  const journal = new Journal((first as unknown as { dir: string }).dir, silentLogger());
+  await journal.open();
+  const writes = new WritePath(store as unknown as TokenStore, new Mirror(4), journal, systemClock, silentLogger());
+  writes.restore();
+  let release!: () => void;
+  store.settleGate = new Promise<void>((r) => (release = r)); // the replay waits on the named receipt meanwhile
+  store.setState('reconnected');
+  await waitFor(async () => !store.receiptNodes.has('run1.orphan-aaaaaaaaaaa'), 'the orphan is deleted', 5_000, 5);
+  assert.ok(store.receiptNodes.has('run1.named-aaaaaaaaaaaa'), 'the journal still names it');
+  assert.ok(store.receiptNodes.has('run2.mine-aaaaaaaaaaaaa'));
+  release();
+  await writes.drain();
+  assert.equal(store.receiptNodes.has('run1.named-aaaaaaaaaaaa'), false, 'deleted once its entry is replayed');
+  writes.close();
+});

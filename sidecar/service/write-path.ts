@@ -1,7 +1,6 @@
 import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/clock.js';
 import type { Mirror } from '../mirror/mirror.js';
-import { randomBytes } from 'node:crypto';
 import type { ReplayReceipts, TokenStore } from '../store/token-store.js';
 import type { Journal, JournalEntry, JournalOp } from '../store/journal.js';
 import { isConnected } from '../store/connection-state.js';
@@ -45,6 +44,12 @@ export class WritePath {
   private unknownThrough = 0;
   /** Receipts no longer needed: deleted by the next replay transaction, or once the journal is empty. */
   private stale: string[] = [];
+  /** Journaled creates whose answer was lost, per receipt of their transaction (see JournalOp). */
+  private readonly entryReceipts = new Map<string, number>();
+  /** What settling such a receipt found: applied or not; `unknown` when the store could not say. */
+  private readonly receiptOutcome = new Map<string, boolean | 'unknown'>();
+  /** Receipts earlier runs left behind have been looked for (once per process). */
+  private cleaned = false;
 
   constructor(
     private readonly store: TokenStore,
@@ -72,6 +77,7 @@ export class WritePath {
     else if (sending.receipt) this.stale.push(sending.receipt);
     for (const entry of this.journal.pending()) {
       this.hold(keyOf(entry));
+      this.holdReceipt(entry);
       this.overlay(entry);
     }
     this.kick();
@@ -86,6 +92,8 @@ export class WritePath {
       } catch (err) {
         if (!(err instanceof StoreUnavailableError)) throw err;
         this.log.warn('store unreachable; journaling the write', { op: op.op });
+        // sent, answer lost: the replay asks the receipt whether it was applied before sending it again
+        if (op.op === 'create' && err.receipt) op = { ...op, receipt: err.receipt };
       }
     }
     const key = keyOf(op);
@@ -97,6 +105,7 @@ export class WritePath {
       this.release(key);
       throw err;
     }
+    this.holdReceipt(entry);
     this.overlay(entry);
     this.kick();
     return { replicated: false, changed: true };
@@ -104,6 +113,7 @@ export class WritePath {
 
   /** Replays the journal in order; stops at the first write the store cannot take and retries later. */
   kick(): void {
+    if (!this.cleaned && !this.closed && isConnected(this.store.state) && this.store.receipts?.available) this.cleanupReceipts();
     if (this.closed || this.replaying || this.journal.size === 0) return;
     this.replaying = this.replay()
       .catch((err: unknown) => {
@@ -161,6 +171,7 @@ export class WritePath {
       if (this.unsettled && !(await this.settleReceipt(receipts))) break;
       const batch = this.nextBatch(receipts);
       if (batch.length === 0) break;
+      if (!(await this.settleEntryReceipts(batch, receipts))) break;
       const last = batch[batch.length - 1]!.seq;
       const finals = new Map<string, JournalEntry>();
       for (const entry of batch) {
@@ -168,7 +179,7 @@ export class WritePath {
         finals.set(key, laterOf(finals.get(key), entry));
       }
       const creates = receipts ? [...finals.values()].filter((e): e is CreateEntry => e.op === 'create' && !this.knownSent(e)) : [];
-      const receipt = creates.length > 0 ? randomBytes(16).toString('base64url') : undefined;
+      const receipt = creates.length > 0 ? receipts!.newName() : undefined;
       const stale = receipt ? [...this.stale] : [];
       await this.journal.markSending(last, receipt, this.stale);
       const unavailable = new Set<string>();
@@ -192,6 +203,7 @@ export class WritePath {
       await this.journal.completeThrough(batch[sent - 1]!.seq);
       for (const entry of batch.slice(0, sent)) {
         this.applied.delete(entry.seq);
+        this.releaseReceipt(entry);
         this.settle(entry);
       }
       replayed += sent;
@@ -282,9 +294,70 @@ export class WritePath {
     return true;
   }
 
-  /** A create already applied (a settled receipt says so), or sent by a killed process that left no receipt. */
+  /**
+   * Settles the receipts of the batch's creates whose answer was lost when they went straight to the store; false
+   * when the store cannot answer now. A receipt the store cannot settle for another reason leaves its creates to the
+   * rule for creates sent without a receipt.
+   */
+  private async settleEntryReceipts(batch: JournalEntry[], receipts: ReplayReceipts | undefined): Promise<boolean> {
+    const open = new Set<string>();
+    for (const e of batch) if (e.op === 'create' && e.receipt && !this.receiptOutcome.has(e.receipt)) open.add(e.receipt);
+    if (open.size === 0) return true;
+    for (const receipt of open) {
+      try {
+        if (!receipts) throw new Error('this store cannot settle receipts');
+        const applied = await receipts.settle(receipt);
+        this.receiptOutcome.set(receipt, applied);
+        const creates = batch.filter((e) => e.op === 'create' && e.receipt === receipt).length;
+        this.log.info(applied ? 'issues whose answer was lost had been applied' : 'issues whose answer was lost were not applied; sending them again', { creates });
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) return false;
+        this.log.error('cannot settle the receipt of issues whose answer was lost; they are replayed only where the store holds them', { error: String(err) });
+        this.receiptOutcome.set(receipt, 'unknown');
+      }
+    }
+    return true;
+  }
+
+  /** Deletes, in the background, receipts that earlier runs left and the journal no longer names. */
+  private cleanupReceipts(): void {
+    this.cleaned = true;
+    const keep = new Set(this.entryReceipts.keys());
+    if (this.unsettled) keep.add(this.unsettled.receipt);
+    this.store.receipts!.cleanup(keep).then(
+      (n) => n > 0 && this.log.info('deleted receipts an earlier run left behind', { receipts: n }),
+      (err: unknown) => {
+        this.cleaned = false; // again at the next connection
+        this.log.warn('could not look for receipts an earlier run left behind', { error: String(err) });
+      },
+    );
+  }
+
+  private holdReceipt(entry: JournalEntry): void {
+    if (entry.op === 'create' && entry.receipt) this.entryReceipts.set(entry.receipt, (this.entryReceipts.get(entry.receipt) ?? 0) + 1);
+  }
+
+  /** Once no pending entry names a receipt any more, it can be deleted (a restart would not need to settle it). */
+  private releaseReceipt(entry: JournalEntry): void {
+    if (entry.op !== 'create' || !entry.receipt) return;
+    const left = (this.entryReceipts.get(entry.receipt) ?? 1) - 1;
+    if (left > 0) {
+      this.entryReceipts.set(entry.receipt, left);
+      return;
+    }
+    this.entryReceipts.delete(entry.receipt);
+    this.receiptOutcome.delete(entry.receipt);
+    this.stale.push(entry.receipt);
+  }
+
+  /**
+   * A create already applied (a settled receipt says so), or sent and its answer lost with no receipt to settle
+   * (a killed process that left none, a store that cannot tell).
+   */
   private knownSent(entry: CreateEntry): boolean {
-    return this.applied.has(entry.seq) || entry.seq <= this.unknownThrough;
+    if (this.applied.has(entry.seq) || entry.seq <= this.unknownThrough) return true;
+    const outcome = entry.receipt === undefined ? false : this.receiptOutcome.get(entry.receipt);
+    return outcome === true || outcome === 'unknown';
   }
 
   /**
@@ -297,7 +370,7 @@ export class WritePath {
     if (entry.op !== 'create' || !this.knownSent(entry)) return this.send(entry);
     const ref = { jti: entry.record.jti, subject: entry.record.subject };
     if (await this.store.exists(ref)) return false;
-    const known = this.applied.has(entry.seq);
+    const known = this.applied.has(entry.seq) || (entry.receipt !== undefined && this.receiptOutcome.get(entry.receipt) === true);
     this.log.warn(
       known
         ? 'not replaying a journaled issue that was applied before its answer was lost and is no longer in the store: it was revoked since'

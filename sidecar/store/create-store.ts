@@ -14,6 +14,8 @@ export interface CreateStoreOverrides {
    * @default the store's own (10 s)
    */
   connectTimeoutMs?: number;
+  /** ZOOKEEPER: the sidecar's journal id; its record creates then carry receipts (ZooKeeperStoreOptions.receiptPrefix). */
+  receiptPrefix?: string;
 }
 
 let warnedUnpatched = false;
@@ -57,6 +59,7 @@ export async function createStore(options: TokensyncOptions, logger: Logger, clo
     logger,
     clock,
     ...(overrides.connectTimeoutMs !== undefined && { connectTimeoutMs: overrides.connectTimeoutMs }),
+    ...(overrides.receiptPrefix !== undefined && { receiptPrefix: overrides.receiptPrefix }),
   });
 }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
@@ -7,7 +8,8 @@ import { errno, replaceFile } from './fs-util.js';
 import { JournalUnavailableError } from '../errors/journal-unavailable-error.js';
 
 export type JournalOp =
-  | { op: 'create'; record: TokenRecord }
+  /** `receipt`: the create was sent and its answer lost; that receipt tells whether it was applied (ReplayReceipts). */
+  | { op: 'create'; record: TokenRecord; receipt?: string }
   | { op: 'delete'; ref: RecordRef }
   | { op: 'marker'; subject: string; revokedBefore: number };
 
@@ -59,6 +61,8 @@ export class Journal {
   private entries: JournalEntry[] = [];
   private nextSeq = 1;
   private done = 0;
+  /** This journal's name for itself, kept in `journal.id` (see {@link id}). */
+  private journalId = '';
   /** What the process before this one recorded in `journal.sending` (see sendingAtOpen). */
   private sendingOpen: JournalSending = { seq: 0, stale: [] };
   private tail: Promise<unknown> = Promise.resolve();
@@ -78,6 +82,10 @@ export class Journal {
 
   private get donePath(): string {
     return join(this.dir, 'journal.done');
+  }
+
+  private get idPath(): string {
+    return join(this.dir, 'journal.id');
   }
 
   private get sendingPath(): string {
@@ -102,9 +110,20 @@ export class Journal {
     }
     this.nextSeq = last + 1;
     this.sendingOpen = parseSending(await fs.readFile(this.sendingPath, 'utf8').catch(() => ''));
+    const id = (await fs.readFile(this.idPath, 'utf8').catch(() => '')).trim();
+    if (/^[A-Za-z0-9_-]{12}$/.test(id)) this.journalId = id;
+    else await replaceFile(this.idPath, this.dir, (this.journalId = randomBytes(9).toString('base64url')));
     this.handle = await fs.open(this.logPath, 'a', 0o600);
     this.bytes = (await this.handle.stat()).size;
     if (this.entries.length > 0) this.log.info('journal: entries waiting for the store', { pending: this.entries.length });
+  }
+
+  /**
+   * Twelve base64url characters, made at the first open and kept: the prefix of the store receipts this
+   * journal's writes carry, so that a restarted sidecar finds what its predecessor left.
+   */
+  get id(): string {
+    return this.journalId;
   }
 
   /** Pending entries in order. */

@@ -93,6 +93,8 @@ export interface ReplayReceipts {
   readonly maxWeight: number;
   /** A record's share of a transaction. */
   weight(record: TokenRecord): number;
+  /** A fresh receipt name. */
+  newName(): string;
   /**
    * Creates `records` and the receipt in one all-or-nothing write, and deletes the `stale` receipts (gone
    * already is fine). Resolves per record: `true` created, `false` the name was taken already (left out of
@@ -106,6 +108,8 @@ export interface ReplayReceipts {
   settle(receipt: string): Promise<boolean>;
   /** Deletes receipts no longer needed; absent ones are fine. */
   remove(receipts: readonly string[]): Promise<void>;
+  /** Deletes what earlier runs of this sidecar left behind, except `keep` (receipts its journal still names). */
+  cleanup(keep: ReadonlySet<string>): Promise<number>;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { CreateBatcher, type CreateBatcherOptions } from './create-batcher.js';
+import { CreateBatcher, LostTransactionError, type CreateBatcherOptions } from './create-batcher.js';
 import type { ZkOp } from './zk-client.js';
 import { ZkMultiError } from './zk-multi-error.js';
 import { ZkCode, ZkError } from './zk-error.js';
@@ -186,6 +186,85 @@ describe('CreateBatcher', () => {
     ]);
     for (const s of sent) s.settle();
     await Promise.all(answers);
+  });
+
+  describe('with receipts', () => {
+    function withReceipts(overrides: Partial<CreateBatcherOptions> = {}) {
+      let n = 0;
+      const droppedLater: string[] = [];
+      const r = recorder({
+        receipts: {
+          make: () => {
+            const name = `r${++n}`;
+            return { name, op: { op: 'create', path: `/replays/${name}`, data: 'applied' } };
+          },
+          drop: (name) => ({ op: 'delete', path: `/replays/${name}`, version: -1 }),
+          dropLater: (names) => droppedLater.push(...names),
+        },
+        ...overrides,
+      });
+      return { ...r, droppedLater };
+    }
+
+    it('every transaction, a lone create too, creates a receipt and deletes those answered before', async () => {
+      const { batcher, sent } = withReceipts();
+      const lone = batcher.create('/a', 'x');
+      await nextTurn();
+      assert.deepEqual(sent.map((s) => [s.kind, s.paths]), [['multi', ['/replays/r1', '/a']]]);
+      sent[0]!.settle();
+      assert.equal(await lone, true);
+      await nextTurn(); // the transaction is off the wire
+      assert.deepEqual(batcher.receiptsToDrop, ['r1']);
+      const two = ['/b', '/c'].map((p) => batcher.create(p, 'x'));
+      await nextTurn();
+      assert.deepEqual(sent[1]!.paths, ['/replays/r1', '/replays/r2', '/b', '/c'], 'r1 deleted, r2 created, in the same transaction');
+      sent[1]!.settle();
+      assert.deepEqual(await Promise.all(two), [true, true]);
+      assert.deepEqual(batcher.receiptsToDrop, ['r2']);
+    });
+
+    it('a lost transaction fails its creates naming its receipt; the unsent ones behind it carry none', async () => {
+      const { batcher, sent, droppedLater } = withReceipts({ maxInFlight: 1 });
+      const first = batcher.create('/a', 'x');
+      await nextTurn();
+      sent[0]!.settle();
+      await first;
+      await nextTurn();
+      const inFlight = ['/b', '/c'].map((p) => batcher.create(p, 'x'));
+      await nextTurn();
+      const waiting = batcher.create('/d', 'x');
+      await nextTurn();
+      const lost = new ZkError(ZkCode.CONNECTIONLOSS, 'multi', '/b');
+      sent[1]!.settle(lost);
+      for (const result of await Promise.allSettled(inFlight)) {
+        assert.equal(result.status, 'rejected');
+        const reason = (result as PromiseRejectedResult).reason as LostTransactionError;
+        assert.ok(reason instanceof LostTransactionError);
+        assert.equal(reason.receipt, 'r2');
+        assert.equal(reason.error, lost);
+      }
+      assert.deepEqual(await Promise.allSettled([waiting]), [{ status: 'rejected', reason: lost }], 'never sent: nothing to settle');
+      assert.deepEqual(droppedLater, ['r1'], "the lost transaction's delete of r1 is made again on its own");
+      assert.deepEqual(batcher.receiptsToDrop, []);
+    });
+
+    it('a refused transaction keeps its deletes for the next one and answers each create alone', async () => {
+      const { batcher, sent } = withReceipts();
+      const first = batcher.create('/a', 'x');
+      await nextTurn();
+      sent[0]!.settle();
+      await first;
+      await nextTurn();
+      const answers = ['/b', '/c'].map((p) => batcher.create(p, 'x'));
+      await nextTurn();
+      sent[1]!.settle(new ZkMultiError(ZkCode.NODEEXISTS, '/c', 3, [0, 0, 0, ZkCode.NODEEXISTS]));
+      await nextTurn();
+      assert.deepEqual(sent.slice(2).map((s) => [s.kind, s.paths]), [['single', ['/b']], ['single', ['/c']]]);
+      sent[2]!.settle();
+      sent[3]!.settle(undefined, false);
+      assert.deepEqual(await Promise.all(answers), [true, false]);
+      assert.deepEqual(batcher.receiptsToDrop, ['r1'], 'r1 is still to delete; r2 was never made');
+    });
   });
 
   it('refuses nonsense limits', () => {

@@ -18,7 +18,33 @@ export interface CreateBatcherOptions {
    * next one (group commit); under light load nothing waits: a create leaves at the end of its event-loop turn.
    */
   maxInFlight: number;
+  /**
+   * Receipts (see ReplayReceipts in token-store.ts): every transaction, a lone create too, also creates a receipt
+   * node, and deletes those of transactions answered before. A transaction whose answer is lost fails its creates
+   * with a {@link LostTransactionError} naming its receipt, which tells later whether it was applied.
+   */
+  receipts?: {
+    /** A fresh receipt: its name and its create op; undefined when none can be written now (no multi). */
+    make(): { name: string; op: ZkOp } | undefined;
+    /** The delete op of an answered receipt. */
+    drop(name: string): ZkOp;
+    /** Deletes receipts outside any transaction (those of a lost transaction's deletes); never throws. */
+    dropLater(names: string[]): void;
+  };
 }
+
+/** A create whose transaction's answer never came: `receipt` tells whether it was applied (see ReplayReceipts). */
+export class LostTransactionError extends Error {
+  constructor(
+    readonly error: unknown,
+    readonly receipt: string,
+  ) {
+    super(`transaction with receipt ${receipt} unanswered: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+}
+
+/** Receipts of answered transactions deleted by one transaction, at most. */
+const MAX_DROPS = 8;
 
 interface Pending {
   path: string;
@@ -63,6 +89,8 @@ export class CreateBatcher {
   batchedCreates = 0;
   /** Transactions refused and sent again as single creates. */
   fallbacks = 0;
+  /** Receipts of answered transactions, deleted by the next ones. */
+  private answered: string[] = [];
 
   constructor(private readonly options: CreateBatcherOptions) {
     if (!Number.isInteger(options.maxOps) || options.maxOps < 1) throw new RangeError(`maxOps ${options.maxOps} must be a whole number >= 1`);
@@ -115,27 +143,53 @@ export class CreateBatcher {
     return this.queue.splice(0, n);
   }
 
+  /** Receipts of answered transactions still to delete. */
+  get receiptsToDrop(): readonly string[] {
+    return this.answered;
+  }
+
   private async send(batch: Pending[]): Promise<void> {
-    if (batch.length === 1) {
+    let receipt: { name: string; op: ZkOp } | undefined;
+    try {
+      receipt = this.options.receipts?.make();
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    if (batch.length === 1 && !receipt) {
       const p = batch[0]!;
       await this.options.single(p.path, p.data).then(p.resolve, p.reject);
       return;
     }
-    this.transactions++;
-    this.batchedCreates += batch.length;
+    const drops = receipt ? this.answered.splice(0, MAX_DROPS) : [];
+    const ops: ZkOp[] = [
+      ...drops.map((name) => this.options.receipts!.drop(name)),
+      ...(receipt ? [receipt.op] : []),
+      ...batch.map((p): ZkOp => ({ op: 'create', path: p.path, data: p.data })),
+    ];
+    if (batch.length > 1) {
+      this.transactions++;
+      this.batchedCreates += batch.length;
+    }
     try {
-      await this.options.multi(batch.map((p) => ({ op: 'create', path: p.path, data: p.data })));
+      await this.options.multi(ops);
     } catch (error) {
       if (error instanceof ZkMultiError) {
-        // refused, nothing applied: every create gets its own answer
-        this.fallbacks++;
+        // refused, nothing applied (the receipt's deletes neither): every create gets its own answer
+        this.answered.unshift(...drops);
+        if (batch.length > 1) this.fallbacks++;
         await Promise.all(batch.map((p) => this.options.single(p.path, p.data).then(p.resolve, p.reject)));
       } else {
-        const failed = this.options.unavailable(error) ? [...batch, ...this.queue.splice(0)] : batch;
-        for (const p of failed) p.reject(error);
+        // applied or not: its deletes are made again outside any transaction (one already made fails none there)
+        if (drops.length > 0) this.options.receipts!.dropLater(drops);
+        const lost = receipt ? new LostTransactionError(error, receipt.name) : error;
+        for (const p of batch) p.reject(lost);
+        // the creates waiting behind it were never sent: nothing of them applied, no receipt to ask
+        if (this.options.unavailable(error)) for (const p of this.queue.splice(0)) p.reject(error);
       }
       return;
     }
+    if (receipt) this.answered.push(receipt.name);
     for (const p of batch) p.resolve(true);
   }
 }

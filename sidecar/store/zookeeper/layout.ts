@@ -146,7 +146,7 @@ export class ZkLayout {
 
   /** A replay receipt: a random base64url name chosen by the replay (anything else is refused). */
   receiptPath(receipt: string): string {
-    if (!/^[A-Za-z0-9_-]{16,64}$/.test(receipt)) throw new TypeError(`'${receipt}' is not a replay receipt name`);
+    if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]{15,79}$/.test(receipt)) throw new TypeError(`'${receipt}' is not a replay receipt name`);
     return `${this.replays}/${receipt}`;
   }
 

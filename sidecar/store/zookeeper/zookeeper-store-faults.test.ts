@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Mirror } from '../../mirror/mirror.js';
 import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
 import type { ConnectionState } from '../connection-state.js';
+import { isConnected } from '../connection-state.js';
 import type { TokenRecord } from '../token-record.js';
 import { newJti, recordName } from '../token-record.js';
 import { ZooKeeperStore } from './zookeeper-store.js';
@@ -31,7 +32,7 @@ describe('ZooKeeperStore through server failures', () => {
   const stores: ZooKeeperStore[] = [];
   let raw: ZkClient | undefined;
 
-  const open = async (chroot: string, sessionTimeoutMs: number, watch = true) => {
+  const open = async (chroot: string, sessionTimeoutMs: number, watch = true, receiptPrefix?: string) => {
     const store = new ZooKeeperStore({
       servers: [zk.connectString],
       chroot,
@@ -39,6 +40,7 @@ describe('ZooKeeperStore through server failures', () => {
       shards: SHARDS,
       logger,
       maxResyncJitterMs: 200,
+      ...(receiptPrefix && { receiptPrefix }),
     });
     store.on('error', (error) => errors.push(error));
     stores.push(store);
@@ -142,5 +144,58 @@ describe('ZooKeeperStore through server failures', () => {
     await seen;
     assert.equal(mirror.lookup(r.jti).presence, 'present');
     mirror.detach();
+  });
+
+  it('creates whose answer the server took with it name their receipt, and the receipt tells the truth after the restart', async () => {
+    const store = await open('/lost-answers', 30_000, false, 'faultsjournal');
+    const outcomes: { applied: boolean; exists: boolean }[] = [];
+    // the server is killed at another moment of the transactions' life each round: before it read them, before it
+    // applied them, after it applied them but before the answers left
+    for (const delayMs of [0, 1, 3, 6]) {
+      const batch = Array.from({ length: 400 }, () => record('nora'));
+      const answers = Promise.allSettled(batch.map((r) => store.create(r)));
+      await new Promise((r) => setTimeout(r, delayMs));
+      await zk.kill(0);
+      const results = await answers;
+      await zk.start(0);
+      await eventually(async () => isConnected(store.state), 30_000);
+      for (const [i, result] of results.entries()) {
+        if (result.status === 'fulfilled') continue;
+        const error = result.reason as StoreUnavailableError;
+        assert.ok(error instanceof StoreUnavailableError, String(error));
+        if (!error.receipt) continue; // never sent (behind the lost one): nothing applied
+        assert.match(error.receipt, /^faultsjournal\./);
+        const exists = await store.exists(batch[i]!);
+        const applied = await store.receipts.settle(error.receipt);
+        assert.equal(applied, exists, `receipt ${error.receipt} says ${applied}, the record ${exists ? 'is' : 'is not'} there`);
+        outcomes.push({ applied, exists });
+      }
+    }
+    assert.ok(outcomes.length > 0, 'some create lost its answer');
+    console.log(`lost answers settled: ${outcomes.filter((o) => o.applied).length} applied, ${outcomes.filter((o) => !o.applied).length} not`);
+  });
+
+  it('answered receipts are deleted by the next transaction and at close; cleanup spares this run, other journals and kept ones', async () => {
+    const store = await open('/receipt-life', 30_000, false, 'lifejournal');
+    for (let i = 0; i < 5; i++) await store.create(record('olga'));
+    await Promise.all(Array.from({ length: 30 }, () => store.create(record('olga'))));
+    const raw2 = await rawClient(zk.connectString, logger);
+    try {
+      const left = await raw2.getChildren('/receipt-life/replays');
+      assert.ok(left.length >= 1 && left.length <= 2, `only the last answered receipts wait for their delete: ${left.join(', ')}`);
+      for (const name of ['lifejournal.oldrun.aaaaaaaaaaaaaaaa', 'lifejournal.oldrun.keptaaaaaaaaaaaa', 'otherjournal.run.aaaaaaaaaaaaaaaa']) {
+        await raw2.create(`/receipt-life/replays/${name}`, 'applied');
+      }
+      assert.equal(await store.receipts.cleanup(new Set(['lifejournal.oldrun.keptaaaaaaaaaaaa'])), 1);
+      const after = new Set(await raw2.getChildren('/receipt-life/replays'));
+      assert.ok(!after.has('lifejournal.oldrun.aaaaaaaaaaaaaaaa'));
+      assert.ok(after.has('lifejournal.oldrun.keptaaaaaaaaaaaa') && after.has('otherjournal.run.aaaaaaaaaaaaaaaa'));
+      for (const name of left) assert.ok(after.has(name), "this run's own receipts are never cleaned up");
+      await store.close();
+      const closed = new Set(await raw2.getChildren('/receipt-life/replays'));
+      for (const name of left) assert.ok(!closed.has(name), `${name} deleted at close`);
+    } finally {
+      raw2.close();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -17,7 +18,7 @@ import { forEachBounded } from './for-each-bounded.js';
 import { LAYOUT_VERSION, type LayoutMeta, ZkLayout, digestId, isValidChroot, isValidShardCount, parseMeta } from './layout.js';
 import { MemberNode } from './member-node.js';
 import { createProtected } from './protected-create.js';
-import { CreateBatcher, MAX_TRANSACTION_WEIGHT, createWeight } from './create-batcher.js';
+import { CreateBatcher, LostTransactionError, MAX_TRANSACTION_WEIGHT, createWeight } from './create-batcher.js';
 import { ReaperLatch } from './reaper-latch.js';
 import { type RebuildStats, TreeWatcher, type TreeWatcherHost } from './tree-watcher.js';
 import { CreateMode, ZK_PERM_ALL, ZkClient, type ZkAcl, type ZkOp } from './zk-client.js';
@@ -85,6 +86,13 @@ export interface ZooKeeperStoreOptions {
    * @default 2
    */
   createsInFlight?: number;
+  /**
+   * Set by a sidecar (its journal's id): every record-create transaction also creates a receipt named
+   * `<prefix>.<run>.<random>` under `/replays` and deletes those of earlier answered ones, so that a create whose
+   * answer is lost can be settled before its journaled copy is replayed (see ReplayReceipts). Unset (the CLI, a
+   * migration): no receipts.
+   */
+  receiptPrefix?: string;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -153,6 +161,8 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
   private readonly latch: ReaperLatch;
   private readonly batcher: CreateBatcher;
   private reaperCheck: Promise<boolean> | null = null;
+  /** Part of this store's receipt names (see newReceiptName). */
+  private readonly runId = randomBytes(6).toString('base64url');
 
   constructor(options: ZooKeeperStoreOptions) {
     super();
@@ -205,7 +215,23 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
       },
       single: async (path, data) => this.createRecordNode(this.requireClient(), path, data),
       unavailable: (error) => (error instanceof ZkError && error.isUnavailable) || error instanceof StoreUnavailableError,
+      receipts: options.receiptPrefix
+        ? {
+            make: () => {
+              if (!this.requireClient().canMulti) return undefined;
+              const name = this.newReceiptName();
+              return { name, op: { op: 'create', path: this.layout.receiptPath(name), data: RECEIPT_APPLIED } };
+            },
+            drop: (name) => ({ op: 'delete', path: this.layout.receiptPath(name), version: -1 }),
+            dropLater: (names) => {
+              this.removeReceipts(names).catch((error: unknown) => this.logger.warn(`could not delete ${names.length} receipts: ${(error as Error).message}`));
+            },
+          }
+        : undefined,
     });
+    if (options.receiptPrefix !== undefined && !/^[A-Za-z0-9_-]{1,24}$/.test(options.receiptPrefix)) {
+      throw new TypeError(`ZooKeeperStore: receiptPrefix '${options.receiptPrefix}' must be 1 to 24 base64url characters`);
+    }
   }
 
   /** Record creates sent in transactions so far, and the transactions that carried them. */
@@ -224,7 +250,9 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
     },
     maxWeight: MAX_TRANSACTION_WEIGHT,
     weight: (record) => createWeight(this.layout.recordPath(record), JSON.stringify(record)),
+    newName: () => store.newReceiptName(),
     createWithReceipt: (records, receipt, stale) => this.createWithReceipt(records, receipt, stale),
+    cleanup: (keep) => this.cleanupReceipts(keep),
     settle: (receipt) => this.settleReceipt(receipt),
     remove: (receipts) => this.removeReceipts(receipts),
   }))(this);
@@ -288,7 +316,8 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
     const client = this.client;
     if (client?.isConnected) {
       // the session's close would remove them too; deleting first makes a successor see it at once
-      const deletions = [this.member.release(client), this.latch.release(client)].filter((d) => d !== undefined);
+      const receipts = this.batcher.receiptsToDrop.length > 0 ? this.removeReceipts([...this.batcher.receiptsToDrop]) : undefined;
+      const deletions = [this.member.release(client), this.latch.release(client), receipts].filter((d) => d !== undefined);
       if (deletions.length > 0) {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
@@ -570,7 +599,15 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
       const seq = this.watcher?.nextSeq() ?? 0;
       const path = this.layout.recordPath(record);
       const data = JSON.stringify(record);
-      const created = client.canMulti ? await this.batcher.create(path, data) : await this.createRecordNode(client, path, data);
+      let created: boolean;
+      try {
+        created = client.canMulti ? await this.batcher.create(path, data) : await this.createRecordNode(client, path, data);
+      } catch (error) {
+        if (!(error instanceof LostTransactionError)) throw error;
+        const mapped = this.mapError(error.error);
+        if (mapped instanceof StoreUnavailableError) mapped.receipt = error.receipt;
+        throw mapped;
+      }
       if (created) this.watcher?.noteWrite(shard, seq);
       return created;
     });
@@ -592,6 +629,26 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
   }
 
   // ------------------------------------------------------- replay receipts (ReplayReceipts in token-store.ts)
+
+  /** A receipt name: `<prefix>.<run>.<random>` (the run tells this process's receipts from a predecessor's). */
+  private newReceiptName(): string {
+    const random = randomBytes(12).toString('base64url');
+    return this.options.receiptPrefix ? `${this.options.receiptPrefix}.${this.runId}.${random}` : random;
+  }
+
+  /**
+   * Deletes the receipts earlier runs of this prefix left (a crash between a transaction's answer and the
+   * delete of its receipt) except those in `keep`; never this run's own (a transaction may be on the wire).
+   */
+  private async cleanupReceipts(keep: ReadonlySet<string>): Promise<number> {
+    const prefix = this.options.receiptPrefix;
+    if (!prefix) return 0;
+    const names = await this.run((client) => client.getChildren(this.layout.replays));
+    const own = `${prefix}.${this.runId}.`;
+    const left = names.filter((n) => n.startsWith(`${prefix}.`) && !n.startsWith(own) && !keep.has(n));
+    if (left.length > 0) await this.removeReceipts(left);
+    return left.length;
+  }
 
   /**
    * One transaction: delete the stale receipts, create the receipt (data `applied`), create the records, all with
