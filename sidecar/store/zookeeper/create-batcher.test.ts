@@ -206,6 +206,17 @@ describe('CreateBatcher', () => {
       return { ...r, droppedLater };
     }
 
+    /** A batcher whose first transaction (receipt r1, creating /a) was answered and is off the wire. */
+    async function afterOneAnswered(overrides: Partial<CreateBatcherOptions> = {}) {
+      const r = withReceipts(overrides);
+      const first = r.batcher.create('/a', 'x');
+      await nextTurn();
+      r.sent[0]!.settle();
+      await first;
+      await nextTurn();
+      return r;
+    }
+
     it('every transaction, a lone create too, creates a receipt and deletes those answered before', async () => {
       const { batcher, sent } = withReceipts();
       const lone = batcher.create('/a', 'x');
@@ -224,12 +235,7 @@ describe('CreateBatcher', () => {
     });
 
     it('a lost transaction fails its creates naming its receipt; the unsent ones behind it carry none', async () => {
-      const { batcher, sent, droppedLater } = withReceipts({ maxInFlight: 1 });
-      const first = batcher.create('/a', 'x');
-      await nextTurn();
-      sent[0]!.settle();
-      await first;
-      await nextTurn();
+      const { batcher, sent, droppedLater } = await afterOneAnswered({ maxInFlight: 1 });
       const inFlight = ['/b', '/c'].map((p) => batcher.create(p, 'x'));
       await nextTurn();
       const waiting = batcher.create('/d', 'x');
@@ -249,12 +255,7 @@ describe('CreateBatcher', () => {
     });
 
     it('a refused transaction keeps its deletes for the next one and answers each create alone', async () => {
-      const { batcher, sent } = withReceipts();
-      const first = batcher.create('/a', 'x');
-      await nextTurn();
-      sent[0]!.settle();
-      await first;
-      await nextTurn();
+      const { batcher, sent } = await afterOneAnswered();
       const answers = ['/b', '/c'].map((p) => batcher.create(p, 'x'));
       await nextTurn();
       sent[1]!.settle(new ZkMultiError(ZkCode.NODEEXISTS, '/c', 3, [0, 0, 0, ZkCode.NODEEXISTS]));
