@@ -165,3 +165,42 @@ test('connection cut past the session timeout: lost, served per policy, a new se
 test('connection blackholed (nothing passes, nothing closes) past the session timeout: noticed, lost, recovered', async (t) => {
   await partition(t, 'blackhole', 'blackhole', size(8_000, 30_000), true);
 });
+
+test('answers lost on the way back (applied, never acknowledged), the tokens revoked on another node meanwhile: the replay does not bring them back', async (t) => {
+  await waitFor(async () => (await Promise.all(all.map(storeState))).every(isUp), 'every sidecar connected', 30_000, 25);
+  const logMark = cached.logs.length;
+  for (const p of proxies) p.muteReplies();
+  // requests reach ZooKeeper and are applied; their answers never come back: the sidecar times out, journals the
+  // issues with the receipts of their transactions, and still answers the client (201, not replicated)
+  const issued = await Promise.all(
+    Array.from({ length: 40 }, async (_, i) => {
+      const res = await cached.api.issue({ subject: `unanswered-${i % 8}` });
+      assert.equal(res.status, 201, res.text);
+      return { jti: res.body.jti as string, token: res.body.token as string, replicated: res.body.replicated as boolean };
+    }),
+  );
+  assert.ok(issued.every((x) => !x.replicated), 'journaled, not acknowledged by ZooKeeper');
+  // the client revokes them on the other node, which sees what ZooKeeper applied
+  const revoked: string[] = [];
+  for (const x of issued) {
+    const res = await direct.api.revoke(x.jti);
+    assert.ok(res.status === 204 || res.status === 404, res.text);
+    if (res.status === 204) revoked.push(x.jti);
+  }
+  t.diagnostic(`${issued.length} issues unanswered, ${revoked.length} of them found applied and revoked on the direct node`);
+  assert.ok(revoked.length > 0, 'some unanswered creates had been applied');
+  for (const p of proxies) p.restore();
+  await waitFor(async () => (await Promise.all(all.map(storeState))).every(isUp), 'the muted sidecars recover', 30_000, 25);
+  await waitFor(async () => (await Promise.all(all.map(async (n) => (await n.api.get('/healthz')).body.journalPending))).every((p) => p === 0), 'journals replayed', 30_000, 50);
+  await assertMirrorsEqualTree();
+  for (const node of all) {
+    for (const x of issued) {
+      const res = await node.api.validate(x.token);
+      if (revoked.includes(x.jti)) assert.equal(res.body.reason, 'revoked', `${x.jti}, revoked on direct, came back on ${node.spec.nodeId}`);
+      else assert.equal(res.status, 200, `${x.jti}, never revoked, on ${node.spec.nodeId}: ${res.text}`);
+    }
+  }
+  const log = cached.logs.slice(logMark);
+  assert.match(log, /issues whose answer was lost had been applied/, 'the replay settled the receipts');
+  assert.doesNotMatch(log, /may have been revoked since/, 'nothing guessed');
+});

@@ -16,7 +16,9 @@ export interface TcpProxyOptions {
  *   (the client sees ECONNRESET, as from a peer that went away or a firewall rejecting);
  * - `blackhole()`: connections stay open but nothing passes in either direction and new ones hang (packets
  *   dropped: the client only notices from its own timeouts, like a partition);
- * - `restore()`: forwards again (connections cut or blackholed before are not revived: clients reconnect).
+ * - `muteReplies()`: what clients send still reaches the server, every answer is dropped (requests are served, their
+ *   answers lost: a write applied but never acknowledged);
+ * - `restore()`: forwards again (connections cut, blackholed or muted before are not revived: clients reconnect).
  *
  * The listening port stays the same for the life of the proxy, so a connect string pointing at it stays valid.
  */
@@ -24,7 +26,8 @@ export class TcpProxy implements AsyncDisposable {
   private server: net.Server | undefined;
   private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
   private readonly held = new Set<Socket>();
-  private mode: 'open' | 'cut' | 'blackhole' = 'open';
+  private mode: 'open' | 'cut' | 'blackhole' | 'mute' = 'open';
+  private readonly muted = new Set<{ client: Socket; upstream: Socket }>();
   private accepted = 0;
   port = 0;
 
@@ -39,7 +42,7 @@ export class TcpProxy implements AsyncDisposable {
     return `${this.host}:${this.port}`;
   }
 
-  get state(): 'open' | 'cut' | 'blackhole' {
+  get state(): 'open' | 'cut' | 'blackhole' | 'mute' {
     return this.mode;
   }
 
@@ -71,6 +74,7 @@ export class TcpProxy implements AsyncDisposable {
   /** Resets every connection and every new one until {@link restore}. */
   cut(): void {
     this.mode = 'cut';
+    this.muted.clear();
     for (const pair of this.pairs) {
       pair.client.resetAndDestroy();
       pair.upstream.destroy();
@@ -95,8 +99,28 @@ export class TcpProxy implements AsyncDisposable {
     this.pairs.clear();
   }
 
+  /** Requests still reach the server; its answers, on every connection and every new one, are dropped. */
+  muteReplies(): void {
+    this.mode = 'mute';
+    for (const pair of this.pairs) this.mute(pair);
+  }
+
+  private mute(pair: { client: Socket; upstream: Socket }): void {
+    pair.upstream.unpipe(pair.client);
+    pair.upstream.on('data', () => undefined); // read and dropped
+    pair.upstream.resume();
+    this.muted.add(pair);
+  }
+
   /** Forwards new connections again. */
   restore(): void {
+    // a muted connection lost answers mid-stream: its client cannot make sense of it any more
+    for (const pair of this.muted) {
+      this.pairs.delete(pair);
+      pair.client.resetAndDestroy();
+      pair.upstream.destroy();
+    }
+    this.muted.clear();
     // sockets held by a blackhole were frozen mid-stream: their client has given up on them (or will)
     for (const socket of this.held) socket.resetAndDestroy();
     this.held.clear();
@@ -131,6 +155,7 @@ export class TcpProxy implements AsyncDisposable {
     const pair = { client, upstream };
     this.pairs.add(pair);
     const drop = () => {
+      this.muted.delete(pair);
       if (!this.pairs.delete(pair)) return;
       client.destroy();
       upstream.destroy();
@@ -140,7 +165,8 @@ export class TcpProxy implements AsyncDisposable {
     upstream.once('connect', () => {
       if (!this.pairs.has(pair)) return;
       client.pipe(upstream);
-      upstream.pipe(client);
+      if (this.mode === 'mute') this.mute(pair);
+      else upstream.pipe(client);
       client.resume();
     });
   }
