@@ -268,13 +268,9 @@ export class WritePath {
    */
   private async settleReceipt(receipts: ReplayReceipts | undefined): Promise<boolean> {
     const { receipt, seq } = this.unsettled!;
-    let applied: boolean;
-    try {
-      if (!receipts) throw new Error('this store cannot write replay receipts');
-      applied = await receipts.settle(receipt);
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) return false;
-      this.log.error('cannot settle a replay receipt; its creates are replayed only where the store holds them', { error: String(err) });
+    const applied = await this.ask(receipts, receipt);
+    if (applied === undefined) return false;
+    if (applied === 'unknown') {
       this.unknownThrough = Math.max(this.unknownThrough, seq);
       this.unsettled = undefined;
       return true;
@@ -304,19 +300,29 @@ export class WritePath {
     for (const e of batch) if (e.op === 'create' && e.receipt && !this.receiptOutcome.has(e.receipt)) open.add(e.receipt);
     if (open.size === 0) return true;
     for (const receipt of open) {
-      try {
-        if (!receipts) throw new Error('this store cannot settle receipts');
-        const applied = await receipts.settle(receipt);
-        this.receiptOutcome.set(receipt, applied);
-        const creates = batch.filter((e) => e.op === 'create' && e.receipt === receipt).length;
-        this.log.info(applied ? 'issues whose answer was lost had been applied' : 'issues whose answer was lost were not applied; sending them again', { creates });
-      } catch (err) {
-        if (err instanceof StoreUnavailableError) return false;
-        this.log.error('cannot settle the receipt of issues whose answer was lost; they are replayed only where the store holds them', { error: String(err) });
-        this.receiptOutcome.set(receipt, 'unknown');
-      }
+      const applied = await this.ask(receipts, receipt);
+      if (applied === undefined) return false;
+      this.receiptOutcome.set(receipt, applied);
+      if (applied === 'unknown') continue;
+      const creates = batch.filter((e) => e.op === 'create' && e.receipt === receipt).length;
+      this.log.info(applied ? 'issues whose answer was lost had been applied' : 'issues whose answer was lost were not applied; sending them again', { creates });
     }
     return true;
+  }
+
+  /**
+   * Whether the transaction carrying `receipt` was applied; `undefined` while the store cannot answer, `unknown`
+   * when it cannot say at all (no receipts, a refusal): those creates fall to the rule for creates without one.
+   */
+  private async ask(receipts: ReplayReceipts | undefined, receipt: string): Promise<boolean | 'unknown' | undefined> {
+    try {
+      if (!receipts) throw new Error('this store cannot settle receipts');
+      return await receipts.settle(receipt);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) return undefined;
+      this.log.error('cannot settle a receipt; its creates are replayed only where the store holds them', { error: String(err) });
+      return 'unknown';
+    }
   }
 
   /** Deletes, in the background, receipts that earlier runs left and the journal no longer names. */

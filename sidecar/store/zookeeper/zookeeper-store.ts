@@ -656,11 +656,11 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
    * already there is left out and the rest sent again; any other refusal throws.
    */
   private async createWithReceipt(records: readonly TokenRecord[], receipt: string, stale: readonly string[]): Promise<boolean[]> {
-    let weight = 0;
     for (const record of records) {
       if (!isValidJti(record.jti) || !isValidSubject(record.subject)) throw new BadRequestError(`record ${String(record.jti)} is not valid`);
-      weight += this.receipts.weight(record);
     }
+    let recordsLeft = records.map((record, i) => ({ i, path: this.layout.recordPath(record), data: JSON.stringify(record) }));
+    const weight = recordsLeft.reduce((sum, r) => sum + createWeight(r.path, r.data), 0);
     // a request over jute.maxbuffer closes the connection: it would look lost, and be sent again, for ever
     if (records.length > 1 && weight > MAX_TRANSACTION_WEIGHT) {
       throw new RangeError(`${records.length} records weigh ${weight}, over the transaction limit ${MAX_TRANSACTION_WEIGHT}`);
@@ -669,7 +669,6 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
       const acl = this.acl ? { acl: this.acl } : {};
       const created = records.map(() => true);
       let staleLeft = stale.map((r) => this.layout.receiptPath(r));
-      let recordsLeft = records.map((record, i) => ({ i, path: this.layout.recordPath(record), data: JSON.stringify(record) }));
       const receiptPath = this.layout.receiptPath(receipt);
       const seq = this.watcher?.nextSeq() ?? 0;
       for (;;) {
