@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { tempDir } from './sidecar-process.js';
+import { connects, freePort } from './ports.js';
 import { TIME_SCALE, waitFor } from '../../sidecar/util/wait-for.js';
 
 /**
@@ -34,22 +34,12 @@ export function nginxSkipReason(): string | false {
   return findNginx() ? false : 'nginx is not installed: `apt-get install -y nginx` (Debian); CI installs it in .ci/run';
 }
 
+export { freePort } from './ports.js';
+
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
 });
-
-/** A free TCP port on 127.0.0.1 (nginx needs its port written in its config). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Main-level directives that keep nginx in the foreground and inside `prefix`. */
 function mainDirectives(prefix: string): string {
@@ -189,17 +179,6 @@ export class NginxProcess {
       p.kill('SIGTERM');
     });
   }
-}
-
-function connects(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /**
