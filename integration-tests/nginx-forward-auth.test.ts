@@ -2,10 +2,12 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SidecarProcess, runCli, startSidecars, tempDir, writeProperties } from './support/sidecar-process.js';
-import { NginxProcess, configFromHttp, nginxSkipReason } from './support/nginx.js';
-import { request, type HttpResult } from './support/http.js';
+import { ROOT, SidecarProcess, runCli, startSidecars, tempDir, writeProperties } from './support/sidecar-process.js';
+import { NginxProcess, configFromHttp, localizeConfig, nginxSkipReason } from './support/nginx.js';
+import { setCookies, useSession } from './support/browser-session.js';
+import { request } from './support/http.js';
 import { TIME_SCALE, waitFor } from '../sidecar/util/wait-for.js';
 
 /**
@@ -13,14 +15,21 @@ import { TIME_SCALE, waitFor } from '../sidecar/util/wait-for.js';
  * sidecars (one nginx upstream, round robin) sharing a DIRECTORY store, in
  * front of a backend that echoes what nginx tells it. The config is the one
  * docs/stack.md recommends, plus one test-only header (X-Test-Sidecar: which
- * sidecar answered the auth subrequest).
+ * sidecar answered the auth subrequest); the compose demo's docker/nginx.conf
+ * runs beside it for the sliding reissue.
  */
+
+/** Session lifetime of the sliding tests (a ttl, kept across reissues): short, so a session in use is reissued within seconds. */
+const LIFETIME_S = 2 * TIME_SCALE;
+const SKEW_S = 1;
 
 /** The backend: echoes the identity headers it receives; counts requests, so a refusal can be shown never to reach it. */
 let backend: Server;
 let backendHits = 0;
 let lastHeaders: IncomingHttpHeaders = {};
 let nginx: NginxProcess;
+let demo: NginxProcess;
+let shared: string;
 let a: SidecarProcess;
 let b: SidecarProcess;
 
@@ -72,7 +81,7 @@ const skip = nginxSkipReason();
 if (skip) test('nginx auth_request in front of two sidecars', { skip }, () => undefined);
 else describe('nginx auth_request in front of two sidecars', () => {
   before(async () => {
-    const shared = await tempDir('tokensync-nginx-it-');
+    shared = await tempDir('tokensync-nginx-it-');
     const secret = join(shared, 'token_secret');
     const gen = await runCli(['secret', 'generate', '--config', await writeProperties(join(shared, 'cli.properties'), { 'authentication.token.secret.file': secret })]);
     assert.equal(gen.code, 0, gen.stderr);
@@ -81,10 +90,11 @@ else describe('nginx auth_request in front of two sidecars', () => {
       'cluster.store.directory.path': join(shared, 'store'),
       'authentication.token.secret.file': secret,
       'authentication.token.require.consistent.ip': true,
+      'authentication.token.clock.skew': `${SKEW_S}s`,
     });
     [a, b] = await startSidecars([
-      { nodeId: 'a', props: props('a') },
-      { nodeId: 'b', props: props('b') },
+      { nodeId: 'a', dir: join(shared, 'a'), props: props('a') },
+      { nodeId: 'b', dir: join(shared, 'b'), props: props('b') },
     ]);
     backend = createServer((req, res) => {
       backendHits++;
@@ -98,18 +108,27 @@ else describe('nginx auth_request in front of two sidecars', () => {
       res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'theme=dark; Path=/' }).end(body);
     });
     await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    const backendAt = `127.0.0.1:${(backend.address() as AddressInfo).port}`;
     nginx = await new NginxProcess(forwardAuthHttp([a.port, b.port], (backend.address() as AddressInfo).port)).start();
+    const demoConf = await readFile(join(ROOT, 'docker', 'nginx.conf'), 'utf8');
+    demo = await new NginxProcess((port, prefix) =>
+      localizeConfig(demoConf, {
+        prefix,
+        port,
+        hosts: { 'sidecar1:7468': `127.0.0.1:${a.port}`, 'sidecar2:7468': `127.0.0.1:${b.port}`, 'app1:3000': backendAt, 'app2:3000': backendAt },
+      }),
+    ).start();
   });
 
   after(async () => {
-    await nginx?.stop();
+    await Promise.all([nginx?.stop(), demo?.stop()]);
     backend?.closeAllConnections();
     await new Promise((r) => (backend ? backend.close(r) : r(undefined)));
     await Promise.all([a?.stop(), b?.stop()]);
+    if (shared) await rm(shared, { recursive: true, force: true });
   });
 
   const viaProxy = (headers: Record<string, string> = {}, path = '/app/page') => request(nginx.url, 'GET', path, { headers });
-  const cookieHeaders = (res: HttpResult) => ([] as string[]).concat(res.headers['set-cookie'] ?? []);
 
   test('a valid cookie passes: the backend gets the subject and token id from the sidecar, a forged X-Auth-Subject never arrives', async () => {
     const { body: issued } = await a.api.issue({ subject: 'alice', clientIp: '127.0.0.1' });
@@ -119,7 +138,7 @@ else describe('nginx auth_request in front of two sidecars', () => {
       assert.equal(res.status, 200, `${res.text}\n${await nginx.errorLog()}`);
       assert.deepEqual(res.body, { subject: 'alice', subjectEncoding: null, tokenId: issued.jti, path: '/app/page' });
       sidecars.add(String(res.headers['x-test-sidecar']));
-      assert.deepEqual(cookieHeaders(res), ['theme=dark; Path=/'], 'no reissue of a fresh token');
+      assert.deepEqual(setCookies(res), ['theme=dark; Path=/'], 'no reissue of a fresh token');
     }
     assert.deepEqual([...sidecars].sort(), [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`].sort(), 'both sidecars answered');
     assert.equal(lastHeaders.cookie, `tokensync=${issued.token}`, 'the backend still gets the cookie');
@@ -181,20 +200,32 @@ else describe('nginx auth_request in front of two sidecars', () => {
     assert.equal(decodeURIComponent(res.body.subject), 'zoë');
   });
 
-  test('sliding expiry: the reissued cookie reaches the browser through nginx', async () => {
-    const { body: issued } = await a.api.issue({ subject: 'erin', ttl: 4, clientIp: '127.0.0.1' });
-    let res = await viaProxy({ cookie: `tokensync=${issued.token}` });
-    // Past half of the 4 s lifetime (whole-second JWT times): poll until a sidecar reissues.
-    await waitFor(async () => {
-      res = await viaProxy({ cookie: `tokensync=${issued.token}` });
-      assert.equal(res.status, 200);
-      return cookieHeaders(res).some((c) => c.startsWith('tokensync='));
-    }, 'a reissued cookie through nginx', 5000, 100);
-    const reissued = cookieHeaders(res).find((c) => c.startsWith('tokensync='))!;
-    assert.match(reissued, /^tokensync=[^;]+; Path=\/; HttpOnly; Secure; SameSite=Lax; Max-Age=\d+$/);
-    assert.ok(cookieHeaders(res).includes('theme=dark; Path=/'), "the backend's own cookies still pass");
-    const again = await viaProxy({ cookie: reissued.slice(0, reissued.indexOf(';')) });
-    assert.equal(again.body.tokenId, issued.jti);
+  /**
+   * A browser using one session through `proxy` for longer than the session's lifetime: reissued again and again,
+   * each new cookie accepted, the app's own cookies beside it, and the first token dead by the end.
+   */
+  async function sessionOutlivesItsFirstToken(proxy: NginxProcess, subject: string, path: string) {
+    const { body: issued } = await a.api.issue({ subject, ttl: LIFETIME_S, clientIp: '127.0.0.1' });
+    const firstDeadAt = Date.parse(issued.expiresAt) + SKEW_S * 1000;
+    const use = await useSession({ url: proxy.url, path, token: issued.token, until: () => Date.now() > firstDeadAt + 500 });
+    assert.ok(use.reissues.length >= 2, `reissued ${use.reissues.length} times in ${use.answers.length} requests over more than one lifetime`);
+    for (const r of use.answers) assert.deepEqual([r.body.subject, r.body.tokenId], [subject, issued.jti]);
+    for (const c of use.reissues) assert.match(c, /^tokensync=[^;]+; Path=\/; HttpOnly; Secure; SameSite=Lax; Max-Age=\d+$/);
+    for (const r of use.answers) assert.ok(setCookies(r).includes('theme=dark; Path=/'), "the backend's own cookie passes beside a reissue");
+    const first = await request(proxy.url, 'GET', path, { headers: { cookie: `tokensync=${issued.token}` } });
+    assert.equal(first.status, 401);
+    assert.equal(first.headers['x-auth-reason'], 'expired');
+    const current = await request(proxy.url, 'GET', path, { headers: { cookie: `tokensync=${use.tokens.at(-1)}` } });
+    assert.equal(current.status, 200);
+    assert.equal(current.body.tokenId, issued.jti);
+  }
+
+  test("sliding expiry: docs/stack.md's config hands each reissued cookie to the browser; a session in constant use outlives its first token", async () => {
+    await sessionOutlivesItsFirstToken(nginx, 'erin', '/app/page');
+  });
+
+  test("sliding expiry: so does the compose demo's docker/nginx.conf, on a protected path", async () => {
+    await sessionOutlivesItsFirstToken(demo, 'erin2', '/private/page');
   });
 
   test('one sidecar down: nginx asks the other, and requests keep passing; both down: 500, never a pass', async () => {
@@ -227,8 +258,9 @@ else
     let sidecar: SidecarProcess;
     let echo: Server;
     let proxy: NginxProcess;
+    let dir: string;
     before(async () => {
-      const dir = await tempDir('tokensync-nginx-cache-');
+      dir = await tempDir('tokensync-nginx-cache-');
       sidecar = await new SidecarProcess({ nodeId: 'cache', dir, props: { 'app.data.dir': join(dir, 'appdata') } }).start();
       echo = createServer((req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ subject: req.headers['x-auth-subject'] ?? null })));
       await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
@@ -271,6 +303,7 @@ else
       echo?.closeAllConnections();
       await new Promise((r) => (echo ? echo.close(r) : r(undefined)));
       await sidecar?.stop();
+      if (dir) await rm(dir, { recursive: true, force: true });
     });
 
     test(`a revoked token passes from the cache for at most ${CACHE_SECONDS} s, then is refused; refusals are never cached`, async () => {

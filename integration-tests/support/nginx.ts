@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { tempDir } from './sidecar-process.js';
 import { connects, freePort } from './ports.js';
@@ -129,6 +129,7 @@ export class NginxProcess {
       } catch (err) {
         // Someone took the free port between our check and nginx's bind: pick another.
         if (attempt < 3 && /Address already in use/.test(this.output)) continue;
+        await rm(this.prefix, { recursive: true, force: true });
         throw err;
       }
     }
@@ -157,7 +158,7 @@ export class NginxProcess {
         20,
       );
     } catch (err) {
-      await this.stop();
+      await this.halt();
       throw err;
     }
   }
@@ -166,8 +167,14 @@ export class NginxProcess {
     return readFile(join(this.prefix, 'error.log'), 'utf8').catch(() => '');
   }
 
-  /** Fast shutdown (SIGTERM) and wait for the master to exit. */
+  /** Stops nginx and removes its prefix. */
   async stop(): Promise<void> {
+    await this.halt();
+    if (this.prefix) await rm(this.prefix, { recursive: true, force: true });
+  }
+
+  /** Fast shutdown (SIGTERM) and wait for the master to exit. */
+  private async halt(): Promise<void> {
     const p = this.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     await new Promise<void>((resolve) => {
