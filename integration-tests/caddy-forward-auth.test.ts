@@ -2,10 +2,12 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROOT, SidecarProcess, runCli, startSidecars, tempDir, writeProperties } from './support/sidecar-process.js';
-import { CaddyProcess, caddySkipReason } from './support/caddy.js';
+import { CaddyProcess, caddySkipReason, findCaddy } from './support/caddy.js';
 import { setCookies, useSession } from './support/browser-session.js';
 import { request } from './support/http.js';
 import { TIME_SCALE, waitFor } from '../sidecar/util/wait-for.js';
@@ -20,6 +22,7 @@ import { TIME_SCALE, waitFor } from '../sidecar/util/wait-for.js';
 /** Session lifetime on these sidecars: short, so a session in use is reissued within seconds. */
 const LIFETIME_S = 2 * TIME_SCALE;
 const SKEW_S = 1;
+const CADDYFILE = join(ROOT, 'docker', 'Caddyfile');
 /** Tokens of the tests that are not about expiry. */
 const LONG_TTL = '1h';
 
@@ -39,6 +42,12 @@ async function asked(sidecar: SidecarProcess): Promise<number> {
 }
 
 const skip = caddySkipReason();
+
+test('docker/Caddyfile is formatted as `caddy fmt` writes it (Caddy warns at every start otherwise)', { skip }, () => {
+  const fmt = spawnSync(findCaddy()!, ['fmt', CADDYFILE], { encoding: 'utf8' });
+  assert.equal(fmt.status, 0, fmt.stderr);
+  assert.equal(fmt.stdout, readFileSync(CADDYFILE, 'utf8'));
+});
 // A skipped test (not a skipped suite) so that the run's summary counts it as skipped.
 if (skip) test('Caddy forward auth (docker/Caddyfile) in front of two sidecars', { skip }, () => undefined);
 else
@@ -81,7 +90,7 @@ else
       });
       await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
       caddy = await new CaddyProcess({
-        caddyfile: join(ROOT, 'docker', 'Caddyfile'),
+        caddyfile: CADDYFILE,
         env: (port) => ({
           LISTEN: `http://127.0.0.1:${port}`,
           TOKENSYNC_UPSTREAM: `127.0.0.1:${a.port} 127.0.0.1:${b.port}`,
@@ -191,6 +200,27 @@ else
       const current = await viaProxy({ cookie: `tokensync=${use.tokens.at(-1)}` });
       assert.equal(current.status, 200);
       assert.equal(current.body.tokenId, issued.jti);
+    });
+
+    test('an empty sidecar list or no app: 503 at the proxy, never a pass', async () => {
+      const { body: issued } = await a.api.issue({ subject: 'gus', ttl: LONG_TTL, clientIp: '127.0.0.1' });
+      const app = `127.0.0.1:${(backend.address() as AddressInfo).port}`;
+      const sidecars = `127.0.0.1:${a.port} 127.0.0.1:${b.port}`;
+      const hits = backendHits;
+      const cases: Array<[Record<string, string>, number]> = [
+        [{ TOKENSYNC_UPSTREAM: '', APP_UPSTREAM: app }, 503],
+        [{ TOKENSYNC_UPSTREAM: sidecars }, 503],
+      ];
+      for (const [env, status] of cases) {
+        const misconfigured = await new CaddyProcess({ caddyfile: CADDYFILE, env: (port) => ({ LISTEN: `:${port}`, ...env }) }).start();
+        try {
+          const res = await request(misconfigured.url, 'GET', '/', { headers: { cookie: `tokensync=${issued.token}` } });
+          assert.equal(res.status, status, JSON.stringify(env));
+        } finally {
+          await misconfigured.stop();
+        }
+      }
+      assert.equal(backendHits, hits);
     });
 
     test('one sidecar down: Caddy asks the other and requests keep passing; both down: 502, never a pass', async () => {
