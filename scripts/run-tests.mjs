@@ -28,7 +28,8 @@ function walk(dir, out) {
   return out;
 }
 
-const files = dirs.flatMap((d) => walk(join(root, d), [])).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+// Filters match the path from the repository root: a checkout under /work/wt/caddy must not match "caddy" everywhere.
+const files = dirs.flatMap((d) => walk(join(root, d), [])).filter((f) => filters.length === 0 || filters.some((x) => relative(root, f).includes(x)));
 if (files.length === 0) {
   console.error('no test files found: run `npm run build` first');
   process.exit(1);
