@@ -48,6 +48,7 @@ test('docker/Caddyfile is formatted as `caddy fmt` writes it (Caddy warns at eve
   assert.equal(fmt.status, 0, fmt.stderr);
   assert.equal(fmt.stdout, readFileSync(CADDYFILE, 'utf8'));
 });
+
 // A skipped test (not a skipped suite) so that the run's summary counts it as skipped.
 if (skip) test('Caddy forward auth (docker/Caddyfile) in front of two sidecars', { skip }, () => undefined);
 else
