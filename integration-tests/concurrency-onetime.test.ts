@@ -47,7 +47,7 @@ async function race(t: { diagnostic: (m: string) => void }, label: string, nodes
   const failures: string[] = [];
   const winnersByNode: Record<string, number> = {};
   const winnersByRoute: Record<string, number> = {};
-  let consumeRequests = 0;
+  let presentations = 0;
   const startedAt = Date.now();
   for (let round = 0; round < ROUNDS; round++) {
     const issuer = nodes[round % 3]!;
@@ -57,7 +57,7 @@ async function race(t: { diagnostic: (m: string) => void }, label: string, nodes
     const consumers = Array.from({ length: CONSUMERS }, (_, i) => nodes[(round + i) % 3]!);
     const cookie = { cookie: `tokensync=${issued.body.token}` };
     const results = await Promise.all(consumers.map((n, i) => (i % 2 ? n.api.auth(cookie) : n.api.consume(issued.body.token))));
-    consumeRequests += results.length;
+    presentations += results.length;
     const winners = results.filter((r) => r.status === 200);
     const losers = results.filter((r) => r.status === 401 && r.body.reason === 'consumed');
     if (winners.length !== 1 || losers.length !== CONSUMERS - 1) {
@@ -78,7 +78,7 @@ async function race(t: { diagnostic: (m: string) => void }, label: string, nodes
       }
     }
   }
-  const figures = { full: FULL, store: label, rounds: ROUNDS, consumersPerToken: CONSUMERS, sidecars: nodes.length, consumeRequests, roundsWithoutExactlyOneWinner: failures.length, winnersByNode, winnersByRoute, ms: Date.now() - startedAt };
+  const figures = { full: FULL, store: label, rounds: ROUNDS, consumersPerToken: CONSUMERS, sidecars: nodes.length, presentations, roundsWithoutExactlyOneWinner: failures.length, winnersByNode, winnersByRoute, ms: Date.now() - startedAt };
   t.diagnostic(`FIGURES ${JSON.stringify(figures)}`);
   assert.deepEqual(failures.slice(0, 10), [], `${failures.length} of ${ROUNDS} rounds without exactly one winner`);
 }
