@@ -1,5 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
 import { request } from './support/http.js';
@@ -23,10 +24,12 @@ function suite(name: string, setUp: () => Promise<{ props: Props; dir: string; c
     let app: ExampleApp;
     let appConfig: string;
     let cleanUp: (() => Promise<void>) | undefined;
+    let folder: string | undefined;
 
     before(async () => {
       const { props, dir, close } = await setUp();
       cleanUp = close;
+      folder = dir;
       sidecar = await new SidecarProcess({ nodeId: 'node1', props: { ...props, 'app.data.dir': join(dir, 'node1') } }).start();
       // The app's own properties: the same store and secret; node.id node2 (this app is the cluster's node2-app).
       appConfig = await writeProperties(join(dir, 'app.properties'), { ...props, 'node.id': 'node2', 'app.data.dir': join(dir, 'node2') });
@@ -38,6 +41,7 @@ function suite(name: string, setUp: () => Promise<{ props: Props; dir: string; c
       await app?.stop();
       await sidecar?.stop();
       await cleanUp?.();
+      if (folder) await rm(folder, { recursive: true, force: true });
     });
 
     test('a token the sidecar issued is accepted by the app, and refused once the sidecar revokes it', async () => {
