@@ -2,7 +2,6 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidecarProcess, runCli, startSidecars, tempDir, writeProperties } from './support/sidecar-process.js';
 import { NginxProcess, configFromHttp, nginxSkipReason } from './support/nginx.js';
@@ -24,7 +23,6 @@ let lastHeaders: IncomingHttpHeaders = {};
 let nginx: NginxProcess;
 let a: SidecarProcess;
 let b: SidecarProcess;
-let shared: string | undefined;
 
 function forwardAuthHttp(sidecarPorts: number[], backendPort: number) {
   return (port: number, prefix: string) => configFromHttp(prefix, `
@@ -74,13 +72,13 @@ const skip = nginxSkipReason();
 if (skip) test('nginx auth_request in front of two sidecars', { skip }, () => undefined);
 else describe('nginx auth_request in front of two sidecars', () => {
   before(async () => {
-    const root = (shared = await tempDir('tokensync-nginx-it-'));
-    const secret = join(root, 'token_secret');
-    const gen = await runCli(['secret', 'generate', '--config', await writeProperties(join(root, 'cli.properties'), { 'authentication.token.secret.file': secret })]);
+    const shared = await tempDir('tokensync-nginx-it-');
+    const secret = join(shared, 'token_secret');
+    const gen = await runCli(['secret', 'generate', '--config', await writeProperties(join(shared, 'cli.properties'), { 'authentication.token.secret.file': secret })]);
     assert.equal(gen.code, 0, gen.stderr);
     const props = (node: string) => ({
-      'app.data.dir': join(root, `appdata-${node}`),
-      'cluster.store.directory.path': join(root, 'store'),
+      'app.data.dir': join(shared, `appdata-${node}`),
+      'cluster.store.directory.path': join(shared, 'store'),
       'authentication.token.secret.file': secret,
       'authentication.token.require.consistent.ip': true,
     });
@@ -108,7 +106,6 @@ else describe('nginx auth_request in front of two sidecars', () => {
     backend?.closeAllConnections();
     await new Promise((r) => (backend ? backend.close(r) : r(undefined)));
     await Promise.all([a?.stop(), b?.stop()]);
-    if (shared) await rm(shared, { recursive: true, force: true });
   });
 
   const viaProxy = (headers: Record<string, string> = {}, path = '/app/page') => request(nginx.url, 'GET', path, { headers });
@@ -258,9 +255,8 @@ else
     let sidecar: SidecarProcess;
     let echo: Server;
     let proxy: NginxProcess;
-    let dir: string | undefined;
     before(async () => {
-      dir = await tempDir('tokensync-nginx-cache-');
+      const dir = await tempDir('tokensync-nginx-cache-');
       sidecar = await new SidecarProcess({ nodeId: 'cache', dir, props: { 'app.data.dir': join(dir, 'appdata') } }).start();
       echo = createServer((req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ subject: req.headers['x-auth-subject'] ?? null })));
       await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
@@ -303,7 +299,6 @@ else
       echo?.closeAllConnections();
       await new Promise((r) => (echo ? echo.close(r) : r(undefined)));
       await sidecar?.stop();
-      if (dir) await rm(dir, { recursive: true, force: true });
     });
 
     test(`a revoked token passes from the cache for at most ${CACHE_SECONDS} s, then is refused; refusals are never cached`, async () => {

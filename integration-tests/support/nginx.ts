@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { tempDir } from './sidecar-process.js';
@@ -176,20 +176,18 @@ export class NginxProcess {
     return readFile(join(this.prefix, 'error.log'), 'utf8').catch(() => '');
   }
 
-  /** Fast shutdown (SIGTERM), wait for the master to exit, then remove its prefix folder. */
+  /** Fast shutdown (SIGTERM) and wait for the master to exit. */
   async stop(): Promise<void> {
     const p = this.proc;
-    if (p && p.exitCode === null && p.signalCode === null) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => p.kill('SIGKILL'), 10_000 * TIME_SCALE);
-        p.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        p.kill('SIGTERM');
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => p.kill('SIGKILL'), 10_000 * TIME_SCALE);
+      p.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
       });
-    }
-    if (this.prefix) await rm(this.prefix, { recursive: true, force: true });
+      p.kill('SIGTERM');
+    });
   }
 }
 
@@ -215,6 +213,5 @@ export async function nginxConfigTest(configPath: string, prefix?: string): Prom
   const p = prefix ?? (await tempDir('tokensync-nginx-t-'));
   await chmod(p, 0o755);
   const r = spawnSync(nginx, ['-t', '-p', p, '-c', configPath, '-e', join(p, 'error.log')], { encoding: 'utf8' });
-  if (prefix === undefined) await rm(p, { recursive: true, force: true });
   return { ok: r.status === 0, output: `${r.stdout ?? ''}${r.stderr ?? ''}` };
 }
