@@ -1,6 +1,6 @@
 /**
  * A call the sidecar refused or that never got an answer. A token that fails
- * validation is NOT this: `validate()` and `consume()` return
+ * validation is NOT this: `validate()`, `authenticate()` and `consume()` return
  * `{valid: false, reason}` for that.
  *
  * `code` is the sidecar's stable `error` field (`request.ttl`,

@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { Agent, createServer as createHttpServer, type ClientRequestArgs } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { SidecarProcess, runCli, tempDir, writeProperties } from '../integration-tests/support/sidecar-process.js';
+import { request } from '../integration-tests/support/http.js';
 import { TokenCodec } from '../sidecar/tokens/token-codec.js';
 import { readSecretFile } from '../sidecar/tokens/secret-file.js';
 import type { RefusalReason as SidecarRefusalReason } from '../sidecar/tokens/token-claims.js';
@@ -53,6 +54,7 @@ before(async () => {
 after(async () => {
   client?.close();
   await sidecar?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 test('issue, then validate: typed results as the API sends them', async () => {
@@ -144,6 +146,32 @@ test('consume: once, then consumed; consuming a session token is a 400 error', a
     assert.equal(err.request, 'POST /v1/tokens/consume');
     return true;
   });
+});
+
+test('validate only peeks at a one-time token (consumed: false); authenticate uses it up: one grant, then consumed, also at /v1/auth', async () => {
+  const otp = await client.issue('gwen', { kind: 'onetime' });
+  for (let i = 0; i < 2; i++) {
+    const peek = await client.validate(otp.token);
+    assert.deepEqual(peek.valid && { kind: peek.kind, consumed: peek.consumed, subject: peek.subject }, { kind: 'onetime', consumed: false, subject: 'gwen' });
+  }
+  const granted = await client.authenticate(otp.token);
+  assert.deepEqual(granted.valid && { kind: granted.kind, consumed: granted.consumed, jti: granted.jti }, { kind: 'onetime', consumed: true, jti: otp.jti });
+  const again = await client.authenticate(otp.token);
+  assert.equal(!again.valid && again.reason, 'consumed');
+  const atAuth = await request(sidecar.url, 'GET', '/v1/auth', { headers: { cookie: `tokensync=${otp.token}` } });
+  assert.deepEqual([atAuth.status, atAuth.headers['x-auth-reason']], [401, 'consumed']);
+
+  // Racing: of 6 authenticate calls with one token, one is granted.
+  const raced = await client.issue('gwen', { kind: 'onetime' });
+  const results = await Promise.all(Array.from({ length: 6 }, () => client.authenticate(raced.token)));
+  assert.equal(results.filter((r) => r.valid).length, 1);
+  assert.ok(results.every((r) => r.valid || r.reason === 'consumed'));
+
+  // Other kinds: the same answer as validate, one request, nothing used up.
+  const session = await client.issue('gwen');
+  const v = await client.authenticate(session.token);
+  assert.deepEqual(v.valid && { kind: v.kind, consumed: v.consumed }, { kind: 'session', consumed: undefined });
+  assert.equal((await client.authenticate(session.token)).valid, true);
 });
 
 test('mirror: a token the application signed itself with the shared secret; 201 then 200', async () => {

@@ -105,7 +105,10 @@ export class TokensyncClient {
     return { ...record, created: answer.status === 201 };
   }
 
-  /** Validates a token. A refused token is a result (`valid: false`), not an error. */
+  /**
+   * Validates a token. A refused token is a result (`valid: false`), not an error. A one-time token is only
+   * looked at (`consumed: false`): to let a request through on a token, use {@link authenticate}.
+   */
   validate(token: string, options: ValidateOptions = {}, call: CallOptions = {}): Promise<Validation> {
     return this.validation('/v1/validate', token, options, call);
   }
@@ -113,6 +116,16 @@ export class TokensyncClient {
   /** Consumes a one-time token: `valid: true` for exactly one caller in the cluster, `reason: 'consumed'` for the others. */
   consume(token: string, options: ValidateOptions = {}, call: CallOptions = {}): Promise<Validation> {
     return this.validation('/v1/tokens/consume', token, options, call);
+  }
+
+  /**
+   * The verdict to let a request through on, as `GET /v1/auth` gives it: {@link validate}, and for a one-time
+   * token {@link consume} as well, so that at most one request in the cluster gets through on it (the others
+   * get `reason: 'consumed'`). One round trip for other tokens, two for a one-time token.
+   */
+  async authenticate(token: string, options: ValidateOptions = {}, call: CallOptions = {}): Promise<Validation> {
+    const checked = await this.validate(token, options, call);
+    return checked.valid && checked.kind === 'onetime' ? this.consume(token, options, call) : checked;
   }
 
   /** Revokes one token (admin). `revoked: false` when no such record exists. */

@@ -62,7 +62,7 @@ export interface ReissuedToken {
   expiresAt: string;
 }
 
-/** `POST /v1/validate` and `POST /v1/tokens/consume` → 200. */
+/** `POST /v1/validate` and `POST /v1/tokens/consume` → 200; `authenticate()`'s grant. */
 export interface ValidToken {
   valid: true;
   subject: string;
@@ -71,6 +71,11 @@ export interface ValidToken {
   expiresAt: string | null;
   /** Present when a session token past half its lifetime was reissued: send `setCookie` to the browser. */
   reissued?: ReissuedToken;
+  /**
+   * One-time tokens only. `false` from `validate()`: a peek, which grants nothing and leaves the token unused;
+   * never let a request through on it. `true` from `consume()` / `authenticate()`: this caller used the token up.
+   */
+  consumed?: boolean;
 }
 
 /** `POST /v1/validate` and `POST /v1/tokens/consume` → 401: a result, not an error. */

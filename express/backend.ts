@@ -6,6 +6,8 @@ import type { IssuedToken, IssueOptions, LogoutResult, RevokeResult, Validation,
  */
 export interface TokensyncBackend {
   validate(token: string, options?: ValidateOptions): Promise<Validation>;
+  /** The verdict `tokensyncAuth()` grants a request on: `validate`, but a one-time token is consumed (at most one request through, cluster-wide). */
+  authenticate(token: string, options?: ValidateOptions): Promise<Validation>;
   issue(subject: string, options?: IssueOptions): Promise<IssuedToken>;
   revoke(jti: string): Promise<RevokeResult>;
   logout(subject: string): Promise<LogoutResult>;

@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSecretLine } from '../sidecar/tokens/secret-file.js';
 import { silentLogger } from '../sidecar/util/logger.js';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { request } from '../integration-tests/support/http.js';
 import { tokensyncInProcess } from './in-process-entry.js';
+import { tokensyncAuth } from './tokensync-auth.js';
 import type { InProcessTokensync } from './in-process.js';
 
 // A real DIRECTORY store in a temporary folder: the in-process backend is the sidecar's service without HTTP.
@@ -65,6 +70,34 @@ test('a one-time token is consumed once', async () => {
   assert.equal((await ts.consume(issued.token)).valid, true);
   const again = await ts.consume(issued.token);
   assert.equal(again.valid, false);
+});
+
+test('authenticate uses a one-time token up (validate only peeks), and so does tokensyncAuth() in-process: one request through', async () => {
+  const issued = await ts.issue('ivan', { kind: 'onetime' });
+  const peek = await ts.validate(issued.token);
+  assert.deepEqual(peek.valid && { kind: peek.kind, consumed: peek.consumed }, { kind: 'onetime', consumed: false });
+  const granted = await ts.authenticate(issued.token);
+  assert.deepEqual(granted.valid && { subject: granted.subject, consumed: granted.consumed }, { subject: 'ivan', consumed: true });
+  const again = await ts.authenticate(issued.token);
+  assert.equal(!again.valid && again.reason, 'consumed');
+
+  const app = express();
+  const auth = tokensyncAuth({ client: ts });
+  app.get('/me', auth, tokensyncAuth({ client: ts }), (req, res) => res.json(req.auth));
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const otp = await ts.issue('ivan', { kind: 'onetime' });
+    const results = await Promise.all(Array.from({ length: 5 }, () => request(url, 'GET', '/me', { headers: { cookie: `tokensync=${otp.token}` } })));
+    assert.deepEqual(results.map((r) => r.status).sort(), [200, 401, 401, 401, 401]);
+    assert.equal(results.find((r) => r.status === 200)!.body.kind, 'onetime');
+    assert.ok(results.filter((r) => r.status === 401).every((r) => r.body.reason === 'consumed'));
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
 });
 
 test('bad issue options throw a 400 naming the option, and write nothing', async () => {

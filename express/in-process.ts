@@ -71,6 +71,11 @@ export class InProcessTokensync implements TokensyncBackend {
     return toValidation(await this.sidecar.service.validate(token, options.clientIp));
   }
 
+  /** `validate`, but a one-time token is consumed in the store, as `GET /v1/auth` does: at most one request through on it. */
+  async authenticate(token: string, options: ValidateOptions = {}): Promise<Validation> {
+    return toValidation(await this.sidecar.service.authenticate(token, options.clientIp));
+  }
+
   async consume(token: string, options: ValidateOptions = {}): Promise<Validation> {
     return toValidation(await this.sidecar.service.consume(token, options.clientIp));
   }
@@ -118,6 +123,7 @@ function toValidation(result: ServiceValidation): Validation {
     jti: result.claims.jti,
     kind: result.claims.knd,
     expiresAt: isoOrNull(result.expiresAt),
+    ...(result.consumed !== undefined && { consumed: result.consumed }),
     ...(result.reissued && {
       reissued: { token: result.reissued.token, setCookie: result.reissued.setCookie, expiresAt: new Date(result.reissued.expiresAt).toISOString() },
     }),

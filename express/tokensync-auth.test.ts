@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { SidecarProcess, tempDir } from '../integration-tests/support/sidecar-process.js';
@@ -18,10 +19,11 @@ import type { ValidateOptions } from '../client/index.js';
 
 let sidecar: SidecarProcess;
 let client: TokensyncClient;
+let dir: string | undefined;
 const servers: Server[] = [];
 
 before(async () => {
-  const dir = await tempDir('tokensync-express-');
+  dir = await tempDir('tokensync-express-');
   sidecar = await new SidecarProcess({
     nodeId: 'express-test',
     dir,
@@ -35,6 +37,7 @@ after(async () => {
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   client?.close();
   await sidecar?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 async function serve(app: Express): Promise<string> {
@@ -142,6 +145,40 @@ test('an optional middleware app-wide and a required one per route ask the sidec
   assert.equal(res.body.subject, 'carol');
   assert.equal(counting.validations, 1);
   counting.close();
+});
+
+test('a one-time token authenticates one request (app-wide optional + per-route required: consumed once), then 401 consumed here and at the sidecar', async () => {
+  const url = await serve(app());
+  const otp = await client.issue('olga', { kind: 'onetime', clientIp: '127.0.0.1' });
+  const first = await request(url, 'GET', '/me', { headers: { cookie: `tokensync=${otp.token}` } });
+  assert.equal(first.status, 200, first.text);
+  assert.deepEqual(first.body, { subject: 'olga', jti: otp.jti, kind: 'onetime', expiresAt: otp.expiresAt });
+  for (const path of ['/me', '/maybe']) {
+    const again = await request(url, 'GET', path, { headers: { authorization: `Bearer ${otp.token}` } });
+    if (path === '/me') assert.deepEqual([again.status, again.body.reason], [401, 'consumed']);
+    else assert.deepEqual(again.body, { auth: null });
+  }
+  const atSidecar = await request(sidecar.url, 'GET', '/v1/auth', { headers: { cookie: `tokensync=${otp.token}` } });
+  assert.deepEqual([atSidecar.status, atSidecar.headers['x-auth-reason']], [401, 'consumed']);
+});
+
+test('one-time tokens presented at once to two apps (each with its own client) and at the sidecar: one request through per token', async () => {
+  const other = new TokensyncClient({ url: sidecar.url });
+  const urls = [await serve(app()), await serve(app({ client: other }))];
+  for (let round = 0; round < 10; round++) {
+    const otp = await client.issue(`olga-${round}`, { kind: 'onetime', clientIp: '127.0.0.1' });
+    const results = await Promise.all([
+      ...[0, 1, 0, 1].map((i) => request(urls[i]!, 'GET', '/me', { headers: { cookie: `tokensync=${otp.token}` } })),
+      request(sidecar.url, 'GET', '/v1/auth', { headers: { cookie: `tokensync=${otp.token}` } }),
+    ]);
+    assert.deepEqual(results.map((r) => r.status).sort(), [200, 401, 401, 401, 401], `round ${round}`);
+  }
+  other.close();
+});
+
+test('a client without authenticate() is refused when the middleware is made: validating alone would let a one-time token through again and again', () => {
+  const validateOnly = { validate: client.validate.bind(client), issue: client.issue.bind(client), revoke: client.revoke.bind(client), logout: client.logout.bind(client) };
+  assert.throws(() => tokensyncAuth({ client: validateOnly as unknown as TokensyncClient }), /no authenticate\(\)/);
 });
 
 test('login sets the cookie and req.auth; logout revokes the token and deletes the cookie', async () => {

@@ -73,7 +73,9 @@ function setState(req: Request, state: RequestState): void {
  * Express middleware that authenticates a request through the tokensync
  * sidecar: the token from the cookie (or `Authorization: Bearer`) is
  * validated by the sidecar, `req.auth` is set, and a session token the
- * sidecar reissued (sliding expiry) is written back as `Set-Cookie`.
+ * sidecar reissued (sliding expiry) is written back as `Set-Cookie`. A
+ * one-time token is consumed: it authenticates one request in the cluster,
+ * later ones are refused as `consumed`.
  *
  * A sidecar that cannot be reached is an error (`next(err)`, a
  * `TokensyncClientError`), never a silent pass or a 401: the app's error
@@ -81,6 +83,9 @@ function setState(req: Request, state: RequestState): void {
  */
 export function tokensyncAuth<C extends TokensyncBackend = TokensyncClient>(options: TokensyncAuthOptions<C>): TokensyncMiddleware<C> {
   if (!options.client && !options.sidecarUrl) throw new TypeError('tokensyncAuth: pass sidecarUrl or client');
+  if (options.client && typeof options.client.authenticate !== 'function') {
+    throw new TypeError('tokensyncAuth: the client has no authenticate() (a one-time token must be consumed, not just validated); pass a TokensyncClient or tokensyncInProcess()');
+  }
   const client = (options.client ?? new TokensyncClient({ url: options.sidecarUrl!, adminToken: options.adminToken })) as C;
   const cookieName = options.cookieName ?? 'tokensync';
   const required = options.required ?? true;
@@ -98,7 +103,8 @@ export function tokensyncAuth<C extends TokensyncBackend = TokensyncClient>(opti
       return { refusal: { reason: 'malformed', message: `no ${cookieName} cookie${how}`, missing: true } };
     }
     const ip = clientIpOf(req);
-    const v = await client.validate(found.token, ip && isIP(ip) ? { clientIp: ip } : {});
+    // authenticate, not validate: a one-time token is consumed, so it lets one request through in the cluster.
+    const v = await client.authenticate(found.token, ip && isIP(ip) ? { clientIp: ip } : {});
     if (!v.valid) {
       if (clearRefused && found.source === 'cookie') res.append('Set-Cookie', expiredCookie(cookieName));
       return { refusal: { reason: v.reason, message: v.message, missing: false } };

@@ -6,8 +6,9 @@ import { SidecarProcess, runCli, tempDir, writeProperties } from './support/side
 import { FULL, size } from './support/load.js';
 
 /**
- * One-time tokens consumed by 8 racing consumers spread over 3 sidecars: exactly one winner per token, the
- * losers told `consumed`, nobody answered 5xx, and the token refused everywhere afterwards. Extends
+ * One-time tokens consumed by 8 racing consumers spread over 3 sidecars, half of them by `POST
+ * /v1/tokens/consume` and half by presenting it at forward-auth (`GET /v1/auth`, which consumes it): exactly one
+ * winner per token, the losers told `consumed`, nobody answered 5xx, and the token refused everywhere afterwards. Extends
  * zookeeper-cluster.test.ts ("4 consumers on 2 nodes, 100 rounds") to the size of the issue, on ZooKeeper
  * (a versioned delete decides) and on a shared DIRECTORY store (an atomic rename decides).
  */
@@ -45,7 +46,8 @@ async function cluster(prefix: string, props: Record<string, string | number>): 
 async function race(t: { diagnostic: (m: string) => void }, label: string, nodes: SidecarProcess[]) {
   const failures: string[] = [];
   const winnersByNode: Record<string, number> = {};
-  let consumeRequests = 0;
+  const winnersByRoute: Record<string, number> = {};
+  let presentations = 0;
   const startedAt = Date.now();
   for (let round = 0; round < ROUNDS; round++) {
     const issuer = nodes[round % 3]!;
@@ -53,25 +55,30 @@ async function race(t: { diagnostic: (m: string) => void }, label: string, nodes
     assert.equal(issued.status, 201, issued.text);
     // 8 consumers over the 3 nodes, starting on a different node each round
     const consumers = Array.from({ length: CONSUMERS }, (_, i) => nodes[(round + i) % 3]!);
-    const results = await Promise.all(consumers.map((n) => n.api.consume(issued.body.token)));
-    consumeRequests += results.length;
+    const cookie = { cookie: `tokensync=${issued.body.token}` };
+    const results = await Promise.all(consumers.map((n, i) => (i % 2 ? n.api.auth(cookie) : n.api.consume(issued.body.token))));
+    presentations += results.length;
     const winners = results.filter((r) => r.status === 200);
     const losers = results.filter((r) => r.status === 401 && r.body.reason === 'consumed');
     if (winners.length !== 1 || losers.length !== CONSUMERS - 1) {
       failures.push(`round ${round}: ${results.map((r) => `${r.status}${r.body?.reason ? ` ${r.body.reason}` : ''}`).join(', ')}`);
     } else {
-      const winner = consumers[results.findIndex((r) => r.status === 200)]!.spec.nodeId;
+      const index = results.findIndex((r) => r.status === 200);
+      const winner = consumers[index]!.spec.nodeId;
       winnersByNode[winner] = (winnersByNode[winner] ?? 0) + 1;
+      const route = index % 2 ? 'auth' : 'consume';
+      winnersByRoute[route] = (winnersByRoute[route] ?? 0) + 1;
     }
     if (round % 25 === 0) {
       // replayed anywhere afterwards: refused
       for (const n of nodes) {
-        const again = await n.api.consume(issued.body.token);
-        if (again.status !== 401 || again.body.reason !== 'consumed') failures.push(`round ${round}: replay on ${n.spec.nodeId} answered ${again.status} ${again.text}`);
+        for (const again of [await n.api.consume(issued.body.token), await n.api.auth(cookie)]) {
+          if (again.status !== 401 || again.body.reason !== 'consumed') failures.push(`round ${round}: replay on ${n.spec.nodeId} answered ${again.status} ${again.text}`);
+        }
       }
     }
   }
-  const figures = { full: FULL, store: label, rounds: ROUNDS, consumersPerToken: CONSUMERS, sidecars: nodes.length, consumeRequests, roundsWithoutExactlyOneWinner: failures.length, winnersByNode, ms: Date.now() - startedAt };
+  const figures = { full: FULL, store: label, rounds: ROUNDS, consumersPerToken: CONSUMERS, sidecars: nodes.length, presentations, roundsWithoutExactlyOneWinner: failures.length, winnersByNode, winnersByRoute, ms: Date.now() - startedAt };
   t.diagnostic(`FIGURES ${JSON.stringify(figures)}`);
   assert.deepEqual(failures.slice(0, 10), [], `${failures.length} of ${ROUNDS} rounds without exactly one winner`);
 }

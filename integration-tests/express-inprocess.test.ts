@@ -1,5 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
 import { request } from './support/http.js';
@@ -23,10 +24,12 @@ function suite(name: string, setUp: () => Promise<{ props: Props; dir: string; c
     let app: ExampleApp;
     let appConfig: string;
     let cleanUp: (() => Promise<void>) | undefined;
+    let folder: string | undefined;
 
     before(async () => {
       const { props, dir, close } = await setUp();
       cleanUp = close;
+      folder = dir;
       sidecar = await new SidecarProcess({ nodeId: 'node1', props: { ...props, 'app.data.dir': join(dir, 'node1') } }).start();
       // The app's own properties: the same store and secret; node.id node2 (this app is the cluster's node2-app).
       appConfig = await writeProperties(join(dir, 'app.properties'), { ...props, 'node.id': 'node2', 'app.data.dir': join(dir, 'node2') });
@@ -38,6 +41,7 @@ function suite(name: string, setUp: () => Promise<{ props: Props; dir: string; c
       await app?.stop();
       await sidecar?.stop();
       await cleanUp?.();
+      if (folder) await rm(folder, { recursive: true, force: true });
     });
 
     test('a token the sidecar issued is accepted by the app, and refused once the sidecar revokes it', async () => {
@@ -69,6 +73,27 @@ function suite(name: string, setUp: () => Promise<{ props: Props; dir: string; c
       const atSidecar = await sidecar.api.validate(token);
       assert.equal(atSidecar.status, 401);
       assert.equal(atSidecar.body.reason, 'revoked');
+    });
+
+    test('a one-time token lets one request through, whether the app or the sidecar sees it first', async () => {
+      // Issued at the sidecar and presented to the app straight away: the app's mirror may not hold it yet (it
+      // asks the store), and the app consumes it in the store, so the sidecar then refuses it.
+      const first = await sidecar.api.issue({ subject: 'otto', kind: 'onetime' });
+      const cookie = `tokensync=${first.body.token}`;
+      const inApp = await request(app.url, 'GET', '/api/me', { headers: { cookie, accept: 'application/json' } });
+      assert.equal(inApp.status, 200, inApp.text);
+      assert.deepEqual([inApp.body.subject, inApp.body.kind], ['otto', 'onetime']);
+      const atSidecar = await sidecar.api.auth({ cookie });
+      assert.deepEqual([atSidecar.status, atSidecar.headers['x-auth-reason']], [401, 'consumed']);
+      const againInApp = await request(app.url, 'GET', '/api/me', { headers: { cookie, accept: 'application/json' } });
+      assert.deepEqual([againInApp.status, againInApp.body.reason], [401, 'consumed']);
+
+      // Used at the sidecar first: the app refuses it, even before its mirror hears of the consumption.
+      const second = await sidecar.api.issue({ subject: 'otto', kind: 'onetime' });
+      await waitFor(async () => (await sidecar.api.validate(second.body.token)).status === 200, 'the token to be known at the sidecar');
+      assert.equal((await sidecar.api.auth({ cookie: `tokensync=${second.body.token}` })).status, 200);
+      const refused = await request(app.url, 'GET', '/api/me', { headers: { cookie: `tokensync=${second.body.token}`, accept: 'application/json' } });
+      assert.deepEqual([refused.status, refused.body.reason], [401, 'consumed']);
     });
 
     test('the app is a member of the cluster, listed by cluster status beside the sidecar', async () => {

@@ -228,6 +228,34 @@ else describe('nginx auth_request in front of two sidecars', () => {
     await sessionOutlivesItsFirstToken(demo, 'erin2', '/private/page');
   });
 
+  test('a one-time token lets one request through nginx: then 401 consumed from either sidecar, the backend never reached again', async () => {
+    const { body: issued } = await a.api.issue({ subject: 'otto', kind: 'onetime', clientIp: '127.0.0.1' });
+    const first = await viaProxy({ cookie: `tokensync=${issued.token}` });
+    assert.equal(first.status, 200, `${first.text}\n${await nginx.errorLog()}`);
+    assert.equal(first.body.subject, 'otto');
+    const before = backendHits;
+    const sidecars = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const res = await viaProxy({ cookie: `tokensync=${issued.token}` });
+      assert.equal(res.status, 401);
+      assert.equal(res.headers['x-auth-reason'], 'consumed');
+      sidecars.add(String(res.headers['x-test-sidecar']));
+    }
+    assert.equal(sidecars.size, 2, 'both sidecars refused it');
+    assert.equal(backendHits, before);
+  });
+
+  test('one-time tokens presented 8 times at once through nginx (round robin over both sidecars): one request through per token', async () => {
+    for (let round = 0; round < 10; round++) {
+      const { body: issued } = await (round % 2 ? b : a).api.issue({ subject: `otto-${round}`, kind: 'onetime', clientIp: '127.0.0.1' });
+      const before = backendHits;
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => viaProxy({ cookie: `tokensync=${issued.token}` }, `/app/${i}`)));
+      const statuses = results.map((r) => `${r.status} ${r.headers['x-auth-reason'] ?? ''}`.trim()).sort();
+      assert.deepEqual(statuses, ['200', ...Array(7).fill('401 consumed')], `round ${round}`);
+      assert.equal(backendHits - before, 1, 'the backend saw one request');
+    }
+  });
+
   test('one sidecar down: nginx asks the other, and requests keep passing; both down: 500, never a pass', async () => {
     const { body: issued } = await b.api.issue({ subject: 'frank', clientIp: '127.0.0.1' });
     await a.stop();
@@ -325,6 +353,18 @@ else
       const other = await sidecar.api.issue({ subject: 'hana' });
       const theirs = await request(proxy.url, 'GET', '/', { headers: { cookie: `tokensync=${other.body.token}` } });
       assert.equal(theirs.body.subject, 'hana');
+    });
+
+    test('the one request a one-time token lets through is never cached: the next one is refused, not served from the cache', async () => {
+      const { body: issued } = await sidecar.api.issue({ subject: 'jo', kind: 'onetime' });
+      const cookie = `tokensync=${issued.token}`;
+      const first = await request(proxy.url, 'GET', '/', { headers: { cookie } });
+      assert.equal(first.status, 200);
+      assert.equal(first.body.subject, 'jo');
+      for (let i = 0; i < 3; i++) {
+        const again = await request(proxy.url, 'GET', '/', { headers: { cookie } });
+        assert.equal(again.status, 401, `presentation ${i + 2}: ${again.headers['x-test-auth-cache']}`);
+      }
     });
 
     test('an answer carrying a reissued cookie is not cached (nginx does not cache responses with Set-Cookie)', async () => {

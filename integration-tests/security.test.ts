@@ -148,6 +148,11 @@ test('validate, auth, consume, healthz, readyz and metrics stay open when an adm
   assert.equal((await request(sidecar.url, 'POST', '/v1/validate', { body: { token: session.body.token } })).status, 200);
   assert.equal((await request(sidecar.url, 'GET', '/v1/auth', { headers: { cookie: `tokensync=${session.body.token}` } })).status, 200);
   assert.equal((await request(sidecar.url, 'POST', '/v1/tokens/consume', { body: { token: once.body.token } })).status, 200);
+  // A one-time token at forward-auth: consumed there without the admin token, one request through.
+  const link = await sidecar.api.issue({ subject: 'open', kind: 'onetime' });
+  const statuses = [];
+  for (let i = 0; i < 3; i++) statuses.push((await request(sidecar.url, 'GET', '/v1/auth', { headers: { cookie: `tokensync=${link.body.token}` } })).status);
+  assert.deepEqual(statuses, [200, 401, 401]);
   for (const path of ['/healthz', '/readyz', '/metrics']) assert.equal((await request(sidecar.url, 'GET', path)).status, 200, path);
   // And they do not become admin endpoints by carrying a wrong admin token.
   assert.equal((await request(sidecar.url, 'POST', '/v1/validate', { body: { token: session.body.token }, headers: bearer('wrong') })).status, 200);

@@ -277,7 +277,8 @@ export class HttpServer {
 
   /**
    * `GET /v1/auth`. Answered in the same tick as the request whenever the mirror settles the token (see
-   * {@link TokenService.validateNow}), with header values worked out once per verified token.
+   * {@link TokenService.authenticate}; a one-time token is consumed, which asks the store), with header values
+   * worked out once per verified token.
    */
   private forwardAuth(req: IncomingMessage, res: ServerResponse): void {
     req.resume(); // a forwarded POST may carry a body we never read
@@ -289,7 +290,7 @@ export class HttpServer {
       else {
         // The client address costs a few IP parses; only address binding looks at it.
         const ip = this.o.service.usesClientAddress ? clientAddress(req, this.o.trustedProxies) : undefined;
-        result = this.o.service.validateNow(token, ip);
+        result = this.o.service.authenticate(token, ip); // consumes a one-time token: it lets one request through
       }
     } catch (err) {
       return this.sendError(res, err);
@@ -326,6 +327,9 @@ export class HttpServer {
     const subject = headerSubject(claims.sub);
     headers = ['Cache-Control', 'no-store', 'X-Auth-Subject', subject.value, 'X-Auth-Token-Id', claims.jti, 'X-Auth-Token-Kind', claims.knd, 'Content-Length', '0'];
     if (subject.encoded) headers.push('X-Auth-Subject-Encoding', 'percent');
+    // The one request a one-time token lets through: an nginx caching positive answers (docs/stack.md ignores
+    // Cache-Control there, on purpose) must not replay it. X-Accel-Expires: 0 forbids storing it.
+    if (claims.knd === 'onetime') headers.push('X-Accel-Expires', '0');
     if (Object.isFrozen(claims)) this.headersOf.set(claims, headers);
     return headers;
   }
@@ -339,6 +343,7 @@ export class HttpServer {
       kind: result.claims.knd,
       expiresAt: isoOrNull(result.expiresAt),
     };
+    if (result.consumed !== undefined) body.consumed = result.consumed;
     if (result.reissued) body.reissued = { token: result.reissued.token, setCookie: result.reissued.setCookie, expiresAt: isoOrNull(result.reissued.expiresAt) };
     this.json(res, 200, body);
   }

@@ -78,7 +78,7 @@ export class Metrics {
       labelNames: ['scope'] as const,
       registers,
     });
-    this.consumed = new Counter({ name: 'tokensync_onetime_consumptions_total', help: 'One-time token consumptions by result', labelNames: ['result'] as const, registers });
+    this.consumed = new Counter({ name: 'tokensync_onetime_consumptions_total', help: 'One-time token consumptions by result: POST /v1/tokens/consume, and one-time tokens presented at GET /v1/auth or to the in-process middleware', labelNames: ['result'] as const, registers });
     this.confirmations = new Counter({
       name: 'tokensync_store_confirmations_total',
       help: 'Tokens unknown to the mirror checked against the store, by result',

@@ -8,7 +8,7 @@ import { isConnected } from '../store/connection-state.js';
 import type { Decoded, TokenCodec } from '../tokens/token-codec.js';
 import type { TokenPolicy } from '../tokens/token-policy.js';
 import { JtiPool } from '../tokens/jti-pool.js';
-import type { Refusal, TokenClaims } from '../tokens/token-claims.js';
+import type { Refusal, RefusalReason, TokenClaims } from '../tokens/token-claims.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { WritePath } from './write-path.js';
 import { BadRequestError } from '../errors/bad-request-error.js';
@@ -63,6 +63,11 @@ export type Validation =
       claims: TokenClaims;
       expiresAt: number | null;
       reissued?: { token: string; setCookie: string; expiresAt: number };
+      /**
+       * One-time tokens only: `true` when this call used the token up (consume, authenticate), `false` for a
+       * peek (validate), which grants nothing and leaves the token to whoever consumes it.
+       */
+      consumed?: boolean;
     }
   | ({ valid: false } & Refusal);
 
@@ -182,6 +187,39 @@ export class TokenService {
     return this.validated(local, now);
   }
 
+  /**
+   * The verdict a request is granted on (forward-auth, the Express middleware in-process): {@link validateNow},
+   * except that a one-time token is consumed as {@link consume} does, so at most one request in the cluster
+   * gets through on it. Synchronous whenever validateNow is, but for one-time tokens. May throw
+   * {@link StoreUnavailableError}: a one-time token cannot be consumed without the store.
+   */
+  authenticate(token: unknown, clientIp?: string): Validation | Promise<Validation> {
+    const now = this.d.clock.now();
+    const local = this.checkLocally(token, clientIp, now);
+    if (local.valid === undefined) {
+      const claims = local.claims;
+      return this.settle(claims).then((result) => (claims.knd === 'onetime' ? this.admitOnetime(result) : this.validated(result, this.d.clock.now())));
+    }
+    if (local.valid ? local.claims.knd === 'onetime' : this.refusedOnetime(local.reason, token)) return this.admitOnetime(local);
+    return this.validated(local, now);
+  }
+
+  /** A one-time token at {@link authenticate}: counted as a validation, and as a consumption like {@link consume}. */
+  private async admitOnetime(checked: Validation): Promise<Validation> {
+    let result = checked;
+    if (checked.valid) result = await this.spend(checked.claims);
+    else this.d.metrics?.consumption('lost');
+    this.d.metrics?.validation(result.valid ? undefined : result.reason);
+    return result;
+  }
+
+  /** Whether a token refused for `reason` is a validly signed one-time token (a verified token is remembered: no second HMAC). */
+  private refusedOnetime(reason: RefusalReason, token: unknown): boolean {
+    if (reason === 'malformed' || reason === 'bad_signature') return false;
+    const decoded = this.verify(token);
+    return decoded.ok && decoded.claims.knd === 'onetime';
+  }
+
   /** Whether validation looks at the client address at all (address binding); if not, callers need not work it out. */
   get usesClientAddress(): boolean {
     return this.d.policy.options.requireConsistentIp;
@@ -195,6 +233,7 @@ export class TokenService {
     }
     this.d.metrics?.validation(undefined);
     const claims = result.claims;
+    if (claims.knd === 'onetime') return { ...result, consumed: false }; // a peek: nothing granted, nothing used up
     const next = this.d.policy.reissue(claims, now);
     if (!next) return result;
     this.d.metrics?.reissue();
@@ -211,11 +250,16 @@ export class TokenService {
       return result;
     }
     if (result.claims.knd !== 'onetime') throw new BadRequestError(`only one-time tokens can be consumed; this is a ${result.claims.knd} token`, 'request.kind');
+    return this.spend(result.claims);
+  }
+
+  /** Uses up a checked one-time token in the store: one versioned delete (or rename) decides between racers on any node. */
+  private async spend(claims: TokenClaims): Promise<Validation> {
     if (!isConnected(this.d.store.state)) {
       this.d.metrics?.consumption('unavailable');
       throw new StoreUnavailableError('the store is unreachable: a one-time token cannot be consumed, since once-only cannot be promised without it');
     }
-    const ref = { jti: result.claims.jti, subject: result.claims.sub };
+    const ref = { jti: claims.jti, subject: claims.sub };
     let won: boolean;
     try {
       won = (await this.d.store.consume(ref)) || (await this.consumeInFallback(ref));
@@ -226,7 +270,7 @@ export class TokenService {
     this.d.mirror.remove(ref);
     this.d.metrics?.consumption(won ? 'won' : 'lost');
     if (!won) return { valid: false, reason: 'consumed', message: 'this one-time token was already used' };
-    return { valid: true, claims: result.claims, expiresAt: result.claims.exp! * 1000 };
+    return { valid: true, claims, expiresAt: claims.exp! * 1000, consumed: true };
   }
 
   /** Revokes one token. `false` when no such record exists. */
