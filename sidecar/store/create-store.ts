@@ -41,14 +41,18 @@ export async function createStore(options: TokensyncOptions, logger: Logger, clo
       key: 'cluster.store.zookeeper.connect',
     });
   }
+  // Files only: an install whose scripts were blocked stops here with one line instead of a native load error.
+  const binding = await import('./zookeeper/binding-patch.js');
+  const status = binding.zookeeperBindingStatus();
+  const problem = binding.missingBindingProblem(status);
+  if (problem) throw new ConfigError('config.invalid', problem, { key: 'cluster.store.type', value: 'ZOOKEEPER' });
+  if (status.patches.length < binding.BINDING_PATCH_IDS.length && !warnedUnpatched) {
+    warnedUnpatched = true;
+    logger.warn(binding.unpatchedBindingWarning(status));
+  }
   // Loaded by name so DIRECTORY users never load the native ZooKeeper client.
   const modulePath = './zookeeper/index.js';
   const { ZooKeeperStore } = (await import(modulePath)) as { ZooKeeperStore: new (o: object) => TokenStore };
-  const { zookeeperBindingPatched, UNPATCHED_BINDING_WARNING } = (await import('./zookeeper/binding-patch.js'));
-  if (zookeeperBindingPatched() === false && !warnedUnpatched) {
-    warnedUnpatched = true;
-    logger.warn(UNPATCHED_BINDING_WARNING);
-  }
   return new ZooKeeperStore({
     servers: zk.connect.servers,
     chroot: zk.connect.chroot,
