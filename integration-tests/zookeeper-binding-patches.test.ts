@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,4 +125,16 @@ test('another zookeeper version: one line naming the pin, exit 0 inside an insta
   assert.match(result.err.trim(), new RegExp(`^patch-zookeeper-binding: zookeeper 7\\.3\\.1 is installed at .*, the patches are written for zookeeper@${PATCHED_ZOOKEEPER_VERSION.replace(/\./g, '\\.')} \\(pin it: npm install zookeeper@[\\d.]+\\); the zookeeper binding stays unpatched[^\\n]*$`));
   assert.deepEqual(snapshot(binding), snapshot(pristine));
   assert.equal(run(dir, ['--check']).code, 1);
+});
+
+test('a source file hard-linked from a package store (pnpm) is replaced, never written through', () => {
+  const { dir, binding } = project('hard-linked');
+  const store = join(work, 'store-node-zk.cpp');
+  cpSync(join(pristine, 'src', 'node-zk.cpp'), store);
+  rmSync(join(binding, 'src', 'node-zk.cpp'));
+  linkSync(store, join(binding, 'src', 'node-zk.cpp'));
+  const result = run(dir, ['--no-build']);
+  assert.equal(result.code, 0, result.err);
+  assert.equal(readFileSync(store, 'utf8'), readFileSync(join(pristine, 'src', 'node-zk.cpp'), 'utf8'), 'the store copy is pristine');
+  assert.notEqual(readFileSync(join(binding, 'src', 'node-zk.cpp'), 'utf8'), readFileSync(store, 'utf8'));
 });

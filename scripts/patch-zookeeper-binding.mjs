@@ -10,7 +10,7 @@
 // `--check` only reports (exit 1 unless every patch is in the sources and in the build's stamp); `--rebuild` rebuilds
 // even when nothing changed; `--no-build` patches the sources only.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,7 +100,11 @@ if (checkOnly) {
   process.exit(pending.length === 0 && built ? 0 : 1);
 }
 if (pending.length > 0) {
-  for (const [path, text] of changed) writeFileSync(join(dir, path), text);
+  // a new file renamed over the old: pnpm hard-links package files from its store, which must stay pristine
+  for (const [path, text] of changed) {
+    writeFileSync(join(dir, `${path}.tokensync-new`), text);
+    renameSync(join(dir, `${path}.tokensync-new`), join(dir, path));
+  }
   log(`patched ${dir}: ${pending.map((p) => p.name).join(', ')}`);
 }
 if (pending.length === 0 && (process.argv.includes('--no-build') || (built && !process.argv.includes('--rebuild')))) {
