@@ -144,6 +144,12 @@ test('installed with its install scripts approved: CLI, DIRECTORY and ZooKeeper 
     server.close();
     console.log(JSON.stringify({ status: withCookie.status, body: await withCookie.json(), without: without.status }));
   `);
+  // the other two entry points load by their names too
+  const others = await run(process.execPath, ['--input-type=module', '-e', `
+    const main = await import('tokensync');
+    const harness = await import('tokensync/testing/zookeeper');
+    console.log(typeof main.Sidecar, typeof harness.startZooKeeper);`], dir);
+  assert.equal(others.out.trim(), 'function function', others.err);
   const app = await run(process.execPath, ['app.mjs', onZk.url], dir);
   assert.equal(app.code, 0, app.err);
   assert.deepEqual(JSON.parse(app.out), { status: 200, body: { subject: 'carol' }, without: 401 });
@@ -151,6 +157,17 @@ test('installed with its install scripts approved: CLI, DIRECTORY and ZooKeeper 
   writeFileSync(join(dir, 'typed.ts'), `import { TokensyncClient, type IssuedToken } from 'tokensync/client';\nexport const issue = (c: TokensyncClient): Promise<IssuedToken> => c.issue('dave');\n`);
   const tsc = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--skipLibCheck', '--types', 'node', '--typeRoots', join(ROOT, 'node_modules', '@types'), 'typed.ts'], dir);
   assert.equal(tsc.code, 0, tsc.out + tsc.err);
+
+  // a build without the stamp counts as unpatched (the stamp is what the patch script writes after its rebuild):
+  // --version says so, and a ZOOKEEPER sidecar runs with one warning line naming the fix
+  rmSync(join(dir, 'node_modules', 'zookeeper', 'build', 'Release', 'tokensync-patched.stamp'));
+  assert.equal((await tokensync(dir, ['--version'])).out.trim(), 'tokensync 0.1.0 (zookeeper binding 7.3.0, unpatched)');
+  const warned = await sidecar(dir, 'zk-unstamped', zkProps);
+  await issueAndValidate(warned, 'frank');
+  const warnings = warned.logs.split('\n').filter((line) => line.includes("lacks tokensync's patches"));
+  assert.equal(warnings.length, 1, warned.logs);
+  // started from another folder than the project's, the sidecar names the script by its absolute path
+  assert.equal(JSON.parse(warnings[0]!).message.split('; fix: ')[1], `node ${join(dir, 'node_modules', 'tokensync', 'scripts', 'patch-zookeeper-binding.mjs')}`);
 });
 
 test('installed with its install scripts denied: the install succeeds, DIRECTORY works, ZOOKEEPER names the fix', async () => {
