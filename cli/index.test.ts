@@ -11,6 +11,7 @@ import { SecretError } from '../sidecar/errors/secret-error.js';
 import { StoreUnavailableError } from '../sidecar/errors/store-unavailable-error.js';
 import { BadRequestError } from '../sidecar/errors/bad-request-error.js';
 import { VERSION } from '../sidecar/version.js';
+import { describeBinding } from '../sidecar/store/zookeeper/binding-patch.js';
 
 /** An Io that records what a command prints. */
 function capture(): Io & { stdout: string[]; stderr: string[]; text(): string } {
@@ -91,7 +92,8 @@ test('exitOverride: commander errors surface as CommanderError, usage errors map
   });
   const version = await run('--version');
   assert.equal(version.code, 0);
-  assert.equal(version.out.trim(), VERSION);
+  assert.equal(version.out.trim(), `tokensync ${VERSION} (${describeBinding()})`);
+  assert.match(version.out, /^tokensync \d+\.\d+\.\d+ \(zookeeper binding (\S+, (patched: [a-z,]+|unpatched|not built)|not installed)/);
 });
 
 test('exit codes: 2 for configuration and usage, 1 for what was tried and failed', () => {

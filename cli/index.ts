@@ -12,12 +12,14 @@ import { CliError, processIo, type Io } from './output.js';
 import { ConfigError } from '../sidecar/errors/config-error.js';
 import { TokensyncError } from '../sidecar/errors/tokensync-error.js';
 import { VERSION } from '../sidecar/version.js';
+import { describeBinding } from '../sidecar/store/zookeeper/binding-patch.js';
 
 /** The whole CLI. Tests pass their own Io and call exitOverride() to keep the process alive. */
 export function buildProgram(io: Io = processIo): Command {
   const program = new Command('tokensync')
     .description('keep authentication tokens in sync across a cluster (DIRECTORY or ZooKeeper shared store)')
-    .version(VERSION)
+    // which native binding a ZOOKEEPER store would load, read from files: the binding itself stays unloaded
+    .version(`tokensync ${VERSION} (${describeBinding()})`)
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) });
   (program as unknown as { io: Io }).io = io;

@@ -6,7 +6,7 @@ import { describeOptions } from './config/describe-options.js';
 import { createLogger, type Logger } from './util/logger.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { Mirror } from './mirror/mirror.js';
-import { createFallbackStore, createStore } from './store/create-store.js';
+import { assertStoreLoadable, createFallbackStore, createStore } from './store/create-store.js';
 import type { MemberInfo, TokenStore } from './store/token-store.js';
 import { isConnected } from './store/connection-state.js';
 import { Journal } from './store/journal.js';
@@ -76,6 +76,7 @@ export class Sidecar {
     const logger = deps.logger ?? createLogger({ level: options.log.level, nodeId: options.nodeId });
     const clock = deps.clock ?? systemClock;
     logger.info('tokensync starting', { version: VERSION, config: describeOptions(options) });
+    await assertStoreLoadable(options);
     const keys = await loadOrCreateSecret(options, logger);
     const codec = new TokenCodec(keys, options.token.algorithm);
     logger.info('signing keys loaded', { kids: codec.kids, signing: codec.kids[0] });

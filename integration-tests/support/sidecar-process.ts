@@ -32,6 +32,8 @@ export interface SidecarSpec {
   /** Folder for this node's properties file and log. */
   dir?: string;
   adminToken?: string;
+  /** The `tokensync` binary to run (an installed package's); the checkout's own by default. */
+  bin?: string;
 }
 
 /**
@@ -67,7 +69,7 @@ export class SidecarProcess {
       'sidecar.listen': `127.0.0.1:${this.port}`,
       ...this.spec.props,
     });
-    const proc = spawn(process.execPath, [BIN, 'sidecar', '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [this.spec.bin ?? BIN, 'sidecar', '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     live.add(proc);
     proc.on('exit', (code, signal) => {

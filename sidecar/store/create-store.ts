@@ -2,6 +2,7 @@ import type { TokensyncOptions } from '../config/options.js';
 import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/clock.js';
 import type { TokenStore } from './token-store.js';
+import type { BindingStatus } from './zookeeper/binding-patch.js';
 import { DirectoryStore } from './directory/directory-store.js';
 import { ConfigError } from '../errors/config-error.js';
 import { loadConfig } from '../config/load-config.js';
@@ -19,6 +20,19 @@ export interface CreateStoreOverrides {
 }
 
 let warnedUnpatched = false;
+
+/**
+ * Throws the one-line ConfigError a ZOOKEEPER store gives when its native binding is missing or not built (an
+ * install whose scripts were blocked), before a sidecar writes anything. Reads files only; never loads the binding.
+ */
+export async function assertStoreLoadable(options: TokensyncOptions): Promise<BindingStatus | undefined> {
+  if (options.store.type !== 'ZOOKEEPER') return undefined;
+  const binding = await import('./zookeeper/binding-patch.js');
+  const status = binding.zookeeperBindingStatus();
+  const problem = binding.missingBindingProblem(status);
+  if (problem) throw new ConfigError('config.invalid', problem, { key: 'cluster.store.type', value: 'ZOOKEEPER' });
+  return status;
+}
 
 /**
  * The store `cluster.store.type` names. The ZooKeeper client (a native
@@ -41,14 +55,15 @@ export async function createStore(options: TokensyncOptions, logger: Logger, clo
       key: 'cluster.store.zookeeper.connect',
     });
   }
+  const binding = await import('./zookeeper/binding-patch.js');
+  const status = await assertStoreLoadable(options);
+  if (status && status.patches.length < binding.BINDING_PATCH_IDS.length && !warnedUnpatched) {
+    warnedUnpatched = true;
+    logger.warn(binding.unpatchedBindingWarning(status));
+  }
   // Loaded by name so DIRECTORY users never load the native ZooKeeper client.
   const modulePath = './zookeeper/index.js';
   const { ZooKeeperStore } = (await import(modulePath)) as { ZooKeeperStore: new (o: object) => TokenStore };
-  const { zookeeperBindingPatched, UNPATCHED_BINDING_WARNING } = (await import('./zookeeper/binding-patch.js'));
-  if (zookeeperBindingPatched() === false && !warnedUnpatched) {
-    warnedUnpatched = true;
-    logger.warn(UNPATCHED_BINDING_WARNING);
-  }
   return new ZooKeeperStore({
     servers: zk.connect.servers,
     chroot: zk.connect.chroot,

@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import type { Logger } from '../../util/logger.js';
 import { ZkCode, ZkError } from './zk-error.js';
 import { ZkMultiError } from './zk-multi-error.js';
+import { ConfigError } from '../../errors/config-error.js';
+import { bindingFixCommand } from './binding-patch.js';
 import type { ZkNativeOp, ZooKeeperBinding, ZooKeeperBindingClass } from './zookeeper.js';
 
 /** A znode's stat (the binding's shape; declared here so that emitted typings do not need `zookeeper.d.ts`). */
@@ -93,10 +95,13 @@ function loadBinding(): ZooKeeperBindingClass {
     try {
       bindingClass = createRequire(import.meta.url)('zookeeper') as ZooKeeperBindingClass;
     } catch (error) {
-      throw new Error(
-        `cluster.store.type=ZOOKEEPER needs the 'zookeeper' npm package (a native build): ${(error as Error).message}`,
-        { cause: error },
-      );
+      // e.g. built for another Node version: one line naming the fix, as for a binding that was never built
+      const reason = (error as Error).message.split('\n')[0];
+      throw new ConfigError('config.invalid', `the native 'zookeeper' binding does not load (${reason}); fix: npm rebuild zookeeper && ${bindingFixCommand()}`, {
+        key: 'cluster.store.type',
+        value: 'ZOOKEEPER',
+        cause: error,
+      });
     }
   }
   return bindingClass;
