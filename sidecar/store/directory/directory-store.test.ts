@@ -96,19 +96,58 @@ test('a second instance sharing the folder sees creates and deletes through its 
   await waitFor(() => mirror.lookup(r.jti).presence === 'present', 'create seen');
   await writer.delete(r);
   await waitFor(() => mirror.lookup(r.jti).presence === 'removed', 'delete seen');
-  await writer.setMarker('bob', 12345);
-  await waitFor(() => mirror.revokedBefore('bob') === 12345, 'marker seen');
+  assert.equal(await writer.raiseMarker('bob'), 1);
+  await waitFor(() => mirror.gen('bob') === 1, 'marker seen');
   await Promise.all([writer.close(), reader.close()]);
 });
 
-test('markers only move forward', async () => {
+test('logout generations: one exclusive file each, raised by one, never backwards; older generation files pruned', async () => {
+  const root = await newRoot();
+  const s = store(root);
+  await s.start();
+  assert.equal(await s.raiseMarker('carol'), 1);
+  assert.equal(await s.raiseMarker('carol'), 2);
+  assert.equal(await s.raiseMarker('carol', 5), 5);
+  assert.equal(await s.copyMarker('carol', 3), 5);
+  assert.deepEqual((await s.listMarkers()).get('carol'), { gen: 5 });
+  assert.deepEqual(await readdir(join(root, 'subjects')), ['Y2Fyb2w~5']);
+  await s.close();
+});
+
+test('concurrent logouts from several processes sharing the folder: the highest generation wins, none is lost', async () => {
+  const root = await newRoot();
+  const stores = [store(root, 'a'), store(root, 'b'), store(root, 'c')];
+  await Promise.all(stores.map((s) => s.start()));
+  const results = await Promise.all(stores.flatMap((s) => [s.raiseMarker('dave'), s.raiseMarker('dave')]));
+  const stored = (await stores[0]!.listMarkers()).get('dave')!.gen;
+  assert.ok(results.every((g) => g >= 1 && g <= stored), `${results} vs ${stored}`);
+  // EEXIST on a generation counts as done (a concurrent logout made it after this one began)
+  assert.equal(await stores[1]!.raiseMarker('dave'), stored + 1);
+  await Promise.all(stores.map((s) => s.close()));
+});
+
+test('a legacy {revokedBefore} marker file is generation 1; raising it replaces it', async () => {
+  const root = await newRoot();
+  const s = store(root);
+  await s.start();
+  await writeFile(join(root, 'subjects', 'ZXZl'), JSON.stringify({ subject: 'eve', revokedBefore: 4321 }));
+  assert.deepEqual((await s.listMarkers()).get('eve'), { gen: 1, legacyBefore: 4321 });
+  assert.equal(await s.raiseMarker('eve'), 2);
+  assert.deepEqual((await s.listMarkers()).get('eve'), { gen: 2 });
+  assert.deepEqual(await readdir(join(root, 'subjects')), ['ZXZl~2']);
+  await s.close();
+});
+
+test('a record carrying a logout generation is named with it and found by that name', async () => {
   const s = store(await newRoot());
   await s.start();
-  await s.setMarker('carol', 200);
-  await s.setMarker('carol', 100);
-  assert.equal((await s.listMarkers()).get('carol'), 200);
-  await s.deleteMarker('carol');
-  assert.equal((await s.listMarkers()).size, 0);
+  const r = { ...record('fay'), gen: 3 };
+  assert.equal(await s.create(r), true);
+  assert.deepEqual(await s.listShard(shardOf(r.jti, 16)), [recordName(r)]);
+  assert.ok(recordName(r).endsWith('~3'));
+  assert.equal(await s.exists(r), true);
+  assert.equal(await s.exists({ jti: r.jti, subject: 'fay' }), false, 'the name without its generation is another name');
+  assert.equal(await s.delete(r), true);
   await s.close();
 });
 

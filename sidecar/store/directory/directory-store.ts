@@ -13,13 +13,16 @@ import type { RecordRef, TokenRecord } from '../token-record.js';
 import {
   decodeSubject,
   encodeSubject,
+  isValidSubject,
   kindOfJti,
   parseRecord,
   parseRecordName,
   recordName,
+  refOf,
   shardName,
   shardOf,
 } from '../token-record.js';
+import { isGen, markerData, parseMarkerData, type LogoutMarker } from '../logout-marker.js';
 import { UNAVAILABLE_CODES, errno, replaceFile, syncDir, tempName, writeDurable } from '../fs-util.js';
 
 export const DIRECTORY_LAYOUT_VERSION = 1;
@@ -255,7 +258,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   }
 
   async create(record: TokenRecord): Promise<boolean> {
-    const ref = { jti: record.jti, subject: record.subject };
+    const ref = refOf(record);
     const shard = shardOf(record.jti, this.shardCount);
     const tmp = tempName(this.dir('tmp'), 'record');
     try {
@@ -413,49 +416,98 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     }
   }
 
-  async setMarker(subject: string, revokedBefore: number): Promise<void> {
-    const path = this.dir('subjects', encodeSubject(subject));
+  async raiseMarker(subject: string, floor = 0): Promise<number> {
+    if (!isGen(floor)) throw new BadRequestError(`floor ${floor} is not a logout generation`);
+    return this.ensureMarker(subject, (stored) => Math.max(stored + 1, floor));
+  }
+
+  async copyMarker(subject: string, gen: number): Promise<number> {
+    if (!isGen(gen)) throw new BadRequestError(`${gen} is not a logout generation`);
+    return this.ensureMarker(subject, () => gen);
+  }
+
+  /**
+   * A marker generation is a file `subjects/<b64 subject>~<gen>`, created exclusively (a temp file hard-linked
+   * into place): the file system orders racing writers, not mtimes or clocks, so this works for several machines
+   * sharing the folder. The current generation is the highest present. EEXIST means a concurrent logout created
+   * that generation after we read the lower one, i.e. after this call began: it refuses every token we had to
+   * refuse, so it counts as ours (going one higher would only end logins made since). Lower generations (and a
+   * legacy `subjects/<b64 subject>` file) are removed afterwards; the highest is never removed.
+   */
+  private async ensureMarker(subject: string, requiredFrom: (stored: number) => number): Promise<number> {
+    if (!isValidSubject(subject)) throw new BadRequestError('subject is empty, too long or has control characters');
+    const encoded = encodeSubject(subject);
+    const tmp = tempName(this.dir('tmp'), 'marker');
     try {
-      const current = await this.readMarker(path);
-      if (current !== undefined && current >= revokedBefore) return;
-      await replaceFile(path, this.dir('tmp'), JSON.stringify({ subject, revokedBefore }));
+      const stored = (await this.readMarkers(encoded)).gen;
+      const required = requiredFrom(stored);
+      if (stored >= required) return stored;
+      await writeDurable(tmp, markerData(subject, required, this.clock.now()));
+      try {
+        await fs.link(tmp, this.dir('subjects', `${encoded}~${required}`));
+      } catch (err) {
+        if (errno(err) !== 'EEXIST') throw err;
+      }
+      await syncDir(this.dir('subjects'));
+      await this.pruneMarkers(encoded, required);
+      return required;
     } catch (err) {
       throw this.unavailable(err, 'write a logout marker');
+    } finally {
+      await fs.rm(tmp, { force: true }).catch(() => {});
     }
   }
 
-  async deleteMarker(subject: string): Promise<void> {
-    try {
-      await fs.rm(this.dir('subjects', encodeSubject(subject)), { force: true });
-    } catch (err) {
-      throw this.unavailable(err, 'delete a logout marker');
+  /** The marker of one encoded subject: the highest generation file (a legacy file counts as generation 1). */
+  private async readMarkers(encoded: string): Promise<LogoutMarker> {
+    const names = await fs.readdir(this.dir('subjects'));
+    let marker: LogoutMarker = { gen: 0 };
+    for (const name of names) {
+      const parsed = parseMarkerName(name);
+      if (parsed?.encoded !== encoded) continue;
+      const next = parsed.gen !== undefined ? { gen: parsed.gen } : await this.readLegacyMarker(name);
+      if (next && next.gen > marker.gen) marker = next;
+    }
+    return marker;
+  }
+
+  private async pruneMarkers(encoded: string, below: number): Promise<void> {
+    for (const name of await fs.readdir(this.dir('subjects')).catch(() => [] as string[])) {
+      const parsed = parseMarkerName(name);
+      if (parsed?.encoded === encoded && (parsed.gen ?? 1) < below) await fs.rm(this.dir('subjects', name), { force: true }).catch(() => {});
     }
   }
 
-  private async readMarker(path: string): Promise<number | undefined> {
+  /** A marker file written before generations (`{subject, revokedBefore}`); unreadable ones are skipped. */
+  private async readLegacyMarker(name: string): Promise<LogoutMarker | undefined> {
     try {
-      const value = JSON.parse(await fs.readFile(path, 'utf8')) as { revokedBefore?: unknown };
-      return typeof value.revokedBefore === 'number' ? value.revokedBefore : undefined;
+      return parseMarkerData(await fs.readFile(this.dir('subjects', name), 'utf8'));
     } catch (err) {
-      if (errno(err) === 'ENOENT' || err instanceof SyntaxError) return undefined;
+      if (errno(err) === 'ENOENT') return undefined;
       throw err;
     }
   }
 
-  async listMarkers(): Promise<Map<string, number>> {
-    const markers = new Map<string, number>();
+  async listMarkers(): Promise<Map<string, LogoutMarker>> {
+    const markers = new Map<string, LogoutMarker>();
     let names: string[];
     try {
       names = await fs.readdir(this.dir('subjects'));
     } catch (err) {
       throw this.unavailable(err, 'list logout markers');
     }
+    const legacy: Array<{ subject: string; name: string }> = [];
+    for (const name of names) {
+      const parsed = parseMarkerName(name);
+      const subject = parsed && decodeSubject(parsed.encoded);
+      if (!parsed || subject === undefined) continue;
+      if (parsed.gen === undefined) legacy.push({ subject, name });
+      else if (parsed.gen > (markers.get(subject)?.gen ?? 0)) markers.set(subject, { gen: parsed.gen });
+    }
     await Promise.all(
-      names.map(async (name) => {
-        const subject = decodeSubject(name);
-        if (subject === undefined) return;
-        const before = await this.readMarker(this.dir('subjects', name)).catch(() => undefined);
-        if (before !== undefined) markers.set(subject, before);
+      legacy.map(async ({ subject, name }) => {
+        const marker = await this.readLegacyMarker(name).catch(() => undefined);
+        if (marker && !markers.has(subject)) markers.set(subject, marker);
       }),
     );
     return markers;
@@ -589,4 +641,11 @@ function parseCursor(cursor: string | undefined): [number, string | undefined] {
   const shard = Number(cursor.slice(0, i));
   if (i < 0 || !Number.isInteger(shard) || shard < 0) throw new BadRequestError(`cursor "${cursor}" is not one this store returned`);
   return [shard, cursor.slice(i + 1) || undefined];
+}
+
+/** `<b64 subject>~<gen>`, or a legacy `<b64 subject>` (gen undefined); undefined for anything else (temp files). */
+function parseMarkerName(name: string): { encoded: string; gen?: number } | undefined {
+  const m = /^([A-Za-z0-9_-]+)(?:~([1-9][0-9]{0,14}))?$/.exec(name);
+  if (!m) return undefined;
+  return m[2] === undefined ? { encoded: m[1]! } : { encoded: m[1]!, gen: Number(m[2]) };
 }
