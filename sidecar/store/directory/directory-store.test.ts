@@ -191,6 +191,19 @@ test('members and the reaper lease', async () => {
   await b.close();
 });
 
+test('a member whose clock runs behind by up to the skew stays listed (its logout acknowledgement is awaited); a silent one goes', async () => {
+  const root = await newRoot();
+  const a = store(root, 'a');
+  await a.start();
+  const now = Date.now();
+  const beat = { address: '127.0.0.1:1', version: '0', pid: 1, startedAt: now, mirrorSize: 0, mirrorLagMs: 0, state: 'connected' as const, storeType: 'DIRECTORY' };
+  await a.publishMember({ ...beat, nodeId: 'behind', updatedAt: now - 30_000 - 5_000 }); // 30 s behind, last beat 5 s ago
+  await a.publishMember({ ...beat, nodeId: 'ahead', updatedAt: now + 30_000 });
+  await a.publishMember({ ...beat, nodeId: 'dead', updatedAt: now - 30_000 - 30_000 - 1_000 });
+  assert.deepEqual((await a.listMembers()).map((m) => m.nodeId).sort(), ['ahead', 'behind']);
+  await a.close();
+});
+
 test('a folder that cannot be written: StoreUnavailableError and state suspended', { skip: process.getuid?.() === 0 ? 'root ignores permissions' : false }, async () => {
   const root = await newRoot();
   const s = store(root);

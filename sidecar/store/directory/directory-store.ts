@@ -35,6 +35,13 @@ export interface DirectoryStoreOptions {
   logger: Logger;
   clock?: Clock;
   nodeId: string;
+  /**
+   * `authentication.token.clock.skew`: a heartbeat's time is the writer's clock, so a member is listed until its
+   * last heartbeat looks older than {@link MEMBER_STALE_MS} plus this. A member whose clock runs behind within the
+   * skew stays listed (a logout waits for its acknowledgement); a dead one lingers that much longer, reported as
+   * not yet acknowledging (the safe side). @default 30000
+   */
+  clockSkewMs?: number;
 }
 
 /** Members not heard from for this many heartbeats are no longer listed. */
@@ -568,7 +575,8 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
           }
         }),
     );
-    return members.filter((m): m is MemberInfo => m !== undefined && now - m.updatedAt < MEMBER_STALE_MS);
+    const stale = MEMBER_STALE_MS + (this.options.clockSkewMs ?? 30_000);
+    return members.filter((m): m is MemberInfo => m !== undefined && now - m.updatedAt < stale);
   }
 
   /** A lease file: whoever holds an unexpired lease reaps; everyone else waits. Reaping twice is harmless anyway. */
