@@ -37,7 +37,7 @@ interface MirrorEvents {
 }
 
 /** `~` and a base64url subject (and a generation) up to the end of a record name, from the `~` on (what parseRecordName accepts). */
-const ENCODED_SUBJECT = /~[A-Za-z0-9_-]+(?:~[1-9][0-9]{0,14})?$/y;
+const ENCODED_SUBJECT = /~[A-Za-z0-9_-]+(?:~[1-9][0-9]{0,15})?$/y;
 
 /** How many recently applied markers a member reports, so a logout can wait for every node to have it. */
 const RECENT_MARKERS = 256;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isGen } from './logout-marker.js';
 
 export type TokenKind = 'session' | 'api' | 'onetime';
 export const TOKEN_KINDS: readonly TokenKind[] = ['session', 'api', 'onetime'];
@@ -79,7 +80,7 @@ export function recordName(ref: RecordRef): string {
   return ref.gen ? `${name}~${ref.gen}` : name;
 }
 
-const GEN_SUFFIX = /^[1-9][0-9]{0,14}$/;
+const GEN_SUFFIX = /^[1-9][0-9]{0,15}$/;
 
 export function parseRecordName(name: string): RecordRef | undefined {
   const i = name.indexOf('~');
@@ -92,6 +93,7 @@ export function parseRecordName(name: string): RecordRef | undefined {
     const suffix = encoded.slice(j + 1);
     if (!GEN_SUFFIX.test(suffix)) return undefined;
     gen = Number(suffix);
+    if (!Number.isSafeInteger(gen)) return undefined;
     encoded = encoded.slice(0, j);
   }
   if (!isValidJti(jti) || !/^[A-Za-z0-9_-]+$/.test(encoded)) return undefined;
@@ -128,7 +130,7 @@ export function shardName(shard: number, shards: number): string {
 
 export function parseRecord(text: string | Buffer): TokenRecord {
   const r = JSON.parse(text.toString()) as TokenRecord;
-  if (!isValidJti(r.jti) || typeof r.subject !== 'string' || !TOKEN_KINDS.includes(r.kind)) {
+  if (!isValidJti(r.jti) || typeof r.subject !== 'string' || !TOKEN_KINDS.includes(r.kind) || (r.gen !== undefined && !isGen(r.gen))) {
     throw new Error('not a token record');
   }
   return r;

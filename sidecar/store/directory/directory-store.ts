@@ -653,7 +653,7 @@ function parseCursor(cursor: string | undefined): [number, string | undefined] {
 
 /** `<b64 subject>~<gen>`, or a legacy `<b64 subject>` (gen undefined); undefined for anything else (temp files). */
 function parseMarkerName(name: string): { encoded: string; gen?: number } | undefined {
-  const m = /^([A-Za-z0-9_-]+)(?:~([1-9][0-9]{0,14}))?$/.exec(name);
-  if (!m) return undefined;
+  const m = /^([A-Za-z0-9_-]+)(?:~([1-9][0-9]{0,15}))?$/.exec(name);
+  if (!m || (m[2] !== undefined && !Number.isSafeInteger(Number(m[2])))) return undefined;
   return m[2] === undefined ? { encoded: m[1]! } : { encoded: m[1]!, gen: Number(m[2]) };
 }
