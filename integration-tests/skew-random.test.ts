@@ -18,9 +18,9 @@ import { startSkewCluster, type SkewCluster, type SkewStore } from './support/sk
  * Reduced size in CI; `TOKENSYNC_FULL=1` runs the full size. `TOKENSYNC_SEED` replays a run.
  */
 const SKIP = faketimeLibrary() ? false : FAKETIME_MISSING;
-const OPS = size(400, 6_000);
+const OPS = size(1_500, 20_000);
 const WORKERS = 6;
-const SUBJECTS = size(4, 12);
+const SUBJECTS = size(6, 16);
 const SEED = Number(process.env.TOKENSYNC_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 /** mulberry32: a small seeded generator, so a failing run can be replayed. */
@@ -132,7 +132,7 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
             // recent tokens mostly: those are the ones a logout races with
             const tok = issued[Math.max(0, issued.length - 1 - Math.floor(random() * Math.min(issued.length, 40)))]!;
             await validate(node, tok);
-          } else if (r < 0.9) await logout(node, subject);
+          } else if (r < 0.86) await logout(node, subject);
           else await onetime(subject);
         }
       };
