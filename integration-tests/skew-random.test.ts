@@ -13,7 +13,8 @@ import { startSkewCluster, type SkewCluster, type SkewStore } from './support/sk
  * - a token answered before a logout of its subject was sent is refused on every node once that logout returned;
  * - a token whose issue was sent after every logout sent before the validation had returned is accepted;
  * - every logout returns acknowledged by every member (all are up);
- * - a one-time token is consumed at most once, wherever it is presented.
+ * - a one-time token is consumed at most once, wherever it is presented, and not at all once a logout of its
+ *   subject sent after it was issued has returned.
  *
  * Reduced size in CI; `TOKENSYNC_FULL=1` runs the full size. `TOKENSYNC_SEED` replays a run.
  */
@@ -114,9 +115,18 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
         const res = await pick(nodes).api.issue({ subject, kind: 'onetime' });
         if (res.status !== 201) return void violations.push(`one-time issue: ${res.status} ${res.text}`);
         counts.onetime++;
-        const tries = await Promise.all([pick(nodes), pick(nodes), pick(nodes)].map((n) => n.api.consume(res.body.token)));
+        const answeredAt = Date.now();
+        // a consume is checked like a validation: logged out before it was sent, it must fail
+        const consume = async (node: SidecarProcess) => {
+          const sentAt = Date.now();
+          const r = await node.api.consume(res.body.token);
+          const loggedOut = logouts.some((l) => l.subject === subject && l.returnedAt !== undefined && l.returnedAt <= sentAt && answeredAt < l.sentAt);
+          if (loggedOut && r.status === 200) violations.push(`a one-time token of ${subject} consumed on ${node.spec.nodeId} after a logout returned`);
+          return r;
+        };
+        const tries = await Promise.all([pick(nodes), pick(nodes), pick(nodes)].map(consume));
         // and once more, anywhere, after the race
-        const again = await pick(nodes).api.consume(res.body.token);
+        const again = await consume(pick(nodes));
         const all = [...tries, again];
         const wins = all.filter((r) => r.status === 200).length;
         counts.consumeWins += wins;
