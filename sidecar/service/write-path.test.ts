@@ -1,7 +1,7 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WritePath } from './write-path.js';
@@ -152,8 +152,13 @@ class ReceiptStore extends FakeStore {
 
 const record = (jti: string): TokenRecord => ({ jti, subject: 'alice', kind: 'session', issuedAt: 1, expiresAt: null, node: 'n' });
 
+const dirs: string[] = [];
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
 async function setup<S extends FakeStore = FakeStore>(store: S = new FakeStore() as S) {
-  const journal = new Journal(await mkdtemp(join(tmpdir(), 'ts-write-path-')), silentLogger());
+  const dir = await mkdtemp(join(tmpdir(), 'ts-write-path-'));
+  dirs.push(dir);
+  const journal = new Journal(dir, silentLogger());
   await journal.open();
   const mirror = new Mirror(4);
   const writes = new WritePath(store as unknown as TokenStore, mirror, journal, systemClock, silentLogger());

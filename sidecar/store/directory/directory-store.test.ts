@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, chmod, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, chmod, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -11,8 +11,13 @@ import { newJti, recordName, shardName, shardOf, type TokenRecord } from '../tok
 import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
 import { waitFor } from '../../util/wait-for.js';
 
+const roots: string[] = [];
+after(() => Promise.all(roots.map((r) => rm(r, { recursive: true, force: true }))));
+
 async function newRoot() {
-  return mkdtemp(join(tmpdir(), 'ts-dir-'));
+  const root = await mkdtemp(join(tmpdir(), 'ts-dir-'));
+  roots.push(root);
+  return root;
 }
 
 function store(root: string, nodeId = 'n1', shards = 16) {
