@@ -76,6 +76,8 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   private generation: number[] = [];
   private readonly listing = new Map<number, 'running' | 'queued'>();
   private markersScheduled = false;
+  /** Highest marker generation per encoded subject at the last rescan (see pruneMarkers). */
+  private settledMarkers = new Map<string, number>();
   private watching = false;
   private closed = false;
   private started = false;
@@ -189,6 +191,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
       }
     }
     await this.rebuild();
+    await this.pruneMarkers();
   }
 
   /** Can the folder take a write again? */
@@ -438,8 +441,8 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
    * into place): the file system orders racing writers, not mtimes or clocks, so this works for several machines
    * sharing the folder. The current generation is the highest present. EEXIST means a concurrent logout created
    * that generation after we read the lower one, i.e. after this call began: it refuses every token we had to
-   * refuse, so it counts as ours (going one higher would only end logins made since). Lower generations (and a
-   * legacy `subjects/<b64 subject>` file) are removed afterwards; the highest is never removed.
+   * refuse, so it counts as ours (going one higher would only end logins made since). Lower generation files are
+   * pruned later (see pruneMarkers), never here: a listing racing with a link and an unlink may show neither.
    */
   private async ensureMarker(subject: string, requiredFrom: (stored: number) => number): Promise<number> {
     if (!isValidSubject(subject)) throw new BadRequestError('subject is empty, too long or has control characters');
@@ -456,7 +459,6 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
         if (errno(err) !== 'EEXIST') throw err;
       }
       await syncDir(this.dir('subjects'));
-      await this.pruneMarkers(encoded, required);
       return required;
     } catch (err) {
       throw this.unavailable(err, 'write a logout marker');
@@ -478,11 +480,28 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     return marker;
   }
 
-  private async pruneMarkers(encoded: string, below: number): Promise<void> {
-    for (const name of await fs.readdir(this.dir('subjects')).catch(() => [] as string[])) {
+  /**
+   * Removes the generation files below a subject's highest once two listings a rescan apart agree on that highest:
+   * a listing that runs while a file is linked and another unlinked may show neither (readdir promises nothing
+   * about entries changed meanwhile), so the highest must have been there a whole interval before anything below
+   * it goes. Several sidecars pruning at once is harmless.
+   */
+  private async pruneMarkers(): Promise<void> {
+    const names = await fs.readdir(this.dir('subjects')).catch(() => [] as string[]);
+    const highest = new Map<string, number>();
+    for (const name of names) {
       const parsed = parseMarkerName(name);
-      if (parsed?.encoded === encoded && (parsed.gen ?? 1) < below) await fs.rm(this.dir('subjects', name), { force: true }).catch(() => {});
+      if (parsed) highest.set(parsed.encoded, Math.max(highest.get(parsed.encoded) ?? 0, parsed.gen ?? 1));
     }
+    for (const name of names) {
+      const parsed = parseMarkerName(name);
+      if (!parsed || this.closed) continue;
+      const high = highest.get(parsed.encoded)!;
+      if ((parsed.gen ?? 1) < high && this.settledMarkers.get(parsed.encoded) === high) {
+        await fs.rm(this.dir('subjects', name), { force: true }).catch(() => {});
+      }
+    }
+    this.settledMarkers = highest;
   }
 
   /** A marker file written before generations (`{subject, revokedBefore}`); unreadable ones are skipped. */
