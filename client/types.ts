@@ -104,8 +104,10 @@ export interface LogoutResult {
   /** Live tokens of the subject the answering sidecar knew of. */
   revoked: number;
   replicated: boolean;
-  /** ISO 8601: tokens first issued before this are refused everywhere. */
-  revokedBefore: string;
+  /** The subject's logout generation now: every token issued at a lower one (all issued before the call) is refused everywhere. */
+  gen: number;
+  /** ISO 8601, informational: when the answering sidecar took the logout (never compared with another clock). */
+  at: string;
   /** Members that reported the logout applied before the call returned. */
   acknowledgedBy: string[];
   /** Members that had not within the sidecar's wait (3 s). */

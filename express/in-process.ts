@@ -98,7 +98,8 @@ export class InProcessTokensync implements TokensyncBackend {
     return {
       revoked: r.revoked,
       replicated: r.replicated,
-      revokedBefore: new Date(r.revokedBefore).toISOString(),
+      gen: r.gen,
+      at: new Date(r.at).toISOString(),
       acknowledgedBy: r.acknowledged,
       notYetAcknowledgedBy: r.pending,
     };

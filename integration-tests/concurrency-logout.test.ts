@@ -9,9 +9,9 @@ import { FULL, claimsOf, forEachLimit, size, sleep } from './support/load.js';
  * Logout everywhere racing with issuing for the same subject on three sidecars. The promise of
  * `DELETE /v1/subjects/{s}/tokens`: once it returns with every member's acknowledgement
  * (`notYetAcknowledgedBy` empty), no token of that subject issued before it validates on any node, at once,
- * without waiting for anything. Tokens whose issue raced with the logout are judged by their first-login time
- * (`ath`) against the marker's `revokedBefore`: older ones refused everywhere, newer ones valid everywhere
- * (a logout does not stop the next login).
+ * without waiting for anything. Tokens whose issue raced with the logout are judged by the logout generation
+ * they carry (`lgn`) against the one the logout wrote (`gen`): lower ones refused everywhere, the others valid
+ * everywhere (a logout does not stop the next login).
  */
 const ROUNDS = size(30, 200);
 let zk: ZooKeeperCluster;
@@ -42,7 +42,7 @@ after(async () => {
 interface Issued {
   token: string;
   jti: string;
-  ath: number;
+  lgn: number;
   node: string;
   answeredAt: number;
 }
@@ -59,7 +59,7 @@ test(`logout everywhere racing with issuing for the same subject, ${ROUNDS} roun
     const issue = async (node: SidecarProcess) => {
       const res = await node.api.issue({ subject, kind: round % 4 === 3 ? 'api' : 'session' });
       assert.equal(res.status, 201, res.text);
-      issued.push({ token: res.body.token, jti: res.body.jti, ath: claimsOf(res.body.token).ath, node: node.spec.nodeId, answeredAt: Date.now() });
+      issued.push({ token: res.body.token, jti: res.body.jti, lgn: claimsOf(res.body.token).lgn, node: node.spec.nodeId, answeredAt: Date.now() });
     };
     for (const node of nodes) await issue(node);
     // issuers on every node keep going while the logout runs
@@ -76,7 +76,7 @@ test(`logout everywhere racing with issuing for the same subject, ${ROUNDS} roun
     assert.equal(out.status, 200, out.text);
     if (out.body.notYetAcknowledgedBy.length !== 0) failures.push(`round ${round}: not acknowledged by ${out.body.notYetAcknowledgedBy}`);
     assert.deepEqual([...out.body.acknowledgedBy].sort(), ['l1', 'l2', 'l3']);
-    const revokedBefore = Date.parse(out.body.revokedBefore);
+    const gen = out.body.gen as number;
     // at once, before anything else: every token answered before the logout was sent is refused everywhere
     const before = issued.filter((i) => i.answeredAt <= sentAt);
     await Promise.all(
@@ -90,15 +90,15 @@ test(`logout everywhere racing with issuing for the same subject, ${ROUNDS} roun
     );
     racing = false;
     await Promise.all(issuers);
-    // the racers: judged by their first-login time against the marker
+    // the racers: judged by their logout generation against the one the logout wrote
     for (const i of issued.filter((x) => x.answeredAt > sentAt)) {
-      const older = i.ath < revokedBefore;
+      const older = i.lgn < gen;
       if (older) racedOlder++;
       else racedNewer++;
       for (const node of nodes) {
         const v = await node.api.validate(i.token);
         const ok = older ? v.status === 401 && v.body.reason === 'revoked' : v.status === 200;
-        if (!ok) failures.push(`round ${round}: ${i.jti} (ath ${i.ath} ${older ? '<' : '>='} revokedBefore ${revokedBefore}, issued on ${i.node}) on ${node.spec.nodeId}: ${v.status} ${v.text}`);
+        if (!ok) failures.push(`round ${round}: ${i.jti} (lgn ${i.lgn} ${older ? '<' : '>='} gen ${gen}, issued on ${i.node}) on ${node.spec.nodeId}: ${v.status} ${v.text}`);
       }
     }
   }

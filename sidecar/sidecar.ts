@@ -37,8 +37,6 @@ export interface SidecarDeps {
 const HEARTBEAT_MS = 5_000;
 /** How long a logout waits for every member to report the marker applied. */
 const MARKER_ACK_TIMEOUT_MS = 3_000;
-/** A logout marker outlives the records behind it by this much (see Reaper). */
-const MARKER_GRACE_MS = 24 * 3600 * 1000;
 
 /**
  * One sidecar: store, mirror, journal, reaper, membership and the HTTP API,
@@ -108,13 +106,13 @@ export class Sidecar {
       metrics,
       clock,
       logger,
-      awaitMarker: (subject, revokedBefore) => self!.awaitMarker(subject, revokedBefore),
+      awaitMarker: (subject, gen) => self!.awaitMarker(subject, gen),
       fallback: () => self?.fallback,
     });
     const reaper = new Reaper(
       store,
       mirror,
-      { intervalMs: options.store.reaperIntervalMs, ratePerSecond: options.store.reaperRate, clockSkewMs: options.token.clockSkewMs, markerGraceMs: MARKER_GRACE_MS },
+      { intervalMs: options.store.reaperIntervalMs, ratePerSecond: options.store.reaperRate, clockSkewMs: options.token.clockSkewMs },
       clock,
       logger,
     );
@@ -269,8 +267,8 @@ export class Sidecar {
     this.mirror.on('marker', () => beat());
   }
 
-  /** Waits until every other live member lists the marker among those it applied. */
-  async awaitMarker(subject: string, revokedBefore: number): Promise<{ acknowledged: string[]; pending: string[] }> {
+  /** Waits until every other live member reports the subject's logout generation applied (that one or a higher). */
+  async awaitMarker(subject: string, gen: number): Promise<{ acknowledged: string[]; pending: string[] }> {
     const deadline = this.clock.now() + MARKER_ACK_TIMEOUT_MS;
     let pending: string[] = [];
     const acknowledged = new Set<string>([this.options.nodeId]);
@@ -284,7 +282,7 @@ export class Sidecar {
       pending = [];
       for (const m of members) {
         if (acknowledged.has(m.nodeId)) continue;
-        if ((m.markers?.[subject] ?? -1) >= revokedBefore) acknowledged.add(m.nodeId);
+        if ((m.markers?.[subject] ?? -1) >= gen) acknowledged.add(m.nodeId);
         else pending.push(m.nodeId);
       }
       if (pending.length === 0 || this.clock.now() >= deadline || this.closed) break;

@@ -7,7 +7,7 @@ export function makeSubjectsCommand(): Command {
   const subjects = new Command('subjects').description('act on all tokens of a subject');
   subjects
     .command('logout')
-    .description('log a subject out everywhere: every token issued before now is refused on every node')
+    .description('log a subject out everywhere: every token issued before now is refused on every node (raises its logout generation)')
     .argument('<subject>', 'the subject (user name)')
     .option('-c, --config <file>', 'properties file naming the store')
     .option('--json', 'machine output')
@@ -16,17 +16,16 @@ export function makeSubjectsCommand(): Command {
       const io = ioOf(command);
       if (!isValidSubject(subject)) throw new CliError('subject must be 1 to 128 bytes of text without control characters', 2);
       await withStore(opts.config, io, async ({ store, fallback }) => {
-        const revokedBefore = Date.now() + 1;
-        await store.setMarker(subject, revokedBefore);
-        // during a cutover, sidecars still on the previous store must refuse the subject's tokens too
+        const gen = await store.raiseMarker(subject);
+        // during a cutover, sidecars still on the previous store must refuse the subject's tokens too (ours carry our generation)
         const previous = await fallback();
-        await previous?.setMarker(subject, revokedBefore);
+        await previous?.raiseMarker(subject, gen);
         let count = 0;
         await forEachShard(store.shards, 32, async (shard) => {
           for (const name of await store.listShard(shard)) if (parseRecordName(name)?.subject === subject) count++;
         });
-        if (opts.json) printJson(io, { subject, revoked: count, revokedBefore: new Date(revokedBefore).toISOString(), ...(previous ? { fallback: true } : {}) });
-        else io.out(`logged out ${subject} everywhere: ${count} token${count === 1 ? '' : 's'} revoked${previous ? ' (marker written to the fallback store too)' : ''}`);
+        if (opts.json) printJson(io, { subject, revoked: count, gen, ...(previous ? { fallback: true } : {}) });
+        else io.out(`logged out ${subject} everywhere: ${count} token${count === 1 ? '' : 's'} revoked, logout generation ${gen}${previous ? ' (marker written to the fallback store too)' : ''}`);
       });
     });
   return subjects;

@@ -5,7 +5,8 @@ import { readSecretFile } from '../../sidecar/tokens/secret-file.js';
 import { TokenCodec } from '../../sidecar/tokens/token-codec.js';
 import { TokenPolicy } from '../../sidecar/tokens/token-policy.js';
 import { systemClock } from '../../sidecar/util/clock.js';
-import { isValidJti, isValidSubject } from '../../sidecar/store/token-record.js';
+import { isValidJti, isValidSubject, parseRecordName, shardOf, type RecordRef } from '../../sidecar/store/token-record.js';
+import { loggedOut } from '../../sidecar/store/logout-marker.js';
 
 interface Check {
   check: string;
@@ -51,7 +52,10 @@ export function makeVerifyCommand(): Command {
         const exp = v.claims.exp === undefined ? 'never expires' : `expires ${new Date(v.claims.exp * 1000).toISOString()}`;
         checks.push({ check: 'expiry and binding', ok: !refusal, detail: refusal ? `${refusal.reason}: ${refusal.message}` : exp });
         if (refusal) return void (reason = refusal.reason);
-        const ref = { jti: v.claims.jti, subject: v.claims.sub };
+        // The record's name carries the logout generation: the token's lgn, else (a token the application signed) the listing's.
+        const lgn = v.claims.lgn;
+        const listed = lgn === undefined && isValidJti(v.claims.jti) ? (await store.listShard(shardOf(v.claims.jti, store.shards))).map(parseRecordName).find((r) => r?.jti === v.claims.jti) : undefined;
+        const ref: RecordRef = listed ?? (lgn ? { jti: v.claims.jti, subject: v.claims.sub, gen: lgn } : { jti: v.claims.jti, subject: v.claims.sub });
         const wellFormed = isValidJti(ref.jti) && isValidSubject(ref.subject);
         let exists = wellFormed && (await store.exists(ref));
         let detail = exists ? `present in the ${store.type} store` : 'no record (revoked, consumed, reaped or never issued)';
@@ -64,9 +68,14 @@ export function makeVerifyCommand(): Command {
         checks.push({ check: 'record', ok: exists, detail });
         if (!exists) return void (reason = v.claims.knd === 'onetime' ? 'consumed' : 'revoked');
         const marker = (await store.listMarkers()).get(ref.subject);
-        const loggedOut = marker !== undefined && v.claims.ath < marker;
-        checks.push({ check: 'logout marker', ok: !loggedOut, detail: marker === undefined ? 'none for this subject' : `subject logged out at ${new Date(marker).toISOString()}${loggedOut ? ', after this token was issued' : ', before this token was issued'}` });
-        if (loggedOut) return void (reason = 'revoked');
+        const out = loggedOut(marker, lgn, ref.gen ?? 0, v.claims.ath);
+        const tokenGen = lgn ?? ref.gen ?? 0;
+        checks.push({
+          check: 'logout marker',
+          ok: !out,
+          detail: marker === undefined ? 'none for this subject' : `subject at logout generation ${marker.gen}, token issued at ${lgn === undefined && marker.legacyBefore !== undefined && !ref.gen ? new Date(v.claims.ath).toISOString() : `generation ${tokenGen}`}${out ? ': logged out after this token was issued' : ': issued after the last logout'}`,
+        });
+        if (out) return void (reason = 'revoked');
         valid = true;
       });
       if (opts.json) {

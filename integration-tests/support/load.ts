@@ -15,7 +15,7 @@ export function size<T>(ci: T, full: T): T {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The claims of a JWT, unverified (tests read `jti` and `ath` from tokens they were given). */
-export function claimsOf(token: string): { jti: string; sub: string; ath: number; exp?: number; iat: number } {
+export function claimsOf(token: string): { jti: string; sub: string; ath: number; lgn: number; exp?: number; iat: number } {
   return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8'));
 }
 

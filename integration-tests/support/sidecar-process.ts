@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Api } from './http.js';
 import { TIME_SCALE } from '../../sidecar/util/wait-for.js';
+import { faketimeEnv } from './faketime.js';
 
 /** The repository root (this file runs from dist/integration-tests/support). */
 export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -34,6 +35,8 @@ export interface SidecarSpec {
   adminToken?: string;
   /** The `tokensync` binary to run (an installed package's); the checkout's own by default. */
   bin?: string;
+  /** Run with the wall clock shifted by this many seconds (libfaketime; see faketime.ts). */
+  clockOffsetSeconds?: number;
 }
 
 /**
@@ -69,7 +72,9 @@ export class SidecarProcess {
       'sidecar.listen': `127.0.0.1:${this.port}`,
       ...this.spec.props,
     });
-    const proc = spawn(process.execPath, [this.spec.bin ?? BIN, 'sidecar', '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const offset = this.spec.clockOffsetSeconds;
+    const env = offset ? faketimeEnv(offset) : process.env;
+    const proc = spawn(process.execPath, [this.spec.bin ?? BIN, 'sidecar', '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'], env });
     this.proc = proc;
     live.add(proc);
     proc.on('exit', (code, signal) => {

@@ -155,7 +155,8 @@ export class HttpServer {
         this.json(res, 200, {
           revoked: result.revoked,
           replicated: result.replicated,
-          revokedBefore: new Date(result.revokedBefore).toISOString(),
+          gen: result.gen,
+          at: new Date(result.at).toISOString(),
           acknowledgedBy: result.acknowledged,
           notYetAcknowledgedBy: result.pending,
         });

@@ -85,19 +85,56 @@ test('negative cache forgets after its time to live', () => {
   assert.equal(m.isKnownMissing('s.unknown'), false);
 });
 
-test('markers: listing replaces, pending markers are kept until settled', () => {
+test('marker generations only move forward: a lower one, a deletion or a listing without it change nothing', () => {
   const m = new Mirror(SHARDS);
-  m.applyMarker('alice', 100);
-  m.applyMarker('alice', 50); // never backwards
-  assert.equal(m.revokedBefore('alice'), 100);
-  m.addPendingMarker('bob', 200);
-  m.replaceMarkers(new Map([['carol', 300]]));
-  assert.equal(m.revokedBefore('alice'), undefined);
-  assert.equal(m.revokedBefore('bob'), 200);
-  assert.equal(m.revokedBefore('carol'), 300);
-  m.settleMarker('bob');
-  m.replaceMarkers(new Map());
-  assert.equal(m.revokedBefore('bob'), undefined);
+  const seen: Array<[string, number]> = [];
+  m.on('marker', (subject, gen) => seen.push([subject, gen]));
+  m.applyMarker('alice', { gen: 3 });
+  m.applyMarker('alice', { gen: 2 });
+  m.applyMarker('alice', null);
+  m.replaceMarkers(new Map([['carol', { gen: 1 }]]));
+  assert.equal(m.gen('alice'), 3);
+  assert.equal(m.gen('carol'), 1);
+  assert.equal(m.gen('nobody'), 0);
+  assert.deepEqual(seen, [['alice', 3], ['carol', 1]]);
+  assert.deepEqual(m.recentMarkers(), { alice: 3, carol: 1 });
+});
+
+test('a journaled logout counts at once and is kept until settled; a later journaled one survives settling the first', () => {
+  const m = new Mirror(SHARDS);
+  m.applyMarker('bob', { gen: 1 });
+  m.addPendingMarker('bob', 2);
+  m.addPendingMarker('bob', 3);
+  m.replaceMarkers(new Map([['bob', { gen: 1 }]]));
+  assert.equal(m.gen('bob'), 3, 'a listing from the store does not drop pending generations');
+  m.applyMarker('bob', { gen: 2 }); // the first replayed
+  m.settleMarker('bob', 2);
+  assert.equal(m.gen('bob'), 3);
+  m.applyMarker('bob', { gen: 4 }); // the second replayed, over another logout made elsewhere meanwhile
+  m.settleMarker('bob', 3);
+  assert.equal(m.gen('bob'), 4);
+  assert.deepEqual(m.marker('bob'), { gen: 4 });
+});
+
+test('a legacy marker keeps its time until a generation passes it', () => {
+  const m = new Mirror(SHARDS);
+  m.applyMarker('dan', { gen: 1, legacyBefore: 1000 });
+  assert.deepEqual(m.marker('dan'), { gen: 1, legacyBefore: 1000 });
+  m.addPendingMarker('dan', 2);
+  assert.deepEqual(m.marker('dan'), { gen: 2 });
+});
+
+test('record names carrying a logout generation: the mirror knows it by name, a listing keeps it', () => {
+  const m = new Mirror(SHARDS);
+  const r = { jti: newJti('session'), subject: 'erin', gen: 4 };
+  const shard = shardOf(r.jti, SHARDS);
+  m.applyShard(shard, [recordName(r)]);
+  assert.deepEqual(m.lookup(r.jti), { presence: 'present', subject: 'erin', gen: 4 });
+  m.applyShard(shard, [recordName(r)]); // the fast path for names already held
+  assert.equal(m.lookup(r.jti).presence, 'present');
+  assert.deepEqual([...m.entries()], [r]);
+  m.applyShard(shard, []);
+  assert.equal(m.lookup(r.jti).presence, 'removed');
 });
 
 test('one-time tokens are indexed by subject from their names', () => {

@@ -5,6 +5,7 @@ import { BoundedSet } from '../util/bounded-set.js';
 import type { TokenStore } from '../store/token-store.js';
 import type { RecordRef } from '../store/token-record.js';
 import { kindOfJti, parseRecordName, recordName, shardOf } from '../store/token-record.js';
+import { laterMarker, type LogoutMarker } from '../store/logout-marker.js';
 import { createHash } from 'node:crypto';
 
 /** What the mirror knows of a jti, without asking the store. */
@@ -31,12 +32,12 @@ export interface MirrorOptions {
 
 interface MirrorEvents {
   initialized: [];
-  /** A logout marker took effect here (new, or later than before). */
-  marker: [subject: string, revokedBefore: number];
+  /** A logout marker took effect here (new, or a higher generation than before). */
+  marker: [subject: string, gen: number];
 }
 
-/** `~` and a base64url subject up to the end of a record name, from the `~` on (what parseRecordName accepts). */
-const ENCODED_SUBJECT = /~[A-Za-z0-9_-]+$/y;
+/** `~` and a base64url subject (and a generation) up to the end of a record name, from the `~` on (what parseRecordName accepts). */
+const ENCODED_SUBJECT = /~[A-Za-z0-9_-]+(?:~[1-9][0-9]{0,15})?$/y;
 
 /** How many recently applied markers a member reports, so a logout can wait for every node to have it. */
 const RECENT_MARKERS = 256;
@@ -58,9 +59,11 @@ const RECENT_MARKERS = 256;
 export class Mirror extends EventEmitter<MirrorEvents> {
   private table: Map<string, string>[] | undefined;
   /** jti -> subject (added) or null (removed), for writes not yet in the store. */
-  private readonly overlay = new Map<string, { subject: string; present: boolean }>();
-  private markers = new Map<string, number>();
-  /** Logout markers journaled during an outage: a marker listing from the store must not drop them. */
+  private readonly overlay = new Map<string, { subject: string; present: boolean; gen?: number }>();
+  /** Logout generation in the name of a held record, where above 0 (most records have none: their subject was never logged out). */
+  private readonly recordGens = new Map<string, number>();
+  private readonly markers = new Map<string, LogoutMarker>();
+  /** Logout generations journaled during an outage (applied here at once): a marker listing from the store must not drop them. */
   private readonly pendingMarkers = new Map<string, number>();
   private readonly recent = new Map<string, number>();
   private readonly removed: BoundedSet<string>;
@@ -107,8 +110,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   attach(store: TokenStore): void {
     const onShard = (shard: number, names: string[]) => this.applyShard(shard, names);
     const onRecord = (shard: number, name: string, present: boolean) => this.applyRecord(shard, name, present);
-    const onMarker = (subject: string, before: number | null) => this.applyMarker(subject, before);
-    const onMarkers = (markers: Map<string, number>) => this.replaceMarkers(markers);
+    const onMarker = (subject: string, marker: LogoutMarker | null) => this.applyMarker(subject, marker);
+    const onMarkers = (markers: Map<string, LogoutMarker>) => this.replaceMarkers(markers);
     const onRebuilt = () => {
       this.trustedFlag = true;
       this.markInitialized();
@@ -202,45 +205,58 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     else this.remove(ref);
   }
 
-  applyMarker(subject: string, revokedBefore: number | null): void {
-    if (revokedBefore === null) {
-      this.markers.delete(subject);
-      return;
-    }
+  /**
+   * A marker from the store. Markers only move forward here: a lower generation or a disappearing marker (a
+   * store wiped, a late read) changes nothing, since tokens were refused against the higher one already.
+   */
+  applyMarker(subject: string, marker: LogoutMarker | null): void {
+    if (marker === null) return;
     const current = this.markers.get(subject);
-    if (current !== undefined && current >= revokedBefore) return;
-    this.markers.set(subject, revokedBefore);
-    this.noteMarker(subject, revokedBefore);
+    const next = laterMarker(current, marker)!;
+    this.markers.set(subject, next);
+    if (next.gen > (current?.gen ?? 0)) this.noteMarker(subject, next.gen);
   }
 
-  replaceMarkers(markers: Map<string, number>): void {
-    const previous = this.markers;
-    this.markers = new Map(markers);
-    for (const [subject, before] of markers) {
-      if ((previous.get(subject) ?? -1) < before) this.noteMarker(subject, before);
-    }
-    for (const [subject, before] of this.pendingMarkers) this.applyMarker(subject, before);
+  /** Every marker the store holds: merged with what is held (see {@link applyMarker}). */
+  replaceMarkers(markers: Map<string, LogoutMarker>): void {
+    for (const [subject, marker] of markers) this.applyMarker(subject, marker);
   }
 
-  /** Markers applied lately, subject -> revokedBefore: what this node reports as seen. */
+  /** Markers applied lately, subject -> generation: what this node reports as seen. */
   recentMarkers(): Record<string, number> {
     return Object.fromEntries(this.recent);
   }
 
-  private noteMarker(subject: string, revokedBefore: number): void {
+  private noteMarker(subject: string, gen: number): void {
     this.recent.delete(subject);
-    this.recent.set(subject, revokedBefore);
+    this.recent.set(subject, gen);
     if (this.recent.size > RECENT_MARKERS) this.recent.delete(this.recent.keys().next().value as string);
-    this.emit('marker', subject, revokedBefore);
+    this.emit('marker', subject, gen);
   }
 
-  addPendingMarker(subject: string, revokedBefore: number): void {
-    this.pendingMarkers.set(subject, Math.max(revokedBefore, this.pendingMarkers.get(subject) ?? 0));
-    this.applyMarker(subject, revokedBefore);
+  /** A logout journaled during an outage, at the generation it was given here (one above what this node knew). */
+  addPendingMarker(subject: string, gen: number): void {
+    const before = this.gen(subject);
+    this.pendingMarkers.set(subject, Math.max(gen, this.pendingMarkers.get(subject) ?? 0));
+    if (this.gen(subject) > before) this.noteMarker(subject, this.gen(subject));
   }
 
-  settleMarker(subject: string): void {
-    this.pendingMarkers.delete(subject);
+  /** A journaled logout taken at generation `floor` reached the store (which the mirror applied as any marker). */
+  settleMarker(subject: string, floor: number): void {
+    // a later logout of the subject still journaled keeps its own, higher, pending generation
+    if ((this.pendingMarkers.get(subject) ?? 0) <= floor) this.pendingMarkers.delete(subject);
+  }
+
+  /** A subject's marker as it stands here: the store's, raised by a journaled logout of this node. */
+  marker(subject: string): LogoutMarker | undefined {
+    const stored = this.markers.get(subject);
+    const pending = this.pendingMarkers.get(subject);
+    return pending === undefined ? stored : laterMarker(stored, { gen: pending });
+  }
+
+  /** A subject's logout generation here (0: never logged out): what a token issued now carries as `lgn`. */
+  gen(subject: string): number {
+    return Math.max(this.markers.get(subject)?.gen ?? 0, this.pendingMarkers.get(subject) ?? 0);
   }
 
   markInitialized(): void {
@@ -264,7 +280,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** A write journaled while the store is unreachable: listings cannot undo it until {@link settle}. */
   addPending(ref: RecordRef): void {
-    this.overlay.set(ref.jti, { subject: ref.subject, present: true });
+    this.overlay.set(ref.jti, ref.gen ? { subject: ref.subject, present: true, gen: ref.gen } : { subject: ref.subject, present: true });
     this.negative.delete(ref.jti);
     this.removed.delete(ref.jti);
     this.indexOnetime(ref.jti, ref.subject, true);
@@ -281,7 +297,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const o = this.overlay.get(jti);
     if (!o) return;
     this.overlay.delete(jti);
-    if (o.present) this.add({ jti, subject: o.subject });
+    if (o.present) this.add({ jti, subject: o.subject, gen: o.gen });
     else this.remove({ jti, subject: o.subject });
   }
 
@@ -293,17 +309,15 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    * Presence of a jti, and the subject its record is filed under. `pending`: the answer comes from a local
    * write the store has not confirmed yet (journaled), so asking the store cannot confirm it.
    */
-  lookup(jti: string): { presence: Presence; subject?: string; pending?: boolean } {
+  lookup(jti: string): { presence: Presence; subject?: string; gen?: number; pending?: boolean } {
     const o = this.overlay.get(jti);
-    if (o) return o.present ? { presence: 'present', subject: o.subject, pending: true } : { presence: 'removed', pending: true };
+    if (o) return o.present ? { presence: 'present', subject: o.subject, ...(o.gen ? { gen: o.gen } : {}), pending: true } : { presence: 'removed', pending: true };
     const subject = this.shards[shardOf(jti, this.shardCount)]!.get(jti);
-    if (subject !== undefined) return { presence: 'present', subject };
+    if (subject !== undefined) {
+      const gen = this.recordGens.size > 0 ? this.recordGens.get(jti) : undefined;
+      return gen ? { presence: 'present', subject, gen } : { presence: 'present', subject };
+    }
     return { presence: this.removed.has(jti) ? 'removed' : 'unknown' };
-  }
-
-  /** Logout marker of a subject (ms), if any. */
-  revokedBefore(subject: string): number | undefined {
-    return this.markers.get(subject);
   }
 
   /** A jti the store was just asked about and does not hold. */
@@ -322,9 +336,13 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** Every live (jti, subject), overlay included; O(n), for listings and tests. */
   *entries(): IterableIterator<RecordRef> {
-    for (const [jti, o] of this.overlay) if (o.present) yield { jti, subject: o.subject };
+    for (const [jti, o] of this.overlay) if (o.present) yield o.gen ? { jti, subject: o.subject, gen: o.gen } : { jti, subject: o.subject };
     for (const shard of this.shards) {
-      for (const [jti, subject] of shard) if (!this.overlay.has(jti)) yield { jti, subject };
+      for (const [jti, subject] of shard) {
+        if (this.overlay.has(jti)) continue;
+        const gen = this.recordGens.get(jti);
+        yield gen ? { jti, subject, gen } : { jti, subject };
+      }
     }
   }
 
@@ -337,8 +355,11 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return digestOf([...this.entries()].map(recordName));
   }
 
+  /** subject -> logout generation, journaled ones included. */
   markerEntries(): Map<string, number> {
-    return new Map(this.markers);
+    const out = new Map<string, number>();
+    for (const subject of new Set([...this.markers.keys(), ...this.pendingMarkers.keys()])) out.set(subject, this.gen(subject));
+    return out;
   }
 
   /** Names of one shard as the mirror holds them, for comparing with the store. */
@@ -366,6 +387,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   private addBase(shard: Map<string, string>, ref: RecordRef): void {
     shard.set(ref.jti, ref.subject);
+    if (ref.gen) this.recordGens.set(ref.jti, ref.gen);
     this.count++;
     this.negative.delete(ref.jti);
     this.removed.delete(ref.jti);
@@ -374,6 +396,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   private removeBase(shard: Map<string, string>, jti: string, subject: string): void {
     shard.delete(jti);
+    if (this.recordGens.size > 0) this.recordGens.delete(jti);
     this.count--;
     this.removed.add(jti);
     this.indexOnetime(jti, subject, false);

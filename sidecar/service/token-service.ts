@@ -4,6 +4,7 @@ import type { Mirror } from '../mirror/mirror.js';
 import type { TokenStore, ListPage, ListQuery } from '../store/token-store.js';
 import type { TokenKind, TokenRecord } from '../store/token-record.js';
 import { isValidJti, isValidSubject, kindOfJti, parseRecordName, shardOf } from '../store/token-record.js';
+import { loggedOut } from '../store/logout-marker.js';
 import { isConnected } from '../store/connection-state.js';
 import type { Decoded, TokenCodec } from '../tokens/token-codec.js';
 import type { TokenPolicy } from '../tokens/token-policy.js';
@@ -88,7 +89,7 @@ export interface TokenServiceDeps {
    * the wait runs out): what makes "after logout returns, no older token
    * validates anywhere" hold although validation never asks the store.
    */
-  awaitMarker?: (subject: string, revokedBefore: number) => Promise<{ acknowledged: string[]; pending: string[] }>;
+  awaitMarker?: (subject: string, gen: number) => Promise<{ acknowledged: string[]; pending: string[] }>;
   /**
    * The previous store during a migration cutover (`cluster.store.fallback.config`), started without
    * watches. A validly signed token our store does not know is looked up there before it is refused, and
@@ -143,6 +144,7 @@ export class TokenService {
     if (req.kind === 'api' && req.ttlMs !== undefined) throw new BadRequestError('api tokens never expire: ttl is not allowed with kind "api"', 'request.ttl');
     const jti = this.jtis.next(req.kind);
     const { claims, recordExpiresAt } = this.d.policy.issue(req.kind, req.subject, jti, { ttlMs: req.ttlMs, clientIp: req.clientIp });
+    claims.lgn = this.d.mirror.gen(req.subject); // logouts this node knows of; a later one refuses the token
     const record = this.recordOf(claims, recordExpiresAt, req.attributes);
     if (req.kind === 'onetime') await this.dropPendingOnetime(req.subject);
     const outcome = await this.d.writes.apply({ op: 'create', record });
@@ -259,7 +261,7 @@ export class TokenService {
       this.d.metrics?.consumption('unavailable');
       throw new StoreUnavailableError('the store is unreachable: a one-time token cannot be consumed, since once-only cannot be promised without it');
     }
-    const ref = { jti: claims.jti, subject: claims.sub };
+    const ref = this.refFor(claims);
     let won: boolean;
     try {
       won = (await this.d.store.consume(ref)) || (await this.consumeInFallback(ref));
@@ -276,36 +278,37 @@ export class TokenService {
   /** Revokes one token. `false` when no such record exists. */
   async revoke(jti: string): Promise<{ revoked: boolean; replicated: boolean }> {
     if (!isValidJti(jti)) throw new BadRequestError(`"${String(jti).slice(0, 80)}" is not a token id (jti)`, 'request.jti');
-    const subject = await this.subjectOf(jti);
-    if (subject === undefined) return { revoked: await this.revokeInFallback(jti), replicated: true };
-    const outcome = await this.d.writes.apply({ op: 'delete', ref: { jti, subject } });
-    await this.alsoInFallback({ op: 'delete', ref: { jti, subject } });
+    const ref = await this.refByJti(jti);
+    if (ref === undefined) return { revoked: await this.revokeInFallback(jti), replicated: true };
+    const outcome = await this.d.writes.apply({ op: 'delete', ref });
+    await this.alsoInFallback({ op: 'delete', ref });
     if (outcome.changed) this.d.metrics?.revocation('token');
     return { revoked: outcome.changed, replicated: outcome.replicated };
   }
 
   /**
-   * Logs a subject out everywhere with one write: a marker refusing every
-   * token of that subject first issued before now. Its records are deleted
-   * lazily by the reaper. Returns how many live tokens the mirror held for it.
+   * Logs a subject out everywhere with one write: its logout generation raised by one over the stored one, so
+   * every token carrying a lower generation (every one any node answered before this call) is refused. Its
+   * records are deleted lazily by the reaper. Returns how many live tokens the mirror held for it.
    */
-  async logout(subject: string): Promise<{ revoked: number; replicated: boolean; revokedBefore: number; acknowledged: string[]; pending: string[] }> {
+  async logout(subject: string): Promise<{ revoked: number; replicated: boolean; gen: number; at: number; acknowledged: string[]; pending: string[] }> {
     if (!isValidSubject(subject)) throw new BadRequestError('subject must be 1 to 128 bytes of text without control characters', 'request.subject');
-    const revokedBefore = this.d.clock.now() + 1; // tokens issued in this very millisecond are included
+    const at = this.d.clock.now(); // informational only
     let count = 0;
     for (const ref of this.d.mirror.entries()) if (ref.subject === subject) count++;
-    const outcome = await this.d.writes.apply({ op: 'marker', subject, revokedBefore });
-    await this.alsoInFallback({ op: 'marker', subject, revokedBefore });
+    const outcome = await this.d.writes.apply({ op: 'marker', subject });
+    const gen = outcome.gen!;
+    await this.alsoInFallback({ op: 'marker', subject, floor: gen });
     this.d.metrics?.revocation('subject');
-    const acks = outcome.replicated && this.d.awaitMarker ? await this.d.awaitMarker(subject, revokedBefore) : { acknowledged: [], pending: [] };
-    return { revoked: count, replicated: outcome.replicated, revokedBefore, ...acks };
+    const acks = outcome.replicated && this.d.awaitMarker ? await this.d.awaitMarker(subject, gen) : { acknowledged: [], pending: [] };
+    return { revoked: count, replicated: outcome.replicated, gen, at, ...acks };
   }
 
   async inspect(jti: string): Promise<TokenRecord | undefined> {
     if (!isValidJti(jti)) throw new BadRequestError(`"${String(jti).slice(0, 80)}" is not a token id (jti)`, 'request.jti');
-    const subject = await this.subjectOf(jti);
-    if (subject === undefined) return undefined;
-    return this.d.store.read({ jti, subject });
+    const ref = await this.refByJti(jti);
+    if (ref === undefined) return undefined;
+    return this.d.store.read(ref);
   }
 
   list(query: ListQuery): Promise<ListPage> {
@@ -374,43 +377,60 @@ export class TokenService {
     // Resyncing after a lost session: a record may have been deleted meanwhile, so ask while the store answers.
     // Not for a journaled write of ours: the store cannot hold it before the journal is replayed.
     if (!this.d.mirror.trusted && !seen.pending && isConnected(this.d.store.state)) return { valid: undefined, claims };
-    return this.markerCheck(claims);
+    return this.markerCheck(claims, seen.gen ?? 0);
   }
 
   /** The rest of {@link check} once the store has been asked about the record. */
   private async settle(claims: TokenClaims): Promise<Validation> {
-    if (!(await this.confirm(claims))) return gone(claims);
-    return this.markerCheck(claims);
+    const ref = await this.confirm(claims);
+    if (!ref) return gone(claims);
+    return this.markerCheck(claims, ref.gen ?? 0);
   }
 
-  /** Refused when the subject was logged out everywhere after the token's first login. */
-  private markerCheck(claims: TokenClaims): Validation {
-    const revokedBefore = this.d.mirror.revokedBefore(claims.sub);
-    if (revokedBefore !== undefined && claims.ath < revokedBefore) {
+  /**
+   * Refused when the subject was logged out everywhere after this token was issued: its logout generation
+   * (`lgn`, else the one in its record's name) is below the subject's here. No clock is compared.
+   */
+  private markerCheck(claims: TokenClaims, recordGen: number): Validation {
+    if (loggedOut(this.d.mirror.marker(claims.sub), claims.lgn, recordGen, claims.ath)) {
       return { valid: false, reason: 'revoked', message: 'the subject was logged out everywhere after this token was issued' };
     }
     return { valid: true, claims, expiresAt: claims.exp !== undefined ? claims.exp * 1000 : null };
   }
 
-  /** A validly signed token the mirror does not know: ask the store once. */
-  private async confirm(claims: TokenClaims): Promise<boolean> {
-    if (this.d.mirror.isKnownMissing(claims.jti)) return false;
-    if (!isValidJti(claims.jti) || !isValidSubject(claims.sub)) return false;
-    const ref = { jti: claims.jti, subject: claims.sub };
+  /** The record a token names: its generation from `lgn`, else from the mirror (a token the application signed). */
+  private refFor(claims: TokenClaims): RecordRef {
+    const gen = claims.lgn ?? this.d.mirror.lookup(claims.jti).gen ?? 0;
+    return gen > 0 ? { jti: claims.jti, subject: claims.sub, gen } : { jti: claims.jti, subject: claims.sub };
+  }
+
+  /** A validly signed token the mirror does not know: ask the store once. Resolves with its record's ref when found. */
+  private async confirm(claims: TokenClaims): Promise<RecordRef | undefined> {
+    if (this.d.mirror.isKnownMissing(claims.jti)) return undefined;
+    if (!isValidJti(claims.jti) || !isValidSubject(claims.sub)) return undefined;
+    let ref = this.refFor(claims);
     try {
-      if (await this.acrossReconnect(() => this.d.store.exists(ref))) {
+      // Without lgn the record's generation is known from its name only: find the name.
+      let found: boolean;
+      if (claims.lgn !== undefined) found = await this.acrossReconnect(() => this.d.store.exists(ref));
+      else {
+        const listed = await this.listedRef(claims.jti);
+        found = listed !== undefined && listed.subject === claims.sub;
+        if (found) ref = listed!;
+      }
+      if (found) {
         this.d.metrics?.confirmation('found');
         this.d.mirror.add(ref);
-        return true;
+        return ref;
       }
-      if (await this.confirmInFallback(ref)) return true;
+      if (await this.confirmInFallback(ref)) return ref;
       this.d.metrics?.confirmation('missing');
       this.d.mirror.remove(ref);
       this.d.mirror.rememberMissing(claims.jti);
-      return false;
+      return undefined;
     } catch (err) {
       this.d.metrics?.confirmation('error');
-      if (err instanceof StoreUnavailableError) return false; // cannot confirm: refuse rather than trust an unknown token
+      if (err instanceof StoreUnavailableError) return undefined; // cannot confirm: refuse rather than trust an unknown token
       throw err;
     }
   }
@@ -482,21 +502,27 @@ export class TokenService {
     try {
       if (op.op === 'create') await fallback.create(op.record);
       else if (op.op === 'delete') await fallback.delete(op.ref);
-      else await fallback.setMarker(op.subject, op.revokedBefore);
+      // at least our generation (tokens issued here carry ours), and above what the old store held (its tokens)
+      else await fallback.raiseMarker(op.subject, op.floor ?? 0);
     } catch (err) {
       this.fallbackStats.failedWrites++;
       this.d.logger.warn('cutover: a write did not reach the fallback store', { op: op.op, error: String(err) });
     }
   }
 
-  /** The subject a jti is filed under: from the mirror, else from its shard's listing (one read). */
-  private async subjectOf(jti: string): Promise<string | undefined> {
+  /** The record a jti is filed under (subject, generation): from the mirror, else from its shard's listing (one read). */
+  private async refByJti(jti: string): Promise<RecordRef | undefined> {
     const seen = this.d.mirror.lookup(jti);
-    if (seen.presence === 'present') return seen.subject;
+    if (seen.presence === 'present') return seen.gen ? { jti, subject: seen.subject!, gen: seen.gen } : { jti, subject: seen.subject! };
+    return this.listedRef(jti);
+  }
+
+  /** A jti's record as its shard's listing names it (one read, two when the first misses it). */
+  private async listedRef(jti: string): Promise<RecordRef | undefined> {
     const shard = shardOf(jti, this.d.store.shards);
-    const find = (names: string[]) => names.map(parseRecordName).find((ref) => ref?.jti === jti)?.subject;
-    const subject = find(await this.acrossReconnect(() => this.d.store.listShard(shard)));
-    if (subject !== undefined) return subject;
+    const find = (names: string[]) => names.map(parseRecordName).find((ref) => ref?.jti === jti);
+    const ref = find(await this.acrossReconnect(() => this.d.store.listShard(shard)));
+    if (ref !== undefined) return ref;
     // a token issued on another node a moment ago: a miss must hold every create acknowledged before it
     return find(await this.acrossReconnect(() => this.d.store.listShard(shard, { fresh: true })));
   }
@@ -539,7 +565,8 @@ export class TokenService {
 
   private async dropPendingOnetime(subject: string): Promise<void> {
     for (const jti of this.d.mirror.onetimeOf(subject)) {
-      await this.d.writes.apply({ op: 'delete', ref: { jti, subject } });
+      const gen = this.d.mirror.lookup(jti).gen ?? 0;
+      await this.d.writes.apply({ op: 'delete', ref: gen > 0 ? { jti, subject, gen } : { jti, subject } });
     }
   }
 
@@ -551,6 +578,8 @@ export class TokenService {
       issuedAt: claims.ath,
       expiresAt,
       node: this.d.nodeId,
+      // A token without lgn (the application signed it) is stamped with what this node knows, in the record's name too.
+      gen: claims.lgn ?? this.d.mirror.gen(claims.sub),
     };
     if (claims.cip) record.clientIp = claims.cip;
     if (attributes && Object.keys(attributes).length > 0) record.attributes = attributes;

@@ -46,6 +46,7 @@ function setup() {
   });
   const issue = (subject: string, inMirror = true) => {
     const { claims } = policy.issue('session', subject, newJti('session'));
+    claims.lgn = mirror.gen(subject); // as TokenService.issue signs it
     if (inMirror) mirror.add({ jti: claims.jti, subject });
     return { token: codec.sign(claims), jti: claims.jti };
   };
@@ -79,7 +80,7 @@ test('a remembered token still meets expiry, revocation and logout markers on ev
   assert.equal((service.validateNow(a.token) as { reason?: string }).reason, 'revoked');
   const b = issue('bob');
   assert.equal((service.validateNow(b.token) as { valid: boolean }).valid, true);
-  mirror.applyMarker('bob', clock.now() + 1);
+  mirror.applyMarker('bob', { gen: 1 }); // the first logout of bob: the token carries generation 0
   assert.equal((service.validateNow(b.token) as { reason?: string }).reason, 'revoked');
   const c = issue('carol');
   assert.equal((service.validateNow(c.token) as { valid: boolean }).valid, true);

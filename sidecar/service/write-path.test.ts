@@ -1,7 +1,7 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WritePath } from './write-path.js';
@@ -54,9 +54,15 @@ class FakeStore extends EventEmitter<StoreEvents> {
     return this.names.has(ref.jti);
   }
 
-  async setMarker(subject: string): Promise<void> {
+  /** Logout generations, as both stores keep them: one conditional raise per logout. */
+  readonly gens = new Map<string, number>();
+
+  async raiseMarker(subject: string, floor = 0): Promise<number> {
     this.check();
-    this.log.push(`marker ${subject}`);
+    const gen = Math.max((this.gens.get(subject) ?? 0) + 1, floor);
+    this.gens.set(subject, gen);
+    this.log.push(`marker ${subject} ${gen}`);
+    return gen;
   }
 }
 
@@ -146,8 +152,13 @@ class ReceiptStore extends FakeStore {
 
 const record = (jti: string): TokenRecord => ({ jti, subject: 'alice', kind: 'session', issuedAt: 1, expiresAt: null, node: 'n' });
 
+const dirs: string[] = [];
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
 async function setup<S extends FakeStore = FakeStore>(store: S = new FakeStore() as S) {
-  const journal = new Journal(await mkdtemp(join(tmpdir(), 'ts-write-path-')), silentLogger());
+  const dir = await mkdtemp(join(tmpdir(), 'ts-write-path-'));
+  dirs.push(dir);
+  const journal = new Journal(dir, silentLogger());
   await journal.open();
   const mirror = new Mirror(4);
   const writes = new WritePath(store as unknown as TokenStore, mirror, journal, systemClock, silentLogger());
@@ -424,4 +435,43 @@ test('receipts an earlier run left behind are deleted at the first connection, e
   await writes.drain();
   assert.equal(store.receiptNodes.has('run1.named-aaaaaaaaaaaa'), false, 'deleted once its entry is replayed');
   writes.close();
+});
+
+test('a logout raises the stored generation by one and the mirror takes it at once', async () => {
+  const { store, mirror, writes } = await setup();
+  store.gens.set('alice', 4); // logouts elsewhere this node has not heard of yet
+  const outcome = await writes.apply({ op: 'marker', subject: 'alice' });
+  assert.deepEqual(outcome, { replicated: true, changed: true, gen: 5 });
+  assert.equal(mirror.gen('alice'), 5);
+});
+
+test('a logout journaled during an outage counts here at once (one above what this node knew) and is replayed as a raise over what is stored then', async () => {
+  const { store, mirror, writes } = await setup();
+  mirror.applyMarker('alice', { gen: 1 });
+  store.gens.set('alice', 1);
+  store.setState('suspended');
+  const first = await writes.apply({ op: 'marker', subject: 'alice' });
+  assert.deepEqual(first, { replicated: false, changed: true, gen: 2 });
+  assert.equal(mirror.gen('alice'), 2, 'tokens this node answered before the logout are refused here at once');
+  const second = await writes.apply({ op: 'marker', subject: 'alice' });
+  assert.equal(second.gen, 3, 'a second logout journaled behind the first takes the next generation');
+  store.gens.set('alice', 6); // logouts made elsewhere during the outage
+  store.setState('reconnected');
+  await writes.drain();
+  assert.equal(store.gens.get('alice'), 7, 'replayed over what the store holds then');
+  assert.equal(mirror.gen('alice'), 7);
+  assert.deepEqual(mirror.markerEntries(), new Map([['alice', 7]]));
+});
+
+test('journaled logouts replayed onto a store behind this node still end every token this node answered before them', async () => {
+  const { store, mirror, writes } = await setup();
+  mirror.applyMarker('bob', { gen: 2 });
+  store.gens.set('bob', 2);
+  store.setState('suspended');
+  await writes.apply({ op: 'marker', subject: 'bob' }); // 3 here
+  await writes.apply({ op: 'marker', subject: 'bob' }); // 4 here: tokens issued here in between carry 3
+  store.setState('reconnected');
+  await writes.drain();
+  assert.ok(store.gens.get('bob')! >= 4, `stored ${store.gens.get('bob')}: the tokens issued here at generation 3 must stay refused`);
+  assert.ok(mirror.gen('bob') >= 4);
 });

@@ -5,6 +5,7 @@ import type { ReplayReceipts, TokenStore } from '../store/token-store.js';
 import type { Journal, JournalEntry, JournalOp } from '../store/journal.js';
 import { isConnected } from '../store/connection-state.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
+import { refOf } from '../store/token-record.js';
 
 /** Journal entries replayed at once (see WritePath.replay). */
 const REPLAY_BATCH = 64;
@@ -14,6 +15,8 @@ export interface WriteOutcome {
   replicated: boolean;
   /** For creates and deletes: did the store change (false: already there / already gone). */
   changed: boolean;
+  /** For a logout: the subject's generation it wrote (the store's), or took here (journaled). */
+  gen?: number;
 }
 
 /**
@@ -86,6 +89,10 @@ export class WritePath {
   async apply(op: JournalOp): Promise<WriteOutcome> {
     if (!this.pendingKeys.has(keyOf(op)) && isConnected(this.store.state)) {
       try {
+        if (op.op === 'marker') {
+          const gen = await this.raise(op);
+          return { replicated: true, changed: true, gen };
+        }
         const changed = await this.send(op);
         this.confirm(op);
         return { replicated: true, changed };
@@ -96,6 +103,8 @@ export class WritePath {
         if (op.op === 'create' && err.receipt) op = { ...op, receipt: err.receipt };
       }
     }
+    // A logout taken here at once, one above what this node knows: every token it answered before is refused.
+    if (op.op === 'marker') op = { op: 'marker', subject: op.subject, floor: Math.max(op.floor ?? 0, this.mirror.gen(op.subject) + 1) };
     const key = keyOf(op);
     this.hold(key);
     let entry: JournalEntry;
@@ -108,7 +117,7 @@ export class WritePath {
     this.holdReceipt(entry);
     this.overlay(entry);
     this.kick();
-    return { replicated: false, changed: true };
+    return { replicated: false, changed: true, ...(entry.op === 'marker' ? { gen: entry.floor } : {}) };
   }
 
   /** Replays the journal in order; stops at the first write the store cannot take and retries later. */
@@ -374,7 +383,7 @@ export class WritePath {
    */
   private async replayEntry(entry: JournalEntry): Promise<boolean> {
     if (entry.op !== 'create' || !this.knownSent(entry)) return this.send(entry);
-    const ref = { jti: entry.record.jti, subject: entry.record.subject };
+    const ref = refOf(entry.record);
     if (await this.store.exists(ref)) return false;
     const known = this.applied.has(entry.seq) || (entry.receipt !== undefined && this.receiptOutcome.get(entry.receipt) === true);
     this.log.warn(
@@ -394,21 +403,28 @@ export class WritePath {
       case 'delete':
         return this.store.delete(op.ref);
       case 'marker':
-        await this.store.setMarker(op.subject, op.revokedBefore);
+        await this.raise(op);
         return true;
     }
   }
 
+  /** A logout's one store write; the mirror takes the generation written at once (before the store's notification). */
+  private async raise(op: JournalOp & { op: 'marker' }): Promise<number> {
+    const gen = await this.store.raiseMarker(op.subject, op.floor ?? 0);
+    this.mirror.applyMarker(op.subject, { gen });
+    return gen;
+  }
+
   private confirm(op: JournalOp): void {
-    if (op.op === 'create') this.mirror.add({ jti: op.record.jti, subject: op.record.subject });
+    if (op.op === 'create') this.mirror.add(refOf(op.record));
     else if (op.op === 'delete') this.mirror.remove(op.ref);
-    else this.mirror.applyMarker(op.subject, op.revokedBefore);
+    // markers: applied by raise()
   }
 
   private overlay(entry: JournalEntry): void {
-    if (entry.op === 'create') this.mirror.addPending({ jti: entry.record.jti, subject: entry.record.subject });
+    if (entry.op === 'create') this.mirror.addPending(refOf(entry.record));
     else if (entry.op === 'delete') this.mirror.removePending(entry.ref);
-    else this.mirror.addPendingMarker(entry.subject, entry.revokedBefore);
+    else this.mirror.addPendingMarker(entry.subject, entry.floor ?? this.mirror.gen(entry.subject) + 1);
   }
 
   /** Registered before the journal append resolves, so that a write for the same record queues at once. */
@@ -426,7 +442,7 @@ export class WritePath {
     this.release(keyOf(entry));
     if (entry.op === 'create') this.mirror.settle(entry.record.jti);
     else if (entry.op === 'delete') this.mirror.settle(entry.ref.jti);
-    else this.mirror.settleMarker(entry.subject);
+    else this.mirror.settleMarker(entry.subject, entry.floor ?? Number.MAX_SAFE_INTEGER);
   }
 }
 
@@ -446,6 +462,6 @@ function keyOf(op: JournalOp): string {
 
 /** Of two journal entries for one record, the one whose write leaves the store as both in order would. */
 function laterOf(earlier: JournalEntry | undefined, later: JournalEntry): JournalEntry {
-  if (earlier?.op === 'marker' && later.op === 'marker' && earlier.revokedBefore > later.revokedBefore) return earlier;
+  if (earlier?.op === 'marker' && later.op === 'marker' && (earlier.floor ?? 0) > (later.floor ?? 0)) return earlier;
   return later;
 }

@@ -47,6 +47,7 @@ export async function createStore(options: TokensyncOptions, logger: Logger, clo
       logger,
       clock,
       nodeId: options.nodeId,
+      clockSkewMs: options.token.clockSkewMs,
     });
   }
   const zk = options.store.zookeeper;

@@ -13,7 +13,7 @@ test('appended entries survive a reopen until completed, in order', async () => 
   const j = new Journal(dir, silentLogger());
   await j.open();
   await j.append({ op: 'delete', ref: ref('s.one-aaaaaa') });
-  await j.append({ op: 'marker', subject: 'alice', revokedBefore: 5 });
+  await j.append({ op: 'marker', subject: 'alice', floor: 5 });
   await j.append({ op: 'delete', ref: ref('s.three-aaaa') });
   await j.complete(1);
   await j.close();

@@ -11,7 +11,12 @@ export type JournalOp =
   /** `receipt`: the create was sent and its answer lost; that receipt tells whether it was applied (ReplayReceipts). */
   | { op: 'create'; record: TokenRecord; receipt?: string }
   | { op: 'delete'; ref: RecordRef }
-  | { op: 'marker'; subject: string; revokedBefore: number };
+  /**
+   * A logout: raise the subject's generation by one over what is stored when sent. `floor`: journaled during an
+   * outage, the generation it took here at once (one above what this node knew), so that the tokens this node
+   * answered before it are refused whatever the store holds at replay. (`revokedBefore`: an older version's entry.)
+   */
+  | { op: 'marker'; subject: string; floor?: number; revokedBefore?: number };
 
 export type JournalEntry = JournalOp & { seq: number; at: number };
 
@@ -48,8 +53,9 @@ function parseSending(text: string): JournalSending {
  * Format: `journal.log` holds one JSON entry per line; `journal.done` holds
  * the sequence number of the last entry applied to the store;
  * `journal.sending` the last entry sent to it (`{seq, receipt, stale}`, or
- * the bare number an older version wrote). Replaying a delete or a marker
- * twice is harmless. A create is not: sent before a crash but not recorded
+ * the bare number an older version wrote). Replaying a delete twice is
+ * harmless, a marker twice raises the generation twice (ending logins made
+ * in between, never keeping one alive). A create is not: sent before a crash but not recorded
  * done, it may have reached the store and been revoked on another node since,
  * and sending it again would bring the revoked token back. Such entries
  * ({@link sendingAtOpen}) are told apart so the replay can be careful: with

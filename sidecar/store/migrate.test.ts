@@ -37,10 +37,9 @@ test('copies live records and markers; expired, logged-out and one-time records 
   live.push(withAttributes);
   await from.create(record('old', 'session', { expiresAt: Date.now() - 3_600_000 }));
   await from.create(record('otp', 'onetime'));
-  const markerTime = Date.now();
-  const loggedOut = record('gone', 'session', { issuedAt: markerTime - 10_000 });
+  const loggedOut = record('gone', 'session', { gen: 0 });
   await from.create(loggedOut);
-  await from.setMarker('gone', markerTime);
+  await from.raiseMarker('gone'); // generation 1: the record (generation 0) is behind it
   // stray files in a shard folder are not records
   await writeFile(join(from.describe().location, 'tokens', '0', 'README'), 'not a record');
 
@@ -61,7 +60,7 @@ test('copies live records and markers; expired, logged-out and one-time records 
   assert.equal(result.verification.targetRecords, live.length);
   assert.equal(result.verification.notNeeded, 2); // expired and logged out; the one-time token is not checked
   for (const r of live) assert.deepEqual(await to.read(r), r);
-  assert.equal((await to.listMarkers()).get('gone'), markerTime);
+  assert.deepEqual((await to.listMarkers()).get('gone'), { gen: 1 });
 
   const again = await migrateStore(from, to, { concurrency: 3 });
   assert.equal(again.ok, true);
@@ -82,7 +81,7 @@ test('verify-only finds what is missing, whatever the shard counts of the two st
     assert.equal((await migrateStore(from, to)).ok, true);
     const extra = record('late'); // there before the run, yet missing
     await from.create(extra);
-    await from.setMarker('user3', Date.now() - 7_200_000); // older than every record: logs nobody out
+    await from.raiseMarker('nobody'); // a logout the target lacks, of a subject without records
     await to.delete(records[0]!);
     const check = await migrateStore(from, to, { verifyOnly: true });
     assert.equal(check.ok, false, `${a} -> ${b}`);

@@ -4,6 +4,7 @@ import { systemClock } from '../util/clock.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import type { StoreDescription, TokenStore } from './token-store.js';
 import { isRecordExpired, kindOfJti, parseRecordName, recordName, type RecordRef, type TokenRecord } from './token-record.js';
+import { loggedOut, type LogoutMarker } from './logout-marker.js';
 
 export interface MigrateOptions {
   /**
@@ -88,7 +89,7 @@ export interface MigrateVerification {
   notNeeded: number;
   /** Record names in the target, whatever their origin. */
   targetRecords: number;
-  /** Source logout markers the target lacks or holds with an earlier time. */
+  /** Source logout markers the target lacks or holds at a lower generation. */
   markersMissing: number;
   /** Up to 10 names of missing records, for the operator to look at. */
   sampleMissing: string[];
@@ -130,7 +131,8 @@ const MAX_ERRORS = 10;
  * using either: `DIRECTORY -> ZOOKEEPER` or back, or between two trees of the same kind.
  *
  * - Markers go first, so a copied record is never valid in the target while its subject is logged out in the
- *   source. A marker never moves backwards (`setMarker`), so copying one twice is harmless.
+ *   source. The target's generation is raised to at least the source's (`copyMarker`, never backwards), so
+ *   copying one twice is harmless. A legacy `{revokedBefore}` marker is copied as generation 1.
  * - Records are read shard by shard (a few listings ahead, never the whole store in one array), a chunk at a
  *   time (in one call from a store that offers `readMany`), and written with up to `concurrency` creates in
  *   flight, one create per record (a chunk in one `createMany` call to a store that offers it). A record the target
@@ -212,13 +214,13 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
   if (!options.verifyOnly) {
     const copyStarted = performance.now();
     const targetMarkers = await retrying(() => target.listMarkers());
-    for (const [subject, revokedBefore] of sourceMarkers) {
-      if ((targetMarkers.get(subject) ?? -1) >= revokedBefore) {
+    for (const [subject, marker] of sourceMarkers) {
+      if ((targetMarkers.get(subject)?.gen ?? 0) >= marker.gen) {
         markers.existing++;
         continue;
       }
       try {
-        await retrying(() => target.setMarker(subject, revokedBefore));
+        await retrying(() => target.copyMarker(subject, marker.gen));
         markers.copied++;
       } catch (err) {
         markers.failed++;
@@ -368,11 +370,10 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
 
 type Liveness = 'live' | 'skippedExpired' | 'skippedLoggedOut' | 'skippedOnetime';
 
-function liveness(record: TokenRecord, markers: Map<string, number>, now: number, skewMs: number): Liveness {
+function liveness(record: TokenRecord, markers: Map<string, LogoutMarker>, now: number, skewMs: number): Liveness {
   if (record.kind === 'onetime') return 'skippedOnetime';
   if (isRecordExpired(record, now, skewMs)) return 'skippedExpired';
-  const revokedBefore = markers.get(record.subject);
-  if (revokedBefore !== undefined && record.issuedAt < revokedBefore) return 'skippedLoggedOut';
+  if (loggedOut(markers.get(record.subject), record.gen, 0, record.issuedAt)) return 'skippedLoggedOut';
   return 'live';
 }
 
@@ -608,10 +609,10 @@ interface VerifyContext {
  * Every source record name is looked for in the target by listing both, group by group of shards (see
  * {@link shardsOf}): only a fraction of either store is held at a time.
  */
-async function verify(source: TokenStore, target: TokenStore, sourceMarkers: Map<string, number>, ctx: VerifyContext): Promise<MigrateVerification> {
+async function verify(source: TokenStore, target: TokenStore, sourceMarkers: Map<string, LogoutMarker>, ctx: VerifyContext): Promise<MigrateVerification> {
   const v: MigrateVerification = { checked: 0, inTarget: 0, missing: 0, issuedSinceStart: 0, notNeeded: 0, targetRecords: 0, markersMissing: 0, sampleMissing: [], ok: false };
   const targetMarkers = await ctx.retrying(() => target.listMarkers());
-  for (const [subject, revokedBefore] of sourceMarkers) if ((targetMarkers.get(subject) ?? -1) < revokedBefore) v.markersMissing++;
+  for (const [subject, marker] of sourceMarkers) if ((targetMarkers.get(subject)?.gen ?? 0) < marker.gen) v.markersMissing++;
 
   const groups = Math.min(source.shards, target.shards);
   let finished = 0;

@@ -17,9 +17,9 @@ async function setup() {
   const store = new DirectoryStore({ root: await mkdtemp(join(tmpdir(), 'ts-reaper-')), shards: 8, rescanIntervalMs: 60_000, logger: silentLogger(), nodeId: 'r', clock });
   await store.start();
   const mirror = new Mirror(() => store.shards, { clock });
-  const reaper = new Reaper(store, mirror, { intervalMs: 60_000, ratePerSecond: 10_000, clockSkewMs: 30_000, markerGraceMs: 24 * H }, clock, silentLogger());
-  const make = async (subject: string, kind: TokenRecord['kind'], issuedAt: number, expiresAt: number | null) => {
-    const r: TokenRecord = { jti: newJti(kind), subject, kind, issuedAt, expiresAt, node: 'r' };
+  const reaper = new Reaper(store, mirror, { intervalMs: 60_000, ratePerSecond: 10_000, clockSkewMs: 30_000 }, clock, silentLogger());
+  const make = async (subject: string, kind: TokenRecord['kind'], issuedAt: number, expiresAt: number | null, gen: number | undefined = 0) => {
+    const r: TokenRecord = { jti: newJti(kind), subject, kind, issuedAt, expiresAt, node: 'r', ...(gen === undefined ? {} : { gen }) };
     await store.create(r);
     mirror.add(r);
     return r;
@@ -43,22 +43,22 @@ test('expired records go (after the skew), live ones and api tokens stay', async
   await store.close();
 });
 
-test('records behind a logout marker go; newer ones stay; the marker goes after its grace', async () => {
+test('records behind a logout generation go, whatever their times say; newer ones stay; the marker stays', async () => {
   const { clock, store, reaper, make } = await setup();
   const now = clock.now();
-  const old = await make('eve', 'api', now - H, null);
-  await store.setMarker('eve', now);
-  const fresh = await make('eve', 'session', now + 1, now + 5 * H);
-  let stats = await reaper.sweep();
-  assert.equal(stats.loggedOut, 1);
+  // issued by a node whose clock ran a day ahead: times cannot order it against the logout, generations do
+  const old = await make('eve', 'api', now + 24 * H, null, 0);
+  assert.equal(await store.raiseMarker('eve'), 1);
+  const fresh = await make('eve', 'session', now - 24 * H, now + 5 * H, 1);
+  const legacy = await make('eve', 'session', now + 24 * H, now + 5 * H, undefined); // from before generations
+  const stats = await reaper.sweep();
+  assert.equal(stats.loggedOut, 2);
   assert.equal(await store.exists(old), false);
+  assert.equal(await store.exists(legacy), false);
   assert.equal(await store.exists(fresh), true);
-  assert.equal(stats.markersRemoved, 0);
-  assert.equal((await store.listMarkers()).get('eve'), now);
   clock.advance(25 * H);
-  stats = await reaper.sweep();
-  assert.equal(stats.markersRemoved, 1);
-  assert.equal((await store.listMarkers()).size, 0);
+  await reaper.sweep();
+  assert.deepEqual((await store.listMarkers()).get('eve'), { gen: 1 }, 'a generation never goes back to 0');
   await store.close();
 });
 

@@ -4,18 +4,13 @@ import type { Mirror } from '../mirror/mirror.js';
 import type { TokenStore } from './token-store.js';
 import { isConnected } from './connection-state.js';
 import { isRecordExpired, kindOfJti, parseRecordName } from './token-record.js';
+import { loggedOut } from './logout-marker.js';
 
 export interface ReaperOptions {
   intervalMs: number;
   /** Deletes per second at most; reads are allowed four times as many. */
   ratePerSecond: number;
   clockSkewMs: number;
-  /**
-   * A logout marker is kept at least this long, even once no older record is
-   * left: a sidecar replaying a journal from a long outage may still create
-   * a record issued before the logout.
-   */
-  markerGraceMs: number;
 }
 
 export interface SweepStats {
@@ -23,13 +18,13 @@ export interface SweepStats {
   read: number;
   expired: number;
   loggedOut: number;
-  markersRemoved: number;
   ms: number;
 }
 
 /**
- * Removes expired records, records behind a logout marker, and markers no
- * longer needed. One sidecar at a time (the store's election); validation
+ * Removes expired records and records behind a logout marker (record generation below the subject's). Markers
+ * stay: a subject's generation must never fall back to 0, or the next logout would not refuse tokens issued at
+ * the old one (a marker is one small node per subject ever logged out). One sidecar at a time (the store's election); validation
  * never depends on it, since expiry and markers are checked on every
  * validation. Paced by a token bucket so a sweep over millions of records is
  * a trickle, not a storm.
@@ -70,7 +65,7 @@ export class Reaper {
         if (!(await this.store.isReaper())) return undefined;
         const stats = await this.sweep();
         this.last = stats;
-        if (stats.expired + stats.loggedOut + stats.markersRemoved > 0) this.log.info('reaper swept', { ...stats });
+        if (stats.expired + stats.loggedOut > 0) this.log.info('reaper swept', { ...stats });
         return stats;
       } catch (err) {
         this.log.warn('reaper sweep stopped', { error: String(err) });
@@ -85,7 +80,7 @@ export class Reaper {
   /** Visits every shard once. Exposed for tests and `tokensync store reap`. */
   async sweep(): Promise<SweepStats> {
     const started = this.clock.now();
-    const stats: SweepStats = { scanned: 0, read: 0, expired: 0, loggedOut: 0, markersRemoved: 0, ms: 0 };
+    const stats: SweepStats = { scanned: 0, read: 0, expired: 0, loggedOut: 0, ms: 0 };
     const markers = await this.store.listMarkers();
     for (let shard = 0; shard < this.store.shards && !this.closed; shard++) {
       const names = await this.store.listShard(shard);
@@ -102,7 +97,7 @@ export class Reaper {
         stats.read++;
         if (!record) continue;
         const now = this.clock.now();
-        const behindMarker = marker !== undefined && record.issuedAt < marker;
+        const behindMarker = loggedOut(marker, record.gen, 0, record.issuedAt);
         if (isRecordExpired(record, now, this.options.clockSkewMs) || behindMarker) {
           await this.take(1);
           if (await this.store.delete(ref)) {
@@ -112,14 +107,6 @@ export class Reaper {
           }
         }
       }
-    }
-    // Every record behind a marker seen at the start is now deleted, so a marker past its grace has done its work.
-    const now = this.clock.now();
-    for (const [subject, before] of markers) {
-      if (now - before < this.options.markerGraceMs || this.closed) continue;
-      await this.take(1);
-      await this.store.deleteMarker(subject);
-      stats.markersRemoved++;
     }
     stats.ms = this.clock.now() - started;
     return stats;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isGen } from './logout-marker.js';
 
 export type TokenKind = 'session' | 'api' | 'onetime';
 export const TOKEN_KINDS: readonly TokenKind[] = ['session', 'api', 'onetime'];
@@ -21,12 +22,21 @@ export interface TokenRecord {
   /** Client address the token is bound to, when bound. */
   clientIp?: string;
   attributes?: Record<string, string | number | boolean | null>;
+  /**
+   * The subject's logout generation the issuing (or mirroring) node knew: the token's `lgn`, or for a token
+   * without one, what the mirroring node stamped. Also in the record's name when above 0 (see {@link recordName}).
+   */
+  gen?: number;
 }
 
-/** Identifies a record: the subject rides in its name, so listing a shard reveals whose tokens it holds. */
+/**
+ * Identifies a record: the subject rides in its name, so listing a shard reveals whose tokens it holds, and so
+ * does its logout generation when above 0 (a token without `lgn` is ordered against logouts by it).
+ */
 export interface RecordRef {
   jti: string;
   subject: string;
+  gen?: number;
 }
 
 const KIND_PREFIX: Record<TokenKind, string> = { session: 's', api: 'a', onetime: 'o' };
@@ -64,18 +74,31 @@ export function isValidSubject(subject: unknown): subject is string {
   );
 }
 
-/** `<jti>~<base64url(subject)>`: the record's name in both stores. */
+/** `<jti>~<base64url(subject)>[~<gen>]`: the record's name in both stores; the generation only when above 0. */
 export function recordName(ref: RecordRef): string {
-  return `${ref.jti}~${Buffer.from(ref.subject).toString('base64url')}`;
+  const name = `${ref.jti}~${Buffer.from(ref.subject).toString('base64url')}`;
+  return ref.gen ? `${name}~${ref.gen}` : name;
 }
+
+const GEN_SUFFIX = /^[1-9][0-9]{0,15}$/;
 
 export function parseRecordName(name: string): RecordRef | undefined {
   const i = name.indexOf('~');
   if (i <= 0) return undefined;
   const jti = name.slice(0, i);
-  const encoded = name.slice(i + 1);
+  let encoded = name.slice(i + 1);
+  let gen: number | undefined;
+  const j = encoded.indexOf('~');
+  if (j >= 0) {
+    const suffix = encoded.slice(j + 1);
+    if (!GEN_SUFFIX.test(suffix)) return undefined;
+    gen = Number(suffix);
+    if (!Number.isSafeInteger(gen)) return undefined;
+    encoded = encoded.slice(0, j);
+  }
   if (!isValidJti(jti) || !/^[A-Za-z0-9_-]+$/.test(encoded)) return undefined;
-  return { jti, subject: Buffer.from(encoded, 'base64url').toString() };
+  const subject = Buffer.from(encoded, 'base64url').toString();
+  return gen === undefined ? { jti, subject } : { jti, subject, gen };
 }
 
 export function encodeSubject(subject: string): string {
@@ -107,7 +130,7 @@ export function shardName(shard: number, shards: number): string {
 
 export function parseRecord(text: string | Buffer): TokenRecord {
   const r = JSON.parse(text.toString()) as TokenRecord;
-  if (!isValidJti(r.jti) || typeof r.subject !== 'string' || !TOKEN_KINDS.includes(r.kind)) {
+  if (!isValidJti(r.jti) || typeof r.subject !== 'string' || !TOKEN_KINDS.includes(r.kind) || (r.gen !== undefined && !isGen(r.gen))) {
     throw new Error('not a token record');
   }
   return r;
@@ -116,4 +139,9 @@ export function parseRecord(text: string | Buffer): TokenRecord {
 /** True once no token of this record can be valid any more, with the clock skew allowed for. */
 export function isRecordExpired(record: TokenRecord, now: number, skewMs: number): boolean {
   return record.expiresAt !== null && now > record.expiresAt + skewMs;
+}
+
+/** A record's (or ref's) identity alone: jti, subject and the generation its name carries. */
+export function refOf(r: RecordRef): RecordRef {
+  return r.gen ? { jti: r.jti, subject: r.subject, gen: r.gen } : { jti: r.jti, subject: r.subject };
 }

@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { ConnectionState } from './connection-state.js';
 import type { RecordRef, TokenKind, TokenRecord } from './token-record.js';
+import type { LogoutMarker } from './logout-marker.js';
 
 export interface ListQuery {
   subject?: string;
@@ -30,7 +31,7 @@ export interface MemberInfo {
   storeType: string;
   /** ZOOKEEPER: how this member follows the records (`persistent`: one recursive watch; `one-shot`: a child watch per shard). */
   watch?: 'persistent' | 'one-shot';
-  /** Logout markers this node applied lately (subject -> revokedBefore): a logout waits until every member lists it. */
+  /** Logout markers this node applied lately (subject -> generation): a logout waits until every member lists it. */
   markers?: Record<string, number>;
 }
 
@@ -59,10 +60,10 @@ export interface StoreEvents {
    * can report single changes (ZooKeeper's persistent recursive watch) sends these between full listings.
    */
   record: [shard: number, name: string, present: boolean];
-  /** A subject's logout marker appeared or changed (`revokedBefore`, ms) or disappeared (`null`). */
-  marker: [subject: string, revokedBefore: number | null];
-  /** The full set of markers, replacing what the mirror holds. */
-  markers: [markers: Map<string, number>];
+  /** A subject's logout marker appeared or was raised, or disappeared (`null`; a mirror keeps what it held). */
+  marker: [subject: string, marker: LogoutMarker | null];
+  /** The full set of markers (a mirror keeps the later of what it held and these). */
+  markers: [markers: Map<string, LogoutMarker>];
   /** A rebuild finished: every shard and the markers have been reported once since it started. */
   rebuilt: [];
   state: [next: ConnectionState, previous: ConnectionState];
@@ -153,10 +154,17 @@ export interface TokenStore extends EventEmitter<StoreEvents> {
   exists(ref: RecordRef): Promise<boolean>;
   read(ref: RecordRef): Promise<TokenRecord | undefined>;
 
-  /** Logs a subject out everywhere: one write of `/subjects/<subject>`; never moves `revokedBefore` backwards. */
-  setMarker(subject: string, revokedBefore: number): Promise<void>;
-  deleteMarker(subject: string): Promise<void>;
-  listMarkers(): Promise<Map<string, number>>;
+  /**
+   * Logs a subject out everywhere: ONE conditional write raising its logout generation to `stored + 1` (at
+   * least `floor`) over the generation stored when called, and resolves with the generation stored after it.
+   * A concurrent logout that raised it that far first counts as done: it was written after this call began,
+   * so no token answered before this call carries its generation. Never moves a marker backwards.
+   */
+  raiseMarker(subject: string, floor?: number): Promise<number>;
+  /** Migration: raises the subject's generation to at least `gen` (nothing when already there); resolves with the stored one. */
+  copyMarker(subject: string, gen: number): Promise<number>;
+  /** Markers are never deleted: a generation must never go back to 0, or the next logout would miss newer tokens. */
+  listMarkers(): Promise<Map<string, LogoutMarker>>;
 
   /**
    * Record names in one shard, straight from the store. With `fresh`, the answer holds every record whose create

@@ -14,8 +14,13 @@ export interface TokenClaims {
   /** Expiry, seconds; absent for api tokens. */
   exp?: number;
   nbf?: number;
-  /** First login, milliseconds: logout markers compare against it with ms resolution. */
+  /** First login, milliseconds (absolute lifetime; the legacy logout rule only). */
   ath: number;
+  /**
+   * The subject's logout generation the issuing node knew: refused once a node knows a higher one. Kept by a
+   * reissue. Absent on tokens from before generations and on tokens the application signs itself.
+   */
+  lgn?: number;
   /** Client address the token is bound to. */
   cip?: string;
   /** 1 when `exp` was set by the idle timeout rather than the lifetime, so a late token is refused as `idle_timeout`. */

@@ -95,3 +95,15 @@ test('claims of the wrong type are malformed', () => {
     assert.equal(!v.ok && v.reason, 'malformed', JSON.stringify(bad));
   }
 });
+
+test('the logout generation claim lgn survives signing and is validated like the others', () => {
+  const codec = new TokenCodec(testKeys());
+  const v = codec.verify(codec.sign({ ...claims, lgn: 7 }));
+  assert.equal(v.ok && v.claims.lgn, 7);
+  const without = codec.verify(codec.sign(claims));
+  assert.equal(without.ok && without.claims.lgn, undefined, 'absent stays absent: ordered by the record name');
+  for (const lgn of [-1, 1.5, '2', null, Number.MAX_SAFE_INTEGER + 2, 1e300]) {
+    const bad = codec.verify(forge({ alg: 'HS256', kid: codec.kids[0] }, { ...claims, lgn }, TEST_SECRET_A));
+    assert.equal(!bad.ok && bad.reason, 'malformed', String(lgn));
+  }
+});

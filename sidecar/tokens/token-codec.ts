@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { SigningKey } from './secret-file.js';
 import type { Refusal, TokenClaims } from './token-claims.js';
 import { TOKEN_KINDS } from '../store/token-record.js';
+import { isGen } from '../store/logout-marker.js';
 
 export type Algorithm = 'HS256' | 'HS384' | 'HS512';
 
@@ -216,6 +217,7 @@ export function normalizeClaims(payload: unknown): TokenClaims | string {
     if (value < 0 || value > (claim === 'ath' ? MAX_TIME_SECONDS * 1000 : MAX_TIME_SECONDS)) return `${claim} is out of range (a time from 1970 to 9999)`;
   }
   if (p.cip !== undefined && typeof p.cip !== 'string') return 'cip is not a string';
+  if (p.lgn !== undefined && !isGen(p.lgn)) return 'lgn is not a logout generation (an integer from 0)';
   const iat = (p.iat as number | undefined) ?? 0;
   return {
     ...(p as object),

@@ -142,3 +142,52 @@ test('address binding: enforced only when required, IPv4-mapped IPv6 is the same
   const lax = setup({ requireConsistentIp: false }).policy;
   assert.equal(lax.check(claims, '192.0.2.1'), undefined);
 });
+
+/** Two nodes' policies whose clocks are `offsetMs` apart: what one issues, the other checks and reissues. */
+function pair(offsetMs: number, over: Partial<TokenPolicyOptions> = {}) {
+  const issuer = setup(over);
+  const otherClock = new ManualClock(issuer.clock.now() + offsetMs);
+  const other = new TokenPolicy({ ...base, ...over }, otherClock);
+  const advance = (ms: number) => {
+    issuer.clock.advance(ms);
+    otherClock.advance(ms);
+  };
+  return { issuer: issuer.policy, other, otherClock, advance };
+}
+
+test('clock skew between nodes: a node up to the skew ahead never refuses a token before the issuer would', () => {
+  for (const offset of [30_000, -30_000]) {
+    const { issuer, other, advance } = pair(offset, { idleTimeoutMs: 10 * 60_000 });
+    const { claims } = issuer.issue('session', 'alice', 's.x');
+    advance(10 * 60_000 - 1_000); // just inside the idle timeout on the issuer's clock
+    assert.equal(other.check(claims, undefined), undefined, `offset ${offset}`);
+    const onetime = issuer.issue('onetime', 'alice', 'o.x').claims;
+    advance(120_000 - 1_000);
+    assert.equal(other.check(onetime, undefined), undefined, `one-time, offset ${offset}`);
+  }
+});
+
+test('clock skew between nodes: a node beyond the skew ahead refuses early; within the skew a node behind keeps a token at most the skew plus its offset longer', () => {
+  const beyond = pair(90_000, { idleTimeoutMs: 10 * 60_000 });
+  const t = beyond.issuer.issue('session', 'alice', 's.x').claims;
+  beyond.advance(10 * 60_000 - 50_000);
+  assert.equal(beyond.other.check(t, undefined)?.reason, 'idle_timeout', 'what the skew setting protects, exceeded');
+  const behind = pair(-30_000, { idleTimeoutMs: 10 * 60_000 });
+  const u = behind.issuer.issue('session', 'alice', 's.x').claims;
+  behind.advance(10 * 60_000 + 59_000);
+  assert.equal(behind.other.check(u, undefined), undefined);
+  behind.advance(2_000);
+  assert.equal(behind.other.check(u, undefined)?.reason, 'idle_timeout');
+});
+
+test('clock skew between nodes: a reissue on a node ahead never passes the absolute lifetime by more than its offset, and keeps lgn', () => {
+  const { issuer, other, otherClock, advance } = pair(30_000);
+  const first = issuer.issue('session', 'alice', 's.x').claims;
+  first.lgn = 3;
+  advance(29 * D);
+  const next = other.reissue(first, otherClock.now());
+  assert.ok(next, 'past half its lifetime');
+  assert.equal(next.lgn, 3);
+  assert.equal(next.ath, first.ath);
+  assert.ok(next.exp! * 1000 <= first.ath + 30 * D + 1_000, 'capped by the first login, on the issuer\'s clock');
+});

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, chmod, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, chmod, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -11,8 +11,13 @@ import { newJti, recordName, shardName, shardOf, type TokenRecord } from '../tok
 import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
 import { waitFor } from '../../util/wait-for.js';
 
+const roots: string[] = [];
+after(() => Promise.all(roots.map((r) => rm(r, { recursive: true, force: true }))));
+
 async function newRoot() {
-  return mkdtemp(join(tmpdir(), 'ts-dir-'));
+  const root = await mkdtemp(join(tmpdir(), 'ts-dir-'));
+  roots.push(root);
+  return root;
 }
 
 function store(root: string, nodeId = 'n1', shards = 16) {
@@ -96,19 +101,62 @@ test('a second instance sharing the folder sees creates and deletes through its 
   await waitFor(() => mirror.lookup(r.jti).presence === 'present', 'create seen');
   await writer.delete(r);
   await waitFor(() => mirror.lookup(r.jti).presence === 'removed', 'delete seen');
-  await writer.setMarker('bob', 12345);
-  await waitFor(() => mirror.revokedBefore('bob') === 12345, 'marker seen');
+  assert.equal(await writer.raiseMarker('bob'), 1);
+  await waitFor(() => mirror.gen('bob') === 1, 'marker seen');
   await Promise.all([writer.close(), reader.close()]);
 });
 
-test('markers only move forward', async () => {
+test('logout generations: one exclusive file each, raised by one, never backwards; lower ones pruned once the highest stood a rescan', async () => {
+  const root = await newRoot();
+  const s = store(root);
+  await s.start();
+  assert.equal(await s.raiseMarker('carol'), 1);
+  assert.equal(await s.raiseMarker('carol'), 2);
+  assert.equal(await s.raiseMarker('carol', 5), 5);
+  assert.equal(await s.copyMarker('carol', 3), 5);
+  assert.deepEqual((await s.listMarkers()).get('carol'), { gen: 5 });
+  assert.deepEqual((await readdir(join(root, 'subjects'))).sort(), ['Y2Fyb2w~1', 'Y2Fyb2w~2', 'Y2Fyb2w~5']);
+  const watching = new DirectoryStore({ root, shards: 16, rescanIntervalMs: 20, logger: silentLogger(), nodeId: 'w' });
+  await watching.start({ watch: true });
+  await waitFor(async () => (await readdir(join(root, 'subjects'))).join() === 'Y2Fyb2w~5', 'lower generations pruned');
+  assert.deepEqual((await s.listMarkers()).get('carol'), { gen: 5 });
+  await Promise.all([s.close(), watching.close()]);
+});
+
+test('concurrent logouts from several processes sharing the folder: the highest generation wins, none is lost', async () => {
+  const root = await newRoot();
+  const stores = [store(root, 'a'), store(root, 'b'), store(root, 'c')];
+  await Promise.all(stores.map((s) => s.start()));
+  const results = await Promise.all(stores.flatMap((s) => [s.raiseMarker('dave'), s.raiseMarker('dave')]));
+  const stored = (await stores[0]!.listMarkers()).get('dave')!.gen;
+  assert.ok(results.every((g) => g >= 1 && g <= stored), `${results} vs ${stored}`);
+  // EEXIST on a generation counts as done (a concurrent logout made it after this one began)
+  assert.equal(await stores[1]!.raiseMarker('dave'), stored + 1);
+  await Promise.all(stores.map((s) => s.close()));
+});
+
+test('a legacy {revokedBefore} marker file is generation 1; raising it replaces it', async () => {
+  const root = await newRoot();
+  const s = store(root);
+  await s.start();
+  await writeFile(join(root, 'subjects', 'ZXZl'), JSON.stringify({ subject: 'eve', revokedBefore: 4321 }));
+  assert.deepEqual((await s.listMarkers()).get('eve'), { gen: 1, legacyBefore: 4321 });
+  assert.equal(await s.raiseMarker('eve'), 2);
+  assert.deepEqual((await s.listMarkers()).get('eve'), { gen: 2 });
+  assert.deepEqual((await readdir(join(root, 'subjects'))).sort(), ['ZXZl', 'ZXZl~2'], 'the legacy file goes with the next prune');
+  await s.close();
+});
+
+test('a record carrying a logout generation is named with it and found by that name', async () => {
   const s = store(await newRoot());
   await s.start();
-  await s.setMarker('carol', 200);
-  await s.setMarker('carol', 100);
-  assert.equal((await s.listMarkers()).get('carol'), 200);
-  await s.deleteMarker('carol');
-  assert.equal((await s.listMarkers()).size, 0);
+  const r = { ...record('fay'), gen: 3 };
+  assert.equal(await s.create(r), true);
+  assert.deepEqual(await s.listShard(shardOf(r.jti, 16)), [recordName(r)]);
+  assert.ok(recordName(r).endsWith('~3'));
+  assert.equal(await s.exists(r), true);
+  assert.equal(await s.exists({ jti: r.jti, subject: 'fay' }), false, 'the name without its generation is another name');
+  assert.equal(await s.delete(r), true);
   await s.close();
 });
 
@@ -150,6 +198,19 @@ test('members and the reaper lease', async () => {
   await a.close();
   assert.equal(await b.isReaper(), true);
   await b.close();
+});
+
+test('a member whose clock runs behind by up to the skew stays listed (its logout acknowledgement is awaited); a silent one goes', async () => {
+  const root = await newRoot();
+  const a = store(root, 'a');
+  await a.start();
+  const now = Date.now();
+  const beat = { address: '127.0.0.1:1', version: '0', pid: 1, startedAt: now, mirrorSize: 0, mirrorLagMs: 0, state: 'connected' as const, storeType: 'DIRECTORY' };
+  await a.publishMember({ ...beat, nodeId: 'behind', updatedAt: now - 30_000 - 5_000 }); // 30 s behind, last beat 5 s ago
+  await a.publishMember({ ...beat, nodeId: 'ahead', updatedAt: now + 30_000 });
+  await a.publishMember({ ...beat, nodeId: 'dead', updatedAt: now - 30_000 - 30_000 - 1_000 });
+  assert.deepEqual((await a.listMembers()).map((m) => m.nodeId).sort(), ['ahead', 'behind']);
+  await a.close();
 });
 
 test('a folder that cannot be written: StoreUnavailableError and state suspended', { skip: process.getuid?.() === 0 ? 'root ignores permissions' : false }, async () => {

@@ -13,13 +13,16 @@ import type { RecordRef, TokenRecord } from '../token-record.js';
 import {
   decodeSubject,
   encodeSubject,
+  isValidSubject,
   kindOfJti,
   parseRecord,
   parseRecordName,
   recordName,
+  refOf,
   shardName,
   shardOf,
 } from '../token-record.js';
+import { isGen, markerData, parseMarkerData, type LogoutMarker } from '../logout-marker.js';
 import { UNAVAILABLE_CODES, errno, replaceFile, syncDir, tempName, writeDurable } from '../fs-util.js';
 
 export const DIRECTORY_LAYOUT_VERSION = 1;
@@ -32,6 +35,13 @@ export interface DirectoryStoreOptions {
   logger: Logger;
   clock?: Clock;
   nodeId: string;
+  /**
+   * `authentication.token.clock.skew`: a heartbeat's time is the writer's clock, so a member is listed until its
+   * last heartbeat looks older than {@link MEMBER_STALE_MS} plus this. A member whose clock runs behind within the
+   * skew stays listed (a logout waits for its acknowledgement); a dead one lingers that much longer, reported as
+   * not yet acknowledging (the safe side). @default 30000
+   */
+  clockSkewMs?: number;
 }
 
 /** Members not heard from for this many heartbeats are no longer listed. */
@@ -66,6 +76,8 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   private generation: number[] = [];
   private readonly listing = new Map<number, 'running' | 'queued'>();
   private markersScheduled = false;
+  /** Highest marker generation per encoded subject at the last rescan (see pruneMarkers). */
+  private settledMarkers = new Map<string, number>();
   private watching = false;
   private closed = false;
   private started = false;
@@ -179,6 +191,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
       }
     }
     await this.rebuild();
+    await this.pruneMarkers();
   }
 
   /** Can the folder take a write again? */
@@ -255,7 +268,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   }
 
   async create(record: TokenRecord): Promise<boolean> {
-    const ref = { jti: record.jti, subject: record.subject };
+    const ref = refOf(record);
     const shard = shardOf(record.jti, this.shardCount);
     const tmp = tempName(this.dir('tmp'), 'record');
     try {
@@ -413,49 +426,114 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     }
   }
 
-  async setMarker(subject: string, revokedBefore: number): Promise<void> {
-    const path = this.dir('subjects', encodeSubject(subject));
+  async raiseMarker(subject: string, floor = 0): Promise<number> {
+    if (!isGen(floor)) throw new BadRequestError(`floor ${floor} is not a logout generation`);
+    return this.ensureMarker(subject, (stored) => Math.max(stored + 1, floor));
+  }
+
+  async copyMarker(subject: string, gen: number): Promise<number> {
+    if (!isGen(gen)) throw new BadRequestError(`${gen} is not a logout generation`);
+    return this.ensureMarker(subject, () => gen);
+  }
+
+  /**
+   * A marker generation is a file `subjects/<b64 subject>~<gen>`, created exclusively (a temp file hard-linked
+   * into place): the file system orders racing writers, not mtimes or clocks, so this works for several machines
+   * sharing the folder. The current generation is the highest present. EEXIST means a concurrent logout created
+   * that generation after we read the lower one, i.e. after this call began: it refuses every token we had to
+   * refuse, so it counts as ours (going one higher would only end logins made since). Lower generation files are
+   * pruned later (see pruneMarkers), never here: a listing racing with a link and an unlink may show neither.
+   */
+  private async ensureMarker(subject: string, requiredFrom: (stored: number) => number): Promise<number> {
+    if (!isValidSubject(subject)) throw new BadRequestError('subject is empty, too long or has control characters');
+    const encoded = encodeSubject(subject);
+    const tmp = tempName(this.dir('tmp'), 'marker');
     try {
-      const current = await this.readMarker(path);
-      if (current !== undefined && current >= revokedBefore) return;
-      await replaceFile(path, this.dir('tmp'), JSON.stringify({ subject, revokedBefore }));
+      const stored = (await this.readMarkers(encoded)).gen;
+      const required = requiredFrom(stored);
+      if (stored >= required) return stored;
+      await writeDurable(tmp, markerData(subject, required, this.clock.now()));
+      try {
+        await fs.link(tmp, this.dir('subjects', `${encoded}~${required}`));
+      } catch (err) {
+        if (errno(err) !== 'EEXIST') throw err;
+      }
+      await syncDir(this.dir('subjects'));
+      return required;
     } catch (err) {
       throw this.unavailable(err, 'write a logout marker');
+    } finally {
+      await fs.rm(tmp, { force: true }).catch(() => {});
     }
   }
 
-  async deleteMarker(subject: string): Promise<void> {
-    try {
-      await fs.rm(this.dir('subjects', encodeSubject(subject)), { force: true });
-    } catch (err) {
-      throw this.unavailable(err, 'delete a logout marker');
+  /** The marker of one encoded subject: the highest generation file (a legacy file counts as generation 1). */
+  private async readMarkers(encoded: string): Promise<LogoutMarker> {
+    const names = await fs.readdir(this.dir('subjects'));
+    let marker: LogoutMarker = { gen: 0 };
+    for (const name of names) {
+      const parsed = parseMarkerName(name);
+      if (parsed?.encoded !== encoded) continue;
+      const next = parsed.gen !== undefined ? { gen: parsed.gen } : await this.readLegacyMarker(name);
+      if (next && next.gen > marker.gen) marker = next;
     }
+    return marker;
   }
 
-  private async readMarker(path: string): Promise<number | undefined> {
+  /**
+   * Removes the generation files below a subject's highest once two listings a rescan apart agree on that highest:
+   * a listing that runs while a file is linked and another unlinked may show neither (readdir promises nothing
+   * about entries changed meanwhile), so the highest must have been there a whole interval before anything below
+   * it goes. Several sidecars pruning at once is harmless.
+   */
+  private async pruneMarkers(): Promise<void> {
+    const names = await fs.readdir(this.dir('subjects')).catch(() => [] as string[]);
+    const highest = new Map<string, number>();
+    for (const name of names) {
+      const parsed = parseMarkerName(name);
+      if (parsed) highest.set(parsed.encoded, Math.max(highest.get(parsed.encoded) ?? 0, parsed.gen ?? 1));
+    }
+    for (const name of names) {
+      const parsed = parseMarkerName(name);
+      if (!parsed || this.closed) continue;
+      const high = highest.get(parsed.encoded)!;
+      if ((parsed.gen ?? 1) < high && this.settledMarkers.get(parsed.encoded) === high) {
+        await fs.rm(this.dir('subjects', name), { force: true }).catch(() => {});
+      }
+    }
+    this.settledMarkers = highest;
+  }
+
+  /** A marker file written before generations (`{subject, revokedBefore}`); unreadable ones are skipped. */
+  private async readLegacyMarker(name: string): Promise<LogoutMarker | undefined> {
     try {
-      const value = JSON.parse(await fs.readFile(path, 'utf8')) as { revokedBefore?: unknown };
-      return typeof value.revokedBefore === 'number' ? value.revokedBefore : undefined;
+      return parseMarkerData(await fs.readFile(this.dir('subjects', name), 'utf8'));
     } catch (err) {
-      if (errno(err) === 'ENOENT' || err instanceof SyntaxError) return undefined;
+      if (errno(err) === 'ENOENT') return undefined;
       throw err;
     }
   }
 
-  async listMarkers(): Promise<Map<string, number>> {
-    const markers = new Map<string, number>();
+  async listMarkers(): Promise<Map<string, LogoutMarker>> {
+    const markers = new Map<string, LogoutMarker>();
     let names: string[];
     try {
       names = await fs.readdir(this.dir('subjects'));
     } catch (err) {
       throw this.unavailable(err, 'list logout markers');
     }
+    const legacy: Array<{ subject: string; name: string }> = [];
+    for (const name of names) {
+      const parsed = parseMarkerName(name);
+      const subject = parsed && decodeSubject(parsed.encoded);
+      if (!parsed || subject === undefined) continue;
+      if (parsed.gen === undefined) legacy.push({ subject, name });
+      else if (parsed.gen > (markers.get(subject)?.gen ?? 0)) markers.set(subject, { gen: parsed.gen });
+    }
     await Promise.all(
-      names.map(async (name) => {
-        const subject = decodeSubject(name);
-        if (subject === undefined) return;
-        const before = await this.readMarker(this.dir('subjects', name)).catch(() => undefined);
-        if (before !== undefined) markers.set(subject, before);
+      legacy.map(async ({ subject, name }) => {
+        const marker = await this.readLegacyMarker(name).catch(() => undefined);
+        if (marker && !markers.has(subject)) markers.set(subject, marker);
       }),
     );
     return markers;
@@ -516,7 +594,8 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
           }
         }),
     );
-    return members.filter((m): m is MemberInfo => m !== undefined && now - m.updatedAt < MEMBER_STALE_MS);
+    const stale = MEMBER_STALE_MS + (this.options.clockSkewMs ?? 30_000);
+    return members.filter((m): m is MemberInfo => m !== undefined && now - m.updatedAt < stale);
   }
 
   /** A lease file: whoever holds an unexpired lease reaps; everyone else waits. Reaping twice is harmless anyway. */
@@ -589,4 +668,11 @@ function parseCursor(cursor: string | undefined): [number, string | undefined] {
   const shard = Number(cursor.slice(0, i));
   if (i < 0 || !Number.isInteger(shard) || shard < 0) throw new BadRequestError(`cursor "${cursor}" is not one this store returned`);
   return [shard, cursor.slice(i + 1) || undefined];
+}
+
+/** `<b64 subject>~<gen>`, or a legacy `<b64 subject>` (gen undefined); undefined for anything else (temp files). */
+function parseMarkerName(name: string): { encoded: string; gen?: number } | undefined {
+  const m = /^([A-Za-z0-9_-]+)(?:~([1-9][0-9]{0,15}))?$/.exec(name);
+  if (!m || (m[2] !== undefined && !Number.isSafeInteger(Number(m[2])))) return undefined;
+  return m[2] === undefined ? { encoded: m[1]! } : { encoded: m[1]!, gen: Number(m[2]) };
 }

@@ -76,7 +76,7 @@ export function parseMeta(data: Buffer, path: string): LayoutMeta {
  * ```
  * <chroot>/meta                         {layoutVersion, shards}
  * <chroot>/tokens/<shard>/<jti>~<b64>   one record (JSON)
- * <chroot>/subjects/<b64 subject>       {revokedBefore}
+ * <chroot>/subjects/<b64 subject>       {gen, at}: logout generation
  * <chroot>/members/<node.id>            ephemeral
  * <chroot>/reaper/latch-<uuid>-<seq>    ephemeral sequential, the reaper election
  * <chroot>/replays/<receipt>            a journal replay's receipt (see ReplayReceipts in token-store.ts):

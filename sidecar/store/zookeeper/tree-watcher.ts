@@ -4,6 +4,7 @@ import type { Clock } from '../../util/clock.js';
 import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
 import type { StoreEvents } from '../token-store.js';
 import { decodeSubject } from '../token-record.js';
+import { parseMarkerData, type LogoutMarker } from '../logout-marker.js';
 import { CoalescedTask } from './coalesced-task.js';
 import { forEachBounded } from './for-each-bounded.js';
 import type { ZkLayout } from './layout.js';
@@ -40,7 +41,7 @@ export interface TreeWatcherHost {
 }
 
 type MarkerRead =
-  | { status: 'value'; value: number }
+  | { status: 'value'; value: LogoutMarker }
   | { status: 'missing' }
   | { status: 'stale' }
   | { status: 'invalid' };
@@ -90,8 +91,8 @@ export class TreeWatcher {
   private readonly markerTask = new CoalescedTask(() => this.readMarkers());
   private markersFull = false;
   private markerRetry = false;
-  /** encoded subject -> revokedBefore, as last reported. */
-  private knownMarkers = new Map<string, number>();
+  /** encoded subject -> marker, as last reported. */
+  private knownMarkers = new Map<string, LogoutMarker>();
   private readonly markerFloor = new Map<string, number>();
 
   /** Whether the persistent recursive watch is set on this connection (then listings set no child watch). */
@@ -284,14 +285,14 @@ export class TreeWatcher {
       const client = this.host.client();
       const names = await client.getChildren(this.host.layout.subjects, true);
       if (full) {
-        const values = new Map<string, number>();
+        const values = new Map<string, LogoutMarker>();
         await forEachBounded(names, this.host.readConcurrency, async (encoded) => {
           const read = await this.readMarkerValue(client, encoded);
           if (read.status === 'value') values.set(encoded, read.value);
         });
         if (!this.active) return;
         this.knownMarkers = values;
-        const bySubject = new Map<string, number>();
+        const bySubject = new Map<string, LogoutMarker>();
         for (const [encoded, value] of values) bySubject.set(decodeSubject(encoded)!, value);
         this.host.emit('markers', bySubject);
       } else {
@@ -317,8 +318,8 @@ export class TreeWatcher {
       const { data } = await client.get(path, true);
       if (seq < (this.markerFloor.get(encoded) ?? 0)) return { status: 'stale' };
       this.markerFloor.set(encoded, seq);
-      const value = (JSON.parse(data.toString()) as { revokedBefore?: unknown }).revokedBefore;
-      if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error('no revokedBefore');
+      const value = parseMarkerData(data);
+      if (!value) throw new Error('neither gen nor revokedBefore');
       return { status: 'value', value };
     } catch (error) {
       if (isZkError(error, ZkCode.NONODE)) return { status: 'missing' };
@@ -332,7 +333,7 @@ export class TreeWatcher {
     const read = await this.readMarkerValue(this.host.client(), encoded);
     if (!this.active) return;
     if (read.status === 'missing') this.markerGone(encoded);
-    else if (read.status === 'value' && this.knownMarkers.get(encoded) !== read.value) {
+    else if (read.status === 'value' && !sameMarker(this.knownMarkers.get(encoded), read.value)) {
       this.knownMarkers.set(encoded, read.value);
       this.host.emit('marker', decodeSubject(encoded)!, read.value);
     }
@@ -418,4 +419,8 @@ export class TreeWatcher {
     }, READ_RETRY_MS);
     this.retryTimer.unref();
   }
+}
+
+function sameMarker(a: LogoutMarker | undefined, b: LogoutMarker): boolean {
+  return a !== undefined && a.gen === b.gen && a.legacyBefore === b.legacyBefore;
 }

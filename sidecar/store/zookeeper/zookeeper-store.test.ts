@@ -10,7 +10,8 @@ import { newJti, recordName, shardName, shardOf } from '../token-record.js';
 import { ZooKeeperStore, type ZooKeeperStoreOptions } from './zookeeper-store.js';
 import { ZooKeeperStoreError } from './zookeeper-store-error.js';
 import { ZkCode, isZkError } from './zk-error.js';
-import type { ZkClient } from './zk-client.js';
+import { CreateMode, type ZkClient } from './zk-client.js';
+import type { LogoutMarker } from '../logout-marker.js';
 import { startZooKeeper, type ZooKeeperCluster } from '../../../integration-tests/zookeeper/index.js';
 import { capturingLogger, eventually, nextEvent, rawClient } from './zk-test-support.js';
 
@@ -270,30 +271,41 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
     mirror.detach();
   });
 
-  it('keeps logout markers: one write, never backwards, reported to watchers', async () => {
+  it('keeps logout generations: one conditional write each, raised by one over what is stored, reported to watchers', async () => {
     const a = await open('/markers');
     const b = await open('/markers', {}, true);
     await nextEvent(b, 'rebuilt');
-    const first = nextEvent<[string, number | null]>(b, 'marker', (s) => s === 'erin');
-    await a.setMarker('erin', 1_000);
-    assert.deepEqual(await first, ['erin', 1_000]);
+    const first = nextEvent<[string, LogoutMarker | null]>(b, 'marker', (s) => s === 'erin');
+    assert.equal(await a.raiseMarker('erin'), 1);
+    assert.deepEqual(await first, ['erin', { gen: 1 }]);
 
-    await a.setMarker('erin', 500);
-    assert.equal((await a.listMarkers()).get('erin'), 1_000, 'never moves backwards');
-
-    const later = nextEvent<[string, number | null]>(b, 'marker', (s, v) => s === 'erin' && v === 2_000);
-    await b.setMarker('erin', 2_000);
+    const later = nextEvent<[string, LogoutMarker | null]>(b, 'marker', (s, v) => s === 'erin' && v?.gen === 2);
+    assert.equal(await b.raiseMarker('erin'), 2, 'one above what is stored, whichever node raises it');
     await later;
+    assert.equal(await a.raiseMarker('erin', 7), 7, 'a floor above the stored one wins');
+    assert.equal(await a.copyMarker('erin', 3), 7, 'copying never moves it backwards');
+    assert.equal(await a.copyMarker('frank', 3), 3);
 
-    const all = nextEvent<[Map<string, number>]>(b, 'markers');
+    const all = nextEvent<[Map<string, LogoutMarker>]>(b, 'markers');
     await b.resync();
-    assert.deepEqual([...(await all)[0]], [['erin', 2_000]]);
+    assert.deepEqual(new Map([...(await all)[0]]), new Map([['erin', { gen: 7 }], ['frank', { gen: 3 }]]));
+  });
 
-    const removed = nextEvent<[string, number | null]>(b, 'marker', (s, v) => s === 'erin' && v === null);
-    await a.deleteMarker('erin');
-    await removed;
-    await a.deleteMarker('erin'); // idempotent
-    assert.equal((await a.listMarkers()).size, 0);
+  it('concurrent logouts of one subject: every one resolves, none lowers the generation, and each ends at or above one over what it first read', async () => {
+    const stores = await Promise.all([open('/markers-race'), open('/markers-race'), open('/markers-race')]);
+    const results = await Promise.all(stores.flatMap((s) => [s.raiseMarker('gina'), s.raiseMarker('gina')]));
+    const stored = (await stores[0]!.listMarkers()).get('gina')!.gen;
+    assert.ok(results.every((g) => g >= 1 && g <= stored), `${results} vs ${stored}`);
+    assert.ok(stored >= 1 && stored <= 6);
+    assert.equal(await stores[1]!.raiseMarker('gina'), stored + 1, 'a logout alone raises by exactly one');
+  });
+
+  it('reads a legacy {revokedBefore} marker as generation 1 and raises it to 2', async () => {
+    const a = await open('/markers-legacy');
+    await raw.create('/markers-legacy/subjects/aGFs', JSON.stringify({ revokedBefore: 1_234 }), CreateMode.PERSISTENT);
+    assert.deepEqual((await a.listMarkers()).get('hal'), { gen: 1, legacyBefore: 1_234 });
+    assert.equal(await a.raiseMarker('hal'), 2);
+    assert.deepEqual((await a.listMarkers()).get('hal'), { gen: 2 });
   });
 
   it('pages through records with a cursor, filtered by subject and kind', async () => {
@@ -367,7 +379,7 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
     const store = await open('/secure/pano', { auth });
     const r = record('frank');
     assert.equal(await store.create(r), true);
-    await store.setMarker('frank', 1_234);
+    await store.raiseMarker('frank');
     await store.publishMember(member('secure-node'));
     assert.equal(await store.isReaper(), true);
 
@@ -402,7 +414,7 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
     assert.equal(await store.exists(record('nobody')), false);
     assert.deepEqual(await store.listShard(shardOf(r.jti, SHARDS), { fresh: true }), await store.listShard(shardOf(r.jti, SHARDS)));
     // a marker created now (create, then set_acl right behind it) is protected as well
-    await store.setMarker('grace', 99);
+    await store.raiseMarker('grace');
     await denied('read a new marker', raw.get('/secure/pano/subjects/Z3JhY2U'));
 
     // another sidecar with the right credentials works; one with the wrong password is refused clearly

@@ -13,6 +13,7 @@ import { isConnected } from '../connection-state.js';
 import type { CreateBatchCounts, ListPage, ListQuery, MemberInfo, ReplayReceipts, StoreDescription, StoreEvents, TokenStore } from '../token-store.js';
 import type { RecordRef, TokenRecord } from '../token-record.js';
 import { decodeSubject, isValidJti, isValidSubject, kindOfJti, parseRecord, parseRecordName } from '../token-record.js';
+import { isGen, markerData, parseMarkerData, type LogoutMarker } from '../logout-marker.js';
 import { ConnectionStateManager } from './connection-state-manager.js';
 import { forEachBounded } from './for-each-bounded.js';
 import { LAYOUT_VERSION, type LayoutMeta, ZkLayout, digestId, isValidChroot, isValidShardCount, parseMeta } from './layout.js';
@@ -844,63 +845,60 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
 
   // ---------------------------------------------------------------- markers
 
-  /** One write (plus the ACL with auth); on a race, a versioned `set` that never moves the marker backwards. */
-  async setMarker(subject: string, revokedBefore: number): Promise<void> {
+  async raiseMarker(subject: string, floor = 0): Promise<number> {
+    if (!isGen(floor)) throw new BadRequestError(`floor ${floor} is not a logout generation`);
+    return this.ensureMarker(subject, (stored) => Math.max(stored + 1, floor));
+  }
+
+  async copyMarker(subject: string, gen: number): Promise<number> {
+    if (!isGen(gen)) throw new BadRequestError(`${gen} is not a logout generation`);
+    return this.ensureMarker(subject, () => gen);
+  }
+
+  /**
+   * One conditional write: `create` when absent, else a `set` with the version read (CAS). `required` is taken
+   * from the first read; a lost race re-reads, and a generation already at `required` is done (it was written
+   * after this call began, see TokenStore.raiseMarker).
+   */
+  private async ensureMarker(subject: string, requiredFrom: (stored: number) => number): Promise<number> {
     if (!isValidSubject(subject)) throw new BadRequestError('subject is empty, too long or has control characters');
-    if (!Number.isFinite(revokedBefore) || revokedBefore < 0) {
-      throw new BadRequestError(`revokedBefore ${revokedBefore} is not a time`);
-    }
     const path = this.layout.markerPath(subject);
-    const data = JSON.stringify({ revokedBefore });
-    await this.run(async (client) => {
+    return this.run(async (client) => {
+      let required: number | undefined;
       for (let attempt = 0; attempt < SET_MARKER_ATTEMPTS; attempt++) {
-        try {
-          await createProtected(client, this.acl, path, data, CreateMode.PERSISTENT);
-          return;
-        } catch (error) {
-          if (!isZkError(error, ZkCode.NODEEXISTS)) throw error;
-        }
-        let current: { stat: { version: number }; data: Buffer };
+        let current: { stat: { version: number }; data: Buffer } | undefined;
         try {
           current = await client.get(path);
         } catch (error) {
-          if (isZkError(error, ZkCode.NONODE)) continue; // deleted in between: create again
-          throw error;
+          if (!isZkError(error, ZkCode.NONODE)) throw error;
         }
-        if (markerValue(current.data) >= revokedBefore) return;
+        const stored = current ? (parseMarkerData(current.data)?.gen ?? 0) : 0;
+        required ??= requiredFrom(stored);
+        if (stored >= required) return stored;
+        const data = markerData(subject, required, Date.now());
         try {
-          await client.set(path, data, current.stat.version);
-          return;
+          if (current) await client.set(path, data, current.stat.version);
+          else await createProtected(client, this.acl, path, data, CreateMode.PERSISTENT);
+          return required;
         } catch (error) {
-          if (!isZkError(error, ZkCode.BADVERSION) && !isZkError(error, ZkCode.NONODE)) throw error;
+          if (!isZkError(error, ZkCode.BADVERSION) && !isZkError(error, ZkCode.NODEEXISTS) && !isZkError(error, ZkCode.NONODE)) throw error;
         }
       }
       throw new ZooKeeperStoreError(`${path} kept changing; gave up after ${SET_MARKER_ATTEMPTS} attempts`);
     });
   }
 
-  async deleteMarker(subject: string): Promise<void> {
-    if (!isValidSubject(subject)) return;
-    await this.run(async (client) => {
-      try {
-        await client.delete(this.layout.markerPath(subject), -1);
-      } catch (error) {
-        if (!isZkError(error, ZkCode.NONODE)) throw error;
-      }
-    });
-  }
-
-  async listMarkers(): Promise<Map<string, number>> {
+  async listMarkers(): Promise<Map<string, LogoutMarker>> {
     return this.run(async (client) => {
       const names = await client.getChildren(this.layout.subjects);
-      const markers = new Map<string, number>();
+      const markers = new Map<string, LogoutMarker>();
       await forEachBounded(names, this.readConcurrency, async (encoded) => {
         const subject = decodeSubject(encoded);
         if (subject === undefined) return;
         try {
           const { data } = await client.get(`${this.layout.subjects}/${encoded}`);
-          const value = markerValue(data);
-          if (value > 0) markers.set(subject, value);
+          const marker = parseMarkerData(data);
+          if (marker) markers.set(subject, marker);
         } catch (error) {
           if (!isZkError(error, ZkCode.NONODE)) throw error;
         }
@@ -1104,13 +1102,4 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
 
 function isValidRef(ref: RecordRef): boolean {
   return isValidJti(ref.jti) && isValidSubject(ref.subject);
-}
-
-function markerValue(data: Buffer): number {
-  try {
-    const value = (JSON.parse(data.toString()) as { revokedBefore?: unknown }).revokedBefore;
-    return typeof value === 'number' && Number.isFinite(value) ? value : 0;
-  } catch {
-    return 0;
-  }
 }
