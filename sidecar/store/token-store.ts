@@ -32,6 +32,10 @@ export interface MemberInfo {
   watch?: 'persistent' | 'one-shot';
   /** Logout markers this node applied lately (subject -> revokedBefore): a logout waits until every member lists it. */
   markers?: Record<string, number>;
+  /** Key id (kid) of the secret this member signs with: ids only, never secrets. */
+  signingKid?: string;
+  /** Key ids this member accepts; every member of a cluster should report the same ones. */
+  acceptedKids?: string[];
 }
 
 export interface StoreDescription {
