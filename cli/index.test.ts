@@ -71,13 +71,17 @@ test('parsing errors exit 2 with commander\'s message and a hint, without runnin
     [['tokens', 'list', '--bogus'], /unknown option '--bogus'/],
     [['store', 'migrate', '--config', 'a.properties'], /required option '--to-config <file>' not specified/],
     [['store', 'migrate', '--config', 'a', '--to-config', 'b', '--concurrency', 'many'], /must be a whole number of at least 1/],
-    [['config', 'check'], /required option '-c, --config <file>' not specified/],
+    [['lst'], /unknown command 'lst'/],
+    [['tokens', 'lst'], /unknown command 'lst' \(did you mean list\?\)/],
   ];
   for (const [args, message] of cases) {
     const { code, err } = await run(...args);
     assert.equal(code, 2, args.join(' '));
     assert.match(err, message, args.join(' '));
-    assert.match(err, /\(add --help for usage\)/, args.join(' '));
+    assert.match(err, /\(add --help for usage: tokensync( \w+)* --help\)$/, args.join(' '));
+    // the documented one-line form, commander's own errors included
+    assert.equal(err.split('\n').length, 1, err);
+    assert.match(err, /^tokensync: /, err);
   }
 });
 

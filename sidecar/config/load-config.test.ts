@@ -460,3 +460,9 @@ test('an unreadable file is config.unreadable naming the path', async () => {
   });
   await assert.rejects(loadConfig(dir), { code: 'config.unreadable', message: /it is a directory, EISDIR/ });
 });
+
+test('sidecar.listen: a port alone listens on loopback', () => {
+  assert.deepEqual(parse('sidecar.listen=7471').options.sidecar.listen, { host: '127.0.0.1', port: 7471 });
+  assert.deepEqual(parse('sidecar.listen=0').options.sidecar.listen, { host: '127.0.0.1', port: 0 });
+  assert.throws(() => parse('sidecar.listen=74710'), /^ConfigError: sidecar\.listen: "74710" has port 74710, which is out of range/);
+});

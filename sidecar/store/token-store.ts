@@ -48,6 +48,16 @@ export interface StoreDescription {
   server?: string;
 }
 
+/** What {@link TokenStore.inspectLayout} found, reading only: the layout as it is, and what a first start would create. */
+export interface LayoutProbe extends StoreDescription {
+  /** Whether the layout exists (`/meta` or meta.json is there). */
+  exists: boolean;
+  /** Paths a start would create (the shard count from `/meta`, or the configured one for a new tree). */
+  wouldCreate: string[];
+  /** Shard nodes or folders a start would create. */
+  missingShards: number;
+}
+
 /**
  * Events a store emits to feed a {@link Mirror}. A store reports full child
  * listings of a shard (never single adds or removes), in the order it read
@@ -143,6 +153,11 @@ export interface TokenStore extends EventEmitter<StoreEvents> {
    * calling `start`. The CLI starts stores without watching.
    */
   start(options?: { watch?: boolean }): Promise<void>;
+  /**
+   * Instead of {@link start} (`config check --connect`): connects and reads the layout, creating and changing
+   * nothing, and reports what a start would create. Close the store afterwards.
+   */
+  inspectLayout(): Promise<LayoutProbe>;
   /** Idempotent; removes watches, timers and listeners. */
   close(): Promise<void>;
   describe(): StoreDescription;
