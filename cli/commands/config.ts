@@ -71,13 +71,14 @@ function describeProbe(what: string, p: LayoutProbe): string {
 
 async function inspect(options: TokensyncOptions): Promise<LayoutProbe> {
   const store = await createStore(options, cliLogger(false), undefined, { connectTimeoutMs: CLI_CONNECT_TIMEOUT_MS });
-  return inspectStarted(store, 'store');
+  return inspectStarted(store);
 }
 
-async function inspectStarted(store: Awaited<ReturnType<typeof createStore>>, what: string): Promise<LayoutProbe> {
+async function inspectStarted(store: Awaited<ReturnType<typeof createStore>>, what?: string): Promise<LayoutProbe> {
   try {
     return await store.inspectLayout();
   } catch (err) {
+    if (what === undefined) throw err;
     throw new CliError(`${what}: ${err instanceof Error ? err.message : String(err)}`, 1);
   } finally {
     await store.close().catch(() => undefined);

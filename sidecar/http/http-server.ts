@@ -137,12 +137,12 @@ export class HttpServer {
           limit: parseLimit(url.searchParams.get('limit')),
           cursor: url.searchParams.get('cursor') ?? undefined,
         });
-        this.json(res, 200, { items: page.items.map(recordView), nextCursor: page.nextCursor });
+        this.json(res, 200, { items: page.items.map((r) => recordView(r, s.listingContext(r.subject))), nextCursor: page.nextCursor });
       }),
       r('GET', '/v1/tokens/([^/]+)', 'inspect', true, async (_req, res, _url, [jti]) => {
         const record = await s.inspect(jti!);
         if (!record) return this.json(res, 404, { error: 'token.not_found', message: `no token record with jti ${jti}` });
-        this.json(res, 200, recordView(record));
+        this.json(res, 200, recordView(record, s.listingContext(record.subject)));
       }),
       r('DELETE', '/v1/tokens/([^/]+)', 'revoke', true, async (_req, res, _url, [jti]) => {
         const { revoked, replicated } = await s.revoke(jti!);

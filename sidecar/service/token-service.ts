@@ -268,6 +268,12 @@ export class TokenService {
     return this.d.store.list(query);
   }
 
+  /** What a listing shows beside a record of `subject`: its logout marker (from the mirror) and whether sessions slide. */
+  listingContext(subject: string): { marker: number | undefined; sliding: boolean } {
+    const { sliding, idleTimeoutMs } = this.d.policy.options;
+    return { marker: this.d.mirror.revokedBefore(subject), sliding: sliding || idleTimeoutMs > 0 };
+  }
+
   /**
    * The codec's verdict on a token's form and signature, remembered when these very bytes passed
    * before. Only tokens naming their key (`kid`) are kept, and a hit counts only while that key is still
@@ -508,6 +514,8 @@ export class TokenService {
       expiresAt,
       node: this.d.nodeId,
     };
+    // the token's own expiry, shown apart from the record's retention (a 10 s token in a record kept 30 d)
+    if (record.kind === 'session' && claims.exp !== undefined) record.tokenExpiresAt = claims.exp * 1000;
     if (claims.cip) record.clientIp = claims.cip;
     if (attributes && Object.keys(attributes).length > 0) record.attributes = attributes;
     return record;
