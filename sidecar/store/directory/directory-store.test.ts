@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, chmod, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { DirectoryStore } from './directory-store.js';
@@ -10,9 +9,10 @@ import { silentLogger } from '../../util/logger.js';
 import { newJti, recordName, shardName, shardOf, type TokenRecord } from '../token-record.js';
 import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
 import { waitFor } from '../../util/wait-for.js';
+import { tempDir } from '../../util/test-temp-dirs.js';
 
 async function newRoot() {
-  return mkdtemp(join(tmpdir(), 'ts-dir-'));
+  return tempDir('ts-dir-');
 }
 
 function store(root: string, nodeId = 'n1', shards = 16) {
