@@ -110,3 +110,11 @@ test('the README quickstart (Debian ZooKeeper, two nodes, one secret) works as w
   assert.equal((await api1.revoke(issued.body.jti)).status, 204);
   assert.equal((await api2.validate(issued.body.token)).body.reason, 'revoked');
 });
+
+test('the README says how npm start takes a properties file, and package.json passes it on to the sidecar', async () => {
+  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+  assert.match(readme, /`npm start -- --config node1\.properties`/);
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  // npm appends what follows `--` to the script: it must end at the sidecar command for --config to reach it
+  assert.match(pkg.scripts.start!, /node bin\/tokensync\.js sidecar$/);
+});
