@@ -78,3 +78,14 @@ test('--json: ok false and the errors listed, exit 2', async () => {
   assert.equal(json.ok, false);
   assert.deepEqual(json.errors, ['unknown key "bogus.key"']);
 });
+
+test('--values-only checks keys and values, not this machine\'s files: for a file made for another machine', async () => {
+  const { config } = await node(['authentication.token.secret.file=/run/elsewhere/token_secret', 'sidecar.admin.token.file=/run/elsewhere/admin_token']);
+  assert.equal((await run('config', 'check', '--config', config)).code, 2);
+  const r = await run('config', 'check', '--values-only', '--config', config);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /: ok \(DIRECTORY store/);
+  assert.doesNotMatch(r.out, /^secret:/m);
+  const typo = await node(['node.idd=x']);
+  assert.equal((await run('config', 'check', '--values-only', '--config', typo.config)).code, 2, 'unknown keys are still errors');
+});

@@ -16,6 +16,7 @@ export function makeConfigCommand(): Command {
     .option('-c, --config <file>', 'properties file (the defaults, as `npm start` runs, when omitted)')
     .option('--strict', 'kept for scripts: unknown keys are errors anyway')
     .option('--connect', 'connect to the configured store and read its layout (read-only: says what a first start would create)')
+    .option('--values-only', 'check keys and values only, not this machine\'s files and address (a file made for another machine, in CI)')
     .option('--json', 'machine output: {ok, path, errors, warnings, notes, options (secrets masked), store?}')
     .addHelpText(
       'after',
@@ -28,13 +29,15 @@ export function makeConfigCommand(): Command {
         'written for a newer tokensync still starts), the secret file (present, mode 0600, strong enough, or',
         'whether a first start would create one), the admin token file, the listen address and a fallback',
         'store\'s file. Exit 0: the sidecar would start; 2: it would refuse; 1: --connect could not reach the store.',
+        'With --values-only, the secret and admin token files and the listen address are not looked at: for a',
+        'file written for another machine, whose secret is put in place when it is deployed.',
       ].join('\n'),
     )
-    .action(async (opts: { config?: string; strict?: boolean; connect?: boolean; json?: boolean }, command: Command) => {
+    .action(async (opts: { config?: string; strict?: boolean; connect?: boolean; valuesOnly?: boolean; json?: boolean }, command: Command) => {
       const io = ioOf(command);
       const { options, warnings: parseWarnings, path } = await loadConfig(opts.config);
       const findings: Finding[] = parseWarnings.map((w) => ({ level: w.startsWith('unknown key') ? 'error' : 'warning', message: w }));
-      findings.push(...(await preflight(options)));
+      if (!opts.valuesOnly) findings.push(...(await preflight(options)));
       let store: LayoutProbe | undefined;
       let fallback: LayoutProbe | undefined;
       if (opts.connect) {
