@@ -53,8 +53,16 @@ test('DIRECTORY: a brand-new single node creates its secret; a node joining it d
   });
   const run = await runCli(['sidecar', '--config', config]);
   assert.equal(run.code, 2, run.stderr);
-  assert.match(run.stderr, /^tokensync: .*token_secret: no secret file, and the DIRECTORY store .* other members \(first\) use the cluster, which signs with one secret: copy the cluster's token_secret/m);
+  assert.match(run.stderr, /^tokensync: .*token_secret: no secret file, and other members \(first\) use the DIRECTORY store .*, whose tokens are all signed with one secret: copy the cluster's token_secret/m);
   assert.deepEqual(await readdir(join(dir, 'second')).catch(() => []), [], 'second made no secret');
+
+  // the first node gone, its tokens stay in the store: a node without the secret still makes none
+  assert.equal((await first.api.issue({ subject: 'alice' })).status, 201);
+  await first.stop();
+  const later = await runCli(['sidecar', '--config', config]);
+  assert.equal(later.code, 2, later.stderr);
+  assert.match(later.stderr, /^tokensync: .*token_secret: no secret file, and the DIRECTORY store .* already holds tokens, signed with another secret: copy the cluster's token_secret/m);
+  assert.deepEqual(await readdir(join(dir, 'second')).catch(() => []), []);
 });
 
 test('a member with another secret is flagged by cluster status, fails --check, and the sidecars log an error', async () => {

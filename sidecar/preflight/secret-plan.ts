@@ -38,11 +38,12 @@ export async function planSecret(options: TokensyncOptions): Promise<SecretPlan>
   }
   const usage = await directoryUsage(options.store.directoryPath, options.nodeId);
   if (usage.otherMembers.length > 0 || usage.hasRecords) {
-    const who = usage.otherMembers.length > 0 ? `other members (${usage.otherMembers.slice(0, 3).join(', ')}) use` : 'already holds tokens of';
-    throw new SecretError(
-      `${path}: no secret file, and the DIRECTORY store ${options.store.directoryPath} ${who} the cluster, which signs with one secret: ${copyIt} (or set ${SECRET_KEY})`,
-      'secret.missing',
-    );
+    const store = `the DIRECTORY store ${options.store.directoryPath}`;
+    const why =
+      usage.otherMembers.length > 0
+        ? `other members (${usage.otherMembers.slice(0, 3).join(', ')}) use ${store}, whose tokens are all signed with one secret`
+        : `${store} already holds tokens, signed with another secret`;
+    throw new SecretError(`${path}: no secret file, and ${why}: ${copyIt} (or set ${SECRET_KEY})`, 'secret.missing');
   }
   return { action: 'create', path };
 }
