@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { tempDir } from '../sidecar/util/test-temp-dirs.js';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { buildProgram, exitCodeOf, main } from './index.js';
@@ -39,7 +39,7 @@ function leaves(command: Command, path: string[] = []): string[][] {
 }
 
 async function scratch(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'tokensync-cli-'));
+  return tempDir('tokensync-cli-');
 }
 
 async function directoryConfig(dir: string, extra = ''): Promise<string> {
@@ -72,13 +72,17 @@ test('parsing errors exit 2 with commander\'s message and a hint, without runnin
     [['tokens', 'list', '--bogus'], /unknown option '--bogus'/],
     [['store', 'migrate', '--config', 'a.properties'], /required option '--to-config <file>' not specified/],
     [['store', 'migrate', '--config', 'a', '--to-config', 'b', '--concurrency', 'many'], /must be a whole number of at least 1/],
-    [['config', 'check'], /required option '-c, --config <file>' not specified/],
+    [['lst'], /unknown command 'lst'/],
+    [['tokens', 'lst'], /unknown command 'lst' \(did you mean list\?\)/],
   ];
   for (const [args, message] of cases) {
     const { code, err } = await run(...args);
     assert.equal(code, 2, args.join(' '));
     assert.match(err, message, args.join(' '));
-    assert.match(err, /\(add --help for usage\)/, args.join(' '));
+    assert.match(err, /\(add --help for usage: tokensync( \w+)* --help\)$/, args.join(' '));
+    // the documented one-line form, commander's own errors included
+    assert.equal(err.split('\n').length, 1, err);
+    assert.match(err, /^tokensync: /, err);
   }
 });
 
@@ -183,4 +187,55 @@ test('a fallback store naming our own store is refused by config check (exit 2)'
   const r2 = await run('config', 'check', '--config', broken);
   assert.equal(r2.code, 2);
   assert.match(r2.err, /cluster\.store\.fallback\.config: ".*missing\.properties" names a properties file that does not load/);
+});
+
+test('--config: every command takes it, and only store migrate (two stores, no default to guess) requires it', () => {
+  const program = buildProgram(capture());
+  const walk = (c: Command, path: string[] = []): Array<[string, Command]> =>
+    c.commands.length === 0 ? [[path.join(' '), c]] : c.commands.flatMap((s) => walk(s, [...path, s.name()]));
+  for (const [name, command] of walk(program)) {
+    const option = command.options.find((o) => o.long === '--config');
+    assert.ok(option, `${name} takes --config`);
+    assert.equal(option.short, '-c', name);
+    assert.equal(option.mandatory, name === 'store migrate', `${name}: --config ${option.mandatory ? 'required' : 'optional'}`);
+  }
+});
+
+test('subjects logout of a subject with no tokens says so, with the subject probably meant', async () => {
+  const dir = await scratch();
+  const config = await directoryConfig(dir);
+  const { DirectoryStore } = await import('../sidecar/store/directory/directory-store.js');
+  const { silentLogger } = await import('../sidecar/util/logger.js');
+  const { newJti } = await import('../sidecar/store/token-record.js');
+  const store = new DirectoryStore({ root: join(dir, 'appdata', 'shared'), shards: 16, rescanIntervalMs: 60_000, logger: silentLogger(), nodeId: 'test' });
+  await store.start();
+  for (const subject of ['alice', 'alice', 'bob']) await store.create({ jti: newJti('session'), subject, kind: 'session', issuedAt: Date.now(), expiresAt: Date.now() + 60_000, node: 'test' });
+  await store.close();
+
+  const typo = await run('subjects', 'logout', 'alcie', '--config', config);
+  assert.equal(typo.code, 0, typo.err);
+  assert.equal(typo.out, 'no tokens found for subject "alcie" (did you mean "alice"?); 0 tokens revoked (its logout marker is written all the same)');
+  const json = await run('subjects', 'logout', 'alcie', '--config', config, '--json');
+  assert.equal(JSON.parse(json.out).didYouMean, 'alice');
+  const nobody = await run('subjects', 'logout', 'zed-the-unknown', '--config', config);
+  assert.match(nobody.out, /^no tokens found for subject "zed-the-unknown"; 0 tokens revoked/);
+  const real = await run('subjects', 'logout', 'alice', '--config', config);
+  assert.equal(real.out, 'logged out alice everywhere: 2 tokens revoked');
+});
+
+test('sidecar: a port in use stops start-up with exit 2 and one line naming sidecar.listen', async () => {
+  const { createServer } = await import('node:net');
+  const busy = createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  const port = (busy.address() as { port: number }).port;
+  try {
+    const dir = await scratch();
+    const config = await directoryConfig(dir, `sidecar.listen=127.0.0.1:${port}\nlog.level=error\n`);
+    assert.equal((await run('secret', 'generate', '--config', config)).code, 0);
+    const r = await run('sidecar', '--config', config);
+    assert.equal(r.code, 2);
+    assert.equal(r.err, `tokensync: sidecar.listen: "127.0.0.1:${port}" is in use by another process (EADDRINUSE); stop it, or choose another port`);
+  } finally {
+    busy.close();
+  }
 });

@@ -19,9 +19,7 @@ export function buildProgram(io: Io = processIo): Command {
   const program = new Command('tokensync')
     .description('keep authentication tokens in sync across a cluster (DIRECTORY or ZooKeeper shared store)')
     // which native binding a ZOOKEEPER store would load, read from files: the binding itself stays unloaded
-    .version(`tokensync ${VERSION} (${describeBinding()})`)
-    .showHelpAfterError('(add --help for usage)')
-    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) });
+    .version(`tokensync ${VERSION} (${describeBinding()})`);
   (program as unknown as { io: Io }).io = io;
   program
     .addCommand(makeSidecarCommand())
@@ -37,12 +35,26 @@ export function buildProgram(io: Io = processIo): Command {
     cmd.exitOverride((err) => {
       throw err;
     });
-    cmd.configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) });
-    cmd.showHelpAfterError('(add --help for usage)');
+    cmd.configureOutput({
+      writeOut: (s) => io.out(s.replace(/\n$/, '')),
+      writeErr: (s) => io.err(s.replace(/\n$/, '')),
+      outputError: (s, write) => write(commanderErrorLine(s, cmd)),
+    });
     cmd.commands.forEach(exitTwo);
   };
   exitTwo(program);
   return program;
+}
+
+/**
+ * Commander's own error ("error: unknown command 'lst'" and a "(Did you mean ...?)" line) in the documented
+ * one-line form: `tokensync: <what>`, with the hint and where to find the usage on the same line.
+ */
+export function commanderErrorLine(text: string, command: Command): string {
+  const what = text.replace(/^error:\s*/, '').replace(/\s*[\r\n]+\s*/g, ' ').trim().replace(/\(Did you mean/, '(did you mean');
+  const path: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) path.unshift(c.name());
+  return `tokensync: ${what} (add --help for usage: ${path.join(' ')} --help)`;
 }
 
 /** Exit code for an error: 2 for bad usage or configuration, 1 for anything that was tried and failed. */

@@ -41,8 +41,19 @@ export interface TokenRecord {
   kind: TokenKind;
   /** First login, ISO 8601 (a reissued session keeps it). */
   issuedAt: string;
-  /** When the record may be reaped, ISO 8601; `null` for api tokens. */
+  /** When the record may be reaped, ISO 8601; `null` for api tokens. The same as `retainedUntil`. */
   expiresAt: string | null;
+  /** The record's retention: the latest any token of it can be valid, ISO 8601; `null` for api tokens. */
+  retainedUntil?: string | null;
+  /**
+   * The token's own expiry as issued, ISO 8601 (`null`: api tokens never expire); a sliding session token in use
+   * is reissued with a later one. Absent where unknown (records written by an older tokensync).
+   */
+  tokenExpiresAt?: string | null;
+  /** session tokens in a listing: reissued while in use (authentication.token.sliding or an idle timeout). */
+  sliding?: boolean;
+  /** In a listing: a logout of the subject revoked it; the reaper deletes the record later. */
+  revokedByLogout?: boolean;
   /** node.id of the sidecar that issued or mirrored it. */
   node: string;
   clientIp?: string;

@@ -1,7 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateSecretLine } from '../sidecar/tokens/secret-file.js';
 import { silentLogger } from '../sidecar/util/logger.js';
@@ -12,13 +11,14 @@ import { request } from '../integration-tests/support/http.js';
 import { tokensyncInProcess } from './in-process-entry.js';
 import { tokensyncAuth } from './tokensync-auth.js';
 import type { InProcessTokensync } from './in-process.js';
+import { tempDir } from '../sidecar/util/test-temp-dirs.js';
 
 // A real DIRECTORY store in a temporary folder: the in-process backend is the sidecar's service without HTTP.
 let dir: string;
 let ts: InProcessTokensync;
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tokensync-inprocess-unit-'));
+  dir = await tempDir('tokensync-inprocess-unit-');
   await writeFile(join(dir, 'token_secret'), generateSecretLine() + '\n', { mode: 0o600 });
   await writeFile(
     join(dir, 'tokensync.properties'),

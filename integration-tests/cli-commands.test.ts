@@ -84,11 +84,12 @@ function scenario(kind: StoreKind): void {
     test('tokens list: a table, filters, pages with a cursor, --all as JSON lines', async () => {
       const table = await ok(['tokens', 'list', '--config', config]);
       const [header, ...rows] = table.trim().split('\n');
-      assert.match(header!, /^JTI\s+SUBJECT\s+KIND\s+ISSUED\s+EXPIRES\s+NODE$/);
+      assert.match(header!, /^JTI\s+SUBJECT\s+KIND\s+ISSUED\s+TOKEN EXPIRES\s+RECORD KEPT\s+STATUS\s+NODE$/);
       assert.equal(rows.length, 5);
       assert.ok(rows.some((r) => /\bbob\s+api\s+.*\bnever\b/.test(r)), table);
-      // a session record lives as long as the token could be reissued: authentication.token.absolute.lifetime
-      assert.ok(rows.some((r) => /\balice\s+session\s+\d+s ago\s+in (29d 23h|30d)\s+n1$/.test(r)), table);
+      // the token expires with authentication.token.expiration (reissued while in use); its record lives as long as
+      // the token could be reissued: authentication.token.absolute.lifetime
+      assert.ok(rows.some((r) => /\balice\s+session\s+\d+s ago\s+in (6d 23h|7d), sliding\s+for (29d 23h|30d)\s+live\s+n1$/.test(r)), table);
       const alice = JSON.parse(await ok(['tokens', 'list', '--config', config, '--subject', 'alice', '--json']));
       assert.deepEqual(alice.items.map((i: { jti: string }) => i.jti).sort(), [tokens.alice!.jti, tokens.alice2!.jti].sort());
       assert.equal(alice.nextCursor, null);
@@ -112,9 +113,10 @@ function scenario(kind: StoreKind): void {
 
     test('tokens show: the record, with relative times; --json with ISO times', async () => {
       const out = await ok(['tokens', 'show', tokens.carol!.jti, '--config', config]);
-      assert.match(out, /^subject {5}carol$/m);
-      assert.match(out, /^clientIp {4}10\.1\.2\.3$/m);
-      assert.match(out, /^expiresAt {3}\d{4}-\d\d-\d\dT.* \(in (29d 23h|30d)\)$/m);
+      assert.match(out, /^subject {11}carol$/m);
+      assert.match(out, /^clientIp {10}10\.1\.2\.3$/m);
+      assert.match(out, /^token expires {5}\d{4}-\d\d-\d\dT.* \(in (6d 23h|7d)\) \(sliding: /m);
+      assert.match(out, /^record kept until \d{4}-\d\d-\d\dT.* \(in (29d 23h|30d)\)$/m);
       const json = JSON.parse(await ok(['tokens', 'show', tokens.bob!.jti, '--config', config, '--json']));
       assert.equal(json.kind, 'api');
       assert.equal(json.expiresAt, null);
@@ -202,8 +204,8 @@ function scenario(kind: StoreKind): void {
         assert.match(status.servers[0].version, /^3\.\d+\.\d+/);
       } else assert.equal(status.servers, undefined);
       const human = await ok(['cluster', 'status', '--config', config]);
-      if (kind === 'ZOOKEEPER') assert.match(human, /^NODE\s+ADDRESS\s+VERSION\s+UP\s+MIRROR\s+LAG\s+STATE\s+WATCH\s+SEEN$/m);
-      else assert.match(human, /^NODE\s+ADDRESS\s+VERSION\s+UP\s+MIRROR\s+LAG\s+STATE\s+SEEN$/m);
+      if (kind === 'ZOOKEEPER') assert.match(human, /^NODE\s+ADDRESS\s+VERSION\s+UP\s+MIRROR\s+LAG\s+STATE\s+WATCH\s+KEYS\s+SEEN$/m);
+      else assert.match(human, /^NODE\s+ADDRESS\s+VERSION\s+UP\s+MIRROR\s+LAG\s+STATE\s+KEYS\s+SEEN$/m);
       assert.match(human, new RegExp(`^n1\\s+127\\.0\\.0\\.1:${node.port}\\s+\\S+\\s+\\S+.*\\s+4\\s+\\d+ms\\s+(re)?connected\\s+${kind === 'ZOOKEEPER' ? 'persistent\\s+' : ''}`, 'm'));
       if (kind === 'ZOOKEEPER') assert.match(human, /^127\.0\.0\.1:\d+\s+standalone\s+3\.\S+.*answers this command$/m);
     });

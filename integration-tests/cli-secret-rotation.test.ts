@@ -125,11 +125,17 @@ test('--retire keeps a secret a live api token still needs; --force drops it, an
 
   const kept = await rotate('--retire');
   assert.deepEqual(kept.retired, [k0]); // signed nothing live: it goes
+  // --retire only retires: no new secret, the same one signs
+  assert.deepEqual(kept.kids, kids.filter((k) => k !== k0));
+  assert.equal((kept as unknown as { added: unknown }).added, null);
   assert.deepEqual(kept.stillNeeded, [{ kid: aliceKid, apiTokens: 1 }]);
   assert.ok(kept.kids.includes(aliceKid));
   const human = await runCli(['secret', 'rotate', '--config', config, '--retire']);
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, new RegExp(`^kept ${aliceKid}: 1 live api token was issued while it signed \\(revoke them, or --retire --force\\)$`, 'm'));
+  assert.match(human.stdout, /^retired nothing from .*token_secret$/m);
+  assert.match(human.stdout, new RegExp(`^kept ${kids[0]}: signing$`, 'm'));
+  assert.match(human.stdout, new RegExp(`^no secret added \\(--retire only retires\\); signing with ${kids[0]}$`, 'm'));
 
   const forced = await rotate('--retire', '--force');
   assert.deepEqual(forced.retired, [aliceKid]);

@@ -136,7 +136,7 @@ test("the image's properties file keeps loopback; the compose demo's listens on 
   assert.match(compose, /^cluster\.store\.type=ZOOKEEPER$/m);
   assert.match(compose, /^cluster\.store\.zookeeper\.connect=zk1:2181,zk2:2181,zk3:2181\/tokensync$/m);
   for (const file of [join(DOCKER, 'tokensync.properties'), join(DOCKER, 'compose', 'tokensync.properties')]) {
-    const res = await runCli(['config', 'check', '--strict', '--config', file]);
+    const res = await runCli(['config', 'check', '--values-only', '--config', file]);
     assert.equal(res.code, 0, `${file}: ${res.stderr}`);
   }
 });

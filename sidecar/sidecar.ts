@@ -1,5 +1,5 @@
-import { watch, promises as fs, type FSWatcher } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { TokensyncOptions } from './config/options.js';
 import { describeOptions } from './config/describe-options.js';
@@ -13,8 +13,11 @@ import { Journal } from './store/journal.js';
 import { Reaper } from './store/reaper.js';
 import { TokenCodec } from './tokens/token-codec.js';
 import { TokenPolicy } from './tokens/token-policy.js';
-import { generateSecretLine, readSecretFile, writeSecretFile } from './tokens/secret-file.js';
-import { SecretError } from './errors/secret-error.js';
+import { readSecretFile } from './tokens/secret-file.js';
+import { createSecretFile, planSecret } from './preflight/secret-plan.js';
+import { readAdminToken } from './preflight/admin-token.js';
+import { listenError } from './preflight/listen-check.js';
+import { KeyAgreementMonitor } from './membership/key-agreement-monitor.js';
 import { StoreUnavailableError } from './errors/store-unavailable-error.js';
 import { Metrics } from './metrics/metrics.js';
 import { WritePath } from './service/write-path.js';
@@ -52,6 +55,10 @@ export class Sidecar {
   address: AddressInfo | undefined;
   /** Started with `listen: false` (the Express middleware's in-process mode): members list it as `in-process`. */
   private inProcess = false;
+  /** Logs an error while a member signs or accepts other keys than the rest of the cluster. */
+  private readonly keyAgreement: KeyAgreementMonitor;
+  /** Publishes this member's report now (a heartbeat out of turn). */
+  private beatNow: (() => void) | undefined;
 
   private constructor(
     readonly options: TokensyncOptions,
@@ -68,6 +75,7 @@ export class Sidecar {
     readonly reaper: Reaper,
   ) {
     this.startedAt = clock.now();
+    this.keyAgreement = new KeyAgreementMonitor(() => store.listMembers(), logger);
   }
 
   static async start(options: TokensyncOptions, deps: SidecarDeps = {}): Promise<Sidecar> {
@@ -117,16 +125,7 @@ export class Sidecar {
       logger,
     );
 
-    let adminToken: string | undefined;
-    if (options.sidecar.adminTokenFile) {
-      const path = options.sidecar.adminTokenFile;
-      adminToken = (
-        await fs.readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
-          throw new SecretError(`${path}: cannot read the admin token file (${err.code ?? err.message}); fix or unset sidecar.admin.token.file`, 'admin.unreadable');
-        })
-      ).trim();
-      if (adminToken.length < 16) throw new SecretError(`${options.sidecar.adminTokenFile}: the admin token must be at least 16 characters`, 'admin.weak');
-    }
+    const adminToken = options.sidecar.adminTokenFile ? await readAdminToken(options.sidecar.adminTokenFile) : undefined;
     // Late-bound: the sidecar object is built after the server.
     let self: Sidecar | undefined;
     const http = new HttpServer({
@@ -160,7 +159,9 @@ export class Sidecar {
       writes.kick();
       const { host, port } = options.sidecar.listen;
       if (deps.listen ?? true) {
-        sidecar.address = await http.listen(host, port);
+        sidecar.address = await http.listen(host, port).catch((err: unknown) => {
+          throw listenError(err, host, port) ?? err;
+        });
         if (!ipInRanges(host === 'localhost' ? '127.0.0.1' : host, ['127.0.0.0/8', '::1/128'])) {
           logger.warn('the sidecar listens beyond loopback: anyone who can reach it can validate tokens; protect the admin endpoints with sidecar.admin.token.file', { host });
         }
@@ -210,6 +211,8 @@ export class Sidecar {
       storeType: this.store.type,
       ...(this.store.recordWatchMode && { watch: this.store.recordWatchMode }),
       markers: this.mirror.recentMarkers(),
+      signingKid: this.codec.kids[0]!,
+      acceptedKids: [...this.codec.kids],
     };
   }
 
@@ -248,6 +251,7 @@ export class Sidecar {
       publishing = true;
       this.store
         .publishMember(this.memberInfo())
+        .then(() => this.keyAgreement.check())
         .catch((err) => this.logger.debug('heartbeat failed', { error: String(err) }))
         .finally(() => {
           publishing = false;
@@ -257,6 +261,7 @@ export class Sidecar {
           }
         });
     };
+    this.beatNow = beat;
     beat();
     this.heartbeat = setInterval(beat, HEARTBEAT_MS);
     this.heartbeat.unref();
@@ -315,7 +320,12 @@ export class Sidecar {
       const keys = await readSecretFile(this.options.token.secretFile);
       const before = this.codec.kids.join(',');
       this.codec.setKeys(keys);
-      if (before !== this.codec.kids.join(',')) this.logger.info('signing keys reloaded', { kids: this.codec.kids, signing: this.codec.kids[0] });
+      if (before !== this.codec.kids.join(',')) {
+        this.logger.info('signing keys reloaded', { kids: this.codec.kids, signing: this.codec.kids[0] });
+        // the other members compare our key ids with theirs: tell them now
+        this.keyAgreement.reset();
+        this.beatNow?.();
+      }
     } catch (err) {
       this.logger.error('secret file reload refused; keeping the previous keys', { error: err instanceof Error ? err.message : String(err) });
     }
@@ -339,20 +349,13 @@ export class Sidecar {
 }
 
 /**
- * Reads the secret file. When it is missing at the default location, creates
- * one (the "just run it" path) and says where: every node of a cluster needs
- * a copy of that same file.
+ * Reads the secret file, or creates it on a brand-new single node (the "just run it" path) and says where;
+ * {@link planSecret} refuses to create one for a node joining others.
  */
 async function loadOrCreateSecret(options: TokensyncOptions, logger: Logger) {
-  const path = options.token.secretFile;
-  try {
-    return await readSecretFile(path);
-  } catch (err) {
-    const isDefault = path === join(options.appDataDir, 'token_secret');
-    if (!(err instanceof SecretError) || err.code !== 'secret.missing' || !isDefault) throw err;
-    await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    await writeSecretFile(path, [generateSecretLine()]);
-    logger.warn('created a new signing secret; copy this file to every node of the cluster', { path });
-    return readSecretFile(path);
-  }
+  const plan = await planSecret(options);
+  if (plan.action === 'use') return plan.keys;
+  const keys = await createSecretFile(plan.path);
+  logger.warn('created a new signing secret; copy this file to every node before starting them', { path: plan.path });
+  return keys;
 }

@@ -1,60 +1,89 @@
 import { Command } from 'commander';
 import type { TokensyncOptions } from '../../sidecar/config/options.js';
-import type { StoreDescription } from '../../sidecar/store/token-store.js';
+import type { LayoutProbe } from '../../sidecar/store/token-store.js';
 import { loadConfig } from '../../sidecar/config/load-config.js';
 import { describeOptions } from '../../sidecar/config/describe-options.js';
-import { CLI_CONNECT_TIMEOUT_MS, startStore } from '../context.js';
-import { createFallbackStore } from '../../sidecar/store/create-store.js';
-import { silentLogger } from '../../sidecar/util/logger.js';
+import { preflight, type Finding } from '../../sidecar/preflight/preflight.js';
+import { CLI_CONNECT_TIMEOUT_MS, cliLogger } from '../context.js';
+import { createFallbackStore, createStore } from '../../sidecar/store/create-store.js';
 import { CliError, ioOf, printJson } from '../output.js';
 
 export function makeConfigCommand(): Command {
   const config = new Command('config').description('check a properties file');
   config
     .command('check')
-    .description('validate a properties file; with --connect, also reach the store it names')
-    .requiredOption('-c, --config <file>', 'properties file')
-    .option('--strict', 'treat unknown keys as errors')
-    .option('--connect', 'connect to the configured store and read its layout')
-    .option('--json', 'machine output: the effective configuration (secrets masked)')
-    .addHelpText('after', '\nExample:\n  tokensync config check --config node1.properties --connect')
-    .action(async (opts: { config: string; strict?: boolean; connect?: boolean; json?: boolean }, command: Command) => {
+    .description('check a properties file as the sidecar\'s start-up does, changing nothing; with --connect, also read the store it names')
+    .option('-c, --config <file>', 'properties file (the defaults, as `npm start` runs, when omitted)')
+    .option('--strict', 'kept for scripts: unknown keys are errors anyway')
+    .option('--connect', 'connect to the configured store and read its layout (read-only: says what a first start would create)')
+    .option('--values-only', 'check keys and values only, not this machine\'s files and address (a file made for another machine, in CI)')
+    .option('--json', 'machine output: {ok, path, errors, warnings, notes, options (secrets masked), store?}')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Example:',
+        '  tokensync config check --config node1.properties --connect',
+        '',
+        'Checks every value rule, unknown keys (errors here; the sidecar only warns about them, so that a file',
+        'written for a newer tokensync still starts), the secret file (present, mode 0600, strong enough, or',
+        'whether a first start would create one), the admin token file, the listen address and a fallback',
+        'store\'s file. Exit 0: the sidecar would start; 2: it would refuse; 1: --connect could not reach the store.',
+        'With --values-only, the secret and admin token files and the listen address are not looked at: for a',
+        'file written for another machine, whose secret is put in place when it is deployed.',
+      ].join('\n'),
+    )
+    .action(async (opts: { config?: string; strict?: boolean; connect?: boolean; valuesOnly?: boolean; json?: boolean }, command: Command) => {
       const io = ioOf(command);
-      const { options, warnings, path } = await loadConfig(opts.config, { strict: opts.strict });
-      let store: StoreDescription | undefined;
-      let fallback: { path: string; store?: StoreDescription } | undefined;
-      if (opts.connect) store = await reach(options);
-      // the previous store of a cutover must load too, or the sidecar will not start
-      const previous = await createFallbackStore(options, silentLogger(), undefined, { connectTimeoutMs: CLI_CONNECT_TIMEOUT_MS });
-      if (previous) {
-        fallback = { path: options.store.fallbackConfig! };
-        try {
-          if (opts.connect) {
-            await previous.start({ watch: false }).catch((err: unknown) => {
-              throw new CliError(`fallback store (cluster.store.fallback.config): ${err instanceof Error ? err.message : String(err)}`, 1);
-            });
-            fallback.store = previous.describe();
-          }
-        } finally {
-          await previous.close();
-        }
+      const { options, warnings: parseWarnings, path } = await loadConfig(opts.config);
+      const findings: Finding[] = parseWarnings.map((w) => ({ level: w.startsWith('unknown key') ? 'error' : 'warning', message: w }));
+      if (!opts.valuesOnly) findings.push(...(await preflight(options)));
+      let store: LayoutProbe | undefined;
+      let fallback: LayoutProbe | undefined;
+      if (opts.connect) {
+        store = await inspect(options);
+        const previous = await createFallbackStore(options, cliLogger(false), undefined, { connectTimeoutMs: CLI_CONNECT_TIMEOUT_MS }).catch(() => undefined);
+        if (previous) fallback = await inspectStarted(previous, 'fallback store (cluster.store.fallback.config)');
       }
-      if (opts.json) return printJson(io, { ok: true, path, warnings, options: describeOptions(options), ...(store ? { store } : {}), ...(fallback ? { fallback } : {}) });
-      for (const w of warnings) io.err(`warning: ${w}`);
-      io.out(`${path}: ok (${options.store.type} store, node ${options.nodeId}, listening on ${options.sidecar.listen.host}:${options.sidecar.listen.port})`);
-      if (store) io.out(`store reachable: ${store.type} ${store.location} (${store.shards} shards, layout ${store.layoutVersion})`);
-      if (fallback) {
-        io.out(`fallback store (cutover): ${fallback.path}` + (fallback.store ? `, reachable: ${fallback.store.type} ${fallback.store.location}` : ''));
+      const errors = findings.filter((f) => f.level === 'error').map((f) => f.message);
+      const warnings = findings.filter((f) => f.level === 'warning').map((f) => f.message);
+      const notes = findings.filter((f) => f.level === 'info').map((f) => f.message);
+      const where = path ?? 'defaults (no --config)';
+      if (opts.json) {
+        printJson(io, { ok: errors.length === 0, path: path ?? null, errors, warnings, notes, options: describeOptions(options), ...(store ? { store } : {}), ...(fallback ? { fallback } : {}) });
+      } else {
+        for (const w of warnings) io.err(`warning: ${w}`);
+        for (const e of errors) io.err(`tokensync: ${e}`);
+        if (errors.length === 0) io.out(`${where}: ok (${options.store.type} store, node ${options.nodeId}, listening on ${options.sidecar.listen.host}:${options.sidecar.listen.port})`);
+        for (const n of notes) io.out(n);
+        if (store) io.out(describeProbe('store', store));
+        if (fallback) io.out(describeProbe('fallback store (cutover)', fallback));
+      }
+      if (errors.length > 0) {
+        throw new CliError(`${where}: ${errors.length} problem${errors.length === 1 ? '' : 's'}; the sidecar would not start`, 2, { reported: !opts.json });
       }
     });
   return config;
 }
 
-async function reach(options: TokensyncOptions): Promise<StoreDescription> {
-  const s = await startStore(options);
+function describeProbe(what: string, p: LayoutProbe): string {
+  const head = `${what} reachable: ${p.type} ${p.location}`;
+  if (p.exists && p.wouldCreate.length === 0) return `${head} (${p.shards} shards, layout ${p.layoutVersion})`;
+  return `${head}; ${p.exists ? 'incomplete layout' : 'empty'}: the first start would create ${p.wouldCreate.join(', ')} (nothing was created now)`;
+}
+
+async function inspect(options: TokensyncOptions): Promise<LayoutProbe> {
+  const store = await createStore(options, cliLogger(false), undefined, { connectTimeoutMs: CLI_CONNECT_TIMEOUT_MS });
+  return inspectStarted(store);
+}
+
+async function inspectStarted(store: Awaited<ReturnType<typeof createStore>>, what?: string): Promise<LayoutProbe> {
   try {
-    return s.describe();
+    return await store.inspectLayout();
+  } catch (err) {
+    if (what === undefined) throw err;
+    throw new CliError(`${what}: ${err instanceof Error ? err.message : String(err)}`, 1);
   } finally {
-    await s.close();
+    await store.close().catch(() => undefined);
   }
 }

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadOptions, withStore } from '../context.js';
-import { CliError, ioOf, printJson, type Io } from '../output.js';
+import { CliError, ioOf, printJson, relativeTime, type Io } from '../output.js';
 import { generateSecretLine, kidOf, parseSecrets, readSecretFile, writeSecretFile } from '../../sidecar/tokens/secret-file.js';
 
 interface Opts {
@@ -35,20 +35,21 @@ export function makeSecretCommand(): Command {
 
   secret
     .command('rotate')
-    .description('put a new signing secret first; older ones keep verifying, so nobody is logged out')
+    .description('put a new signing secret first; older ones keep verifying, so nobody is logged out. With --retire: only drop old secrets, add none')
     .option('-c, --config <file>', 'properties file (authentication.token.secret.file, and the store for --retire)')
-    .option('--retire', 'drop secrets that stopped signing longer ago than the longest token lifetime, unless live api tokens still need them')
+    .option('--retire', 'instead of adding a secret: drop those that stopped signing longer ago than the longest token lifetime, unless live api tokens still need them')
     .option('--force', 'with --retire: drop them even if api tokens signed with them are live (those tokens stop validating)')
-    .option('--json', 'machine output')
+    .option('--json', 'machine output: {path, signing, kids, added, retired, kept, stillNeeded}')
     .addHelpText(
       'after',
       [
         '',
         'Examples:',
         '  tokensync secret rotate --config node1.properties            then copy the file to every node',
-        '  tokensync secret rotate --config node1.properties --retire   also drop secrets nothing needs any more',
+        '  tokensync secret rotate --config node1.properties --retire   later: drop secrets nothing needs any more',
         '',
         'Running sidecars reload the file when it changes (or on SIGHUP) and log the kids they accept.',
+        '--retire adds no secret; it says which it retired and why it kept each of the others.',
         'api tokens never expire: --retire keeps a secret while a live api token issued during its signing',
         'period exists (it reads the store), and says so; revoke those tokens, or pass --force.',
       ].join('\n'),
@@ -62,14 +63,13 @@ export function makeSecretCommand(): Command {
       const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
       const history = await readHistory(path);
       const now = Date.now();
-      const fresh = generateSecretLine();
-      // A secret stops signing when a newer one is put in front of it; remember when, to know when it may go.
-      if (lines[0] && history[kidOf(lines[0])] === undefined) history[kidOf(lines[0])] = now;
-      let kept = lines;
+      const longest = Math.max(options.token.absoluteLifetimeMs, options.token.expirationMs, options.token.onetimeExpirationMs);
+      let next: string[];
+      let added: string | null = null;
       let retired: string[] = [];
+      const kept: Array<{ kid: string; why: string }> = [];
       const stillNeeded: Array<{ kid: string; apiTokens: number }> = [];
       if (opts.retire) {
-        const longest = Math.max(options.token.absoluteLifetimeMs, options.token.expirationMs, options.token.onetimeExpirationMs);
         // line i signed from when line i+1 stopped signing until it stopped itself
         const periods = lines.map((l, i) => ({
           line: l,
@@ -87,20 +87,42 @@ export function makeSecretCommand(): Command {
           });
         }
         const drop = new Set(candidates.map((c) => c.line));
-        kept = lines.filter((l) => !drop.has(l));
+        next = lines.filter((l) => !drop.has(l));
         retired = candidates.map((c) => c.kid);
+        for (const [i, p] of periods.entries()) {
+          if (drop.has(p.line)) continue;
+          const needed = stillNeeded.find((s) => s.kid === p.kid);
+          kept.push({
+            kid: p.kid,
+            why:
+              i === 0 ? 'signing'
+              : needed ? `${needed.apiTokens} live api token${needed.apiTokens === 1 ? ' was' : 's were'} issued while it signed (revoke them, or --retire --force)`
+              : p.until === undefined ? `no record of when it stopped signing (edited by hand?); counted from now, it may go after ${new Date(now + longest).toISOString()}`
+              : `stopped signing ${relativeTime(p.until, now).replace(' ago', '')} ago; tokens it signed may be valid until ${new Date(p.until + longest).toISOString()}`,
+          });
+        }
+        // a secret without a record gets one now, so that a later --retire can judge it
+        for (const p of periods.slice(1)) if (p.until === undefined) history[p.kid] = now;
+      } else {
+        added = generateSecretLine();
+        // A secret stops signing when a newer one is put in front of it; remember when, to know when it may go.
+        if (lines[0] && history[kidOf(lines[0])] === undefined) history[kidOf(lines[0])] = now;
+        next = [added, ...lines];
       }
-      const next = [fresh, ...kept];
       parseSecrets(next.join('\n'), path);
-      await writeSecretFile(path, next);
+      if (next.length !== lines.length || added) await writeSecretFile(path, next);
       for (const kid of retired) delete history[kid];
       await writeHistory(path, history);
       const kids = next.map(kidOf);
-      if (opts.json) printJson(io, { path, signing: kids[0], kids, retired, stillNeeded });
-      else {
-        io.out(`rotated ${path}: signing with ${kids[0]}, verifying ${kids.join(', ')}`);
-        if (retired.length) io.out(`retired ${retired.join(', ')}`);
-        for (const s of stillNeeded) io.out(`kept ${s.kid}: ${s.apiTokens} live api token${s.apiTokens === 1 ? ' was' : 's were'} issued while it signed (revoke them, or --retire --force)`);
+      const addedKid = added ? kidOf(added) : null;
+      if (opts.json) printJson(io, { path, signing: kids[0], kids, added: addedKid, retired, kept, stillNeeded });
+      else if (opts.retire) {
+        io.out(retired.length ? `retired ${retired.join(', ')} from ${path}` : `retired nothing from ${path}`);
+        for (const k of kept) io.out(`kept ${k.kid}: ${k.why}`);
+        io.out(`no secret added (--retire only retires); signing with ${kids[0]}`);
+        if (retired.length) io.out('copy the file to every node; running sidecars reload it (or send SIGHUP)');
+      } else {
+        io.out(`rotated ${path}: added ${addedKid}, signing with it; verifying ${kids.join(', ')}`);
         io.out('copy the file to every node; running sidecars reload it (or send SIGHUP)');
       }
     });

@@ -2,6 +2,10 @@ import { Command } from 'commander';
 import { forEachShard, withStore } from '../context.js';
 import { CliError, ioOf, printJson } from '../output.js';
 import { isValidSubject, parseRecordName } from '../../sidecar/store/token-record.js';
+import { nearest } from '../../sidecar/config/suggest.js';
+
+/** Most distinct subjects remembered for a "did you mean" hint: the listing itself is not capped. */
+const MAX_HINT_SUBJECTS = 50_000;
 
 export function makeSubjectsCommand(): Command {
   const subjects = new Command('subjects').description('act on all tokens of a subject');
@@ -21,11 +25,24 @@ export function makeSubjectsCommand(): Command {
         const previous = await fallback();
         await previous?.raiseMarker(subject, gen);
         let count = 0;
+        const others = new Set<string>();
         await forEachShard(store.shards, 32, async (shard) => {
-          for (const name of await store.listShard(shard)) if (parseRecordName(name)?.subject === subject) count++;
+          for (const name of await store.listShard(shard)) {
+            const found = parseRecordName(name)?.subject;
+            if (found === subject) count++;
+            else if (found !== undefined && others.size < MAX_HINT_SUBJECTS) others.add(found);
+          }
         });
-        if (opts.json) printJson(io, { subject, revoked: count, gen, ...(previous ? { fallback: true } : {}) });
-        else io.out(`logged out ${subject} everywhere: ${count} token${count === 1 ? '' : 's'} revoked, logout generation ${gen}${previous ? ' (marker written to the fallback store too)' : ''}`);
+        // a typo logs nobody out: say so, with the subject that was probably meant
+        const suggestion = count === 0 ? nearest(subject, others) : undefined;
+        if (opts.json) {
+          printJson(io, { subject, revoked: count, gen, ...(suggestion !== undefined ? { didYouMean: suggestion } : {}), ...(previous ? { fallback: true } : {}) });
+        } else if (count === 0) {
+          io.out(
+            `no tokens found for subject ${JSON.stringify(subject)}${suggestion !== undefined ? ` (did you mean ${JSON.stringify(suggestion)}?)` : ''}; ` +
+              '0 tokens revoked (its logout marker is written all the same)',
+          );
+        } else io.out(`logged out ${subject} everywhere: ${count} token${count === 1 ? '' : 's'} revoked, logout generation ${gen}${previous ? ' (marker written to the fallback store too)' : ''}`);
       });
     });
   return subjects;

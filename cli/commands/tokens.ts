@@ -3,7 +3,8 @@ import { withStore } from '../context.js';
 import { CliError, ioOf, printJson, relativeTime, table } from '../output.js';
 import { TOKEN_KINDS, isValidJti, parseRecordName, shardOf, type TokenKind } from '../../sidecar/store/token-record.js';
 import type { TokenStore } from '../../sidecar/store/token-store.js';
-import { recordView } from '../../sidecar/http/requests.js';
+import { recordView, type RecordViewContext } from '../../sidecar/http/requests.js';
+import type { TokensyncOptions } from '../../sidecar/config/options.js';
 
 interface Common {
   config?: string;
@@ -30,6 +31,20 @@ export async function findRef(store: TokenStore, jti: string): Promise<{ jti: st
   return undefined;
 }
 
+/** Logout markers read once per command, and whether session tokens slide under this configuration. */
+async function listingContext(store: TokenStore, options: TokensyncOptions): Promise<(subject: string) => RecordViewContext> {
+  const markers = await store.listMarkers();
+  const sliding = options.token.sliding || options.token.idleTimeoutMs > 0;
+  return (subject) => ({ marker: markers.get(subject), sliding });
+}
+
+/** The token's own expiry, as a person reads it: "in 10s", "never", "in 6d 23h, sliding", "unknown". */
+function tokenExpiry(view: Record<string, unknown>, now: number): string {
+  if (!('tokenExpiresAt' in view)) return 'unknown';
+  const at = view.tokenExpiresAt === null ? null : Date.parse(String(view.tokenExpiresAt));
+  return relativeTime(at, now) + (view.sliding === true ? ', sliding' : '');
+}
+
 export function makeTokensCommand(): Command {
   const tokens = new Command('tokens').description('list, inspect and revoke token records in the store');
 
@@ -46,19 +61,30 @@ export function makeTokensCommand(): Command {
     .addHelpText('after', '\nExamples:\n  tokensync tokens list --config node1.properties --subject alice\n  tokensync tokens list --config node1.properties --kind api --json')
     .action(async (opts: Common & { subject?: string; kind?: TokenKind; limit: number; cursor?: string; all?: boolean }, command: Command) => {
       const io = ioOf(command);
-      await withStore(opts.config, io, async ({ store }) => {
+      await withStore(opts.config, io, async ({ store, options }) => {
         let cursor = opts.cursor;
         let first = true;
         const now = Date.now();
+        const context = await listingContext(store, options);
         do {
           const page = await store.list({ subject: opts.subject, kind: opts.kind, limit: opts.limit, cursor });
           cursor = page.nextCursor ?? undefined;
+          const views = page.items.map((r) => recordView(r, context(r.subject)));
           if (opts.json) {
-            if (opts.all) for (const item of page.items) io.out(JSON.stringify(recordView(item)));
-            else printJson(io, { items: page.items.map(recordView), nextCursor: page.nextCursor });
+            if (opts.all) for (const view of views) io.out(JSON.stringify(view));
+            else printJson(io, { items: views, nextCursor: page.nextCursor });
           } else if (page.items.length > 0 || first) {
-            const rows = page.items.map((r) => ({ jti: r.jti, subject: r.subject, kind: r.kind, issued: relativeTime(r.issuedAt, now), expires: relativeTime(r.expiresAt, now), node: r.node }));
-            io.out(table(rows, ['jti', 'subject', 'kind', 'issued', 'expires', 'node']));
+            const rows = page.items.map((r, i) => ({
+              jti: r.jti,
+              subject: r.subject,
+              kind: r.kind,
+              issued: relativeTime(r.issuedAt, now),
+              'token expires': tokenExpiry(views[i]!, now),
+              'record kept': r.expiresAt === null ? 'until revoked' : relativeTime(r.expiresAt, now).replace(/^in /, 'for '),
+              status: views[i]!.revokedByLogout ? 'revoked by logout' : 'live',
+              node: r.node,
+            }));
+            io.out(table(rows, ['jti', 'subject', 'kind', 'issued', 'token expires', 'record kept', 'status', 'node']));
             if (!opts.all && page.nextCursor) io.out(`\nmore: --cursor ${page.nextCursor}`);
           }
           first = false;
@@ -75,16 +101,28 @@ export function makeTokensCommand(): Command {
     .addHelpText('after', '\nExample:\n  tokensync tokens show s.Qm9vQm9vQm9vQm9vQm9vQQ --config node1.properties')
     .action(async (jti: string, opts: Common, command: Command) => {
       const io = ioOf(command);
-      await withStore(opts.config, io, async ({ store }) => {
+      await withStore(opts.config, io, async ({ store, options }) => {
         const ref = await findRef(store, jti);
         const record = ref && (await store.read(ref));
         if (!record) throw new CliError(`no token record with jti ${jti}`, 1);
-        if (opts.json) return printJson(io, recordView(record));
-        const view = recordView(record);
+        const view = recordView(record, (await listingContext(store, options))(record.subject));
+        if (opts.json) return printJson(io, view);
         const now = Date.now();
-        view.issuedAt = `${String(view.issuedAt)} (${relativeTime(record.issuedAt, now)})`;
-        view.expiresAt = record.expiresAt === null ? 'never' : `${String(view.expiresAt)} (${relativeTime(record.expiresAt, now)})`;
-        io.out(Object.entries(view).map(([k, v]) => `${k.padEnd(11)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n'));
+        const at = (iso: unknown, ms: number | null) => (ms === null ? 'never' : `${String(iso)} (${relativeTime(ms, now)})`);
+        // one line per fact, the token's expiry apart from how long its record is kept
+        const lines: Array<[string, unknown]> = [
+          ['jti', record.jti],
+          ['subject', record.subject],
+          ['kind', record.kind],
+          ['issued', at(view.issuedAt, record.issuedAt)],
+          ['token expires', 'tokenExpiresAt' in view ? `${view.tokenExpiresAt === null ? 'never' : at(view.tokenExpiresAt, Date.parse(String(view.tokenExpiresAt)))}${view.sliding ? ' (sliding: reissued while in use, up to the record\'s end)' : ''}` : 'unknown (record written by an older tokensync)'],
+          ['record kept until', at(view.retainedUntil, record.expiresAt)],
+          ['status', view.revokedByLogout ? 'revoked by logout (the reaper deletes the record later)' : 'live'],
+          ['node', record.node],
+          ...(record.clientIp ? [['clientIp', record.clientIp] as [string, unknown]] : []),
+          ...(record.attributes ? [['attributes', record.attributes] as [string, unknown]] : []),
+        ];
+        io.out(lines.map(([k, v]) => `${k.padEnd(17)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n'));
       });
     });
 

@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Api } from './http.js';
 import { TIME_SCALE } from '../../sidecar/util/wait-for.js';
 import { faketimeEnv } from './faketime.js';
+import { tempDir } from '../../sidecar/util/test-temp-dirs.js';
+
+export { tempDir };
 
 /** The repository root (this file runs from dist/integration-tests/support). */
 export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -15,10 +17,6 @@ const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
 });
-
-export async function tempDir(prefix = 'tokensync-it-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
-}
 
 /** Writes a properties file. */
 export async function writeProperties(path: string, props: Record<string, string | number | boolean>): Promise<string> {

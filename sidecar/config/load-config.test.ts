@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { inspect } from 'node:util';
@@ -9,6 +8,7 @@ import { describeOptions } from './describe-options.js';
 import { KNOWN_KEYS } from './keys.js';
 import { loadConfig, parseProperties, type ParsePropertiesOptions } from './load-config.js';
 import type { TokensyncOptions } from './options.js';
+import { tempDir } from '../util/test-temp-dirs.js';
 
 const BASE = '/srv/tokensync';
 const ENV = { hostname: 'node-a', cwd: '/cwd' };
@@ -413,7 +413,7 @@ test('the auth password may contain colons; the scheme is case-insensitive', () 
 
 let dir: string;
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tokensync-config-'));
+  dir = await tempDir('tokensync-config-');
 });
 after(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -459,4 +459,10 @@ test('an unreadable file is config.unreadable naming the path', async () => {
     return true;
   });
   await assert.rejects(loadConfig(dir), { code: 'config.unreadable', message: /it is a directory, EISDIR/ });
+});
+
+test('sidecar.listen: a port alone listens on loopback', () => {
+  assert.deepEqual(parse('sidecar.listen=7471').options.sidecar.listen, { host: '127.0.0.1', port: 7471 });
+  assert.deepEqual(parse('sidecar.listen=0').options.sidecar.listen, { host: '127.0.0.1', port: 0 });
+  assert.throws(() => parse('sidecar.listen=74710'), /^ConfigError: sidecar\.listen: "74710" has port 74710, which is out of range/);
 });

@@ -181,9 +181,20 @@ export function connectString(): ValueRule<ConnectString> {
   return { allowed: 'host:port[,host:port...][/chroot]', parse: parseConnectString };
 }
 
-/** `host:port`, `[ipv6]:port`; port 0 asks the OS for a free one. */
+/** `host:port`, `[ipv6]:port`, or a port alone on loopback (the default host); port 0 asks the OS for a free one. */
 export function listenAddress(): ValueRule<HostPort> {
-  return { allowed: 'host:port or [IPv6]:port', parse: (text) => parseHostPort(text, { minPort: 0 }) };
+  return {
+    allowed: 'host:port, [IPv6]:port, or a port alone (listens on 127.0.0.1)',
+    parse(text) {
+      if (!/^\d+$/.test(text)) return parseHostPort(text, { minPort: 0 });
+      try {
+        return parseHostPort(`127.0.0.1:${text}`, { minPort: 0 });
+      } catch (error) {
+        // name the value as written, not the address made from it
+        throw error instanceof ConfigError ? new ConfigError(error.code, error.problem, { value: text }) : error;
+      }
+    },
+  };
 }
 
 const NO_ADDRESSES = 'none';

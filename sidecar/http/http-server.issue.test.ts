@@ -161,3 +161,13 @@ test('issue requests are timed under the route "issue", either way; other method
   assert.equal((await send('PUT', '/v1/tokens', '{}')).status, 405);
   assert.equal((await send('POST', '/v1/tokens/', '{}')).status, 404);
 });
+
+test('a 405 names the allowed methods in an Allow header (RFC 9110) and in its message', async () => {
+  const put = await send('PUT', '/v1/tokens', '{}');
+  assert.equal(put.status, 405);
+  assert.ok(put.headers.includes('Allow: POST, GET, HEAD'), put.headers.join('\n'));
+  assert.match(JSON.parse(put.body).message, /^PUT is not allowed on \/v1\/tokens \(allowed: POST, GET, HEAD\)$/);
+  const onRecord = await send('POST', '/v1/tokens/s.AAAAAAAAAAAAAAAAAAAAAA', '{}');
+  assert.equal(onRecord.status, 405);
+  assert.ok(onRecord.headers.includes('Allow: GET, HEAD, DELETE'), onRecord.headers.join('\n'));
+});

@@ -137,12 +137,12 @@ export class HttpServer {
           limit: parseLimit(url.searchParams.get('limit')),
           cursor: url.searchParams.get('cursor') ?? undefined,
         });
-        this.json(res, 200, { items: page.items.map(recordView), nextCursor: page.nextCursor });
+        this.json(res, 200, { items: page.items.map((r) => recordView(r, s.listingContext(r.subject))), nextCursor: page.nextCursor });
       }),
       r('GET', '/v1/tokens/([^/]+)', 'inspect', true, async (_req, res, _url, [jti]) => {
         const record = await s.inspect(jti!);
         if (!record) return this.json(res, 404, { error: 'token.not_found', message: `no token record with jti ${jti}` });
-        this.json(res, 200, recordView(record));
+        this.json(res, 200, recordView(record, s.listingContext(record.subject)));
       }),
       r('DELETE', '/v1/tokens/([^/]+)', 'revoke', true, async (_req, res, _url, [jti]) => {
         const { revoked, replicated } = await s.revoke(jti!);
@@ -239,11 +239,11 @@ export class HttpServer {
       // Match the raw path: URL resolves dot segments (even %2E%2E), which would turn
       // DELETE /v1/subjects/%2E%2E/tokens (the subject "..") into DELETE /v1/tokens.
       const path = req.url?.startsWith('/') ? req.url.split('?')[0]! : url.pathname;
-      let pathMatched = false;
+      const allowed: string[] = [];
       for (const route of this.routes) {
         const m = route.pattern.exec(path);
         if (!m) continue;
-        pathMatched = true;
+        allowed.push(...(route.method === 'GET' ? ['GET', 'HEAD'] : [route.method]));
         if (route.method !== '*' && route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue;
         routeName = route.name;
         if (route.admin && !this.authorized(req)) return this.unauthorized(res);
@@ -257,7 +257,11 @@ export class HttpServer {
         await route.handler(req, res, url, params);
         return;
       }
-      if (pathMatched) return this.json(res, 405, { error: 'request.method', message: `${req.method} is not allowed on ${url.pathname}` });
+      if (allowed.length > 0) {
+        // RFC 9110: a 405 lists the methods the resource does support
+        res.setHeader('Allow', allowed.join(', '));
+        return this.json(res, 405, { error: 'request.method', message: `${req.method} is not allowed on ${url.pathname} (allowed: ${allowed.join(', ')})` });
+      }
       this.json(res, 404, { error: 'request.not_found', message: `no such endpoint: ${req.method} ${url.pathname}` });
     } catch (err) {
       this.sendError(res, err);

@@ -1,3 +1,4 @@
+import type { RecordViewContext } from '../http/requests.js';
 import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/clock.js';
 import type { Mirror } from '../mirror/mirror.js';
@@ -315,6 +316,12 @@ export class TokenService {
     return this.d.store.list(query);
   }
 
+  /** What a listing shows beside a record of `subject`: its logout marker (from the mirror) and whether sessions slide. */
+  listingContext(subject: string): RecordViewContext {
+    const { sliding, idleTimeoutMs } = this.d.policy.options;
+    return { marker: this.d.mirror.marker(subject), sliding: sliding || idleTimeoutMs > 0 };
+  }
+
   /**
    * The codec's verdict on a token's form and signature, remembered when these very bytes passed
    * before. Only tokens naming their key (`kid`) are kept, and a hit counts only while that key is still
@@ -581,6 +588,8 @@ export class TokenService {
       // A token without lgn (the application signed it) is stamped with what this node knows, in the record's name too.
       gen: claims.lgn ?? this.d.mirror.gen(claims.sub),
     };
+    // the token's own expiry, shown apart from the record's retention (a 10 s token in a record kept 30 d)
+    if (record.kind === 'session' && claims.exp !== undefined) record.tokenExpiresAt = claims.exp * 1000;
     if (claims.cip) record.clientIp = claims.cip;
     if (attributes && Object.keys(attributes).length > 0) record.attributes = attributes;
     return record;

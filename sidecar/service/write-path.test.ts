@@ -1,8 +1,7 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+
 import { join } from 'node:path';
 import { WritePath } from './write-path.js';
 import { Journal } from '../store/journal.js';
@@ -14,6 +13,7 @@ import { waitFor } from '../util/wait-for.js';
 import type { ConnectionState } from '../store/connection-state.js';
 import type { ReplayReceipts, StoreEvents, TokenStore } from '../store/token-store.js';
 import type { RecordRef, TokenRecord } from '../store/token-record.js';
+import { tempDir } from '../util/test-temp-dirs.js';
 
 /** Just the writes of a store, with a switch for "unreachable" and a gate that holds creates of one jti. */
 class FakeStore extends EventEmitter<StoreEvents> {
@@ -152,13 +152,8 @@ class ReceiptStore extends FakeStore {
 
 const record = (jti: string): TokenRecord => ({ jti, subject: 'alice', kind: 'session', issuedAt: 1, expiresAt: null, node: 'n' });
 
-const dirs: string[] = [];
-after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-
 async function setup<S extends FakeStore = FakeStore>(store: S = new FakeStore() as S) {
-  const dir = await mkdtemp(join(tmpdir(), 'ts-write-path-'));
-  dirs.push(dir);
-  const journal = new Journal(dir, silentLogger());
+  const journal = new Journal(await tempDir('ts-write-path-'), silentLogger());
   await journal.open();
   const mirror = new Mirror(4);
   const writes = new WritePath(store as unknown as TokenStore, mirror, journal, systemClock, silentLogger());

@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, appendFile, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Journal } from './journal.js';
 import { silentLogger } from '../util/logger.js';
+import { tempDir } from '../util/test-temp-dirs.js';
 
 const ref = (jti: string) => ({ jti, subject: 'alice' });
 
 test('appended entries survive a reopen until completed, in order', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ts-journal-'));
+  const dir = await tempDir('ts-journal-');
   const j = new Journal(dir, silentLogger());
   await j.open();
   await j.append({ op: 'delete', ref: ref('s.one-aaaaaa') });
@@ -31,7 +31,7 @@ test('appended entries survive a reopen until completed, in order', async () => 
 });
 
 test('a torn last line (crash mid-append) is ignored: that entry was never acknowledged', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ts-journal-'));
+  const dir = await tempDir('ts-journal-');
   const j = new Journal(dir, silentLogger());
   await j.open();
   await j.append({ op: 'delete', ref: ref('s.one-aaaaaa') });
@@ -44,7 +44,7 @@ test('a torn last line (crash mid-append) is ignored: that entry was never ackno
 });
 
 test('concurrent appends get distinct, ordered sequence numbers', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ts-journal-'));
+  const dir = await tempDir('ts-journal-');
   const j = new Journal(dir, silentLogger());
   await j.open();
   const entries = await Promise.all(Array.from({ length: 50 }, (_, i) => j.append({ op: 'delete', ref: ref(`s.n${i}-aaaaaaa`) })));
@@ -53,7 +53,7 @@ test('concurrent appends get distinct, ordered sequence numbers', async () => {
 });
 
 test('completeThrough records a run of entries done with one write', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ts-journal-'));
+  const dir = await tempDir('ts-journal-');
   const j = new Journal(dir, silentLogger());
   await j.open();
   for (const name of ['s.one-aaaaaa', 's.two-aaaaaa', 's.three-aaaa']) await j.append({ op: 'delete', ref: ref(name) });
@@ -68,7 +68,7 @@ test('completeThrough records a run of entries done with one write', async () =>
 });
 
 test('journal.sending keeps the receipt and the stale receipts for the next process; the bare number of older versions still reads', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ts-journal-'));
+  const dir = await tempDir('ts-journal-');
   const j = new Journal(dir, silentLogger());
   await j.open();
   for (let i = 0; i < 3; i++) await j.append({ op: 'delete', ref: ref(`s.sending-${i}aaaa`) });

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DirectoryStore } from './directory/directory-store.js';
 import { migrateStore, type MigrateProgress } from './migrate.js';
@@ -9,9 +8,10 @@ import { newJti, recordName, type TokenKind, type TokenRecord } from './token-re
 import type { TokenStore } from './token-store.js';
 import { silentLogger } from '../util/logger.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
+import { tempDir } from '../util/test-temp-dirs.js';
 
 async function started(shards: number): Promise<DirectoryStore> {
-  const root = await mkdtemp(join(tmpdir(), 'ts-migrate-'));
+  const root = await tempDir('ts-migrate-');
   const s = new DirectoryStore({ root, shards, rescanIntervalMs: 60_000, logger: silentLogger(), nodeId: 'migrate-test' });
   await s.start();
   return s;

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+
 import { join } from 'node:path';
 import { Reaper } from './reaper.js';
 import { DirectoryStore } from './directory/directory-store.js';
@@ -9,12 +8,13 @@ import { Mirror } from '../mirror/mirror.js';
 import { ManualClock } from '../util/clock.js';
 import { silentLogger } from '../util/logger.js';
 import { newJti, type TokenRecord } from './token-record.js';
+import { tempDir } from '../util/test-temp-dirs.js';
 
 const H = 3600_000;
 
 async function setup() {
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
-  const store = new DirectoryStore({ root: await mkdtemp(join(tmpdir(), 'ts-reaper-')), shards: 8, rescanIntervalMs: 60_000, logger: silentLogger(), nodeId: 'r', clock });
+  const store = new DirectoryStore({ root: await tempDir('ts-reaper-'), shards: 8, rescanIntervalMs: 60_000, logger: silentLogger(), nodeId: 'r', clock });
   await store.start();
   const mirror = new Mirror(() => store.shards, { clock });
   const reaper = new Reaper(store, mirror, { intervalMs: 60_000, ratePerSecond: 10_000, clockSkewMs: 30_000 }, clock, silentLogger());

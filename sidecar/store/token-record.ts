@@ -17,6 +17,11 @@ export interface TokenRecord {
   issuedAt: number;
   /** When the record may be reaped (ms): the latest moment any token of this jti can be valid. `null` for api tokens. */
   expiresAt: number | null;
+  /**
+   * session tokens: the `exp` of the token as issued (ms), which a sliding reissue moves later, up to
+   * {@link expiresAt}. Absent on records written before it was kept.
+   */
+  tokenExpiresAt?: number;
   /** node.id of the sidecar that issued (or mirrored) it. */
   node: string;
   /** Client address the token is bound to, when bound. */

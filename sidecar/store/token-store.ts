@@ -33,6 +33,10 @@ export interface MemberInfo {
   watch?: 'persistent' | 'one-shot';
   /** Logout markers this node applied lately (subject -> generation): a logout waits until every member lists it. */
   markers?: Record<string, number>;
+  /** Key id (kid) of the secret this member signs with: ids only, never secrets. */
+  signingKid?: string;
+  /** Key ids this member accepts; every member of a cluster should report the same ones. */
+  acceptedKids?: string[];
 }
 
 export interface StoreDescription {
@@ -43,6 +47,16 @@ export interface StoreDescription {
   layoutVersion: number;
   /** ZooKeeper: the server this client is connected to, when known. */
   server?: string;
+}
+
+/** What {@link TokenStore.inspectLayout} found, reading only: the layout as it is, and what a first start would create. */
+export interface LayoutProbe extends StoreDescription {
+  /** Whether the layout exists (`/meta` or meta.json is there). */
+  exists: boolean;
+  /** Paths a start would create (the shard count from `/meta`, or the configured one for a new tree). */
+  wouldCreate: string[];
+  /** Shard nodes or folders a start would create. */
+  missingShards: number;
 }
 
 /**
@@ -140,6 +154,11 @@ export interface TokenStore extends EventEmitter<StoreEvents> {
    * calling `start`. The CLI starts stores without watching.
    */
   start(options?: { watch?: boolean }): Promise<void>;
+  /**
+   * Instead of {@link start} (`config check --connect`): connects and reads the layout, creating and changing
+   * nothing, and reports what a start would create. Close the store afterwards.
+   */
+  inspectLayout(): Promise<LayoutProbe>;
   /** Idempotent; removes watches, timers and listeners. */
   close(): Promise<void>;
   describe(): StoreDescription;

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile, chmod, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile, chmod, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateSecretLine, parseSecrets, readSecretFile, writeSecretFile, kidOf } from './secret-file.js';
 import { SecretError } from '../errors/secret-error.js';
+import { tempDir } from '../util/test-temp-dirs.js';
 
 test('a generated secret file is 0600 and parses; comments and blank lines are skipped', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ts-secret-'));
+  const dir = await tempDir('ts-secret-');
   const path = join(dir, 'token_secret');
   const a = generateSecretLine();
   await writeSecretFile(path, ['# rotated 2026-11-23', a, '', generateSecretLine()]);
@@ -18,7 +18,7 @@ test('a generated secret file is 0600 and parses; comments and blank lines are s
 });
 
 test('a secret file readable by group or others is refused with the chmod to run', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ts-secret-'));
+  const dir = await tempDir('ts-secret-');
   const path = join(dir, 'token_secret');
   await writeFile(path, generateSecretLine() + '\n');
   await chmod(path, 0o644);

@@ -1,7 +1,6 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, chmod, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { DirectoryStore } from './directory-store.js';
@@ -10,14 +9,10 @@ import { silentLogger } from '../../util/logger.js';
 import { newJti, recordName, shardName, shardOf, type TokenRecord } from '../token-record.js';
 import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
 import { waitFor } from '../../util/wait-for.js';
-
-const roots: string[] = [];
-after(() => Promise.all(roots.map((r) => rm(r, { recursive: true, force: true }))));
+import { tempDir } from '../../util/test-temp-dirs.js';
 
 async function newRoot() {
-  const root = await mkdtemp(join(tmpdir(), 'ts-dir-'));
-  roots.push(root);
-  return root;
+  return tempDir('ts-dir-');
 }
 
 function store(root: string, nodeId = 'n1', shards = 16) {

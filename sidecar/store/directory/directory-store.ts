@@ -8,7 +8,7 @@ import { systemClock } from '../../util/clock.js';
 import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
 import { BadRequestError } from '../../errors/bad-request-error.js';
 import type { ConnectionState } from '../connection-state.js';
-import type { ListPage, ListQuery, MemberInfo, StoreDescription, StoreEvents, TokenStore } from '../token-store.js';
+import type { LayoutProbe, ListPage, ListQuery, MemberInfo, StoreDescription, StoreEvents, TokenStore } from '../token-store.js';
 import type { RecordRef, TokenRecord } from '../token-record.js';
 import {
   decodeSubject,
@@ -132,6 +132,26 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
       this.rescan().catch((err) => this.fail(err));
     }, this.options.rescanIntervalMs);
     this.rescanTimer.unref();
+  }
+
+  async inspectLayout(): Promise<LayoutProbe> {
+    const exists = (path: string) => fs.stat(path).then(() => true, () => false);
+    const wouldCreate: string[] = [];
+    for (const path of [this.root, ...['tokens', 'subjects', 'members', 'tmp'].map((sub) => this.dir(sub))]) {
+      if (!(await exists(path))) wouldCreate.push(path);
+    }
+    const metaPath = this.dir('meta.json');
+    const meta = await fs.readFile(metaPath, 'utf8').then((text) => JSON.parse(text) as { layoutVersion: number; shards: number }, () => undefined);
+    if (meta && meta.layoutVersion !== DIRECTORY_LAYOUT_VERSION) {
+      throw new Error(`${metaPath}: layout version ${meta.layoutVersion} is not supported by this tokensync`);
+    }
+    if (meta) this.shardCount = meta.shards;
+    else wouldCreate.push(`${metaPath} (layout ${DIRECTORY_LAYOUT_VERSION}, ${this.shardCount} shards)`);
+    const present = new Set(await fs.readdir(this.dir('tokens')).catch(() => [] as string[]));
+    let missingShards = 0;
+    for (let s = 0; s < this.shardCount; s++) if (!present.has(shardName(s, this.shardCount))) missingShards++;
+    if (missingShards > 0) wouldCreate.push(`${missingShards} shard folders under ${this.dir('tokens')}`);
+    return { ...this.describe(), exists: meta !== undefined, wouldCreate, missingShards };
   }
 
   private async layout(): Promise<void> {

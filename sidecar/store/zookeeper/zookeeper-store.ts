@@ -10,7 +10,7 @@ import { BadRequestError } from '../../errors/bad-request-error.js';
 import { TokensyncError } from '../../errors/tokensync-error.js';
 import type { ConnectionState } from '../connection-state.js';
 import { isConnected } from '../connection-state.js';
-import type { CreateBatchCounts, ListPage, ListQuery, MemberInfo, ReplayReceipts, StoreDescription, StoreEvents, TokenStore } from '../token-store.js';
+import type { CreateBatchCounts, LayoutProbe, ListPage, ListQuery, MemberInfo, ReplayReceipts, StoreDescription, StoreEvents, TokenStore } from '../token-store.js';
 import type { RecordRef, TokenRecord } from '../token-record.js';
 import { decodeSubject, isValidJti, isValidSubject, kindOfJti, parseRecord, parseRecordName } from '../token-record.js';
 import { isGen, markerData, parseMarkerData, type LogoutMarker } from '../logout-marker.js';
@@ -291,6 +291,31 @@ export class ZooKeeperStore extends EventEmitter<StoreEvents> implements TokenSt
       this.watcher = watcher;
       // after start() resolves, so that the caller can build its Mirror with the shard count from /meta
       setImmediate(() => watcher.requestRebuild(0, 'initial'));
+    }
+  }
+
+  async inspectLayout(): Promise<LayoutProbe> {
+    if (this.lifecycle !== 'latent') throw new Error('ZooKeeperStore.inspectLayout() is for a store that was not started');
+    this.lifecycle = 'started';
+    try {
+      await this.openFirstSession();
+      const client = this.requireClient();
+      const wouldCreate: string[] = [];
+      for (const path of [...this.layout.chrootPaths(), ...this.layout.parents()]) {
+        if (!(await client.exists(path))) wouldCreate.push(path);
+      }
+      const meta = await this.readMeta(client);
+      const shards = meta?.shards ?? this.options.shards;
+      if (!meta) wouldCreate.push(`${this.layout.meta} (layout ${LAYOUT_VERSION}, ${shards} shards)`);
+      this.layout.setShards(shards);
+      const present = wouldCreate.includes(this.layout.tokens) ? new Set<string>() : new Set(await client.getChildren(this.layout.tokens));
+      let missingShards = 0;
+      for (let shard = 0; shard < shards; shard++) if (!present.has(this.layout.shardName(shard))) missingShards++;
+      if (missingShards > 0) wouldCreate.push(`${missingShards} shard nodes under ${this.layout.tokens}`);
+      return { ...this.describe(), exists: meta !== undefined, wouldCreate, missingShards };
+    } catch (error) {
+      await this.close();
+      throw this.mapError(error);
     }
   }
 

@@ -1,0 +1,20 @@
+import { promises as fs } from 'node:fs';
+import { SecretError } from '../errors/secret-error.js';
+
+/** Shortest admin token accepted: anything shorter can be guessed over the network. */
+export const MIN_ADMIN_TOKEN_CHARS = 16;
+
+/**
+ * Reads `sidecar.admin.token.file` the way start-up does (and `config check` repeats).
+ * @throws SecretError `admin.unreadable` or `admin.weak`, naming the file and the key.
+ */
+export async function readAdminToken(path: string): Promise<string> {
+  const text = await fs.readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new SecretError(`${path}: cannot read the admin token file (${err.code ?? err.message}); fix or unset sidecar.admin.token.file`, 'admin.unreadable');
+  });
+  const token = text.trim();
+  if (token.length < MIN_ADMIN_TOKEN_CHARS) {
+    throw new SecretError(`${path}: the admin token must be at least ${MIN_ADMIN_TOKEN_CHARS} characters (sidecar.admin.token.file)`, 'admin.weak');
+  }
+  return token;
+}

@@ -1,0 +1,49 @@
+import type { TokensyncOptions } from '../config/options.js';
+import { ConfigError } from '../errors/config-error.js';
+import { TokensyncError } from '../errors/tokensync-error.js';
+import { createFallbackStore } from '../store/create-store.js';
+import { silentLogger } from '../util/logger.js';
+import { readAdminToken } from './admin-token.js';
+import { probeListen } from './listen-check.js';
+import { planSecret } from './secret-plan.js';
+
+/** One result of {@link preflight}: an `error` is something start-up refuses. */
+export interface Finding {
+  level: 'error' | 'warning' | 'info';
+  message: string;
+}
+
+/**
+ * The checks start-up makes beyond the properties file's values (the sidecar runs the same functions), made
+ * without writing anything: the signing secret (present, mode, strength, or whether one would be created),
+ * the admin token file, the listen address, the fallback store's properties file.
+ */
+export async function preflight(options: TokensyncOptions): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const refused = (err: unknown) => {
+    if (!(err instanceof TokensyncError) && !(err instanceof ConfigError)) throw err;
+    findings.push({ level: 'error', message: err.message });
+  };
+
+  await planSecret(options).then((plan) => {
+    if (plan.action === 'create') {
+      findings.push({ level: 'info', message: `secret: none yet; the first start creates ${plan.path} (a new single node on a DIRECTORY store nobody else uses); copy it to every node before starting them` });
+    } else {
+      const kids = plan.keys.map((k) => k.kid);
+      findings.push({ level: 'info', message: `secret: ${options.token.secretFile}, signing with ${kids[0]}${kids.length > 1 ? `, also accepting ${kids.slice(1).join(', ')}` : ''}` });
+    }
+  }, refused);
+
+  if (options.sidecar.adminTokenFile) {
+    await readAdminToken(options.sidecar.adminTokenFile).then(() => findings.push({ level: 'info', message: `admin token: ${options.sidecar.adminTokenFile}` }), refused);
+  }
+
+  const { host, port } = options.sidecar.listen;
+  const listen = await probeListen(host, port);
+  if (listen.error) findings.push({ level: 'error', message: listen.error.message });
+  if (listen.inUse) findings.push({ level: 'warning', message: `sidecar.listen: ${host}:${port} is in use now (by this node's running sidecar?); a second sidecar there would not start` });
+
+  // the previous store of a cutover must load too, or the sidecar will not start
+  await createFallbackStore(options, silentLogger()).then((previous) => previous?.close(), refused);
+  return findings;
+}
