@@ -220,7 +220,7 @@ test('subjects logout of a subject with no tokens says so, with the subject prob
   const nobody = await run('subjects', 'logout', 'zed-the-unknown', '--config', config);
   assert.match(nobody.out, /^no tokens found for subject "zed-the-unknown"; 0 tokens revoked/);
   const real = await run('subjects', 'logout', 'alice', '--config', config);
-  assert.equal(real.out, 'logged out alice everywhere: 2 tokens revoked');
+  assert.equal(real.out, 'logged out alice everywhere: 2 tokens revoked, logout generation 1');
 });
 
 test('sidecar: a port in use stops start-up with exit 2 and one line naming sidecar.listen', async () => {

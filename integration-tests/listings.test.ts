@@ -78,7 +78,7 @@ test('records a logout revoked are marked until the reaper deletes them', async 
   const kept = await node.api.issue({ subject: 'lena' });
   const jti = kept.body.jti as string;
   const out = await cli('subjects', 'logout', 'lena');
-  assert.equal(out.trim(), 'logged out lena everywhere: 1 token revoked');
+  assert.equal(out.trim(), 'logged out lena everywhere: 1 token revoked, logout generation 1');
   assert.match(await cli('tokens', 'list', '--subject', 'lena'), new RegExp(`^${jti.replace(/\./g, '\\.')}\\s+lena\\s.*\\srevoked by logout\\s+n1$`, 'm'));
   assert.match(await cli('tokens', 'show', jti), /^status {12}revoked by logout \(the reaper deletes the record later\)$/m);
   const json = JSON.parse(await cli('tokens', 'list', '--subject', 'lena', '--json')) as { items: Array<{ revokedByLogout: boolean }> };
