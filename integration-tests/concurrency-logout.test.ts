@@ -17,7 +17,7 @@ import { forEachBounded } from '../sidecar/util/for-each-bounded.js';
 const ROUNDS = size(30, 200);
 let zk: ZooKeeperCluster;
 let dir: string;
-let nodes: SidecarProcess[] = [];
+const nodes: SidecarProcess[] = [];
 
 before(async () => {
   zk = await startZooKeeper({ servers: 3 });

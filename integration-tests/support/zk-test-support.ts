@@ -18,7 +18,7 @@ export function nextEvent<A extends unknown[]>(
 ): Promise<A> {
   return new Promise((resolve, reject) => {
     const listener = (...args: unknown[]) => {
-      let ok = false;
+      let ok: boolean;
       try {
         ok = accept(...(args as A));
       } catch (error) {
