@@ -139,7 +139,7 @@ let lastIso = '';
 export function isoOrNull(ms: number | null): string | null {
   if (ms === null) return null;
   if (ms !== lastIsoMs) {
-    lastIso = new Date(ms).toISOString(); // throws (RangeError) for a time a Date cannot hold, as it did: nothing remembered
+    lastIso = new Date(ms).toISOString(); // throws (RangeError) for a time a Date cannot hold, before anything is remembered
     lastIsoMs = ms;
   }
   return lastIso;
