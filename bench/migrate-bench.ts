@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { LocalZooKeeper } from '../integration-tests/zookeeper/local-zookeeper.js';
 import { DirectoryStore } from '../sidecar/store/directory/directory-store.js';
 import { ZooKeeperStore } from '../sidecar/store/zookeeper/zookeeper-store.js';
-import { rawCreateRate } from '../sidecar/store/zookeeper/bench-raw-create.js';
+import { rawCreateRate } from './support/raw-create.js';
 import { migrateStore, type MigrateResult } from '../sidecar/store/migrate.js';
 import { newJti, recordName, shardName, shardOf, type TokenRecord } from '../sidecar/store/token-record.js';
 import { silentLogger } from '../sidecar/util/logger.js';

@@ -9,7 +9,7 @@ import { makeConfigCommand } from './commands/config.js';
 import { makeClusterCommand } from './commands/cluster.js';
 import { makeStoreCommand } from './commands/store.js';
 import { CliError, processIo, type Io } from './output.js';
-import { ConfigError } from '../sidecar/errors/config-error.js';
+import { EXIT_CODES, type ExitCode } from './exit-codes.js';
 import { TokensyncError } from '../sidecar/errors/tokensync-error.js';
 import { VERSION } from '../sidecar/version.js';
 import { describeBinding } from '../sidecar/store/zookeeper/binding-patch.js';
@@ -57,15 +57,12 @@ export function commanderErrorLine(text: string, command: Command): string {
   return `tokensync: ${what} (add --help for usage: ${path.join(' ')} --help)`;
 }
 
+const COMMANDER_DONE = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help']);
+
 /** Exit code for an error: 2 for bad usage or configuration, 1 for anything that was tried and failed. */
-export function exitCodeOf(err: unknown): number {
-  if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-    return 2;
-  }
-  if (err instanceof CliError) return err.exitCode;
-  if (err instanceof ConfigError) return 2;
-  if (err instanceof TokensyncError) return err.code.startsWith('secret.') || err.code.startsWith('admin.') || err.code.startsWith('request.') ? 2 : 1;
+export function exitCodeOf(err: unknown): ExitCode {
+  if (err instanceof CommanderError) return COMMANDER_DONE.has(err.code) ? 0 : 2;
+  if (err instanceof TokensyncError) return EXIT_CODES[err.code];
   return 1;
 }
 

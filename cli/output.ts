@@ -1,8 +1,11 @@
 import { Command } from 'commander';
+import type { CliErrorCode } from '../sidecar/errors/error-codes.js';
+import { TokensyncError } from '../sidecar/errors/tokensync-error.js';
 
-/** An error the CLI reports as one line and an exit code (0 done, 1 failed, 2 bad usage or configuration). */
-export class CliError extends Error {
+/** An error the CLI reports as one line and an exit code: 1 (`cli.failed`) or 2 (`cli.usage`). */
+export class CliError extends TokensyncError {
   override readonly name = 'CliError';
+  readonly code: CliErrorCode;
   /** The command already said why (e.g. `verify` printed its checks): only the exit code is left to give. */
   readonly reported: boolean;
   constructor(
@@ -11,6 +14,7 @@ export class CliError extends Error {
     options: { reported?: boolean } = {},
   ) {
     super(message);
+    this.code = exitCode === 2 ? 'cli.usage' : 'cli.failed';
     this.reported = options.reported === true;
   }
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
 import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
-import { FULL, claimsOf, forEachLimit, size, sleep } from './support/load.js';
+import { FULL, claimsOf, size, sleep } from './support/load.js';
+import { forEachBounded } from '../sidecar/util/for-each-bounded.js';
 
 /**
  * Logout everywhere racing with issuing for the same subject on three sidecars. The promise of
@@ -16,7 +17,7 @@ import { FULL, claimsOf, forEachLimit, size, sleep } from './support/load.js';
 const ROUNDS = size(30, 200);
 let zk: ZooKeeperCluster;
 let dir: string;
-let nodes: SidecarProcess[] = [];
+const nodes: SidecarProcess[] = [];
 
 before(async () => {
   zk = await startZooKeeper({ servers: 3 });
@@ -110,7 +111,7 @@ test(`revoking on another node right after the issue, ${size(2_000, 10_000)} tim
   const rounds = size(2_000, 10_000);
   const failures: string[] = [];
   // 16 at a time, so that the servers lag behind one another as they do under load
-  await forEachLimit(Array.from({ length: rounds }, (_, i) => i), 16, async (round) => {
+  await forEachBounded(Array.from({ length: rounds }, (_, i) => i), 16, async (round) => {
     const issuer = nodes[round % 3]!;
     const revoker = nodes[(round + 1 + (round % 2)) % 3]!;
     const issued = await issuer.api.issue({ subject: `quick-${round}` });

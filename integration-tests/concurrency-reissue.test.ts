@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
 import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
-import { FULL, claimsOf, forEachLimit, size, sleep } from './support/load.js';
+import { FULL, claimsOf, size, sleep } from './support/load.js';
+import { forEachBounded } from '../sidecar/util/for-each-bounded.js';
 import { waitFor } from '../sidecar/util/wait-for.js';
 
 /**
@@ -44,7 +45,7 @@ after(async () => {
 
 async function issueBatch(first: number, n: number): Promise<Array<{ token: string; jti: string; subject: string }>> {
   const issued: Array<{ token: string; jti: string; subject: string }> = [];
-  await forEachLimit(Array.from({ length: n }, (_, i) => first + i), 8, async (i) => {
+  await forEachBounded(Array.from({ length: n }, (_, i) => first + i), 8, async (i) => {
     const subject = `slider-${i}`;
     const res = await nodes[i % 3]!.api.issue({ subject, ttl: TTL_S });
     assert.equal(res.status, 201, res.text);
@@ -69,7 +70,7 @@ test(`sliding reissue racing with revocation (by jti and by logout), ${TOKENS} t
   }
 
   async function raceBatch(issued: Array<{ token: string; jti: string; subject: string }>) {
-  await forEachLimit(issued.entries(), 6, async ([i, tok]) => {
+  await forEachBounded(issued.entries(), 6, async ([i, tok]) => {
     const copies = new Set<string>([tok.token]);
     everySeen.set(tok.jti, copies);
     let revokedAt = 0;

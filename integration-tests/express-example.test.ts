@@ -7,7 +7,7 @@ import { ROOT, SidecarProcess, runCli, startSidecars, tempDir, writeProperties }
 import { ExampleApp, cookieFrom, loginAs } from './support/example-app.js';
 import { request } from './support/http.js';
 import { NginxProcess, localizeConfig, nginxSkipReason } from './support/nginx.js';
-import { TIME_SCALE, waitFor } from '../sidecar/util/wait-for.js';
+import { waitFor } from '../sidecar/util/wait-for.js';
 
 /**
  * examples/express-app end to end, as its README runs it: two instances of

@@ -5,7 +5,8 @@ import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
 import { SidecarProcess } from './support/sidecar-process.js';
 import { zooKeeperSidecarProps } from './support/zk-sidecars.js';
 import { treeDigestFresh } from './support/zk-tree.js';
-import { FULL, checkLedger, forEachLimit, size, sleep, type IssuedToken } from './support/load.js';
+import { FULL, checkLedger, size, sleep, type IssuedToken } from './support/load.js';
+import { forEachBounded } from '../sidecar/util/for-each-bounded.js';
 import { waitFor } from '../sidecar/util/wait-for.js';
 
 /**
@@ -79,7 +80,7 @@ async function burst(node: SidecarProcess, ledger: Ledger, revocable: IssuedToke
 
 async function issueOn(node: SidecarProcess, n: number, subject: string): Promise<IssuedToken[]> {
   const out: IssuedToken[] = [];
-  await forEachLimit(Array.from({ length: n }, (_, i) => i), 8, async (i) => {
+  await forEachBounded(Array.from({ length: n }, (_, i) => i), 8, async (i) => {
     const res = await node.api.issue({ subject: `${subject}-${i % 20}` });
     assert.equal(res.status, 201, res.text);
     out.push({ jti: res.body.jti, token: res.body.token, node: node.spec.nodeId, replicated: res.body.replicated, at: Date.now() });
@@ -183,7 +184,7 @@ test('kill -9 while the journal is replayed, another node revoking what was repl
     // another node revokes every one of them that reached the tree
     await waitFor(async () => (await storeStates(others)).every((s) => s === 'connected' || s === 'reconnected'), 'the others reconnect', 30_000, 50);
     let revokedByOthers = 0;
-    await forEachLimit(journaled, 8, async (tok) => {
+    await forEachBounded(journaled, 8, async (tok) => {
       const res = await others[0]!.api.revoke(tok.jti);
       if (res.status === 204) {
         ledger.revoked.add(tok.jti);

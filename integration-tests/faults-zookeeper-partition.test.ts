@@ -31,7 +31,7 @@ let cached: SidecarProcess;
 let rejecting: SidecarProcess;
 let direct: SidecarProcess;
 let all: SidecarProcess[];
-let stable: IssuedToken[] = [];
+const stable: IssuedToken[] = [];
 const figures: Record<string, unknown>[] = [];
 
 before(async () => {
@@ -100,7 +100,10 @@ async function partition(t: { diagnostic: (m: string) => void }, label: string, 
 
   load.setPhase('cut');
   const cutAt = Date.now();
-  for (const p of proxies) (mode === 'cut' ? p.cut() : p.blackhole());
+  for (const p of proxies) {
+    if (mode === 'cut') p.cut();
+    else p.blackhole();
+  }
   await waitFor(async () => !isUp(await storeState(cached)) && !isUp(await storeState(rejecting)), 'the cut sidecars report the partition', 20_000, 25).catch(async (err) => {
     throw new Error(`${(err as Error).message}: ${await storeState(cached)}/${await storeState(rejecting)}; proxies ${proxies.map((p) => `${p.state} open ${p.openConnections} accepted ${p.connectionsAccepted}`)}\n${[cached, rejecting].map((n) => n.logs.split('\n').filter((l) => /ZooKeeper|session/.test(l)).slice(-15).join('\n')).join('\n----\n')}`);
   });

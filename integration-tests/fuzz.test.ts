@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
+import { forEachBounded, indices } from '../sidecar/util/for-each-bounded.js';
 import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
 import { FuzzGenerator, isAlive, readSigningSecret, rssKiB, sendFuzz, type FuzzMaterial, type FuzzOutcome, type FuzzRequest } from './support/fuzz.js';
 
@@ -74,27 +75,22 @@ interface RunStats {
 async function run(generator: FuzzGenerator, count: number, onAnswer?: (done: number) => void): Promise<RunStats> {
   const stats: RunStats = { requests: 0, ms: 0, outcomes: new Map(), byKind: { http: 0, raw: 0 }, failures: [], unanswered: new Map(), timeouts: { http: 0, raw: 0 } };
   const started = Date.now();
-  let issued = 0;
-  const worker = async () => {
-    while (issued < count) {
-      issued++;
-      const req: FuzzRequest = generator.next();
-      const { outcome, body } = await sendFuzz(sidecar.port, req);
-      stats.requests++;
-      onAnswer?.(stats.requests);
-      stats.byKind[req.kind]++;
-      stats.outcomes.set(outcome, (stats.outcomes.get(outcome) ?? 0) + 1);
-      if (outcome === 'timeout') stats.timeouts[req.kind]++;
-      const failed = (typeof outcome === 'number' && outcome >= 500) || (outcome === 'timeout' && req.kind === 'http');
-      if (failed && stats.failures.length < 20) stats.failures.push({ outcome, req: describe(req), body: body.slice(0, 300) });
-      if (typeof outcome !== 'number') {
-        const examples = stats.unanswered.get(outcome) ?? [];
-        if (examples.length < 3) examples.push(`${req.kind}: ${describe(req).slice(0, 160)} (${body.slice(0, 80)})`);
-        stats.unanswered.set(outcome, examples);
-      }
+  await forEachBounded(indices(count), CONCURRENCY, async () => {
+    const req: FuzzRequest = generator.next();
+    const { outcome, body } = await sendFuzz(sidecar.port, req);
+    stats.requests++;
+    onAnswer?.(stats.requests);
+    stats.byKind[req.kind]++;
+    stats.outcomes.set(outcome, (stats.outcomes.get(outcome) ?? 0) + 1);
+    if (outcome === 'timeout') stats.timeouts[req.kind]++;
+    const failed = (typeof outcome === 'number' && outcome >= 500) || (outcome === 'timeout' && req.kind === 'http');
+    if (failed && stats.failures.length < 20) stats.failures.push({ outcome, req: describe(req), body: body.slice(0, 300) });
+    if (typeof outcome !== 'number') {
+      const examples = stats.unanswered.get(outcome) ?? [];
+      if (examples.length < 3) examples.push(`${req.kind}: ${describe(req).slice(0, 160)} (${body.slice(0, 80)})`);
+      stats.unanswered.set(outcome, examples);
     }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  });
   stats.ms = Date.now() - started;
   return stats;
 }

@@ -2,6 +2,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FAKETIME_MISSING, faketimeLibrary } from './support/faketime.js';
 import { FULL, size } from './support/load.js';
+import { forEachBounded, indices } from '../sidecar/util/for-each-bounded.js';
 import type { SidecarProcess } from './support/sidecar-process.js';
 import { startSkewCluster, type SkewCluster, type SkewStore } from './support/skew-cluster.js';
 
@@ -136,23 +137,19 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
         else if (tries.every((r) => r.status !== 200)) lateWinner.push(all.map((r) => `${r.status} ${r.body?.reason ?? r.text.slice(0, 80)}`).join(', '));
       };
 
-      let left = OPS;
-      const worker = async () => {
-        while (left-- > 0) {
-          const r = random();
-          const node = pick(nodes);
-          const subject = pick(subjects);
-          if (r < 0.3 || issued.length < 5) await issue(node, subject, random() < 0.8 ? 'session' : 'api');
-          else if (r < 0.8) {
-            // recent tokens mostly: those are the ones a logout races with
-            const tok = issued[Math.max(0, issued.length - 1 - Math.floor(random() * Math.min(issued.length, 40)))]!;
-            await validate(node, tok);
-          } else if (r < 0.86) await logout(node, subject);
-          else await onetime(subject);
-        }
-      };
       const started = Date.now();
-      await Promise.all(Array.from({ length: WORKERS }, worker));
+      await forEachBounded(indices(OPS), WORKERS, async () => {
+        const r = random();
+        const node = pick(nodes);
+        const subject = pick(subjects);
+        if (r < 0.3 || issued.length < 5) await issue(node, subject, random() < 0.8 ? 'session' : 'api');
+        else if (r < 0.8) {
+          // recent tokens mostly: those are the ones a logout races with
+          const tok = issued[Math.max(0, issued.length - 1 - Math.floor(random() * Math.min(issued.length, 40)))]!;
+          await validate(node, tok);
+        } else if (r < 0.86) await logout(node, subject);
+        else await onetime(subject);
+      });
       // a final pass: every token against every node, after everything returned
       for (const tok of issued.slice(-200)) for (const node of nodes) await validate(node, tok);
       const figures = { store, full: FULL, seed: SEED, offsets, ops: OPS, ms: Date.now() - started, ...counts, onetimeReplaced: noWinner.length, raceLostThenWon: lateWinner.length, lateWinnerSample: lateWinner.slice(0, 3), violations: violations.length };

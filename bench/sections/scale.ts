@@ -203,6 +203,7 @@ function mirrorHeapPerToken(ctx: BenchContext, size: number): { size: number; by
   const after = process.memoryUsage().heapUsed;
   const bytesPerToken = (after - before) / size;
   if (mirror.size !== size) throw new Error(`mirror holds ${mirror.size}, expected ${size}`);
+  // eslint-disable-next-line no-useless-assignment -- dropped so that gc() frees it before the next size
   mirror = undefined;
   gc();
   ctx.log(`in-process Mirror with ${fmt(size)} records: ${fmt(bytesPerToken)} heap bytes/token, load ${loadavg()}`);

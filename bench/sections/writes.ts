@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from '../../integration-tests/support/http.js';
-import { rawCreateRate } from '../../sidecar/store/zookeeper/bench-raw-create.js';
+import { rawCreateRate } from '../support/raw-create.js';
 import { ZooKeeperStore } from '../../sidecar/store/zookeeper/index.js';
 import { DEFAULT_CREATE_BATCH, DEFAULT_CREATES_IN_FLIGHT } from '../../sidecar/store/zookeeper/zookeeper-store.js';
 import { newJti } from '../../sidecar/store/token-record.js';
@@ -300,7 +300,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       '',
       '```sh',
       'npm run bench -- --only writes',
-      'node dist/sidecar/store/zookeeper/bench-raw-create.js <connect string> 20000   # the raw ceiling alone',
+      'node dist/bench/support/raw-create.js <connect string> 20000   # the raw ceiling alone',
       '```',
     ].join('\n');
     return { id: 'writes', title: writesSection.title, markdown, goals };

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { ZooKeeperStore } from '../../sidecar/store/zookeeper/index.js';
 import { newJti, recordName, shardName, shardOf, type TokenRecord } from '../../sidecar/store/token-record.js';
 import { silentLogger } from '../../sidecar/util/logger.js';
+import { forEachBounded, indices } from '../../sidecar/util/for-each-bounded.js';
 import { connectBinding, zkCall } from './zk.js';
 
 /** Creates in flight while populating: enough to keep a server's commit pipeline full. */
@@ -29,31 +30,26 @@ export async function populate(
   try {
     const now = Date.now();
     const started = performance.now();
-    let next = 0;
     let done = 0;
     let lastReport = started;
-    const worker = async () => {
-      while (next < n) {
-        const i = next++;
-        const record: TokenRecord = {
-          jti: newJti('session'),
-          subject: `user-${i >> 1}@example.com`,
-          kind: 'session',
-          issuedAt: now,
-          expiresAt: now + 7 * 86_400_000,
-          node: 'bench-populate',
-        };
-        const path = `${chroot}/tokens/${shardName(shardOf(record.jti, actualShards), actualShards)}/${recordName(record)}`;
-        await zkCall((cb) => zk.native.a_create(path, JSON.stringify(record), 0, cb));
-        done++;
-        const t = performance.now();
-        if (t - lastReport > 10_000) {
-          lastReport = t;
-          onProgress(done, done / ((t - started) / 1000));
-        }
+    await forEachBounded(indices(n), IN_FLIGHT, async (i) => {
+      const record: TokenRecord = {
+        jti: newJti('session'),
+        subject: `user-${i >> 1}@example.com`,
+        kind: 'session',
+        issuedAt: now,
+        expiresAt: now + 7 * 86_400_000,
+        node: 'bench-populate',
+      };
+      const path = `${chroot}/tokens/${shardName(shardOf(record.jti, actualShards), actualShards)}/${recordName(record)}`;
+      await zkCall((cb) => zk.native.a_create(path, JSON.stringify(record), 0, cb));
+      done++;
+      const t = performance.now();
+      if (t - lastReport > 10_000) {
+        lastReport = t;
+        onProgress(done, done / ((t - started) / 1000));
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, n) }, worker));
+    });
     const seconds = (performance.now() - started) / 1000;
     return { seconds, perSecond: n / seconds };
   } finally {

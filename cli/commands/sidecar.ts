@@ -25,7 +25,7 @@ export function makeSidecarCommand(): Command {
           if (stopping) return;
           stopping = true;
           sidecar.logger.info('shutting down', { signal });
-          sidecar.close().finally(resolve);
+          void sidecar.close().finally(resolve);
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));

@@ -1,5 +1,6 @@
 import { request as httpRequest, Agent } from 'node:http';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read JSON bodies field by field
 export interface HttpResult<T = any> {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -10,6 +11,7 @@ export interface HttpResult<T = any> {
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
 /** A plain HTTP request (node:http, so any header can be set, Cookie included). JSON bodies are parsed when they parse. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- as HttpResult
 export function request<T = any>(
   baseUrl: string,
   method: string,

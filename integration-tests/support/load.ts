@@ -1,3 +1,4 @@
+import { forEachBounded } from '../../sidecar/util/for-each-bounded.js';
 import type { SidecarProcess } from './sidecar-process.js';
 import type { HttpResult } from './http.js';
 
@@ -288,15 +289,6 @@ export class LoadRun {
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
-export async function forEachLimit<T>(items: Iterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  const it = items[Symbol.iterator]();
-  const worker = async () => {
-    for (let next = it.next(); !next.done; next = it.next()) await fn(next.value);
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
-}
-
 export interface LedgerCheck {
   issuesChecked: number;
   revocationsChecked: number;
@@ -322,7 +314,7 @@ export async function checkLedger(
     if (unknown.has(t.jti)) continue;
     for (const node of nodes) checks.push({ t, node });
   }
-  await forEachLimit(checks, 16, async ({ t, node }) => {
+  await forEachBounded(checks, 16, async ({ t, node }) => {
     const v = await node.api.validate(t.token);
     if (revoked.has(t.jti)) {
       out.revocationsChecked++;

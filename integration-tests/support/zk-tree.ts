@@ -66,6 +66,7 @@ export async function treeDigestFresh(connect: string, chroot: string): Promise<
 
 /** What a sidecar process exposes for the comparison: its API. */
 interface HasApi {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- whatever HttpResult's body is
   api: { get(path: string): Promise<{ body: any }> };
 }
 

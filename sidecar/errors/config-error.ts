@@ -1,8 +1,7 @@
-export type ConfigErrorCode =
-  | 'config.invalid'
-  | 'config.unknown_key'
-  | 'config.missing'
-  | 'config.unreadable';
+import type { ConfigErrorCode } from './error-codes.js';
+import { TokensyncError } from './tokensync-error.js';
+
+export type { ConfigErrorCode };
 
 export interface ConfigErrorDetails {
   /** The properties key at fault, when there is one. */
@@ -19,7 +18,7 @@ export interface ConfigErrorDetails {
  * what is allowed, so an operator can fix the file from the log line alone.
  * Value parsers throw it without a key; the loader adds the key with {@link withKey}.
  */
-export class ConfigError extends Error {
+export class ConfigError extends TokensyncError {
   override readonly name = 'ConfigError';
   readonly code: ConfigErrorCode;
   readonly key?: string;

@@ -1,3 +1,4 @@
+export { ERROR_CODES, type TokensyncErrorCode } from './error-codes.js';
 export { TokensyncError } from './tokensync-error.js';
 export { StoreUnavailableError } from './store-unavailable-error.js';
 export { JournalUnavailableError } from './journal-unavailable-error.js';

@@ -28,7 +28,7 @@ const issued: IssueRequest[] = [];
 const service = {
   issue: async (req: IssueRequest) => {
     issued.push(req);
-    if (req.subject === 'store-down') throw new BadRequestError('no', 'request.test', 400);
+    if (req.subject === 'store-down') throw new BadRequestError('no', 'request.invalid', 400);
     return { ...ISSUED, subject: req.subject, kind: req.kind, expiresAt: req.kind === 'api' ? null : ISSUED.expiresAt };
   },
   mirrorToken: async () => {

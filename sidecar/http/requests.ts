@@ -15,7 +15,7 @@ export function asObject(body: unknown): Json {
   return body as Json;
 }
 
-function optionalString(body: Json, field: string, max = 4096): string | undefined {
+function optionalString(body: Json, field: 'clientIp', max = 4096): string | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw new BadRequestError(`${field} must be a string`, `request.${field}`);
@@ -139,7 +139,7 @@ let lastIso = '';
 export function isoOrNull(ms: number | null): string | null {
   if (ms === null) return null;
   if (ms !== lastIsoMs) {
-    lastIso = new Date(ms).toISOString(); // throws (RangeError) for a time a Date cannot hold, as it did: nothing remembered
+    lastIso = new Date(ms).toISOString(); // throws (RangeError) for a time a Date cannot hold, before anything is remembered
     lastIsoMs = ms;
   }
   return lastIso;

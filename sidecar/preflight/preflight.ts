@@ -1,5 +1,4 @@
 import type { TokensyncOptions } from '../config/options.js';
-import { ConfigError } from '../errors/config-error.js';
 import { TokensyncError } from '../errors/tokensync-error.js';
 import { createFallbackStore } from '../store/create-store.js';
 import { silentLogger } from '../util/logger.js';
@@ -21,7 +20,7 @@ export interface Finding {
 export async function preflight(options: TokensyncOptions): Promise<Finding[]> {
   const findings: Finding[] = [];
   const refused = (err: unknown) => {
-    if (!(err instanceof TokensyncError) && !(err instanceof ConfigError)) throw err;
+    if (!(err instanceof TokensyncError)) throw err;
     findings.push({ level: 'error', message: err.message });
   };
 

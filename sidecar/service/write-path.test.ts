@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 
-import { join } from 'node:path';
 import { WritePath } from './write-path.js';
 import { Journal } from '../store/journal.js';
 import { Mirror } from '../mirror/mirror.js';
@@ -83,6 +82,7 @@ class ReceiptStore extends FakeStore {
 
   constructor() {
     super();
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the receipts object's getter and methods reach the store
     const store = this;
     this.receipts = {
       available: true,

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { join } from 'node:path';
 import { Reaper } from './reaper.js';
 import { DirectoryStore } from './directory/directory-store.js';
 import { Mirror } from '../mirror/mirror.js';

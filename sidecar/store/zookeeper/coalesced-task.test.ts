@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoalescedTask } from './coalesced-task.js';
-import { forEachBounded } from './for-each-bounded.js';
 
 describe('CoalescedTask', () => {
   it('runs a burst of requests as one run in flight plus one queued', async () => {
@@ -33,31 +32,5 @@ describe('CoalescedTask', () => {
     await assert.rejects(first, /boom/);
     await second;
     assert.equal(runs, 2);
-  });
-});
-
-describe('forEachBounded', () => {
-  it('keeps at most `limit` calls in flight and visits every item', async () => {
-    let inFlight = 0;
-    let peak = 0;
-    const seen: number[] = [];
-    await forEachBounded(Array.from({ length: 100 }, (_, i) => i), 7, async (i) => {
-      inFlight++;
-      peak = Math.max(peak, inFlight);
-      await new Promise((r) => setImmediate(r));
-      seen.push(i);
-      inFlight--;
-    });
-    assert.equal(peak, 7);
-    assert.equal(seen.length, 100);
-  });
-
-  it('rethrows the first failure', async () => {
-    await assert.rejects(
-      forEachBounded([1, 2, 3], 2, async (i) => {
-        if (i === 2) throw new Error('two');
-      }),
-      /two/,
-    );
   });
 });

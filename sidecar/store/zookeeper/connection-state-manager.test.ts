@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ConnectionState } from '../connection-state.js';
 import { ConnectionStateManager } from './connection-state-manager.js';
-import { capturingLogger, nextEvent } from './zk-test-support.js';
+import { capturingLogger, nextEvent } from '../../../integration-tests/support/zk-test-support.js';
 
 function manager(sessionTimeoutMs = 10_000) {
   const { logger, lines } = capturingLogger('info');

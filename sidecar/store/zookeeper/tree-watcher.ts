@@ -6,7 +6,7 @@ import type { StoreEvents } from '../token-store.js';
 import { decodeSubject } from '../token-record.js';
 import { parseMarkerData, type LogoutMarker } from '../logout-marker.js';
 import { CoalescedTask } from './coalesced-task.js';
-import { forEachBounded } from './for-each-bounded.js';
+import { forEachBounded, indices } from '../../util/for-each-bounded.js';
 import type { ZkLayout } from './layout.js';
 import type { ZkClient, ZkWatchType } from './zk-client.js';
 import { ZkCode, ZkError, isZkError } from './zk-error.js';
@@ -49,10 +49,6 @@ type MarkerRead =
 /** Delay before re-reading a shard whose watch-triggered read failed while the session stayed up. */
 const READ_RETRY_MS = 1_000;
 const MAX_REBUILD_BACKOFF_MS = 30_000;
-
-function* range(n: number): Generator<number> {
-  for (let i = 0; i < n; i++) yield i;
-}
 
 /**
  * Feeds a Mirror from the tree, as CuratorCache / TreeCache feed their listeners, with ONE {@link rebuild} (full
@@ -176,7 +172,7 @@ export class TreeWatcher {
     const shards = this.host.layout.shards;
     // before the listings: a record created between its shard's listing and the watch would be missed
     await this.armPersistentWatch();
-    await forEachBounded(range(shards), this.host.readConcurrency, (shard) => this.shardTasks[shard]!.request());
+    await forEachBounded(indices(shards), this.host.readConcurrency, (shard) => this.shardTasks[shard]!.request());
     this.markersFull = true;
     await this.markerTask.request();
     if (!this.active) return;

@@ -4,7 +4,7 @@ import { ZkClient } from './zk-client.js';
 import { ZkMultiError } from './zk-multi-error.js';
 import { ZkCode, ZkError } from './zk-error.js';
 import { startZooKeeper, type ZooKeeperCluster } from '../../../integration-tests/zookeeper/index.js';
-import { capturingLogger, rawClient } from './zk-test-support.js';
+import { capturingLogger, rawClient } from '../../../integration-tests/support/zk-test-support.js';
 
 // ZkClient.multi over the binding's a_multi (tokensync's multi patch) against a real ZooKeeper: one transaction,
 // all or nothing.

@@ -1,4 +1,7 @@
+import type { StoreErrorCode } from '../../errors/error-codes.js';
 import { TokensyncError } from '../../errors/tokensync-error.js';
+
+type ZooKeeperStoreErrorCode = Extract<StoreErrorCode, `store.zookeeper.${string}`>;
 
 /**
  * The ensemble answered, but not as the store needs: the tree is protected by another identity
@@ -8,8 +11,8 @@ import { TokensyncError } from '../../errors/tokensync-error.js';
  */
 export class ZooKeeperStoreError extends TokensyncError {
   override readonly name = 'ZooKeeperStoreError';
-  readonly code: string;
-  constructor(message: string, code = 'store.zookeeper.failed', options?: { cause?: unknown }) {
+  readonly code: ZooKeeperStoreErrorCode;
+  constructor(message: string, code: ZooKeeperStoreErrorCode = 'store.zookeeper.failed', options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
   }

@@ -9,7 +9,7 @@ import { newJti, recordName } from '../token-record.js';
 import { ZooKeeperStore } from './zookeeper-store.js';
 import type { ZkClient } from './zk-client.js';
 import { startZooKeeper, type ZooKeeperCluster } from '../../../integration-tests/zookeeper/index.js';
-import { capturingLogger, eventually, nextEvent, rawClient } from './zk-test-support.js';
+import { capturingLogger, eventually, nextEvent, rawClient } from '../../../integration-tests/support/zk-test-support.js';
 
 const SHARDS = 8;
 

@@ -13,7 +13,7 @@ import { ZkCode, isZkError } from './zk-error.js';
 import { CreateMode, type ZkClient } from './zk-client.js';
 import type { LogoutMarker } from '../logout-marker.js';
 import { startZooKeeper, type ZooKeeperCluster } from '../../../integration-tests/zookeeper/index.js';
-import { capturingLogger, eventually, nextEvent, rawClient } from './zk-test-support.js';
+import { capturingLogger, eventually, nextEvent, rawClient } from '../../../integration-tests/support/zk-test-support.js';
 
 const SHARDS = 16;
 

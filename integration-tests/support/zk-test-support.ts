@@ -1,10 +1,10 @@
-/** Small helpers shared by this folder's tests (not a test file itself). */
+/** Helpers for the ZooKeeper store's unit tests in sidecar/store/zookeeper/ (test support, outside the product tree). */
 import type { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import type { Logger } from '../../util/logger.js';
-import { ZkClient } from './zk-client.js';
-import { scaledTimeout as scaled } from '../../../integration-tests/zookeeper/index.js';
+import type { Logger } from '../../sidecar/util/logger.js';
+import { ZkClient } from '../../sidecar/store/zookeeper/zk-client.js';
+import { scaledTimeout as scaled } from '../zookeeper/index.js';
 
 /**
  * Resolves with the arguments of the first `event` for which `accept` returns true; rejects after `timeoutMs`
@@ -18,7 +18,7 @@ export function nextEvent<A extends unknown[]>(
 ): Promise<A> {
   return new Promise((resolve, reject) => {
     const listener = (...args: unknown[]) => {
-      let ok = false;
+      let ok: boolean;
       try {
         ok = accept(...(args as A));
       } catch (error) {

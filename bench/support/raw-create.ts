@@ -6,13 +6,14 @@
  * With its `multi` argument the same creates go grouped into transactions (the binding's `a_multi`, tokensync's
  * multi patch), as the store sends them: the ceiling of the batched design.
  *
- *   node dist/sidecar/store/zookeeper/bench-raw-create.js 127.0.0.1:2181 10000 [creates per multi]
+ *   node dist/bench/support/raw-create.js 127.0.0.1:2181 10000 [creates per multi]
  */
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import type { ZkNativeOp, ZooKeeperBinding, ZooKeeperBindingClass } from './zookeeper.js';
+import { forEachBounded, indices } from '../../sidecar/util/for-each-bounded.js';
+import type { ZkNativeOp, ZooKeeperBinding, ZooKeeperBindingClass } from '../../sidecar/store/zookeeper/zookeeper.js';
 
 const IN_FLIGHT = 1_000;
 
@@ -58,13 +59,10 @@ export async function rawCreateRate(
   const parent = `/bench-raw-${randomUUID()}`;
   try {
     await callback((cb) => zk.native.a_create(parent, '', 0, cb));
-    const run = async (tasks: number, inFlight: number, op: (i: number) => Promise<unknown>) => {
-      let next = 0;
-      const worker = async () => {
-        while (next < tasks) await op(next++);
-      };
-      await Promise.all(Array.from({ length: Math.min(inFlight, tasks) }, worker));
-    };
+    const run = (tasks: number, inFlight: number, op: (i: number) => Promise<unknown>) =>
+      forEachBounded(indices(tasks), inFlight, async (i) => {
+        await op(i);
+      });
     const started = performance.now();
     if (multi) {
       const multiOp = zk.native.a_multi;
