@@ -25,11 +25,6 @@ export default tseslint.config(
     },
   },
   {
-    // its shard prefetch (`listing(ahead)`) is caught inside listing(); the file is being split (issue 17): drop this then
-    files: ['sidecar/store/zookeeper/zookeeper-store.ts'],
-    rules: { '@typescript-eslint/no-floating-promises': 'off' },
-  },
-  {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' } },
   },

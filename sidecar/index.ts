@@ -10,6 +10,8 @@ export { TokenCodec, TokenPolicy, readSecretFile, parseSecrets, generateSecretLi
 export type { TokenClaims, RefusalReason } from './tokens/index.js';
 export { createStore } from './store/create-store.js';
 export type { TokenStore, MemberInfo, ListQuery, ListPage } from './store/token-store.js';
+export type { BulkCreates, BulkReads, StoreMembership, WithCreateBatches, WithReplayReceipts, WithWatchMode } from './store/token-store.js';
+export { hasBulkCreates, hasBulkReads, hasCreateBatches, hasReplayReceipts, hasWatchMode } from './store/token-store.js';
 export type { TokenRecord, TokenKind, RecordRef } from './store/token-record.js';
 export { Mirror } from './mirror/index.js';
 export { TokenService } from './service/token-service.js';

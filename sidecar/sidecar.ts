@@ -7,7 +7,7 @@ import { createLogger, type Logger } from './util/logger.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { Mirror } from './mirror/mirror.js';
 import { assertStoreLoadable, createFallbackStore, createStore } from './store/create-store.js';
-import type { MemberInfo, TokenStore } from './store/token-store.js';
+import { type MemberInfo, type TokenStore, hasCreateBatches, hasWatchMode } from './store/token-store.js';
 import { isConnected } from './store/connection-state.js';
 import { Journal } from './store/journal.js';
 import { Reaper } from './store/reaper.js';
@@ -100,7 +100,7 @@ export class Sidecar {
       mirrorLagMs: () => mirror.lagMs,
       journalPending: () => journal.size,
       storeState: () => store.state,
-      ...(store.createBatches && { createBatches: () => store.createBatches! }),
+      ...(hasCreateBatches(store) && { createBatches: () => store.createBatches }),
     });
     const service = new TokenService({
       nodeId: options.nodeId,
@@ -209,7 +209,7 @@ export class Sidecar {
       mirrorLagMs: this.mirror.lagMs,
       state: this.store.state,
       storeType: this.store.type,
-      ...(this.store.recordWatchMode && { watch: this.store.recordWatchMode }),
+      ...(hasWatchMode(this.store) && this.store.recordWatchMode && { watch: this.store.recordWatchMode }),
       markers: this.mirror.recentMarkers(),
       signingKid: this.codec.kids[0]!,
       acceptedKids: [...this.codec.kids],

@@ -4,6 +4,10 @@ import { Writable } from 'node:stream';
 import winston from 'winston';
 import type { Logger } from '../../sidecar/util/logger.js';
 import { ZkClient } from '../../sidecar/store/zookeeper/zk-client.js';
+import { systemClock } from '../../sidecar/util/clock.js';
+import { ZkLayout } from '../../sidecar/store/zookeeper/layout.js';
+import { ensureLayout } from '../../sidecar/store/zookeeper/layout-repair.js';
+import { ZkSession } from '../../sidecar/store/zookeeper/zk-session.js';
 import { scaledTimeout as scaled } from '../zookeeper/index.js';
 
 /**
@@ -84,4 +88,18 @@ export async function rawClient(connect: string, logger: Logger): Promise<ZkClie
   client.connect();
   await connected;
   return client;
+}
+
+/** A started session on a laid-out tree, for the tests of the store's parts; `errors` gets what it reported. */
+export async function openPartSession(connect: string, chroot: string, logger: Logger, shards = 4) {
+  const errors: unknown[] = [];
+  const session = new ZkSession(
+    { connectString: connect, location: connect + chroot, sessionTimeoutMs: 10_000, operationTimeoutMs: 5_000, connectTimeoutMs: 10_000, logger, clock: systemClock },
+    { stateChanged: () => undefined, replacing: () => undefined, reconnected: () => undefined, watch: () => undefined, report: (e) => void errors.push(e) },
+  );
+  session.begin();
+  await session.connect();
+  const layout = new ZkLayout(chroot, shards);
+  await ensureLayout(session.requireClient(), { layout, acl: undefined, shards, readConcurrency: 8, logger });
+  return { session, layout, errors };
 }

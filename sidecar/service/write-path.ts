@@ -1,7 +1,7 @@
 import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/clock.js';
 import type { Mirror } from '../mirror/mirror.js';
-import type { ReplayReceipts, TokenStore } from '../store/token-store.js';
+import { type ReplayReceipts, type TokenStore, hasReplayReceipts } from '../store/token-store.js';
 import type { Journal, JournalEntry, JournalOp } from '../store/journal.js';
 import { isConnected } from '../store/connection-state.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
@@ -54,6 +54,9 @@ export class WritePath {
   /** Receipts earlier runs left behind have been looked for (once per process). */
   private cleaned = false;
 
+  /** The store's replay receipts, where it has them. */
+  private readonly receipts: ReplayReceipts | undefined;
+
   constructor(
     private readonly store: TokenStore,
     private readonly mirror: Mirror,
@@ -61,6 +64,7 @@ export class WritePath {
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
+    this.receipts = hasReplayReceipts(store) ? store.receipts : undefined;
     store.on('state', (next) => {
       if (isConnected(next)) this.kick();
     });
@@ -122,7 +126,7 @@ export class WritePath {
 
   /** Replays the journal in order; stops at the first write the store cannot take and retries later. */
   kick(): void {
-    if (!this.cleaned && !this.closed && isConnected(this.store.state) && this.store.receipts?.available) this.cleanupReceipts();
+    if (!this.cleaned && !this.closed && isConnected(this.store.state) && this.receipts?.available) this.cleanupReceipts();
     if (this.closed || this.replaying || this.journal.size === 0) return;
     this.replaying = this.replay()
       .catch((err: unknown) => {
@@ -176,7 +180,7 @@ export class WritePath {
     let replayed = 0;
     for (;;) {
       if (this.closed || !isConnected(this.store.state)) break;
-      const receipts = this.store.receipts?.available ? this.store.receipts : undefined;
+      const receipts = this.receipts?.available ? this.receipts : undefined;
       if (this.unsettled && !(await this.settleReceipt(receipts))) break;
       const batch = this.nextBatch(receipts);
       if (batch.length === 0) break;
@@ -221,7 +225,7 @@ export class WritePath {
     if (replayed > 0) this.log.info('journal replayed into the store', { entries: replayed });
     if (this.journal.size === 0 && this.stale.length > 0 && isConnected(this.store.state)) {
       const done = [...this.stale];
-      await this.store.receipts?.remove(done).then(
+      await this.receipts?.remove(done).then(
         () => (this.stale = this.stale.filter((r) => !done.includes(r))),
         (err: unknown) => this.log.warn('could not delete replay receipts; the next replay will', { error: String(err) }),
       );
@@ -339,7 +343,7 @@ export class WritePath {
     this.cleaned = true;
     const keep = new Set(this.entryReceipts.keys());
     if (this.unsettled) keep.add(this.unsettled.receipt);
-    this.store.receipts!.cleanup(keep).then(
+    this.receipts!.cleanup(keep).then(
       (n) => n > 0 && this.log.info('deleted receipts an earlier run left behind', { receipts: n }),
       (err: unknown) => {
         this.cleaned = false; // again at the next connection

@@ -62,9 +62,8 @@ export async function createStore(options: TokensyncOptions, logger: Logger, clo
     warnedUnpatched = true;
     logger.warn(binding.unpatchedBindingWarning(status));
   }
-  // Loaded by name so DIRECTORY users never load the native ZooKeeper client.
-  const modulePath = './zookeeper/index.js';
-  const { ZooKeeperStore } = (await import(modulePath)) as { ZooKeeperStore: new (o: object) => TokenStore };
+  // Loaded here, not at the top, so DIRECTORY users never load the native ZooKeeper client.
+  const { ZooKeeperStore } = await import('./zookeeper/index.js');
   return new ZooKeeperStore({
     servers: zk.connect.servers,
     chroot: zk.connect.chroot,

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Clock } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
-import type { StoreDescription, TokenStore } from './token-store.js';
+import { type BulkCreates, type StoreDescription, type TokenStore, hasBulkCreates, hasBulkReads } from './token-store.js';
 import { isRecordExpired, kindOfJti, parseRecordName, recordName, type RecordRef, type TokenRecord } from './token-record.js';
 import { loggedOut, type LogoutMarker } from './logout-marker.js';
 
@@ -134,8 +134,8 @@ const MAX_ERRORS = 10;
  *   source. The target's generation is raised to at least the source's (`copyMarker`, never backwards), so
  *   copying one twice is harmless. A legacy `{revokedBefore}` marker is copied as generation 1.
  * - Records are read shard by shard (a few listings ahead, never the whole store in one array), a chunk at a
- *   time (in one call from a store that offers `readMany`), and written with up to `concurrency` creates in
- *   flight, one create per record (a chunk in one `createMany` call to a store that offers it). A record the target
+ *   time (in one call from a store with {@link BulkReads}), and written with up to `concurrency` creates in
+ *   flight, one create per record (a chunk in one `createMany` call to a store with {@link BulkCreates}). A record the target
  *   already lists, or whose create finds the name taken, is "already there": running the migration again
  *   copies only what is new, and costs little more than listing both stores.
  * - Expired records, records behind a logout marker and records deleted meanwhile are not copied.
@@ -254,10 +254,11 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
           },
         );
     /** A chunk's live records into a target that writes many at once; a record that met an error goes again alone. */
-    const createBatch = async (batch: TokenRecord[], names: string[]): Promise<void> => {
+    const bulkTarget: BulkCreates | undefined = hasBulkCreates(target) ? target : undefined;
+    const createBatch = async (bulk: BulkCreates, batch: TokenRecord[], names: string[]): Promise<void> => {
       let results: Array<boolean | Error>;
       try {
-        results = await (target as TokenStore & WritesMany).createMany(batch);
+        results = await bulk.createMany(batch);
       } catch (err) {
         results = batch.map(() => (err instanceof Error ? err : new Error(String(err))));
       }
@@ -315,13 +316,13 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
             records[verdict]++;
             continue;
           }
-          if (!writesMany(target)) await writes.start(1, () => create(record, wanted[i]!));
+          if (!bulkTarget) await writes.start(1, () => create(record, wanted[i]!));
           else {
             batch.push(record);
             batchNames.push(wanted[i]!);
           }
         }
-        if (batch.length > 0) await writes.start(batch.length, () => createBatch(batch, batchNames));
+        if (bulkTarget && batch.length > 0) await writes.start(batch.length, () => createBatch(bulkTarget, batch, batchNames));
         report();
       }
       await writes.drain();
@@ -409,25 +410,6 @@ class ReadFailure {
   constructor(readonly cause: unknown) {}
 }
 
-/** A store that reads many records in one call (`DirectoryStore.readMany`): not part of {@link TokenStore}. */
-interface ReadsMany {
-  readMany(refs: readonly RecordRef[]): Promise<Array<TokenRecord | undefined>>;
-}
-
-function readsMany(store: TokenStore): store is TokenStore & ReadsMany {
-  return typeof (store as Partial<ReadsMany>).readMany === 'function';
-}
-
-/** A store that creates many records in one call (`DirectoryStore.createMany`): not part of {@link TokenStore}. */
-interface WritesMany {
-  /** For each record: `true` created, `false` already there, or the error it met. */
-  createMany(records: readonly TokenRecord[]): Promise<Array<boolean | Error>>;
-}
-
-function writesMany(store: TokenStore): store is TokenStore & WritesMany {
-  return typeof (store as Partial<WritesMany>).createMany === 'function';
-}
-
 /**
  * The records of `refs`, in order: all at once from a store that can, else one `read` each, all in flight
  * together. When a bulk read fails, each record is read on its own, so that one unreadable record fails
@@ -435,7 +417,7 @@ function writesMany(store: TokenStore): store is TokenStore & WritesMany {
  */
 async function readChunk(source: TokenStore, refs: RecordRef[], retrying: Retrying): Promise<Array<TokenRecord | undefined | ReadFailure>> {
   if (refs.length === 0) return [];
-  if (readsMany(source)) {
+  if (hasBulkReads(source)) {
     try {
       return await retrying(() => source.readMany(refs));
     } catch {

@@ -79,6 +79,11 @@ export function isValidSubject(subject: unknown): subject is string {
   );
 }
 
+/** Whether a ref can name a record at all (both stores answer "not there" for one that cannot). */
+export function isValidRef(ref: RecordRef): boolean {
+  return isValidJti(ref.jti) && isValidSubject(ref.subject);
+}
+
 /** `<jti>~<base64url(subject)>[~<gen>]`: the record's name in both stores; the generation only when above 0. */
 export function recordName(ref: RecordRef): string {
   const name = `${ref.jti}~${Buffer.from(ref.subject).toString('base64url')}`;

@@ -135,14 +135,9 @@ export interface ReplayReceipts {
  * writes could leave half done. Calls that need the store throw
  * {@link StoreUnavailableError} when it cannot be reached.
  */
-export interface TokenStore extends EventEmitter<StoreEvents> {
+export interface TokenStore extends EventEmitter<StoreEvents>, StoreMembership {
   readonly type: 'DIRECTORY' | 'ZOOKEEPER';
   readonly shards: number;
-  /** ZOOKEEPER, once watching: how records are followed (see {@link MemberInfo.watch}). */
-  readonly recordWatchMode?: 'persistent' | 'one-shot';
-  readonly createBatches?: CreateBatchCounts;
-  /** ZOOKEEPER: replay receipts (see {@link ReplayReceipts}); absent where the store cannot write them. */
-  readonly receipts?: ReplayReceipts;
   readonly state: ConnectionState;
 
   /**
@@ -194,13 +189,63 @@ export interface TokenStore extends EventEmitter<StoreEvents> {
   listShard(shard: number, options?: { fresh?: boolean }): Promise<string[]>;
   /** Records, shard by shard, filtered by subject and kind from the names where possible. */
   list(query: ListQuery): Promise<ListPage>;
+}
 
+/** Who is in the cluster, and who reaps; both stores have it. */
+export interface StoreMembership {
   publishMember(info: MemberInfo): Promise<void>;
+  /** Live members; an entry that is not a member record is skipped. */
   listMembers(): Promise<MemberInfo[]>;
-
   /**
    * Leadership for the reaper: resolves `true` while this process is the one
    * reaper of the cluster. Cheap to call often.
    */
   isReaper(): Promise<boolean>;
+}
+
+// Capabilities beyond the core: a store has them or not; callers ask with the guards below, never by duck typing.
+
+/** Reads many records in one call (`store migrate`): for each ref what `read` answers. */
+export interface BulkReads {
+  readMany(refs: readonly RecordRef[]): Promise<Array<TokenRecord | undefined>>;
+}
+
+/** Creates many records in one call (`store migrate`): for each what `create` answers, or the error it met. */
+export interface BulkCreates {
+  createMany(records: readonly TokenRecord[]): Promise<Array<boolean | Error>>;
+}
+
+/** Replay receipts (see {@link ReplayReceipts}); ZOOKEEPER. */
+export interface WithReplayReceipts {
+  readonly receipts: ReplayReceipts;
+}
+
+/** Record-create transactions so far (see {@link CreateBatchCounts}); ZOOKEEPER. */
+export interface WithCreateBatches {
+  readonly createBatches: CreateBatchCounts;
+}
+
+/** How records are followed once watching (see {@link MemberInfo.watch}); ZOOKEEPER. */
+export interface WithWatchMode {
+  readonly recordWatchMode: 'persistent' | 'one-shot' | undefined;
+}
+
+export function hasBulkReads<S extends TokenStore>(store: S): store is S & BulkReads {
+  return typeof (store as Partial<BulkReads>).readMany === 'function';
+}
+
+export function hasBulkCreates<S extends TokenStore>(store: S): store is S & BulkCreates {
+  return typeof (store as Partial<BulkCreates>).createMany === 'function';
+}
+
+export function hasReplayReceipts<S extends TokenStore>(store: S): store is S & WithReplayReceipts {
+  return (store as Partial<WithReplayReceipts>).receipts !== undefined;
+}
+
+export function hasCreateBatches<S extends TokenStore>(store: S): store is S & WithCreateBatches {
+  return 'createBatches' in store;
+}
+
+export function hasWatchMode<S extends TokenStore>(store: S): store is S & WithWatchMode {
+  return 'recordWatchMode' in store;
 }

@@ -8,11 +8,14 @@ import { systemClock } from '../../util/clock.js';
 import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
 import { BadRequestError } from '../../errors/bad-request-error.js';
 import type { ConnectionState } from '../connection-state.js';
-import type { LayoutProbe, ListPage, ListQuery, MemberInfo, StoreDescription, StoreEvents, TokenStore } from '../token-store.js';
+import type { LayoutProbe, BulkCreates, BulkReads, ListPage, ListQuery, MemberInfo, StoreDescription, StoreEvents, TokenStore } from '../token-store.js';
+import { checkListLimit, formatListCursor, parseListCursor } from '../list-cursor.js';
 import type { RecordRef, TokenRecord } from '../token-record.js';
 import {
   decodeSubject,
   encodeSubject,
+  isValidJti,
+  isValidRef,
   isValidSubject,
   kindOfJti,
   parseRecord,
@@ -64,7 +67,7 @@ const READ_SLICE = 256;
  * inotify on each shard folder, with a periodic rescan as the safety net
  * (inotify misses changes made over NFS and can run out of watches).
  */
-export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenStore {
+export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenStore, BulkReads, BulkCreates {
   readonly type = 'DIRECTORY' as const;
   private shardCount: number;
   private stateValue: ConnectionState = 'latent';
@@ -288,6 +291,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   }
 
   async create(record: TokenRecord): Promise<boolean> {
+    checkRecord(record);
     const ref = refOf(record);
     const shard = shardOf(record.jti, this.shardCount);
     const tmp = tempName(this.dir('tmp'), 'record');
@@ -321,6 +325,12 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     const linkedInto = new Map<number, number[]>();
     await Promise.all(
       records.map(async (record, i) => {
+        try {
+          checkRecord(record);
+        } catch (err) {
+          results[i] = err as Error;
+          return;
+        }
         const shard = shardOf(record.jti, this.shardCount);
         const tmp = tempName(this.dir('tmp'), 'record');
         try {
@@ -357,6 +367,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   }
 
   async delete(ref: RecordRef): Promise<boolean> {
+    if (!isValidRef(ref)) return false;
     const shard = shardOf(ref.jti, this.shardCount);
     try {
       await fs.unlink(this.recordPath(ref));
@@ -370,6 +381,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   }
 
   async consume(ref: RecordRef): Promise<boolean> {
+    if (!isValidRef(ref)) return false;
     const shard = shardOf(ref.jti, this.shardCount);
     const aside = tempName(this.dir('tmp'), 'consumed');
     try {
@@ -386,6 +398,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   }
 
   async exists(ref: RecordRef): Promise<boolean> {
+    if (!isValidRef(ref)) return false;
     try {
       await fs.access(this.recordPath(ref));
       return true;
@@ -396,6 +409,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   }
 
   async read(ref: RecordRef): Promise<TokenRecord | undefined> {
+    if (!isValidRef(ref)) return undefined;
     return this.readPath(this.recordPath(ref));
   }
 
@@ -412,6 +426,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     const records: Array<TokenRecord | undefined> = new Array<TokenRecord | undefined>(refs.length).fill(undefined);
     for (let i = 0; i < refs.length; i++) {
       if (i > 0 && i % READ_SLICE === 0) await nextTurn();
+      if (!isValidRef(refs[i]!)) continue;
       const path = this.recordPath(refs[i]!);
       let text: string;
       try {
@@ -569,10 +584,11 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   }
 
   async list(query: ListQuery): Promise<ListPage> {
-    const limit = Math.max(1, query.limit);
-    let [startShard, after] = parseCursor(query.cursor);
+    const limit = checkListLimit(query.limit);
+    const start = parseListCursor(query.cursor, this.shardCount);
+    let after = start.after;
     const items: TokenRecord[] = [];
-    for (let shard = startShard; shard < this.shardCount; shard++) {
+    for (let shard = start.shard; shard < this.shardCount; shard++) {
       const names = (await this.listShard(shard)).sort();
       for (const name of names) {
         if (after !== undefined && name <= after) continue;
@@ -584,7 +600,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
         const record = await this.readPath(join(this.shardDir(shard), name));
         if (!record || (query.kind !== undefined && record.kind !== query.kind)) continue;
         items.push(record);
-        if (items.length >= limit) return { items, nextCursor: `${shard}:${name}` };
+        if (items.length >= limit) return { items, nextCursor: formatListCursor(shard, name) };
       }
       after = undefined;
     }
@@ -682,12 +698,10 @@ async function writeDurableCallback(path: string, data: string): Promise<void> {
   }
 }
 
-function parseCursor(cursor: string | undefined): [number, string | undefined] {
-  if (!cursor) return [0, undefined];
-  const i = cursor.indexOf(':');
-  const shard = Number(cursor.slice(0, i));
-  if (i < 0 || !Number.isInteger(shard) || shard < 0) throw new BadRequestError(`cursor "${cursor}" is not one this store returned`);
-  return [shard, cursor.slice(i + 1) || undefined];
+/** What the ZooKeeper store refuses, refused here too: a name that is not a record's could leave the shard folder. */
+function checkRecord(record: TokenRecord): void {
+  if (!isValidJti(record.jti)) throw new BadRequestError(`jti '${String(record.jti)}' is not a valid token id`);
+  if (!isValidSubject(record.subject)) throw new BadRequestError('subject is empty, too long or has control characters');
 }
 
 /** `<b64 subject>~<gen>`, or a legacy `<b64 subject>` (gen undefined); undefined for anything else (temp files). */

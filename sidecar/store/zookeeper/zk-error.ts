@@ -22,6 +22,15 @@ export const ZkCode = {
   SESSIONMOVED: -118,
 } as const;
 
+/** Why a session's handle closed (the binding's `close` event, the C client's state), not a request's result. */
+export const ZkClosedState = {
+  /** Closed by us (`close()`). */
+  CLOSED: 0,
+  SESSION_EXPIRED: -112,
+  /** The server refused the credentials added with `add_auth`. */
+  AUTH_FAILED: -113,
+} as const;
+
 const NAMES = new Map<number, string>(Object.entries(ZkCode).map(([name, rc]) => [rc, name]));
 
 /** Codes that mean "the ensemble could not be asked", not "the ensemble said no". */
