@@ -21,6 +21,7 @@ import {
 } from 'testcontainers';
 
 import type { ZooKeeperCluster } from './index.js';
+import { DEFAULT_ZOOKEEPER_IMAGE } from './provider-choice.js';
 import {
   freeLoopbackPorts,
   probeListening,
@@ -33,7 +34,7 @@ import {
 export const ZOOKEEPER_CLIENT_PORT = 2181;
 const ZOOKEEPER_PEER_PORT = 2888;
 const ZOOKEEPER_ELECTION_PORT = 3888;
-export const DEFAULT_ZOOKEEPER_IMAGE = 'zookeeper:3.8.4';
+export { DEFAULT_ZOOKEEPER_IMAGE };
 
 /**
  * Ready means "answers `srvr` with a Mode": `ruok` says `imok` as soon as the port is open, before an ensemble
@@ -104,6 +105,10 @@ export class ZooKeeperContainer extends GenericContainer {
           ? ZOOKEEPER_CLIENT_PORT
           : { container: ZOOKEEPER_CLIENT_PORT, host: this.hostPort },
       );
+    }
+    // Published on the host's loopback only (the runtime's default is every interface).
+    for (const bindings of Object.values(this.hostConfig.PortBindings ?? {})) {
+      for (const binding of bindings as Array<{ HostIp?: string }>) binding.HostIp ??= '127.0.0.1';
     }
     // Set once here rather than in each setter: the runtime's Env list would otherwise hold the key twice.
     if (this.serverJvmFlags.length > 0) this.withEnvironment({ SERVER_JVMFLAGS: this.serverJvmFlags.join(' ') });
