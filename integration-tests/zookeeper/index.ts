@@ -22,6 +22,7 @@ import {
   chooseProvider,
   DEFAULT_ZOOKEEPER_IMAGE,
   importTestcontainers,
+  prepareTestcontainers,
   type ZooKeeperProvider,
 } from './provider-choice.js';
 
@@ -133,6 +134,7 @@ export async function startZooKeeper(options: StartZooKeeperOptions = {}): Promi
  */
 async function loadContainerProvider(): Promise<typeof import('./zookeeper-container.js')> {
   await importTestcontainers();
+  await prepareTestcontainers();
   return import('./zookeeper-container.js');
 }
 

@@ -28,8 +28,6 @@ const RUNTIME_PROBE_TIMEOUT_MS = 3_000;
 /** What a run decided, as stored for the run's other test files. */
 interface StoredChoice extends ProviderChoice {
   image: string;
-  /** testcontainers' Ryuk sidecar image is absent: containers are removed by close() alone. */
-  ryukDisabled: boolean;
 }
 
 const decided = new Map<string, Promise<StoredChoice>>();
@@ -52,8 +50,7 @@ export async function chooseProvider(
     choice = runChoice(image, fromEnv || undefined);
     decided.set(image, choice);
   }
-  const { provider, forced, reason, ryukDisabled } = await choice;
-  if (ryukDisabled) process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
+  const { provider, forced, reason } = await choice;
   return { provider, forced, reason };
 }
 
@@ -63,9 +60,8 @@ async function runChoice(image: string, forced: ZooKeeperProvider | undefined): 
   if (stored && stored.image === image && (forced === undefined || stored.provider === forced)) return stored;
 
   const choice: StoredChoice = forced
-    ? { provider: forced, forced: true, reason: `${PROVIDER_ENV}=${forced}`, image, ryukDisabled: false }
+    ? { provider: forced, forced: true, reason: `${PROVIDER_ENV}=${forced}`, image }
     : { ...(await detect(image)), forced: false, image };
-  if (forced === 'container') choice.ryukDisabled = !(await imagePresent(await ryukImage()).catch(() => true));
   process.stderr.write(`ZooKeeper for this test run: ${describe(choice.provider)} (${choice.reason})\n`);
   if (file) {
     try {
@@ -90,27 +86,38 @@ function readStored(file: string): StoredChoice | undefined {
   }
 }
 
-async function detect(image: string): Promise<{ provider: ZooKeeperProvider; reason: string; ryukDisabled: boolean }> {
+async function detect(image: string): Promise<{ provider: ZooKeeperProvider; reason: string }> {
   const runtime = await probeContainerRuntime();
-  if (!runtime.reachable) return { provider: 'local', reason: runtime.reason, ryukDisabled: false };
+  if (!runtime.reachable) return { provider: 'local', reason: runtime.reason };
   if (!(await imagePresent(image))) {
     return {
       provider: 'local',
       reason:
         `a container runtime answers at ${runtime.where}, but image ${image} is not there and none is pulled ` +
         `(docker pull ${image}, or bash docker/offline-base-images.sh where no registry is reachable)`,
-      ryukDisabled: false,
     };
   }
   const ryuk = await ryukImage();
-  const ryukDisabled = !(await imagePresent(ryuk));
   return {
     provider: 'container',
     reason:
       `a container runtime answers at ${runtime.where} and image ${image} is there` +
-      (ryukDisabled ? `; ${ryuk} is not, so Ryuk is off and every test removes its own containers` : ''),
-    ryukDisabled,
+      ((await imagePresent(ryuk)) ? '' : `; ${ryuk} is not, so Ryuk is off and every test removes its own containers`),
   };
+}
+
+let prepared: Promise<void> | undefined;
+
+/**
+ * Before the first container starts: testcontainers' Ryuk (which removes a crashed run's containers) is turned off
+ * when its image is absent, since it would be pulled, and fail, on a machine without a registry.
+ */
+export function prepareTestcontainers(): Promise<void> {
+  prepared ??= (async () => {
+    if (process.env.TESTCONTAINERS_RYUK_DISABLED !== undefined) return;
+    if (!(await imagePresent(await ryukImage()))) process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
+  })();
+  return prepared;
 }
 
 /**

@@ -78,7 +78,7 @@ export class ZooKeeperContainer extends GenericContainer {
 
   /**
    * Makes this container member `myId` (1-based) of an ensemble whose members are reachable under `hostnames`
-   * (network aliases, in myid order) on a shared network.
+   * (container names or network aliases, in myid order) on a shared network.
    */
   withEnsembleMember(myId: number, hostnames: readonly string[]): this {
     const servers = hostnames.map(
@@ -141,23 +141,26 @@ export interface ZooKeeperContainersOptions {
 }
 
 /**
- * Starts 1 or N containers as one {@link ZooKeeperCluster}. Best effort for N > 1: members meet on a network of
- * their own under the aliases `zk1..zkN`; each client port is bound to a fixed host port so that a stopped and
- * restarted member keeps its address.
+ * Starts 1 or N containers as one {@link ZooKeeperCluster}, on a network made for them and on no other (not the
+ * runtime's default bridge). Members of an ensemble find each other by container name, `<network>-zk1..N`. Each
+ * client port is bound to a fixed host port so that a stopped and restarted member keeps its address.
  */
 export async function startZooKeeperContainers(
   options: ZooKeeperContainersOptions = {},
 ): Promise<ZooKeeperContainerCluster> {
   const servers = options.servers ?? 1;
-  const network = servers > 1 ? await new Network().start() : undefined;
-  const hostnames = Array.from({ length: servers }, (_, i) => `zk${i + 1}`);
+  const network = await new Network().start();
+  // Container names, not network aliases: with aliases testcontainers starts a container on the runtime's default
+  // bridge and then also joins it to the network.
+  const hostnames = Array.from({ length: servers }, (_, i) => `${network.getName()}-zk${i + 1}`);
   const ports = await freeLoopbackPorts(servers);
   const containers = hostnames.map((hostname, i) => {
     const container = new ZooKeeperContainer(options.image)
       .withExtendedTypes(options.extendedTypes ?? false)
       .withTickTime(options.tickTimeMs ?? 500)
       .withHostPort(ports[i]!);
-    if (network) container.withNetwork(network).withNetworkAliases(hostname).withEnsembleMember(i + 1, hostnames);
+    container.withNetwork(network).withName(hostname);
+    if (servers > 1) container.withEnsembleMember(i + 1, hostnames);
     return container;
   });
   // All at once: each member's wait strategy needs a quorum, and that needs the others running.
@@ -166,7 +169,7 @@ export async function startZooKeeperContainers(
   const failure = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failure) {
     await Promise.allSettled(started.map((container) => container.stop()));
-    await network?.stop().catch(() => undefined);
+    await network.stop().catch(() => undefined);
     throw failure.reason;
   }
   return new ZooKeeperContainerCluster(started, network);
@@ -185,7 +188,7 @@ export class ZooKeeperContainerCluster implements ZooKeeperCluster, AsyncDisposa
 
   constructor(
     private readonly containers: readonly StartedZooKeeperContainer[],
-    private readonly network: StartedNetwork | undefined,
+    private readonly network: StartedNetwork,
   ) {
     this.states = containers.map(() => 'running');
   }
@@ -286,7 +289,7 @@ export class ZooKeeperContainerCluster implements ZooKeeperCluster, AsyncDisposa
         await container.stop();
       }),
     );
-    await this.network?.stop().catch(() => undefined);
+    await this.network.stop().catch(() => undefined);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
