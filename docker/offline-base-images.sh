@@ -20,6 +20,11 @@ SUITE=bookworm
 BASE=tokensync-offline/debian:$SUITE
 NODE_VERSION=v20.20.2
 
+TEMPS=()
+trap 'rm -rf "${TEMPS[@]}"' EXIT
+# scratch NAME: a temporary directory in $SCRATCH, removed on exit (not in a subshell: TEMPS must see it)
+scratch() { SCRATCH=$(mktemp -d "/tmp/tokensync-$1-XXXXXX"); TEMPS+=("$SCRATCH"); }
+
 log() { echo "offline-base-images: $*"; }
 die() { echo "offline-base-images: $*" >&2; exit 1; }
 
@@ -47,13 +52,12 @@ make_base() {
   [[ $(id -u) -eq 0 ]] || die "debootstrap needs root"
   local mirror rootfs
   mirror=$(debian_mirror)
-  rootfs=$(mktemp -d /tmp/tokensync-rootfs-XXXXXX)
-  # shellcheck disable=SC2064 # expand now: the trap must remove this very directory
-  trap "rm -rf '$rootfs'" RETURN
+  scratch rootfs
+  rootfs=$SCRATCH
+  TEMPS+=("$rootfs.log")
   log "debootstrap --variant=minbase $SUITE from $mirror"
   debootstrap --variant=minbase "$SUITE" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 \
-    || { tail -n 20 "$rootfs.log" >&2; rm -f "$rootfs.log"; die "debootstrap failed"; }
-  rm -f "$rootfs.log"
+    || { tail -n 20 "$rootfs.log" >&2; die "debootstrap failed"; }
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
   # The same apt sources as the official debian image, on the mirror this machine uses.
   printf 'deb %s %s main\ndeb %s %s-updates main\n' "$mirror" "$SUITE" "$mirror" "$SUITE" >"$rootfs/etc/apt/sources.list"
@@ -74,9 +78,8 @@ make_node() {
   local slim=$1 full=$2 context
   [[ "$(node --version 2>/dev/null)" == "$NODE_VERSION" ]] \
     || die "the Node stand-ins copy this machine's Node.js, which must be $NODE_VERSION (is $(node --version 2>/dev/null || echo missing))"
-  context=$(mktemp -d /tmp/tokensync-node-XXXXXX)
-  # shellcheck disable=SC2064
-  trap "rm -rf '$context'" RETURN
+  scratch node
+  context=$SCRATCH
   mkdir -p "$context/usr/bin" "$context/usr/lib/node_modules" "$context/usr/include" "$context/usr/etc" "$context/etc/ssl/certs"
   cp /usr/bin/node "$context/usr/bin/node"
   cp -a /usr/lib/node_modules/npm "$context/usr/lib/node_modules/npm"
@@ -101,9 +104,8 @@ EOF
 
 make_zookeeper() {
   local tag=$1 context
-  context=$(mktemp -d /tmp/tokensync-zk-XXXXXX)
-  # shellcheck disable=SC2064
-  trap "rm -rf '$context'" RETURN
+  scratch zk
+  context=$SCRATCH
   cp docker/offline/zookeeper-entrypoint.sh "$context/docker-entrypoint.sh"
   build_standin "$tag" "$context" <<EOF
 FROM $BASE
@@ -129,9 +131,8 @@ EOF
 
 make_nginx() {
   local tag=$1 context
-  context=$(mktemp -d /tmp/tokensync-nginx-XXXXXX)
-  # shellcheck disable=SC2064
-  trap "rm -rf '$context'" RETURN
+  scratch nginx
+  context=$SCRATCH
   build_standin "$tag" "$context" <<EOF
 FROM $BASE
 RUN apt-get update \

@@ -39,10 +39,11 @@ export { DEFAULT_ZOOKEEPER_IMAGE };
 /**
  * Ready means "answers `srvr` with a Mode": `ruok` says `imok` as soon as the port is open, before an ensemble
  * member has a quorum. The official image has bash, so this costs no extra JVM per poll (`zkServer.sh status`
- * would start one).
+ * would start one). `timeout`: a server still starting can accept the connection and never answer it, and
+ * testcontainers waits for each command without a limit of its own (seen: a test file hung for 18 minutes).
  */
 const READY_COMMAND =
-  `bash -c 'exec 3<>/dev/tcp/127.0.0.1/${ZOOKEEPER_CLIENT_PORT} && printf srvr >&3 && grep -q "^Mode: " <&3'`;
+  `timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${ZOOKEEPER_CLIENT_PORT} && printf srvr >&3 && grep -q "^Mode: " <&3'`;
 
 export class ZooKeeperContainer extends GenericContainer {
   private readonly serverJvmFlags: string[] = [];
