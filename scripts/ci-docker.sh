@@ -120,7 +120,7 @@ down() {
   # Containers and networks testcontainers made (Ryuk is absent here: a crashed test file leaves its own behind).
   local left
   left=$("$DOCKER" ps -aq --filter label=org.testcontainers=true 2>/dev/null || true)
-  [[ -z "$left" ]] || { log "removing $(wc -w <<<"$left") test containers left behind"; "$DOCKER" rm -f $left >/dev/null || true; }
+  [[ -z "$left" ]] || { log "removing $(wc -w <<<"$left") test containers left behind"; "$DOCKER" rm -f -v $left >/dev/null || true; }
   left=$("$DOCKER" network ls -q --filter label=org.testcontainers=true 2>/dev/null || true)
   [[ -z "$left" ]] || "$DOCKER" network rm $left >/dev/null 2>&1 || true
   [[ -f "$STATE.pid" ]] || return 0

@@ -13,7 +13,7 @@ NAME="tokensync-smoke-$$"
 work=$(mktemp -d /tmp/tokensync-smoke-XXXXXX)
 
 cleanup() {
-  "$DOCKER" rm -f "$NAME" >/dev/null 2>&1 || true
+  "$DOCKER" rm -f -v "$NAME" >/dev/null 2>&1 || true  # -v: and its anonymous <AppData> volume
   rm -rf "$work"
 }
 trap cleanup EXIT
