@@ -9,11 +9,12 @@ import { findNginx, localizeConfig, nginxConfigTest, nginxSkipReason } from './s
 import { TIME_SCALE } from '../sidecar/util/wait-for.js';
 
 /**
- * docker/: what can be checked without a container engine (there is none on
- * this machine). The Dockerfile is parsed and held to its rules; the runtime
- * stage's file layout is rebuilt from its COPY lines and run; the compose
- * file is validated by `docker compose config` where the compose plugin is
- * installed; the nginx config passes `nginx -t`.
+ * docker/: what can be checked without a container engine. The Dockerfile is
+ * parsed and held to its rules; the runtime stage's file layout is rebuilt
+ * from its COPY lines and run; the compose file is validated by `docker
+ * compose config` where the compose plugin is installed; the nginx config
+ * passes `nginx -t`. The images themselves are built, run and walked through
+ * on a real engine by scripts/ci-docker.sh.
  */
 
 const DOCKER = join(ROOT, 'docker');
@@ -111,6 +112,20 @@ test('Dockerfile: the build steps are the ones CI runs (npm ci, the native bindi
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   assert.match(pkg.scripts.test!, /npm run build/, 'CI builds the same way (npm test runs npm run build)');
   assert.match(pkg.scripts.postinstall ?? '', /patch-zookeeper-binding\.mjs/, 'npm ci patches the zookeeper binding');
+});
+
+test("Dockerfile: npm ci runs after the sources are in (the package's prepare script compiles them)", async () => {
+  const build = dockerfile[0]!.instructions;
+  const npmCi = build.findIndex((i) => i.op === 'RUN' && /npm ci\b/.test(i.args));
+  const copied = build.slice(0, npmCi).filter((i) => i.op === 'COPY').map((i) => i.args.split(/\s+/).slice(0, -1)).flat();
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  if (/tsc/.test(pkg.scripts.prepare ?? '')) {
+    assert.ok(copied.includes('.') || copied.includes('tsconfig.json'), `tsconfig.json and the sources before npm ci: ${copied.join(' ')}`);
+  }
+  // The legacy builder reads .dockerignore only at the context root (BuildKit also reads <Dockerfile>.dockerignore).
+  const ignore = await readFile(join(ROOT, '.dockerignore'), 'utf8');
+  for (const line of ['**/node_modules', 'dist', '.git']) assert.ok(ignore.split('\n').includes(line), `.dockerignore: ${line}`);
+  assert.ok(!existsSync(join(DOCKER, 'Dockerfile.dockerignore')), 'one .dockerignore, at the root');
 });
 
 test('Dockerfile: every file a COPY takes from the build context exists', () => {

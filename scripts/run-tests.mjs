@@ -6,7 +6,7 @@
 //   node scripts/run-tests.mjs [filter...]   only files whose path contains a filter
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -36,11 +36,13 @@ if (files.length === 0) {
 }
 console.error(`running ${files.length} test files: ${files.map((f) => relative(root, f)).join(' ')}`);
 // Spec output for people; a TAP copy to count from, so the run ends with one plain "N passed, N failed" line.
-const tap = join(mkdtempSync(join(tmpdir(), 'tokensync-tests-')), 'results.tap');
+const runDir = mkdtempSync(join(tmpdir(), 'tokensync-tests-'));
+const tap = join(runDir, 'results.tap');
 const result = spawnSync(
   process.execPath,
   ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
-  { stdio: 'inherit', cwd: root },
+  // One run dir for every file: the ZooKeeper harness decides its provider once per run there.
+  { stdio: 'inherit', cwd: root, env: { ...process.env, TOKENSYNC_TEST_RUN_DIR: runDir } },
 );
 function count(text, name) {
   const m = text.match(new RegExp(`^# ${name} (\\d+)$`, 'm'));
@@ -53,5 +55,5 @@ try {
 } catch {
   /* no TAP summary: the exit status says it all */
 }
-rmSync(dirname(tap), { recursive: true, force: true });
+rmSync(runDir, { recursive: true, force: true });
 process.exit(result.status ?? 1);

@@ -1,6 +1,7 @@
 /**
  * The ZooKeeper test harness: `startZooKeeper()` gives a running ZooKeeper (one server or an ensemble) behind one
- * interface, from containers where a container runtime is reachable and from local java processes otherwise.
+ * interface, from containers where a container runtime is reachable and the image is present, from local java
+ * processes otherwise; the choice is made once per test run and said in one line (see provider-choice.ts).
  *
  * ```ts
  * await using zk = await startZooKeeper({ servers: 3 });
@@ -17,6 +18,13 @@ import {
   type WaitForQuorumOptions,
   type ZooKeeperMode,
 } from './local-zookeeper.js';
+import {
+  chooseProvider,
+  DEFAULT_ZOOKEEPER_IMAGE,
+  importTestcontainers,
+  prepareTestcontainers,
+  type ZooKeeperProvider,
+} from './provider-choice.js';
 
 export {
   DEFAULT_ZOOKEEPER_JAR,
@@ -31,8 +39,13 @@ export {
   type ZooKeeperMode,
 } from './local-zookeeper.js';
 // The container module is NOT re-exported: loading it loads testcontainers, which may throw (see that file).
-
-export type ZooKeeperProvider = 'local' | 'container';
+export {
+  chooseProvider,
+  DEFAULT_ZOOKEEPER_IMAGE,
+  probeContainerRuntime,
+  type ProviderChoice,
+  type ZooKeeperProvider,
+} from './provider-choice.js';
 
 /**
  * A running ZooKeeper, whichever provider runs it. Servers are addressed by index, 0-based (myid `i + 1`).
@@ -85,21 +98,19 @@ export class ZooKeeperUnavailableError extends Error {
   readonly code = 'harness.zookeeper_unavailable';
 }
 
-const PROVIDER_ENV = 'TOKENSYNC_ZK_PROVIDER';
-const RUNTIME_PROBE_TIMEOUT_MS = 3_000;
-
 /** Starts a ZooKeeper with the provider that {@link chooseProvider} picks and waits until it serves. */
 export async function startZooKeeper(options: StartZooKeeperOptions = {}): Promise<ZooKeeperCluster> {
   const servers = options.servers ?? 1;
   const extendedTypes = options.extendedTypes ?? true;
-  const choice = await chooseProvider(options.provider);
+  const image = options.image ?? DEFAULT_ZOOKEEPER_IMAGE;
+  const choice = await chooseProvider(options.provider, image);
 
   if (choice.provider === 'container') {
     try {
       const { startZooKeeperContainers } = await loadContainerProvider();
-      return await startZooKeeperContainers({ servers, extendedTypes, image: options.image });
+      return await startZooKeeperContainers({ servers, extendedTypes, image });
     } catch (error) {
-      // A runtime that answers a ping may still be unable to pull or run the image; fall back unless forced.
+      // The runtime answered and the image is there, so this is unexpected: say so, and fall back unless forced.
       if (choice.forced) throw error;
       process.emitWarning(`ZooKeeper containers failed to start, using local processes: ${String(error)}`);
     }
@@ -107,7 +118,7 @@ export async function startZooKeeper(options: StartZooKeeperOptions = {}): Promi
 
   const local = findLocalZooKeeper();
   if (!local.available) {
-    const why = choice.provider === 'local' ? choice.reason : 'the container provider failed';
+    const why = choice.provider === 'local' ? choice.reason : 'the containers failed to start';
     throw new ZooKeeperUnavailableError(`${local.reason} (no container provider either: ${why})`);
   }
   const builder = new LocalZooKeeper(servers);
@@ -123,68 +134,7 @@ export async function startZooKeeper(options: StartZooKeeperOptions = {}): Promi
  */
 async function loadContainerProvider(): Promise<typeof import('./zookeeper-container.js')> {
   await importTestcontainers();
+  await prepareTestcontainers();
   return import('./zookeeper-container.js');
 }
 
-/** `import('testcontainers')`, with an error that says what failed: the raw one is a TypeError deep in undici. */
-async function importTestcontainers(): Promise<typeof import('testcontainers')> {
-  try {
-    return await import('testcontainers');
-  } catch (error) {
-    const nodeMajor = Number(process.versions.node.split('.')[0]);
-    const hint = nodeMajor < 22 ? ' (testcontainers 12 pulls in undici 8, which needs Node >= 22.19)' : '';
-    throw new Error(
-      `testcontainers failed to load on Node ${process.versions.node}${hint}: ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
-}
-
-export interface ProviderChoice {
-  provider: ZooKeeperProvider;
-  /** Set by an option or by TOKENSYNC_ZK_PROVIDER rather than detected. */
-  forced: boolean;
-  /** Why the container provider is not used, when it is not. */
-  reason: string;
-}
-
-/**
- * An explicit provider, then `TOKENSYNC_ZK_PROVIDER`, then containers if testcontainers finds a runtime within
- * a few seconds, else local processes.
- */
-export async function chooseProvider(explicit?: ZooKeeperProvider): Promise<ProviderChoice> {
-  const fromEnv = process.env[PROVIDER_ENV];
-  if (fromEnv !== undefined && fromEnv !== '' && fromEnv !== 'local' && fromEnv !== 'container') {
-    throw new Error(`${PROVIDER_ENV} must be 'local' or 'container', got '${fromEnv}'`);
-  }
-  const forced = explicit ?? (fromEnv || undefined);
-  if (forced === 'container') return { provider: 'container', forced: true, reason: '' };
-  if (forced === 'local') return { provider: 'local', forced: true, reason: `forced by ${PROVIDER_ENV} or option` };
-
-  const probe = await probeContainerRuntime();
-  return probe.reachable
-    ? { provider: 'container', forced: false, reason: '' }
-    : { provider: 'local', forced: false, reason: probe.reason };
-}
-
-/**
- * Uses testcontainers' own runtime detection (DOCKER_HOST, ~/.testcontainers.properties, the usual sockets,
- * Podman...). Loading testcontainers itself can fail (Node 20 with testcontainers 12), which also means "no".
- */
-export async function probeContainerRuntime(
-  timeoutMs = RUNTIME_PROBE_TIMEOUT_MS,
-): Promise<{ reachable: boolean; reason: string }> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const { getContainerRuntimeClient } = await importTestcontainers();
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    await Promise.race([getContainerRuntimeClient(), timeout]);
-    return { reachable: true, reason: '' };
-  } catch (error) {
-    return { reachable: false, reason: `no container runtime: ${(error as Error).message}` };
-  } finally {
-    clearTimeout(timer);
-  }
-}

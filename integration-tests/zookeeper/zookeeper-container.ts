@@ -21,6 +21,7 @@ import {
 } from 'testcontainers';
 
 import type { ZooKeeperCluster } from './index.js';
+import { DEFAULT_ZOOKEEPER_IMAGE } from './provider-choice.js';
 import {
   freeLoopbackPorts,
   probeListening,
@@ -33,15 +34,16 @@ import {
 export const ZOOKEEPER_CLIENT_PORT = 2181;
 const ZOOKEEPER_PEER_PORT = 2888;
 const ZOOKEEPER_ELECTION_PORT = 3888;
-export const DEFAULT_ZOOKEEPER_IMAGE = 'zookeeper:3.8.4';
+export { DEFAULT_ZOOKEEPER_IMAGE };
 
 /**
  * Ready means "answers `srvr` with a Mode": `ruok` says `imok` as soon as the port is open, before an ensemble
  * member has a quorum. The official image has bash, so this costs no extra JVM per poll (`zkServer.sh status`
- * would start one).
+ * would start one). `timeout`: a server still starting can accept the connection and never answer it, and
+ * testcontainers waits for each command without a limit of its own (seen: a test file hung for 18 minutes).
  */
 const READY_COMMAND =
-  `bash -c 'exec 3<>/dev/tcp/127.0.0.1/${ZOOKEEPER_CLIENT_PORT} && printf srvr >&3 && grep -q "^Mode: " <&3'`;
+  `timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${ZOOKEEPER_CLIENT_PORT} && printf srvr >&3 && grep -q "^Mode: " <&3'`;
 
 export class ZooKeeperContainer extends GenericContainer {
   private readonly serverJvmFlags: string[] = [];
@@ -77,7 +79,7 @@ export class ZooKeeperContainer extends GenericContainer {
 
   /**
    * Makes this container member `myId` (1-based) of an ensemble whose members are reachable under `hostnames`
-   * (network aliases, in myid order) on a shared network.
+   * (container names or network aliases, in myid order) on a shared network.
    */
   withEnsembleMember(myId: number, hostnames: readonly string[]): this {
     const servers = hostnames.map(
@@ -104,6 +106,10 @@ export class ZooKeeperContainer extends GenericContainer {
           ? ZOOKEEPER_CLIENT_PORT
           : { container: ZOOKEEPER_CLIENT_PORT, host: this.hostPort },
       );
+    }
+    // Published on the host's loopback only (the runtime's default is every interface).
+    for (const bindings of Object.values(this.hostConfig.PortBindings ?? {})) {
+      for (const binding of bindings as Array<{ HostIp?: string }>) binding.HostIp ??= '127.0.0.1';
     }
     // Set once here rather than in each setter: the runtime's Env list would otherwise hold the key twice.
     if (this.serverJvmFlags.length > 0) this.withEnvironment({ SERVER_JVMFLAGS: this.serverJvmFlags.join(' ') });
@@ -136,23 +142,26 @@ export interface ZooKeeperContainersOptions {
 }
 
 /**
- * Starts 1 or N containers as one {@link ZooKeeperCluster}. Best effort for N > 1: members meet on a network of
- * their own under the aliases `zk1..zkN`; each client port is bound to a fixed host port so that a stopped and
- * restarted member keeps its address.
+ * Starts 1 or N containers as one {@link ZooKeeperCluster}, on a network made for them and on no other (not the
+ * runtime's default bridge). Members of an ensemble find each other by container name, `<network>-zk1..N`. Each
+ * client port is bound to a fixed host port so that a stopped and restarted member keeps its address.
  */
 export async function startZooKeeperContainers(
   options: ZooKeeperContainersOptions = {},
 ): Promise<ZooKeeperContainerCluster> {
   const servers = options.servers ?? 1;
-  const network = servers > 1 ? await new Network().start() : undefined;
-  const hostnames = Array.from({ length: servers }, (_, i) => `zk${i + 1}`);
+  const network = await new Network().start();
+  // Container names, not network aliases: with aliases testcontainers starts a container on the runtime's default
+  // bridge and then also joins it to the network.
+  const hostnames = Array.from({ length: servers }, (_, i) => `${network.getName()}-zk${i + 1}`);
   const ports = await freeLoopbackPorts(servers);
   const containers = hostnames.map((hostname, i) => {
     const container = new ZooKeeperContainer(options.image)
       .withExtendedTypes(options.extendedTypes ?? false)
       .withTickTime(options.tickTimeMs ?? 500)
       .withHostPort(ports[i]!);
-    if (network) container.withNetwork(network).withNetworkAliases(hostname).withEnsembleMember(i + 1, hostnames);
+    container.withNetwork(network).withName(hostname);
+    if (servers > 1) container.withEnsembleMember(i + 1, hostnames);
     return container;
   });
   // All at once: each member's wait strategy needs a quorum, and that needs the others running.
@@ -161,7 +170,7 @@ export async function startZooKeeperContainers(
   const failure = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failure) {
     await Promise.allSettled(started.map((container) => container.stop()));
-    await network?.stop().catch(() => undefined);
+    await network.stop().catch(() => undefined);
     throw failure.reason;
   }
   return new ZooKeeperContainerCluster(started, network);
@@ -180,7 +189,7 @@ export class ZooKeeperContainerCluster implements ZooKeeperCluster, AsyncDisposa
 
   constructor(
     private readonly containers: readonly StartedZooKeeperContainer[],
-    private readonly network: StartedNetwork | undefined,
+    private readonly network: StartedNetwork,
   ) {
     this.states = containers.map(() => 'running');
   }
@@ -281,7 +290,7 @@ export class ZooKeeperContainerCluster implements ZooKeeperCluster, AsyncDisposa
         await container.stop();
       }),
     );
-    await this.network?.stop().catch(() => undefined);
+    await this.network.stop().catch(() => undefined);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
