@@ -125,7 +125,7 @@ export function prepareTestcontainers(): Promise<void> {
  * that is the host to reach them on, also where testcontainers would take the machine for a container itself
  * (a /.dockerenv file) and use the bridge gateway's address.
  */
-export async function importTestcontainers(): Promise<typeof import('testcontainers')> {
+async function loadTestcontainers(): Promise<typeof import('testcontainers')> {
   process.env.TESTCONTAINERS_HOST_OVERRIDE ??= '127.0.0.1';
   try {
     return await import('testcontainers');
@@ -140,6 +140,12 @@ export async function importTestcontainers(): Promise<typeof import('testcontain
   }
 }
 
+/** Loads testcontainers (see loadTestcontainers); its types stay out of this module's declarations, so the
+ * published `tokensync/testing/zookeeper` type-checks without the optional testcontainers installed. */
+export async function importTestcontainers(): Promise<void> {
+  await loadTestcontainers();
+}
+
 /**
  * Uses testcontainers' own runtime detection (DOCKER_HOST, ~/.testcontainers.properties, the usual sockets,
  * Podman...). Loading testcontainers itself can fail (Node 20 with testcontainers 12), which also means "no".
@@ -149,7 +155,7 @@ export async function probeContainerRuntime(
 ): Promise<{ reachable: boolean; reason: string; where: string }> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    const { getContainerRuntimeClient } = await importTestcontainers();
+    const { getContainerRuntimeClient } = await loadTestcontainers();
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     });
@@ -164,7 +170,7 @@ export async function probeContainerRuntime(
 }
 
 async function imagePresent(image: string): Promise<boolean> {
-  const { getContainerRuntimeClient, ImageName } = await importTestcontainers();
+  const { getContainerRuntimeClient, ImageName } = await loadTestcontainers();
   const client = await getContainerRuntimeClient();
   return client.image.exists(ImageName.fromString(image));
 }
