@@ -452,6 +452,25 @@ test('the sidecar listens on loopback by default, and warns when told to listen 
     proc.kill('SIGTERM');
     assert.equal(await exited, 0);
   }
+  // With an admin token the admin endpoints are protected: said at info, not warned about as if they were open.
+  const adminFile = join(wide, 'admin_token');
+  await writeFile(adminFile, 'an-admin-token-long-enough-to-pass-the-strength-check-0123456789', { mode: 0o600 });
+  await writeFile(config, `sidecar.admin.token.file=${adminFile}\n`, { flag: 'a' });
+  const guarded = spawn(process.execPath, [BIN, 'sidecar', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let guardedLog = '';
+  guarded.stdout.on('data', (c: Buffer) => (guardedLog += c.toString()));
+  guarded.stderr.on('data', (c: Buffer) => (guardedLog += c.toString()));
+  const guardedExit = new Promise<number | null>((r) => guarded.once('exit', (code) => r(code)));
+  try {
+    await waitFor(() => /tokensync ready/.test(guardedLog) || guarded.exitCode !== null, 'the guarded 0.0.0.0 sidecar to be ready', 30_000, 50);
+    const line = guardedLog.split('\n').find((l) => /listens beyond loopback/.test(l));
+    assert.ok(line, `no line in:\n${guardedLog.slice(-2000)}`);
+    assert.equal(JSON.parse(line!).level, 'info');
+    assert.doesNotMatch(line!, /protect the admin endpoints/);
+  } finally {
+    guarded.kill('SIGTERM');
+    assert.equal(await guardedExit, 0);
+  }
 });
 
 test('a secret the sidecar creates for itself is mode 0600 in a folder only its owner can enter', async () => {

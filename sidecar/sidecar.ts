@@ -163,7 +163,11 @@ export class Sidecar {
           throw listenError(err, host, port) ?? err;
         });
         if (!ipInRanges(host === 'localhost' ? '127.0.0.1' : host, ['127.0.0.0/8', '::1/128'])) {
-          logger.warn('the sidecar listens beyond loopback: anyone who can reach it can validate tokens; protect the admin endpoints with sidecar.admin.token.file', { host });
+          if (options.sidecar.adminTokenFile === undefined) {
+            logger.warn('the sidecar listens beyond loopback: anyone who can reach it can validate tokens; protect the admin endpoints with sidecar.admin.token.file', { host });
+          } else {
+            logger.info('the sidecar listens beyond loopback: anyone who can reach it can validate tokens; admin endpoints need the token in sidecar.admin.token.file', { host });
+          }
         }
       }
       reaper.start();
