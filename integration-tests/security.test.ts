@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -431,13 +431,10 @@ test('the sidecar listens on loopback by default, and warns when told to listen 
     'app.data.dir': join(wide, 'appdata'),
     'authentication.token.secret.file': secretPath,
   });
-  const proc = spawn(process.execPath, [BIN, 'sidecar', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  proc.stdout.on('data', (c: Buffer) => (log += c.toString()));
-  proc.stderr.on('data', (c: Buffer) => (log += c.toString()));
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  const { proc, output, exited } = spawnSidecar(config);
   try {
-    await waitFor(() => /tokensync ready/.test(log) || proc.exitCode !== null, 'the 0.0.0.0 sidecar to be ready', 30_000, 50);
+    await waitFor(() => /tokensync ready/.test(output()) || proc.exitCode !== null, 'the 0.0.0.0 sidecar to be ready', 30_000, 50);
+    const log = output();
     const port = Number(/"listen":"0\.0\.0\.0:(\d+)"/.exec(log)?.[1]);
     assert.ok(port > 0, log.slice(-2000));
     const warning = log.split('\n').find((l) => /listens beyond loopback/.test(l));
@@ -456,13 +453,10 @@ test('the sidecar listens on loopback by default, and warns when told to listen 
   const adminFile = join(wide, 'admin_token');
   await writeFile(adminFile, 'an-admin-token-long-enough-to-pass-the-strength-check-0123456789', { mode: 0o600 });
   await writeFile(config, `sidecar.admin.token.file=${adminFile}\n`, { flag: 'a' });
-  const guarded = spawn(process.execPath, [BIN, 'sidecar', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let guardedLog = '';
-  guarded.stdout.on('data', (c: Buffer) => (guardedLog += c.toString()));
-  guarded.stderr.on('data', (c: Buffer) => (guardedLog += c.toString()));
-  const guardedExit = new Promise<number | null>((r) => guarded.once('exit', (code) => r(code)));
+  const { proc: guarded, output: guardedOutput, exited: guardedExit } = spawnSidecar(config);
   try {
-    await waitFor(() => /tokensync ready/.test(guardedLog) || guarded.exitCode !== null, 'the guarded 0.0.0.0 sidecar to be ready', 30_000, 50);
+    await waitFor(() => /tokensync ready/.test(guardedOutput()) || guarded.exitCode !== null, 'the guarded 0.0.0.0 sidecar to be ready', 30_000, 50);
+    const guardedLog = guardedOutput();
     const line = guardedLog.split('\n').find((l) => /listens beyond loopback/.test(l));
     assert.ok(line, `no line in:\n${guardedLog.slice(-2000)}`);
     assert.equal(JSON.parse(line!).level, 'info');
@@ -472,6 +466,16 @@ test('the sidecar listens on loopback by default, and warns when told to listen 
     assert.equal(await guardedExit, 0);
   }
 });
+
+/** A sidecar process on a properties file, its stdout and stderr collected. */
+function spawnSidecar(config: string): { proc: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, [BIN, 'sidecar', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout!.on('data', (c: Buffer) => (log += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return { proc, output: () => log, exited };
+}
 
 test('a secret the sidecar creates for itself is mode 0600 in a folder only its owner can enter', async () => {
   const fresh = join(dir, 'fresh');

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { tempDir } from './sidecar-process.js';
+import { findExecutable } from './find-executable.js';
 import { connects, freePort } from './ports.js';
 import { TIME_SCALE, waitFor } from '../../sidecar/util/wait-for.js';
 
@@ -16,17 +16,7 @@ import { TIME_SCALE, waitFor } from '../../sidecar/util/wait-for.js';
 
 /** The caddy binary: on PATH, else Debian's /usr/bin/caddy or a hand install in /usr/local/bin. */
 export function findCaddy(): string | undefined {
-  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean).concat(['/usr/bin', '/usr/local/bin']);
-  for (const dir of dirs) {
-    const candidate = join(dir, 'caddy');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      /* next */
-    }
-  }
-  return undefined;
+  return findExecutable('caddy', ['/usr/bin', '/usr/local/bin']);
 }
 
 /** Why Caddy tests skip, or false when caddy is there. */

@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { tempDir } from './sidecar-process.js';
+import { findExecutable } from './find-executable.js';
 import { connects, freePort } from './ports.js';
 import { TIME_SCALE, waitFor } from '../../sidecar/util/wait-for.js';
 
@@ -16,17 +16,7 @@ import { TIME_SCALE, waitFor } from '../../sidecar/util/wait-for.js';
 
 /** The nginx binary: on PATH, else Debian's /usr/sbin/nginx (sbin is often not on a non-root PATH). */
 export function findNginx(): string | undefined {
-  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean).concat(['/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin']);
-  for (const dir of dirs) {
-    const candidate = join(dir, 'nginx');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      /* next */
-    }
-  }
-  return undefined;
+  return findExecutable('nginx', ['/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin']);
 }
 
 /** Why nginx tests skip, or false when nginx is there. */
