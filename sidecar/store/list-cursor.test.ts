@@ -15,9 +15,14 @@ test('no cursor starts at shard 0; an empty name starts at the shard', () => {
 });
 
 test('cursors this store never returns are refused with request.invalid', () => {
-  for (const bad of ['nonsense', ':x', '-1:x', '1.5:x', '16:x', ' 1:x', '+1:x', '0x1:x', 'NaN:x', '1e1:x']) {
+  for (const bad of ['nonsense', ':x', '-1:x', '1.5:x', ' 1:x', '+1:x', '0x1:x', 'NaN:x', '1e1:x']) {
     assert.throws(() => parseListCursor(bad, 16), (e: unknown) => e instanceof BadRequestError && e.code === 'request.invalid', bad);
   }
+});
+
+test('a shard past the last one is the end: an empty last page, as the API has always answered', () => {
+  assert.deepEqual(parseListCursor('16:x', 16), { shard: 16 });
+  assert.deepEqual(parseListCursor('99999999999999999999999:x', 16), { shard: 16 });
 });
 
 test('a long bad cursor is cut in the message', () => {

@@ -11,14 +11,18 @@ export function formatListCursor(shard: number, name: string): string {
   return `${shard}:${name}`;
 }
 
-/** `undefined` or `''` starts at shard 0; anything not of the form this store returns is a BadRequestError. */
+/**
+ * `undefined` or `''` starts at shard 0; a shard past the last one is the end (an empty last page: the API has
+ * always answered it so); anything not of the form this store returns is a BadRequestError.
+ */
 export function parseListCursor(cursor: string | undefined, shards: number): ListPosition {
   if (cursor === undefined || cursor === '') return { shard: 0 };
   const colon = cursor.indexOf(':');
   const shard = colon > 0 ? Number(cursor.slice(0, colon)) : NaN;
-  if (!/^\d+$/.test(cursor.slice(0, Math.max(colon, 0))) || !Number.isInteger(shard) || shard >= shards) {
+  if (!/^\d+$/.test(cursor.slice(0, Math.max(colon, 0))) || !Number.isInteger(shard)) {
     throw new BadRequestError(`cursor '${cursor.slice(0, 80)}' was not issued by this store`, 'request.invalid');
   }
+  if (shard >= shards) return { shard: shards };
   const after = cursor.slice(colon + 1);
   return after === '' ? { shard } : { shard, after };
 }
