@@ -13,13 +13,15 @@ import { JtiPool } from '../tokens/jti-pool.js';
 import { VerifiedTokens } from './verified-tokens.js';
 import { ReconnectWait } from './reconnect-wait.js';
 import { setCookieLine } from './set-cookie.js';
+import { CutoverFallback, type FallbackStats } from './cutover-fallback.js';
+
+export type { FallbackStats } from './cutover-fallback.js';
 import type { Refusal, RefusalReason, TokenClaims } from '../tokens/token-claims.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { WritePath } from './write-path.js';
 import { BadRequestError } from '../errors/bad-request-error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import type { OutagePolicy } from '../config/options.js';
-import type { JournalOp } from '../store/journal.js';
 import type { RecordRef } from '../store/token-record.js';
 
 /** A token whose record is gone (or never existed, or is filed under another subject). */
@@ -87,17 +89,6 @@ export interface TokenServiceDeps {
   fallback?: () => TokenStore | undefined;
 }
 
-/** What the fallback store of a cutover did on this node: when `confirmed` stops growing, it can go. */
-export interface FallbackStats {
-  /** Tokens unknown to our store, found in the fallback store. */
-  confirmed: number;
-  /** Of those, records copied into our store (one-time tokens stay where they are). */
-  copied: number;
-  /** Writes of this node also made in the fallback store, and those that failed. */
-  writes: number;
-  failedWrites: number;
-}
-
 /**
  * Issue, validate, consume, revoke and log out: the product, independent of
  * HTTP and of which store runs.
@@ -111,7 +102,8 @@ export interface FallbackStats {
 export class TokenService {
   /** Store reads caught by a reconnect wait for it, briefly. */
   private readonly reconnect: ReconnectWait;
-  readonly fallbackStats: FallbackStats = { confirmed: 0, copied: 0, writes: 0, failedWrites: 0 };
+  /** The migration cutover's fallback store, when one is set: lookups, consumes, revokes and writes there too. */
+  private readonly cutover: CutoverFallback;
 
   /** Tokens whose signature verified lately (the hot path's largest saving). */
   private readonly verified: VerifiedTokens;
@@ -121,6 +113,12 @@ export class TokenService {
   constructor(private readonly d: TokenServiceDeps) {
     this.verified = new VerifiedTokens(d.codec);
     this.reconnect = new ReconnectWait(d.store);
+    this.cutover = new CutoverFallback({ fallback: d.fallback, writes: d.writes, metrics: d.metrics, logger: d.logger });
+  }
+
+  /** What the fallback store of a cutover did on this node. */
+  get fallbackStats(): FallbackStats {
+    return this.cutover.stats;
   }
 
   async issue(req: IssueRequest): Promise<IssuedToken> {
@@ -132,7 +130,7 @@ export class TokenService {
     const record = this.recordOf(claims, recordExpiresAt, req.attributes);
     if (req.kind === 'onetime') await this.dropPendingOnetime(req.subject);
     const outcome = await this.d.writes.apply({ op: 'create', record });
-    if (this.d.fallback) await this.alsoInFallback({ op: 'create', record }); // no cutover: not even a promise
+    if (this.d.fallback) await this.cutover.also({ op: 'create', record }); // no cutover: not even a promise
     this.d.metrics?.issue(req.kind);
     const token = this.d.codec.sign(claims);
     const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
@@ -151,7 +149,7 @@ export class TokenService {
     const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
     const record = this.recordOf(claims, expiresAt);
     const outcome = await this.d.writes.apply({ op: 'create', record });
-    await this.alsoInFallback({ op: 'create', record });
+    await this.cutover.also({ op: 'create', record });
     this.d.metrics?.issue(claims.knd);
     return { record, replicated: outcome.replicated, created: outcome.changed };
   }
@@ -248,7 +246,7 @@ export class TokenService {
     const ref = this.refFor(claims);
     let won: boolean;
     try {
-      won = (await this.d.store.consume(ref)) || (await this.consumeInFallback(ref));
+      won = (await this.d.store.consume(ref)) || (await this.cutover.consume(ref));
     } catch (err) {
       if (err instanceof StoreUnavailableError) this.d.metrics?.consumption('unavailable');
       throw err;
@@ -263,9 +261,9 @@ export class TokenService {
   async revoke(jti: string): Promise<{ revoked: boolean; replicated: boolean }> {
     if (!isValidJti(jti)) throw new BadRequestError(`"${String(jti).slice(0, 80)}" is not a token id (jti)`, 'request.jti');
     const ref = await this.refByJti(jti);
-    if (ref === undefined) return { revoked: await this.revokeInFallback(jti), replicated: true };
+    if (ref === undefined) return { revoked: await this.cutover.revoke(jti), replicated: true };
     const outcome = await this.d.writes.apply({ op: 'delete', ref });
-    await this.alsoInFallback({ op: 'delete', ref });
+    await this.cutover.also({ op: 'delete', ref });
     if (outcome.changed) this.d.metrics?.revocation('token');
     return { revoked: outcome.changed, replicated: outcome.replicated };
   }
@@ -282,7 +280,7 @@ export class TokenService {
     for (const ref of this.d.mirror.entries()) if (ref.subject === subject) count++;
     const outcome = await this.d.writes.apply({ op: 'marker', subject });
     const gen = outcome.gen!;
-    await this.alsoInFallback({ op: 'marker', subject, floor: gen });
+    await this.cutover.also({ op: 'marker', subject, floor: gen });
     this.d.metrics?.revocation('subject');
     const acks = outcome.replicated && this.d.awaitMarker ? await this.d.awaitMarker(subject, gen) : { acknowledged: [], pending: [] };
     return { revoked: count, replicated: outcome.replicated, gen, at, ...acks };
@@ -377,7 +375,7 @@ export class TokenService {
         this.d.mirror.add(ref);
         return ref;
       }
-      if (await this.confirmInFallback(ref)) return ref;
+      if (await this.cutover.confirm(ref)) return ref;
       this.d.metrics?.confirmation('missing');
       this.d.mirror.remove(ref);
       this.d.mirror.rememberMissing(claims.jti);
@@ -386,81 +384,6 @@ export class TokenService {
       this.d.metrics?.confirmation('error');
       if (err instanceof StoreUnavailableError) return undefined; // cannot confirm: refuse rather than trust an unknown token
       throw err;
-    }
-  }
-
-  /**
-   * Cutover: a token our store does not hold may come from a sidecar still on the previous store. Found
-   * there, its record is copied into our store (one write; from then on it validates from the mirror like
-   * any other, and the mirror never learns a name our store lacks, which its next listing would undo). A
-   * one-time token stays where it is and is consumed there: once-only holds within one store only.
-   */
-  private async confirmInFallback(ref: RecordRef): Promise<boolean> {
-    const fallback = this.d.fallback?.();
-    if (!fallback) return false;
-    let record: TokenRecord | undefined;
-    try {
-      record = await fallback.read(ref);
-    } catch (err) {
-      this.d.logger.warn('cutover: the fallback store did not answer; refusing a token our store does not know', { error: String(err) });
-      return false;
-    }
-    if (!record || record.subject !== ref.subject) return false;
-    this.fallbackStats.confirmed++;
-    this.d.metrics?.confirmation('found');
-    if (record.kind !== 'onetime') {
-      try {
-        await this.d.writes.apply({ op: 'create', record });
-        this.fallbackStats.copied++;
-      } catch (err) {
-        this.d.logger.warn('cutover: could not copy a record from the fallback store', { jti: ref.jti, error: String(err) });
-      }
-    }
-    return true;
-  }
-
-  /** Cutover: a one-time token issued on a sidecar still on the previous store is consumed there. */
-  private async consumeInFallback(ref: RecordRef): Promise<boolean> {
-    const fallback = this.d.fallback?.();
-    if (!fallback) return false;
-    try {
-      return await fallback.consume(ref);
-    } catch (err) {
-      this.d.logger.warn('cutover: the fallback store did not answer a consume', { error: String(err) });
-      return false;
-    }
-  }
-
-  /** Cutover: a token only the previous store holds is revoked there. */
-  private async revokeInFallback(jti: string): Promise<boolean> {
-    const fallback = this.d.fallback?.();
-    if (!fallback) return false;
-    try {
-      const ref = (await fallback.listShard(shardOf(jti, fallback.shards))).map(parseRecordName).find((r) => r?.jti === jti);
-      return ref !== undefined && (await fallback.delete(ref));
-    } catch (err) {
-      this.d.logger.warn('cutover: the fallback store did not answer a revoke', { jti, error: String(err) });
-      return false;
-    }
-  }
-
-  /**
-   * Cutover: what this node writes is written to the previous store too, so that sidecars not yet switched
-   * validate the tokens issued here and refuse those revoked here. Best effort: a fallback store that is
-   * down fails fast and is only logged. One-time tokens are not copied: once-only holds within one store.
-   */
-  private async alsoInFallback(op: JournalOp): Promise<void> {
-    const fallback = this.d.fallback?.();
-    if (!fallback || (op.op === 'create' && op.record.kind === 'onetime')) return;
-    this.fallbackStats.writes++;
-    try {
-      if (op.op === 'create') await fallback.create(op.record);
-      else if (op.op === 'delete') await fallback.delete(op.ref);
-      // at least our generation (tokens issued here carry ours), and above what the old store held (its tokens)
-      else await fallback.raiseMarker(op.subject, op.floor ?? 0);
-    } catch (err) {
-      this.fallbackStats.failedWrites++;
-      this.d.logger.warn('cutover: a write did not reach the fallback store', { op: op.op, error: String(err) });
     }
   }
 
