@@ -1,3 +1,5 @@
+// Over 400 lines: issue, validate, consume, revoke and logout share the local check and the store confirmation,
+// and the validation hot path (a mirror hit) stays within this one class.
 import type { RecordViewContext } from '../http/requests.js';
 import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/clock.js';
@@ -14,8 +16,6 @@ import { VerifiedTokens } from './verified-tokens.js';
 import { ReconnectWait } from './reconnect-wait.js';
 import { setCookieLine } from './set-cookie.js';
 import { CutoverFallback, type FallbackStats } from './cutover-fallback.js';
-
-export type { FallbackStats } from './cutover-fallback.js';
 import type { Refusal, RefusalReason, TokenClaims } from '../tokens/token-claims.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { WritePath } from './write-path.js';
@@ -23,6 +23,8 @@ import { BadRequestError } from '../errors/bad-request-error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import type { OutagePolicy } from '../config/options.js';
 import type { RecordRef } from '../store/token-record.js';
+
+export type { FallbackStats } from './cutover-fallback.js';
 
 /** A token whose record is gone (or never existed, or is filed under another subject). */
 function gone(claims: TokenClaims): Validation {
