@@ -3,6 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../util/logger.js';
 import type { TokenService, Validation } from '../service/token-service.js';
+import type { ClusterView } from '../cluster-view.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { TokensyncError } from '../errors/tokensync-error.js';
 import { BadRequestError } from '../errors/bad-request-error.js';
@@ -22,7 +23,8 @@ export interface HttpServerOptions {
   adminToken?: () => string | undefined;
   ready: () => boolean;
   health: () => { status: 'ok' | 'degraded'; [k: string]: unknown };
-  cluster: (options: { digest: boolean }) => Promise<unknown>;
+  /** Partial: a server with no cluster behind it (a unit test's) may answer an empty view. */
+  cluster: (options: { digest: boolean }) => Promise<Partial<ClusterView>>;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: string[]) => Promise<void> | void;

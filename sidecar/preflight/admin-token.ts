@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { SecretError } from '../errors/secret-error.js';
+import type { TokensyncOptions } from '../config/options.js';
 
 /** Shortest admin token accepted: anything shorter can be guessed over the network. */
 export const MIN_ADMIN_TOKEN_CHARS = 16;
@@ -17,4 +18,9 @@ export async function readAdminToken(path: string): Promise<string> {
     throw new SecretError(`${path}: the admin token must be at least ${MIN_ADMIN_TOKEN_CHARS} characters (sidecar.admin.token.file)`, 'admin.weak');
   }
   return token;
+}
+
+/** The admin token start-up protects the admin endpoints with: none when `sidecar.admin.token.file` is unset. */
+export async function loadAdminToken(options: Pick<TokensyncOptions, 'sidecar'>): Promise<string | undefined> {
+  return options.sidecar.adminTokenFile ? readAdminToken(options.sidecar.adminTokenFile) : undefined;
 }

@@ -1,3 +1,5 @@
+// Over 400 lines: issue, validate, consume, revoke and logout share the local check and the store confirmation,
+// and the validation hot path (a mirror hit) stays within this one class.
 import type { RecordViewContext } from '../http/requests.js';
 import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/clock.js';
@@ -7,32 +9,22 @@ import type { TokenKind, TokenRecord } from '../store/token-record.js';
 import { isValidJti, isValidSubject, kindOfJti, parseRecordName, shardOf } from '../store/token-record.js';
 import { loggedOut } from '../store/logout-marker.js';
 import { isConnected } from '../store/connection-state.js';
-import type { Decoded, TokenCodec } from '../tokens/token-codec.js';
+import type { TokenCodec } from '../tokens/token-codec.js';
 import type { TokenPolicy } from '../tokens/token-policy.js';
 import { JtiPool } from '../tokens/jti-pool.js';
+import { VerifiedTokens } from './verified-tokens.js';
+import { ReconnectWait } from './reconnect-wait.js';
+import { setCookieLine } from './set-cookie.js';
+import { CutoverFallback, type FallbackStats } from './cutover-fallback.js';
 import type { Refusal, RefusalReason, TokenClaims } from '../tokens/token-claims.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { WritePath } from './write-path.js';
 import { BadRequestError } from '../errors/bad-request-error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import type { OutagePolicy } from '../config/options.js';
-import type { JournalOp } from '../store/journal.js';
 import type { RecordRef } from '../store/token-record.js';
-import type { ConnectionState } from '../store/connection-state.js';
 
-/** How long a store read caught by a reconnect waits for the connection to come back (see acrossReconnect). */
-const RECONNECT_WAIT_MS = 2_000;
-/** Verified tokens remembered, in two generations of half this each: ~5 MB at most. */
-const VERIFIED_CAPACITY = 10_000;
-/** Characters of a token's end that key it among the verified ones: 132 bits of its signature, a hit still needing the whole text. */
-const VERIFIED_KEY_CHARS = 22;
-
-/** A token whose signature verified, remembered under the end of its signature. */
-interface Verified {
-  tail: string;
-  token: string;
-  decoded: Extract<Decoded, { ok: true }>;
-}
+export type { FallbackStats } from './cutover-fallback.js';
 
 /** A token whose record is gone (or never existed, or is filed under another subject). */
 function gone(claims: TokenClaims): Validation {
@@ -99,17 +91,6 @@ export interface TokenServiceDeps {
   fallback?: () => TokenStore | undefined;
 }
 
-/** What the fallback store of a cutover did on this node: when `confirmed` stops growing, it can go. */
-export interface FallbackStats {
-  /** Tokens unknown to our store, found in the fallback store. */
-  confirmed: number;
-  /** Of those, records copied into our store (one-time tokens stay where they are). */
-  copied: number;
-  /** Writes of this node also made in the fallback store, and those that failed. */
-  writes: number;
-  failedWrites: number;
-}
-
 /**
  * Issue, validate, consume, revoke and log out: the product, independent of
  * HTTP and of which store runs.
@@ -121,24 +102,26 @@ export interface FallbackStats {
  * token costs no store read.
  */
 export class TokenService {
-  /** Resolves when the store is connected again; shared by every read waiting for it. */
-  private reconnected: Promise<void> | undefined;
-  readonly fallbackStats: FallbackStats = { confirmed: 0, copied: 0, writes: 0, failedWrites: 0 };
+  /** Store reads caught by a reconnect wait for it, briefly. */
+  private readonly reconnect: ReconnectWait;
+  /** The migration cutover's fallback store, when one is set: lookups, consumes, revokes and writes there too. */
+  private readonly cutover: CutoverFallback;
 
-  /**
-   * Tokens whose signature verified lately: a session cookie is presented on every request of its user, and
-   * the signature check was the largest cost of a validation (Envoy's jwt_authn keeps such a cache too).
-   * Expiry, binding, the record and logout markers are still checked every time. Looked up by the token's
-   * last {@link VERIFIED_KEY_CHARS} characters (signature), a hit counting only when the whole text is the
-   * same: hashing a cookie's few hundred characters (a fresh string every request) cost more than the rest
-   * of a cached validation.
-   */
-  private verified = new Map<string, Verified>();
-  private verifiedBefore = new Map<string, Verified>();
+  /** Tokens whose signature verified lately (the hot path's largest saving). */
+  private readonly verified: VerifiedTokens;
   /** New jtis (newJti's form) from pooled random bytes. */
   private readonly jtis = new JtiPool();
 
-  constructor(private readonly d: TokenServiceDeps) {}
+  constructor(private readonly d: TokenServiceDeps) {
+    this.verified = new VerifiedTokens(d.codec);
+    this.reconnect = new ReconnectWait(d.store);
+    this.cutover = new CutoverFallback({ fallback: d.fallback, writes: d.writes, metrics: d.metrics, logger: d.logger });
+  }
+
+  /** What the fallback store of a cutover did on this node. */
+  get fallbackStats(): FallbackStats {
+    return this.cutover.stats;
+  }
 
   async issue(req: IssueRequest): Promise<IssuedToken> {
     if (!isValidSubject(req.subject)) throw new BadRequestError('subject must be 1 to 128 bytes of text without control characters', 'request.subject');
@@ -149,7 +132,7 @@ export class TokenService {
     const record = this.recordOf(claims, recordExpiresAt, req.attributes);
     if (req.kind === 'onetime') await this.dropPendingOnetime(req.subject);
     const outcome = await this.d.writes.apply({ op: 'create', record });
-    if (this.d.fallback) await this.alsoInFallback({ op: 'create', record }); // no cutover: not even a promise
+    if (this.d.fallback) await this.cutover.also({ op: 'create', record }); // no cutover: not even a promise
     this.d.metrics?.issue(req.kind);
     const token = this.d.codec.sign(claims);
     const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
@@ -168,7 +151,7 @@ export class TokenService {
     const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
     const record = this.recordOf(claims, expiresAt);
     const outcome = await this.d.writes.apply({ op: 'create', record });
-    await this.alsoInFallback({ op: 'create', record });
+    await this.cutover.also({ op: 'create', record });
     this.d.metrics?.issue(claims.knd);
     return { record, replicated: outcome.replicated, created: outcome.changed };
   }
@@ -219,7 +202,7 @@ export class TokenService {
   /** Whether a token refused for `reason` is a validly signed one-time token (a verified token is remembered: no second HMAC). */
   private refusedOnetime(reason: RefusalReason, token: unknown): boolean {
     if (reason === 'malformed' || reason === 'bad_signature') return false;
-    const decoded = this.verify(token);
+    const decoded = this.verified.verify(token);
     return decoded.ok && decoded.claims.knd === 'onetime';
   }
 
@@ -265,7 +248,7 @@ export class TokenService {
     const ref = this.refFor(claims);
     let won: boolean;
     try {
-      won = (await this.d.store.consume(ref)) || (await this.consumeInFallback(ref));
+      won = (await this.d.store.consume(ref)) || (await this.cutover.consume(ref));
     } catch (err) {
       if (err instanceof StoreUnavailableError) this.d.metrics?.consumption('unavailable');
       throw err;
@@ -280,9 +263,9 @@ export class TokenService {
   async revoke(jti: string): Promise<{ revoked: boolean; replicated: boolean }> {
     if (!isValidJti(jti)) throw new BadRequestError(`"${String(jti).slice(0, 80)}" is not a token id (jti)`, 'request.jti');
     const ref = await this.refByJti(jti);
-    if (ref === undefined) return { revoked: await this.revokeInFallback(jti), replicated: true };
+    if (ref === undefined) return { revoked: await this.cutover.revoke(jti), replicated: true };
     const outcome = await this.d.writes.apply({ op: 'delete', ref });
-    await this.alsoInFallback({ op: 'delete', ref });
+    await this.cutover.also({ op: 'delete', ref });
     if (outcome.changed) this.d.metrics?.revocation('token');
     return { revoked: outcome.changed, replicated: outcome.replicated };
   }
@@ -299,7 +282,7 @@ export class TokenService {
     for (const ref of this.d.mirror.entries()) if (ref.subject === subject) count++;
     const outcome = await this.d.writes.apply({ op: 'marker', subject });
     const gen = outcome.gen!;
-    await this.alsoInFallback({ op: 'marker', subject, floor: gen });
+    await this.cutover.also({ op: 'marker', subject, floor: gen });
     this.d.metrics?.revocation('subject');
     const acks = outcome.replicated && this.d.awaitMarker ? await this.d.awaitMarker(subject, gen) : { acknowledged: [], pending: [] };
     return { revoked: count, replicated: outcome.replicated, gen, at, ...acks };
@@ -322,42 +305,6 @@ export class TokenService {
     return { marker: this.d.mirror.marker(subject), sliding: sliding || idleTimeoutMs > 0 };
   }
 
-  /**
-   * The codec's verdict on a token's form and signature, remembered when these very bytes passed
-   * before. Only tokens naming their key (`kid`) are kept, and a hit counts only while that key is still
-   * accepted, so a retired secret stops verifying at once. The claims are frozen: callers share them.
-   */
-  private verify(token: unknown): Decoded {
-    if (typeof token !== 'string') return this.d.codec.verify(token);
-    const tail = token.slice(-VERIFIED_KEY_CHARS);
-    let hit = this.verified.get(tail);
-    if (hit === undefined) {
-      hit = this.verifiedBefore.get(tail);
-      if (hit !== undefined && hit.token === token && this.d.codec.accepts(hit.decoded.kid!)) this.remember(hit);
-    }
-    if (hit !== undefined && hit.token === token && this.d.codec.accepts(hit.decoded.kid!)) return hit.decoded;
-    const decoded = this.d.codec.verify(token);
-    if (decoded.ok && decoded.kid !== undefined) {
-      Object.freeze(decoded.claims);
-      // Copies: a slice of the request's Cookie header would keep the whole header alive as long as the entry.
-      const own = Buffer.from(token, 'latin1').toString('latin1'); // a verified token is base64url text (ASCII)
-      this.remember({ tail: own.slice(-VERIFIED_KEY_CHARS), token: own, decoded });
-    }
-    return decoded;
-  }
-
-  /**
-   * Two generations instead of evicting the oldest entry one by one: a Map iterated from its start skips every
-   * entry deleted since its last rehash, which made each eviction cost as much as the verify it saved.
-   */
-  private remember(entry: Verified): void {
-    if (this.verified.size >= VERIFIED_CAPACITY / 2) {
-      this.verifiedBefore = this.verified;
-      this.verified = new Map();
-    }
-    this.verified.set(entry.tail, entry);
-  }
-
   /** Signature, policy, record and logout marker; no reissue, no counting. */
   private async check(token: unknown, clientIp: string | undefined): Promise<Validation> {
     const local = this.checkLocally(token, clientIp, this.d.clock.now());
@@ -369,7 +316,7 @@ export class TokenService {
    * validly signed token whose record only the store can confirm.
    */
   private checkLocally(token: unknown, clientIp: string | undefined, now: number): Validation | { valid: undefined; claims: TokenClaims } {
-    const decoded = this.verify(token);
+    const decoded = this.verified.verify(token);
     if (!decoded.ok) return { valid: false, reason: decoded.reason, message: decoded.message };
     const claims = decoded.claims;
     const refusal = this.d.policy.check(claims, clientIp, now);
@@ -419,7 +366,7 @@ export class TokenService {
     try {
       // Without lgn the record's generation is known from its name only: find the name.
       let found: boolean;
-      if (claims.lgn !== undefined) found = await this.acrossReconnect(() => this.d.store.exists(ref));
+      if (claims.lgn !== undefined) found = await this.reconnect.across(() => this.d.store.exists(ref));
       else {
         const listed = await this.listedRef(claims.jti);
         found = listed !== undefined && listed.subject === claims.sub;
@@ -430,7 +377,7 @@ export class TokenService {
         this.d.mirror.add(ref);
         return ref;
       }
-      if (await this.confirmInFallback(ref)) return ref;
+      if (await this.cutover.confirm(ref)) return ref;
       this.d.metrics?.confirmation('missing');
       this.d.mirror.remove(ref);
       this.d.mirror.rememberMissing(claims.jti);
@@ -439,81 +386,6 @@ export class TokenService {
       this.d.metrics?.confirmation('error');
       if (err instanceof StoreUnavailableError) return undefined; // cannot confirm: refuse rather than trust an unknown token
       throw err;
-    }
-  }
-
-  /**
-   * Cutover: a token our store does not hold may come from a sidecar still on the previous store. Found
-   * there, its record is copied into our store (one write; from then on it validates from the mirror like
-   * any other, and the mirror never learns a name our store lacks, which its next listing would undo). A
-   * one-time token stays where it is and is consumed there: once-only holds within one store only.
-   */
-  private async confirmInFallback(ref: RecordRef): Promise<boolean> {
-    const fallback = this.d.fallback?.();
-    if (!fallback) return false;
-    let record: TokenRecord | undefined;
-    try {
-      record = await fallback.read(ref);
-    } catch (err) {
-      this.d.logger.warn('cutover: the fallback store did not answer; refusing a token our store does not know', { error: String(err) });
-      return false;
-    }
-    if (!record || record.subject !== ref.subject) return false;
-    this.fallbackStats.confirmed++;
-    this.d.metrics?.confirmation('found');
-    if (record.kind !== 'onetime') {
-      try {
-        await this.d.writes.apply({ op: 'create', record });
-        this.fallbackStats.copied++;
-      } catch (err) {
-        this.d.logger.warn('cutover: could not copy a record from the fallback store', { jti: ref.jti, error: String(err) });
-      }
-    }
-    return true;
-  }
-
-  /** Cutover: a one-time token issued on a sidecar still on the previous store is consumed there. */
-  private async consumeInFallback(ref: RecordRef): Promise<boolean> {
-    const fallback = this.d.fallback?.();
-    if (!fallback) return false;
-    try {
-      return await fallback.consume(ref);
-    } catch (err) {
-      this.d.logger.warn('cutover: the fallback store did not answer a consume', { error: String(err) });
-      return false;
-    }
-  }
-
-  /** Cutover: a token only the previous store holds is revoked there. */
-  private async revokeInFallback(jti: string): Promise<boolean> {
-    const fallback = this.d.fallback?.();
-    if (!fallback) return false;
-    try {
-      const ref = (await fallback.listShard(shardOf(jti, fallback.shards))).map(parseRecordName).find((r) => r?.jti === jti);
-      return ref !== undefined && (await fallback.delete(ref));
-    } catch (err) {
-      this.d.logger.warn('cutover: the fallback store did not answer a revoke', { jti, error: String(err) });
-      return false;
-    }
-  }
-
-  /**
-   * Cutover: what this node writes is written to the previous store too, so that sidecars not yet switched
-   * validate the tokens issued here and refuse those revoked here. Best effort: a fallback store that is
-   * down fails fast and is only logged. One-time tokens are not copied: once-only holds within one store.
-   */
-  private async alsoInFallback(op: JournalOp): Promise<void> {
-    const fallback = this.d.fallback?.();
-    if (!fallback || (op.op === 'create' && op.record.kind === 'onetime')) return;
-    this.fallbackStats.writes++;
-    try {
-      if (op.op === 'create') await fallback.create(op.record);
-      else if (op.op === 'delete') await fallback.delete(op.ref);
-      // at least our generation (tokens issued here carry ours), and above what the old store held (its tokens)
-      else await fallback.raiseMarker(op.subject, op.floor ?? 0);
-    } catch (err) {
-      this.fallbackStats.failedWrites++;
-      this.d.logger.warn('cutover: a write did not reach the fallback store', { op: op.op, error: String(err) });
     }
   }
 
@@ -528,46 +400,10 @@ export class TokenService {
   private async listedRef(jti: string): Promise<RecordRef | undefined> {
     const shard = shardOf(jti, this.d.store.shards);
     const find = (names: string[]) => names.map(parseRecordName).find((ref) => ref?.jti === jti);
-    const ref = find(await this.acrossReconnect(() => this.d.store.listShard(shard)));
+    const ref = find(await this.reconnect.across(() => this.d.store.listShard(shard)));
     if (ref !== undefined) return ref;
     // a token issued on another node a moment ago: a miss must hold every create acknowledged before it
-    return find(await this.acrossReconnect(() => this.d.store.listShard(shard, { fresh: true })));
-  }
-
-  /**
-   * A read the store could not answer because its connection is down is asked again once it is back, if
-   * that happens within {@link RECONNECT_WAIT_MS}: a leader election or a reconnect to another server
-   * takes a moment, and a token issued on another node just before it must not be refused meanwhile.
-   * (Writes need no such wait: the write path journals them.)
-   */
-  private async acrossReconnect<T>(read: () => Promise<T>): Promise<T> {
-    try {
-      return await read();
-    } catch (err) {
-      if (!(err instanceof StoreUnavailableError) || !(await this.storeBack(RECONNECT_WAIT_MS))) throw err;
-      return read();
-    }
-  }
-
-  /** True once the store is connected, false if it is not within `ms`. One state listener for all waiters. */
-  private async storeBack(ms: number): Promise<boolean> {
-    if (isConnected(this.d.store.state)) return true;
-    this.reconnected ??= new Promise<void>((resolve) => {
-      const onState = (next: ConnectionState) => {
-        if (!isConnected(next)) return;
-        this.d.store.off('state', onState);
-        this.reconnected = undefined;
-        resolve();
-      };
-      this.d.store.on('state', onState);
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const back = await Promise.race([
-      this.reconnected.then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
-    ]);
-    clearTimeout(timer);
-    return back;
+    return find(await this.reconnect.across(() => this.d.store.listShard(shard, { fresh: true })));
   }
 
   private async dropPendingOnetime(subject: string): Promise<void> {
@@ -595,9 +431,8 @@ export class TokenService {
     return record;
   }
 
-  /** Set-Cookie for a token: HttpOnly, Secure, SameSite=Lax, Path=/, and Max-Age until it expires. */
+  /** Set-Cookie for a token (see set-cookie.ts). */
   cookie(token: string, expiresAt: number | null): string {
-    const maxAge = expiresAt === null ? '' : `; Max-Age=${Math.max(0, Math.floor((expiresAt - this.d.clock.now()) / 1000))}`;
-    return `${this.d.cookieName}=${token}; Path=/; HttpOnly; Secure; SameSite=Lax${maxAge}`;
+    return setCookieLine(this.d.cookieName, token, expiresAt, this.d.clock.now());
   }
 }

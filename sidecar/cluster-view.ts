@@ -1,0 +1,78 @@
+import { type ConnectionState, isConnected } from './store/connection-state.js';
+import type { MemberInfo, StoreDescription, TokenStore } from './store/token-store.js';
+import type { Mirror, MirrorStats } from './mirror/mirror.js';
+import type { Journal } from './store/journal.js';
+import type { Reaper, SweepStats } from './store/reaper.js';
+import type { FallbackStats } from './service/token-service.js';
+import { VERSION } from './version.js';
+
+/** `GET /health`: `ok` while the store is connected and nothing waits in the journal (a type: it fits the server's open shape). */
+export type Health = {
+  status: 'ok' | 'degraded';
+  store: ConnectionState;
+  mirror: number;
+  lagMs: number;
+  journalPending: number;
+};
+
+/** `GET /v1/cluster`: this node, its stores, mirror, journal and reaper, and every live member's report. */
+export interface ClusterView {
+  node: string;
+  version: string;
+  store: StoreDescription & { state: ConnectionState };
+  /** During a migration cutover only: the previous store and what it did on this node. */
+  fallback?: StoreDescription & { state: ConnectionState } & FallbackStats;
+  mirror: MirrorStats & { digest?: { size: number; xor: string } };
+  journalPending: number;
+  reaper: SweepStats | null;
+  /** Sorted by node id; this node is always listed, from its own report when the store could not list members. */
+  members: MemberInfo[];
+  /** Why the members could not be listed. */
+  membersError?: string;
+}
+
+/** The parts a cluster view and the health line are read from. */
+export interface ClusterParts {
+  nodeId: string;
+  store: TokenStore;
+  fallback: TokenStore | undefined;
+  fallbackStats: FallbackStats;
+  mirror: Mirror;
+  journal: Journal;
+  reaper: Reaper;
+  /** This node's own report, for when the store does not list it (yet). */
+  report: () => MemberInfo;
+}
+
+export function healthOf(p: Pick<ClusterParts, 'store' | 'mirror' | 'journal'>): Health {
+  const connected = isConnected(p.store.state);
+  return {
+    status: connected && p.journal.size === 0 ? 'ok' : 'degraded',
+    store: p.store.state,
+    mirror: p.mirror.size,
+    lagMs: p.mirror.lagMs,
+    journalPending: p.journal.size,
+  };
+}
+
+export async function clusterView(p: ClusterParts, options: { digest?: boolean } = {}): Promise<ClusterView> {
+  let members: MemberInfo[] = [];
+  let error: string | undefined;
+  try {
+    members = await p.store.listMembers();
+  } catch (err) {
+    error = err instanceof Error ? err.message : String(err);
+  }
+  if (!members.some((m) => m.nodeId === p.nodeId)) members.push(p.report());
+  return {
+    node: p.nodeId,
+    version: VERSION,
+    store: { ...p.store.describe(), state: p.store.state },
+    ...(p.fallback ? { fallback: { ...p.fallback.describe(), state: p.fallback.state, ...p.fallbackStats } } : {}),
+    mirror: { ...p.mirror.stats(), ...(options.digest ? { digest: p.mirror.digest() } : {}) },
+    journalPending: p.journal.size,
+    reaper: p.reaper.last ?? null,
+    members: members.sort((a, b) => a.nodeId.localeCompare(b.nodeId)),
+    ...(error ? { membersError: error } : {}),
+  };
+}
