@@ -26,8 +26,9 @@ fail() {
 }
 
 version=$("$DOCKER" run --rm "$IMAGE" --version)
-expected=$(node -p "require('./package.json').version")
-[[ "$version" == "$expected" ]] && pass "docker run --rm $IMAGE --version: $version" || fail "--version printed '$version', not $expected"
+# the version, and the binding the image loads: built and carrying every patch of patches/zookeeper
+expected="tokensync $(node -p "require('./package.json').version") (zookeeper binding $(node -p "require('./package.json').dependencies.zookeeper"), patched: fd,addwatch,resolve,send,poll,multi)"
+[[ "$version" == "$expected" ]] && pass "docker run --rm $IMAGE --version: $version" || fail "--version printed '$version', not '$expected'"
 
 # A properties file and a secret of our own, mounted read-only as a user would; the image's user must read them.
 node -e "process.stdout.write(require('crypto').randomBytes(48).toString('base64url') + '\n')" >"$work/token_secret"
