@@ -8,12 +8,12 @@
  *
  *   node dist/bench/support/raw-create.js 127.0.0.1:2181 10000 [creates per multi]
  */
-import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { forEachBounded, indices } from '../../sidecar/util/for-each-bounded.js';
-import type { ZkNativeOp, ZooKeeperBinding, ZooKeeperBindingClass } from '../../sidecar/store/zookeeper/zookeeper.js';
+import { connectBinding } from './zk.js';
+import type { ZkNativeOp } from '../../sidecar/store/zookeeper/zookeeper.js';
 
 const IN_FLIGHT = 1_000;
 
@@ -45,17 +45,7 @@ export async function rawCreateRate(
   aroundCreates: (creates: () => Promise<void>) => Promise<void> = (creates) => creates(),
   multi?: { batch: number; inFlight: number },
 ): Promise<number> {
-  const Binding = createRequire(import.meta.url)('zookeeper') as ZooKeeperBindingClass;
-  const zk: ZooKeeperBinding = new Binding({
-    connect,
-    timeout: 30_000,
-    debug_level: 0,
-    host_order_deterministic: false,
-    response_counter_limit: 2 ** 30,
-  });
-  const connected = new Promise<void>((resolve) => zk.on('connect', () => resolve()));
-  zk.init({});
-  await connected;
+  const zk = await connectBinding(connect);
   const parent = `/bench-raw-${randomUUID()}`;
   try {
     await callback((cb) => zk.native.a_create(parent, '', 0, cb));
