@@ -4,6 +4,8 @@ import type { Mirror, MirrorStats } from './mirror/mirror.js';
 import type { Journal } from './store/journal.js';
 import type { Reaper, SweepStats } from './store/reaper.js';
 import type { FallbackStats } from './service/token-service.js';
+import { probeServers, type ServerStatus } from './store/zookeeper/zookeeper-servers.js';
+import type { TokensyncOptions } from './config/options.js';
 import { VERSION } from './version.js';
 
 /** `GET /health`: `ok` while the store is connected and nothing waits in the journal (a type: it fits the server's open shape). */
@@ -20,6 +22,10 @@ export interface ClusterView {
   node: string;
   version: string;
   store: StoreDescription & { state: ConnectionState };
+  /** `cluster.store.outage.policy`: what validation does while the store is unreachable. */
+  outagePolicy: 'serve-cached' | 'reject';
+  /** ZOOKEEPER, with `?servers=1`: every server of the ensemble and its mode (asked with `srvr`). */
+  servers?: ServerStatus[];
   /** During a migration cutover only: the previous store and what it did on this node. */
   fallback?: StoreDescription & { state: ConnectionState } & FallbackStats;
   mirror: MirrorStats & { digest?: { size: number; xor: string } };
@@ -42,6 +48,9 @@ export interface ClusterParts {
   reaper: Reaper;
   /** This node's own report, for when the store does not list it (yet). */
   report: () => MemberInfo;
+  outagePolicy: 'serve-cached' | 'reject';
+  /** ZOOKEEPER: asks every server of the ensemble for its mode; never throws. */
+  probeServers?: () => Promise<ServerStatus[]>;
 }
 
 export function healthOf(p: Pick<ClusterParts, 'store' | 'mirror' | 'journal'>): Health {
@@ -55,9 +64,10 @@ export function healthOf(p: Pick<ClusterParts, 'store' | 'mirror' | 'journal'>):
   };
 }
 
-export async function clusterView(p: ClusterParts, options: { digest?: boolean } = {}): Promise<ClusterView> {
+export async function clusterView(p: ClusterParts, options: { digest?: boolean; servers?: boolean } = {}): Promise<ClusterView> {
   let members: MemberInfo[] = [];
   let error: string | undefined;
+  const servers = options.servers && p.probeServers ? p.probeServers() : undefined;
   try {
     members = await p.store.listMembers();
   } catch (err) {
@@ -68,6 +78,8 @@ export async function clusterView(p: ClusterParts, options: { digest?: boolean }
     node: p.nodeId,
     version: VERSION,
     store: { ...p.store.describe(), state: p.store.state },
+    outagePolicy: p.outagePolicy,
+    ...(servers && { servers: await servers }),
     ...(p.fallback ? { fallback: { ...p.fallback.describe(), state: p.fallback.state, ...p.fallbackStats } } : {}),
     mirror: { ...p.mirror.stats(), ...(options.digest ? { digest: p.mirror.digest() } : {}) },
     journalPending: p.journal.size,
@@ -75,4 +87,12 @@ export async function clusterView(p: ClusterParts, options: { digest?: boolean }
     members: members.sort((a, b) => a.nodeId.localeCompare(b.nodeId)),
     ...(error ? { membersError: error } : {}),
   };
+}
+
+/** For a ZOOKEEPER store: asks each server of the connect string for its mode (and which one holds our session). */
+export function serverProbe(options: TokensyncOptions, store: TokenStore): (() => Promise<ServerStatus[]>) | undefined {
+  const connect = options.store.zookeeper.connect;
+  if (store.type !== 'ZOOKEEPER' || !connect) return undefined;
+  // the ZooKeeper store's session id, read without knowing the concrete store (as `tokensync cluster status` does)
+  return () => probeServers(connect.servers, { sessionId: (store as unknown as { sessionId?: string }).sessionId, timeoutMs: 500 });
 }

@@ -20,7 +20,7 @@ import { Metrics } from './metrics/metrics.js';
 import { WritePath } from './service/write-path.js';
 import { TokenService } from './service/token-service.js';
 import { HttpServer } from './http/http-server.js';
-import { type ClusterView, type Health, clusterView, healthOf } from './cluster-view.js';
+import { type ClusterView, type Health, clusterView, healthOf, serverProbe } from './cluster-view.js';
 import { ipInRanges } from './util/ip.js';
 import { VERSION } from './version.js';
 
@@ -116,7 +116,7 @@ export async function createSidecar(options: TokensyncOptions, deps: SidecarDeps
     clock,
     logger,
   );
-  const view = { nodeId: options.nodeId, store, fallback, fallbackStats: service.fallbackStats, mirror, journal, reaper, report: () => membership.report() };
+  const view = { nodeId: options.nodeId, store, fallback, fallbackStats: service.fallbackStats, mirror, journal, reaper, report: () => membership.report(), outagePolicy: options.store.outagePolicy, probeServers: serverProbe(options, store) };
   let closed = false;
   const http = new HttpServer({
     service,
@@ -238,7 +238,7 @@ export class Sidecar {
     return this.membership.report();
   }
 
-  cluster(options: { digest?: boolean } = {}): Promise<ClusterView> {
+  cluster(options: { digest?: boolean; servers?: boolean } = {}): Promise<ClusterView> {
     return clusterView(
       {
         nodeId: this.options.nodeId,
@@ -249,6 +249,8 @@ export class Sidecar {
         journal: this.journal,
         reaper: this.reaper,
         report: () => this.membership.report(),
+        outagePolicy: this.options.store.outagePolicy,
+        probeServers: serverProbe(this.options, this.store),
       },
       options,
     );

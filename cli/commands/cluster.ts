@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { withStore } from '../context.js';
 import { CliError, ioOf, printJson, relativeTime, table } from '../output.js';
 import { keyDisagreements } from '../../sidecar/membership/key-agreement.js';
-import { probeServers, type ServerStatus } from '../zookeeper-servers.js';
+import { probeServers, type ServerStatus } from '../../sidecar/store/zookeeper/zookeeper-servers.js';
 
 export function makeClusterCommand(): Command {
   const cluster = new Command('cluster').description('the sidecars of the cluster and the servers of their store');

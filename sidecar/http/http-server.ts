@@ -11,6 +11,7 @@ import { asObject, clientIpField, isoOrNull, parseIssue, parseKind, parseLimit, 
 import { clientAddress, findToken, headerSubject } from './forward-auth.js';
 import { isValidSubject } from '../store/token-record.js';
 import { REFUSAL_REASONS, type RefusalReason, type TokenClaims } from '../tokens/token-claims.js';
+import { consoleHandler } from '../console/console-route.js';
 
 export interface HttpServerOptions {
   service: TokenService;
@@ -24,7 +25,7 @@ export interface HttpServerOptions {
   ready: () => boolean;
   health: () => { status: 'ok' | 'degraded'; [k: string]: unknown };
   /** Partial: a server with no cluster behind it (a unit test's) may answer an empty view. */
-  cluster: (options: { digest: boolean }) => Promise<Partial<ClusterView>>;
+  cluster: (options: { digest: boolean; servers: boolean }) => Promise<Partial<ClusterView>>;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: string[]) => Promise<void> | void;
@@ -163,7 +164,11 @@ export class HttpServer {
           notYetAcknowledgedBy: result.pending,
         });
       }),
-      r('GET', '/v1/cluster', 'cluster', true, async (_req, res, url) => this.json(res, 200, await this.o.cluster({ digest: url.searchParams.get('digest') === '1' }))),
+      r('GET', '/v1/cluster', 'cluster', true, async (_req, res, url) =>
+        this.json(res, 200, await this.o.cluster({ digest: url.searchParams.get('digest') === '1', servers: url.searchParams.get('servers') === '1' })),
+      ),
+      r('GET', '/v1/stats', 'stats', true, (_req, res) => this.json(res, 200, { at: new Date().toISOString(), ...this.o.health(), ...this.o.metrics.snapshot() })),
+      r('*', '/console(?:/.*)?', 'console', false, consoleHandler()),
       r('GET', '/healthz', 'healthz', false, (_req, res) => this.json(res, 200, this.o.health())),
       r('GET', '/readyz', 'readyz', false, (_req, res) => {
         const ready = this.o.ready();

@@ -14,6 +14,13 @@ export interface MetricsSources {
 const REFUSAL_INDEX = Object.fromEntries(REFUSAL_REASONS.map((r, i) => [r, i + 1])) as Record<RefusalReason, number>;
 const KIND_INDEX = Object.fromEntries(TOKEN_KINDS.map((k, i) => [k, i])) as Record<TokenKind, number>;
 
+/** `GET /v1/stats`: the running totals behind the counters, for a client that works out rates itself (the console). */
+export interface MetricsSnapshot {
+  validations: { valid: number; refused: Record<RefusalReason, number> };
+  issued: Record<TokenKind, number>;
+  revocations: { token: number; subject: number };
+}
+
 const STATES = ['latent', 'connected', 'suspended', 'reconnected', 'lost', 'closed'];
 
 /**
@@ -30,6 +37,7 @@ export class Metrics {
   /** Tokens issued (or mirrored) so far, one per kind in {@link TOKEN_KINDS} order. */
   private readonly issuedCounts = new Float64Array(TOKEN_KINDS.length);
   private readonly revoked: Counter<'scope'>;
+  private readonly revokedCounts = { token: 0, subject: 0 };
   private readonly consumed: Counter<'result'>;
   private readonly confirmations: Counter<'result'>;
   private readonly reissued: Counter;
@@ -145,6 +153,18 @@ export class Metrics {
 
   revocation(scope: 'token' | 'subject'): void {
     this.revoked.labels(scope).inc();
+    this.revokedCounts[scope]++;
+  }
+
+  snapshot(): MetricsSnapshot {
+    return {
+      validations: {
+        valid: this.validationCounts[0]!,
+        refused: Object.fromEntries(REFUSAL_REASONS.map((r) => [r, this.validationCounts[REFUSAL_INDEX[r]]!])) as Record<RefusalReason, number>,
+      },
+      issued: Object.fromEntries(TOKEN_KINDS.map((k) => [k, this.issuedCounts[KIND_INDEX[k]]!])) as Record<TokenKind, number>,
+      revocations: { ...this.revokedCounts },
+    };
   }
 
   consumption(result: 'won' | 'lost' | 'unavailable'): void {

@@ -1,0 +1,60 @@
+import { api, type Cluster, type Stats } from './api.js';
+import { byId } from './dom.js';
+import { lineChart, type Series } from './chart.js';
+
+const SAMPLES = 40;
+
+interface Sample {
+  at: number;
+  stats: Stats;
+  lags: Record<string, number>;
+}
+
+/** The Live view: rates worked out from this node's running totals (`GET /v1/stats`) between two polls. */
+export class LivePanel {
+  private readonly samples: Sample[] = [];
+
+  constructor(private readonly fail: (err: unknown) => void) {}
+
+  async poll(): Promise<void> {
+    try {
+      const [stats, cluster] = await Promise.all([api<Stats>('GET', '/v1/stats'), api<Cluster>('GET', '/v1/cluster')]);
+      this.samples.push({ at: Date.parse(stats.at), stats, lags: Object.fromEntries(cluster.members.map((m) => [m.nodeId, m.mirrorLagMs])) });
+      if (this.samples.length > SAMPLES + 1) this.samples.shift();
+      this.render();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private render(): void {
+    const rates = (pick: (s: Stats) => number): number[] => {
+      const out: number[] = [];
+      for (let i = 1; i < this.samples.length; i++) {
+        const a = this.samples[i - 1]!;
+        const b = this.samples[i]!;
+        const seconds = Math.max(0.001, (b.at - a.at) / 1000);
+        out.push(Math.max(0, pick(b.stats) - pick(a.stats)) / seconds);
+      }
+      return out;
+    };
+    const last = this.samples.at(-1)!.stats;
+    const refused = (s: Stats) => Object.values(s.validations.refused).reduce((x, y) => x + y, 0);
+    const reasons = Object.keys(last.validations.refused);
+    const nodes = [...new Set(this.samples.flatMap((s) => Object.keys(s.lags)))].sort();
+    const charts: Array<[string, string, Series[]]> = [
+      ['Validations per second', '/s', [
+        { name: 'valid', points: rates((s) => s.validations.valid) },
+        { name: 'refused', points: rates(refused) },
+      ]],
+      ['Refusals by reason', '/s', reasons.map((r) => ({ name: r, points: rates((s) => s.validations.refused[r] ?? 0) }))],
+      ['Issues and revocations per second', '/s', [
+        { name: 'issued', points: rates((s) => Object.values(s.issued).reduce((x, y) => x + y, 0)) },
+        { name: 'revoked', points: rates((s) => s.revocations.token) },
+        { name: 'logouts', points: rates((s) => s.revocations.subject) },
+      ]],
+      ['Propagation lag: each member\'s mirror behind the store', 'ms', nodes.map((n) => ({ name: n, points: this.samples.slice(1).map((s) => s.lags[n] ?? 0) }))],
+    ];
+    byId('charts').replaceChildren(...charts.map(([title, unit, series]) => lineChart(title, unit, series, SAMPLES)));
+  }
+}
