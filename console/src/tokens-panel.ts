@@ -3,6 +3,8 @@ import { byId } from './dom.js';
 import { tokenTable } from './token-table.js';
 
 const PAGE_SIZE = 20;
+/** A token id as the API accepts one (8 to 64 characters of [A-Za-z0-9_.-]): only such a query is also looked up as a jti. */
+const JTI = /^[A-Za-z0-9_.-]{8,64}$/;
 
 /** The Tokens view: search by subject or jti, filter by kind, a page at a time. */
 export class TokensPanel {
@@ -50,7 +52,7 @@ export class TokensPanel {
           if (err instanceof ApiError && err.status === 400 && q) return { items: [], nextCursor: null };
           throw err;
         }),
-        q && !cursor ? this.findJti(q, kind) : Promise.resolve(undefined),
+        JTI.test(q) && !cursor ? this.findJti(q, kind) : Promise.resolve(undefined),
       ]);
       const items = byJti && !page.items.some((r) => r.jti === byJti.jti) ? [byJti, ...page.items] : page.items;
       this.cursor = cursor;
@@ -72,7 +74,7 @@ export class TokensPanel {
       const record = await api<TokenRecordView>('GET', `/v1/tokens/${segment(q)}`);
       return !kind || record.kind === kind ? record : undefined;
     } catch (err) {
-      if (err instanceof ApiError && (err.status === 404 || err.status === 400)) return undefined;
+      if (err instanceof ApiError && err.status === 404) return undefined;
       throw err;
     }
   }
