@@ -182,11 +182,13 @@ test('the console, in Chromium, on two sidecars over ZooKeeper', { skip }, async
     // traffic on this node until a poll interval shows it: valid, and refused as revoked (alice's token)
     const charted = page.getByRole('img', { name: /^Validations per second, now: valid [1-9]/ });
     const refusals = page.getByRole('img', { name: /^Refusals by reason, now: .*revoked [1-9]/ });
+    // a few polls, so that the screenshot shows lines rather than points
+    const points = async () => ((await page.locator('svg.chart polyline').first().getAttribute('points')) ?? '').split(' ').filter(Boolean).length;
     await waitFor(async () => {
       for (let i = 0; i < 5; i++) await a.api.validate(carol.token);
       await a.api.validate(alice.token);
-      return (await charted.isVisible()) && (await refusals.isVisible());
-    }, 'the charts show the validations', WAIT, 200);
+      return (await charted.isVisible()) && (await refusals.isVisible()) && (await points()) >= 4;
+    }, 'the charts show the validations over four polls', WAIT, 200);
     await page.getByRole('img', { name: /^Propagation lag.*node-a .*node-b/ }).waitFor();
     await shot('live');
   });

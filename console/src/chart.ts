@@ -36,6 +36,8 @@ export function lineChart(title: string, unit: string, series: Series[], samples
     const offset = samples - s.points.length;
     const line = svg('polyline', { class: `s${i % 7}`, points: s.points.map((v, j) => `${x(offset + j).toFixed(1)},${y(v).toFixed(1)}`).join(' ') });
     image.append(line);
+    // the latest value as a dot: a single sample draws no line
+    if (s.points.length > 0) image.append(svg('circle', { class: `s${i % 7}`, cx: x(samples - 1).toFixed(1), cy: y(s.points.at(-1)!).toFixed(1), r: 2.5 }));
   });
   const legend = el('ul', { class: 'legend' });
   series.forEach((s, i) => {
