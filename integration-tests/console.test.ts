@@ -53,7 +53,8 @@ before(async () => {
     if (msg.type() === 'error' && !/^Failed to load resource: .* status of 4\d\d/.test(msg.text())) pageErrors.push(msg.text());
   });
   page.on('response', (res) => {
-    if (res.status() >= 400 && res.status() !== 401 && res.status() !== 404) pageErrors.push(`${res.status()} ${res.request().method()} ${res.url()}`);
+    if (res.status() >= 400 && res.status() !== 401 && res.status() !== 404)
+      pageErrors.push(`${res.status()} ${res.request().method()} ${res.url()}`);
   });
   await mkdir(SHOTS, { recursive: true });
 });
@@ -77,11 +78,16 @@ async function issue(node: SidecarProcess, subject: string): Promise<{ token: st
 /** Waits until `node` refuses `token` as revoked: the check goes to that node's HTTP API, not the page. */
 async function refusedOn(node: SidecarProcess, token: string, what: string): Promise<void> {
   let last = '';
-  await waitFor(async () => {
-    const v = await node.api.validate(token);
-    last = v.text;
-    return v.status === 401 && v.body.reason === 'revoked';
-  }, what, WAIT, 20).catch((err: Error) => {
+  await waitFor(
+    async () => {
+      const v = await node.api.validate(token);
+      last = v.text;
+      return v.status === 401 && v.body.reason === 'revoked';
+    },
+    what,
+    WAIT,
+    20,
+  ).catch((err: Error) => {
     throw new Error(`${err.message}: last answer ${last}`);
   });
 }
@@ -142,14 +148,20 @@ test('the console, in Chromium, on two sidecars over ZooKeeper', { skip }, async
     await dialog.waitFor();
     await shot('tokens-revoke-confirm');
     await dialog.getByRole('button', { name: 'Yes, revoke' }).click();
-    await page.getByRole('status').filter({ hasText: `Revoked token ${alice.jti}` }).waitFor();
-    await refusedOn(b, alice.token, 'node-b refuses the token revoked in node-a\'s console');
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Revoked token ${alice.jti}` })
+      .waitFor();
+    await refusedOn(b, alice.token, "node-b refuses the token revoked in node-a's console");
   });
 
   await t.test('Tokens: a jti finds its one record; the kind filter applies', async () => {
     await page.getByLabel('Subject or token id').fill(bob1.jti);
     await page.getByRole('button', { name: 'Search' }).click();
-    await page.getByRole('status').filter({ hasText: `matching "${bob1.jti}"` }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `matching "${bob1.jti}"` })
+      .waitFor();
     await page.getByRole('row').filter({ hasText: bob1.jti }).waitFor();
     assert.equal(await page.getByRole('row').filter({ hasText: bob2.jti }).count(), 0);
     await page.getByLabel('Subject or token id').fill('bob');
@@ -183,12 +195,18 @@ test('the console, in Chromium, on two sidecars over ZooKeeper', { skip }, async
     const charted = page.getByRole('img', { name: /^Validations per second, now: valid [1-9]/ });
     const refusals = page.getByRole('img', { name: /^Refusals by reason, now: .*revoked [1-9]/ });
     // a few polls, so that the screenshot shows lines rather than points
-    const points = async () => ((await page.locator('svg.chart polyline').first().getAttribute('points')) ?? '').split(' ').filter(Boolean).length;
-    await waitFor(async () => {
-      for (let i = 0; i < 5; i++) await a.api.validate(carol.token);
-      await a.api.validate(alice.token);
-      return (await charted.isVisible()) && (await refusals.isVisible()) && (await points()) >= 4;
-    }, 'the charts show the validations over four polls', WAIT, 200);
+    const points = async () =>
+      ((await page.locator('svg.chart polyline').first().getAttribute('points')) ?? '').split(' ').filter(Boolean).length;
+    await waitFor(
+      async () => {
+        for (let i = 0; i < 5; i++) await a.api.validate(carol.token);
+        await a.api.validate(alice.token);
+        return (await charted.isVisible()) && (await refusals.isVisible()) && (await points()) >= 4;
+      },
+      'the charts show the validations over four polls',
+      WAIT,
+      200,
+    );
     await page.getByRole('img', { name: /^Propagation lag.*node-a .*node-b/ }).waitFor();
     await shot('live');
   });

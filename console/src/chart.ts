@@ -27,17 +27,26 @@ export function lineChart(title: string, unit: string, series: Series[], samples
   const x = (i: number) => PAD + (i * (W - 2 * PAD)) / Math.max(1, samples - 1);
   const y = (v: number) => H - PAD - (v / max) * (H - 2 * PAD - 12);
   const latest = series.map((s) => `${s.name} ${fmt(s.points.at(-1) ?? 0)}`).join(', ');
-  const image = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': `${title}, now: ${latest || 'no data'} ${unit}` });
+  const image = svg('svg', {
+    viewBox: `0 0 ${W} ${H}`,
+    class: 'chart',
+    role: 'img',
+    'aria-label': `${title}, now: ${latest || 'no data'} ${unit}`,
+  });
   image.append(svg('line', { x1: PAD, y1: H - PAD, x2: W - PAD, y2: H - PAD, class: 'axis' }));
   const top = svg('text', { x: PAD, y: 10 });
   top.textContent = `${fmt(max)} ${unit}`;
   image.append(top);
   series.forEach((s, i) => {
     const offset = samples - s.points.length;
-    const line = svg('polyline', { class: `s${i % 7}`, points: s.points.map((v, j) => `${x(offset + j).toFixed(1)},${y(v).toFixed(1)}`).join(' ') });
+    const line = svg('polyline', {
+      class: `s${i % 7}`,
+      points: s.points.map((v, j) => `${x(offset + j).toFixed(1)},${y(v).toFixed(1)}`).join(' '),
+    });
     image.append(line);
     // the latest value as a dot: a single sample draws no line
-    if (s.points.length > 0) image.append(svg('circle', { class: `s${i % 7}`, cx: x(samples - 1).toFixed(1), cy: y(s.points.at(-1)!).toFixed(1), r: 2.5 }));
+    if (s.points.length > 0)
+      image.append(svg('circle', { class: `s${i % 7}`, cx: x(samples - 1).toFixed(1), cy: y(s.points.at(-1)!).toFixed(1), r: 2.5 }));
   });
   const legend = el('ul', { class: 'legend' });
   series.forEach((s, i) => {

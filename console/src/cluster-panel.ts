@@ -11,11 +11,15 @@ export function problems(c: Cluster): string[] {
       c.outagePolicy === 'reject'
         ? 'this node refuses validations (outage policy reject) until it is back'
         : 'this node validates from its mirror (outage policy serve-cached)';
-    found.push(`The store is unreachable from ${c.node} (state ${c.store.state}): ${policy}; issues and revocations are journaled (${c.journalPending} waiting).`);
+    found.push(
+      `The store is unreachable from ${c.node} (state ${c.store.state}): ${policy}; issues and revocations are journaled (${c.journalPending} waiting).`,
+    );
   }
-  if (!c.mirror.trusted) found.push(`The mirror of ${c.node} is untrusted: tokens are confirmed against the store until its resync has finished.`);
+  if (!c.mirror.trusted)
+    found.push(`The mirror of ${c.node} is untrusted: tokens are confirmed against the store until its resync has finished.`);
   for (const m of c.members) {
-    if (m.nodeId !== c.node && !CONNECTED.has(m.state)) found.push(`Member ${m.nodeId} reported store state ${m.state} (${ago(m.updatedAt)}).`);
+    if (m.nodeId !== c.node && !CONNECTED.has(m.state))
+      found.push(`Member ${m.nodeId} reported store state ${m.state} (${ago(m.updatedAt)}).`);
   }
   if (c.membersError) found.push(`The members could not be listed: ${c.membersError}`);
   return found;
@@ -44,7 +48,16 @@ export function renderCluster(c: Cluster): void {
     table(
       `${c.members.length} member${c.members.length === 1 ? '' : 's'}`,
       ['Node', 'Address', 'Version', 'Store', 'Mirror size', 'Lag', 'Watch', 'Last heartbeat'],
-      c.members.map((m) => [m.nodeId, m.address, m.version, `${m.storeType} ${m.state}`, m.mirrorSize, `${m.mirrorLagMs} ms`, m.watch ?? '—', ago(m.updatedAt, now)]),
+      c.members.map((m) => [
+        m.nodeId,
+        m.address,
+        m.version,
+        `${m.storeType} ${m.state}`,
+        m.mirrorSize,
+        `${m.mirrorLagMs} ms`,
+        m.watch ?? '—',
+        ago(m.updatedAt, now),
+      ]),
     ),
   );
   const servers = c.servers ?? [];
@@ -56,7 +69,14 @@ export function renderCluster(c: Cluster): void {
           table(
             'Servers of the connect string, asked with srvr',
             ['Server', 'Mode', 'Version', 'Zxid', 'Clients', 'Note'],
-            servers.map((s) => [s.server, s.mode, s.version ?? '—', s.zxid ?? '—', s.connections ?? '—', s.ours ? 'this node is connected to it' : (s.note ?? '')]),
+            servers.map((s) => [
+              s.server,
+              s.mode,
+              s.version ?? '—',
+              s.zxid ?? '—',
+              s.connections ?? '—',
+              s.ours ? 'this node is connected to it' : (s.note ?? ''),
+            ]),
           ),
         ]),
   );

@@ -19,7 +19,11 @@ export class LivePanel {
   async poll(): Promise<void> {
     try {
       const [stats, cluster] = await Promise.all([api<Stats>('GET', '/v1/stats'), api<Cluster>('GET', '/v1/cluster')]);
-      this.samples.push({ at: Date.parse(stats.at), stats, lags: Object.fromEntries(cluster.members.map((m) => [m.nodeId, m.mirrorLagMs])) });
+      this.samples.push({
+        at: Date.parse(stats.at),
+        stats,
+        lags: Object.fromEntries(cluster.members.map((m) => [m.nodeId, m.mirrorLagMs])),
+      });
       if (this.samples.length > SAMPLES + 1) this.samples.shift();
       this.render();
     } catch (err) {
@@ -43,17 +47,29 @@ export class LivePanel {
     const reasons = Object.keys(last.validations.refused);
     const nodes = [...new Set(this.samples.flatMap((s) => Object.keys(s.lags)))].sort();
     const charts: Array<[string, string, Series[]]> = [
-      ['Validations per second', '/s', [
-        { name: 'valid', points: rates((s) => s.validations.valid) },
-        { name: 'refused', points: rates(refused) },
-      ]],
+      [
+        'Validations per second',
+        '/s',
+        [
+          { name: 'valid', points: rates((s) => s.validations.valid) },
+          { name: 'refused', points: rates(refused) },
+        ],
+      ],
       ['Refusals by reason', '/s', reasons.map((r) => ({ name: r, points: rates((s) => s.validations.refused[r] ?? 0) }))],
-      ['Issues and revocations per second', '/s', [
-        { name: 'issued', points: rates((s) => Object.values(s.issued).reduce((x, y) => x + y, 0)) },
-        { name: 'revoked', points: rates((s) => s.revocations.token) },
-        { name: 'logouts', points: rates((s) => s.revocations.subject) },
-      ]],
-      ['Propagation lag: each member\'s mirror behind the store', 'ms', nodes.map((n) => ({ name: n, points: this.samples.slice(1).map((s) => s.lags[n] ?? 0) }))],
+      [
+        'Issues and revocations per second',
+        '/s',
+        [
+          { name: 'issued', points: rates((s) => Object.values(s.issued).reduce((x, y) => x + y, 0)) },
+          { name: 'revoked', points: rates((s) => s.revocations.token) },
+          { name: 'logouts', points: rates((s) => s.revocations.subject) },
+        ],
+      ],
+      [
+        "Propagation lag: each member's mirror behind the store",
+        'ms',
+        nodes.map((n) => ({ name: n, points: this.samples.slice(1).map((s) => s.lags[n] ?? 0) })),
+      ],
     ];
     byId('charts').replaceChildren(...charts.map(([title, unit, series]) => lineChart(title, unit, series, SAMPLES)));
   }

@@ -39,7 +39,8 @@ function showLogin(error = ''): void {
   app.hidden = true;
   signOut.hidden = true;
   // nothing of the previous session stays in the page
-  for (const id of ['cluster-summary', 'members', 'servers', 'tokens-results', 'subject-results', 'logout-result', 'charts', 'banner']) byId(id).replaceChildren();
+  for (const id of ['cluster-summary', 'members', 'servers', 'tokens-results', 'subject-results', 'logout-result', 'charts', 'banner'])
+    byId(id).replaceChildren();
   for (const id of ['tokens-status', 'subject-status', 'node-line']) byId(id).textContent = '';
   login.hidden = false;
   loginError.textContent = error;
@@ -108,7 +109,9 @@ byId<HTMLFormElement>('login-form').addEventListener('submit', (e) => {
       showApp(cluster);
     } catch (err) {
       loginError.textContent =
-        err instanceof ApiError && err.status === 401 ? 'The admin token was refused. Enter the contents of sidecar.admin.token.file.' : `Could not sign in: ${(err as Error).message}`;
+        err instanceof ApiError && err.status === 401
+          ? 'The admin token was refused. Enter the contents of sidecar.admin.token.file.'
+          : `Could not sign in: ${(err as Error).message}`;
       tokenInput.focus();
     }
   })();

@@ -42,9 +42,14 @@ export class SubjectPanel {
       this.logout.disabled = false;
       this.status.textContent = `${subject}: ${items.length} token record${items.length === 1 ? '' : 's'}${cursor ? ' (first 1000 shown)' : ''}.`;
       this.results.replaceChildren(
-        tokenTable(`Token records of ${subject}`, items, (r) => {
-          void this.load(subject).then(() => (this.status.textContent = `Revoked token ${r.jti}. ${this.status.textContent ?? ''}`));
-        }, this.fail),
+        tokenTable(
+          `Token records of ${subject}`,
+          items,
+          (r) => {
+            void this.load(subject).then(() => (this.status.textContent = `Revoked token ${r.jti}. ${this.status.textContent ?? ''}`));
+          },
+          this.fail,
+        ),
       );
     } catch (err) {
       this.fail(err);
@@ -54,15 +59,27 @@ export class SubjectPanel {
   private async logOut(): Promise<void> {
     const subject = this.subject;
     if (!subject) return;
-    const ok = await confirmAction(`Log ${subject} out everywhere?`, `Every token of ${subject} issued so far is refused on every node; the next login works at once.`, 'Yes, log out everywhere');
+    const ok = await confirmAction(
+      `Log ${subject} out everywhere?`,
+      `Every token of ${subject} issued so far is refused on every node; the next login works at once.`,
+      'Yes, log out everywhere',
+    );
     if (!ok) return;
     try {
       const r = await api<LogoutResult>('DELETE', `/v1/subjects/${segment(subject)}/tokens`);
       const list = (nodes: string[]) => (nodes.length ? nodes.join(', ') : 'none');
       this.outcome.replaceChildren(
-        el('p', {}, `Logged ${subject} out everywhere: logout generation ${r.gen}${r.replicated ? '' : ' (journaled: the store is unreachable, replayed when it is back)'}.`),
+        el(
+          'p',
+          {},
+          `Logged ${subject} out everywhere: logout generation ${r.gen}${r.replicated ? '' : ' (journaled: the store is unreachable, replayed when it is back)'}.`,
+        ),
         el('h3', {}, 'Acknowledged by'),
-        el('ul', { 'aria-label': 'Acknowledged by' }, ...(r.acknowledgedBy.length ? r.acknowledgedBy.map((n) => el('li', {}, n)) : [el('li', {}, 'none')])),
+        el(
+          'ul',
+          { 'aria-label': 'Acknowledged by' },
+          ...(r.acknowledgedBy.length ? r.acknowledgedBy.map((n) => el('li', {}, n)) : [el('li', {}, 'none')]),
+        ),
         ...(r.notYetAcknowledgedBy.length > 0 ? [el('p', {}, `Not yet acknowledged by: ${list(r.notYetAcknowledgedBy)}`)] : []),
       );
       await this.load(subject);

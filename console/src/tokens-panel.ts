@@ -61,9 +61,7 @@ export class TokensPanel {
       this.next.disabled = page.nextCursor === null;
       const what = q ? `matching "${q}"` : 'of every subject';
       this.status.textContent = `Page ${this.page}: ${items.length} record${items.length === 1 ? '' : 's'} ${what}${kind ? `, kind ${kind}` : ''}.`;
-      this.results.replaceChildren(
-        tokenTable(`Token records, page ${this.page}`, items, (r) => this.revoked(r), this.fail),
-      );
+      this.results.replaceChildren(tokenTable(`Token records, page ${this.page}`, items, (r) => this.revoked(r), this.fail));
     } catch (err) {
       this.fail(err);
     }

@@ -15,7 +15,10 @@ import { CONSOLE_FILES } from './console-route.js';
  */
 
 const ADMIN = 'unit-test-admin-token';
-const metrics = new Metrics({ mirrorSize: () => 0, mirrorLagMs: () => 0, journalPending: () => 0, storeState: () => 'connected' }, { defaultMetrics: false });
+const metrics = new Metrics(
+  { mirrorSize: () => 0, mirrorLagMs: () => 0, journalPending: () => 0, storeState: () => 'connected' },
+  { defaultMetrics: false },
+);
 const http = new HttpServer({
   service: {} as TokenService,
   metrics,
@@ -37,7 +40,11 @@ before(async () => {
 after(() => http.close(100));
 
 /** A raw request target, sent as written (node:http does not normalise `..` or percent-escapes). */
-function send(method: string, target: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function send(
+  method: string,
+  target: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path: target, headers }, (res) => {
       let body = '';
@@ -142,7 +149,10 @@ test('GET /v1/stats: running totals of this node, with the admin token', async (
   const body = JSON.parse(res.body) as Record<string, unknown>;
   assert.ok(!Number.isNaN(Date.parse(String(body.at))));
   assert.equal(body.store, 'connected');
-  assert.deepEqual(body.validations, { valid: 1, refused: { malformed: 0, bad_signature: 0, expired: 0, revoked: 1, idle_timeout: 0, ip_mismatch: 0, consumed: 0 } });
+  assert.deepEqual(body.validations, {
+    valid: 1,
+    refused: { malformed: 0, bad_signature: 0, expired: 0, revoked: 1, idle_timeout: 0, ip_mismatch: 0, consumed: 0 },
+  });
   assert.deepEqual(body.issued, { session: 0, api: 1, onetime: 0 });
   assert.deepEqual(body.revocations, { token: 0, subject: 1 });
 });

@@ -41,7 +41,9 @@ export class StaticFiles {
 
   async serve(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return this.send(res, 405, 'text/plain; charset=utf-8', `${req.method ?? ''} is not allowed here (allowed: GET, HEAD)\n`, req, { Allow: 'GET, HEAD' });
+      return this.send(res, 405, 'text/plain; charset=utf-8', `${req.method ?? ''} is not allowed here (allowed: GET, HEAD)\n`, req, {
+        Allow: 'GET, HEAD',
+      });
     }
     const file = name === '' ? 'index.html' : name;
     if (!FILE_NAME.test(file)) return this.notFound(req, res);
@@ -58,7 +60,14 @@ export class StaticFiles {
     this.send(res, 404, 'text/plain; charset=utf-8', 'no such file in the console\n', req);
   }
 
-  private send(res: ServerResponse, status: number, type: string, body: string | Buffer, req: IncomingMessage, extra: Record<string, string> = {}): void {
+  private send(
+    res: ServerResponse,
+    status: number,
+    type: string,
+    body: string | Buffer,
+    req: IncomingMessage,
+    extra: Record<string, string> = {},
+  ): void {
     res.writeHead(status, { ...CONSOLE_HEADERS, ...extra, 'Content-Type': type, 'Content-Length': String(Buffer.byteLength(body)) });
     res.end(req.method === 'HEAD' ? undefined : body);
   }
