@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
-import { ROOT, SidecarProcess, startSidecars } from './support/sidecar-process.js';
+import { ROOT, SidecarProcess, startSidecars, tempDir } from './support/sidecar-process.js';
 import { zooKeeperSidecarProps } from './support/zk-sidecars.js';
 import { findExecutable } from './support/find-executable.js';
 import { TIME_SCALE, waitFor } from '../sidecar/util/wait-for.js';
@@ -220,6 +220,24 @@ test('the console, in Chromium, on two sidecars over ZooKeeper', { skip }, async
     await zk.start(0);
     await banner.waitFor({ state: 'hidden' });
     await page.getByRole('cell', { name: 'standalone', exact: true }).waitFor();
+  });
+
+  await t.test('without sidecar.admin.token.file (the README quickstart) the console opens directly', async () => {
+    const dir = await tempDir('tokensync-console-open-');
+    const open = await new SidecarProcess({ nodeId: 'open', props: { 'app.data.dir': join(dir, 'data') } }).start();
+    try {
+      const other = await browser.newPage();
+      try {
+        await other.goto(`${open.url}/console/`);
+        await other.getByRole('heading', { name: 'Cluster' }).waitFor({ timeout: WAIT });
+        await other.getByRole('cell', { name: 'open', exact: true }).waitFor({ timeout: WAIT });
+        assert.equal(await other.getByLabel('Admin token').isVisible(), false);
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await open.stop();
+    }
   });
 
   await t.test('the page logged no script error (CSP violations included)', () => {

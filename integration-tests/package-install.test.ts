@@ -92,6 +92,7 @@ test('the tarball: every entry point compiled with its typings, the bin, patches
     'dist/client/index.js', 'dist/client/index.d.ts', 'dist/express/index.js', 'dist/express/index.d.ts',
     'dist/integration-tests/zookeeper/index.js', 'dist/integration-tests/zookeeper/index.d.ts',
     'scripts/patch-zookeeper-binding.mjs', 'scripts/unified-diff.mjs', 'patches/zookeeper/01-fd.patch',
+    'dist/sidecar/console/ui/index.html', 'dist/sidecar/console/ui/console.css', 'dist/sidecar/console/ui/main.js',
   ]) assert.ok(list.includes(file), `${file} is in the tarball`);
   const unwanted = list.filter((file) => /\.test\.|\.map$|^dist\/bench\/|^bench\/|fixtures|\.ts$(?<!\.d\.ts)|^dist\/integration-tests\/(?!zookeeper\/(index|local-zookeeper|zookeeper-container|provider-choice)\.)/.test(file));
   assert.deepEqual(unwanted, []);
@@ -109,6 +110,11 @@ test('installed with its install scripts approved: CLI, DIRECTORY and ZooKeeper 
 
   const directory = await sidecar(dir, 'dir-a', { 'cluster.store.type': 'DIRECTORY' });
   await issueAndValidate(directory, 'alice');
+  // the console's files come with the package
+  const page = await request(directory.url, 'GET', '/console/');
+  assert.equal(page.status, 200);
+  assert.match(page.text, /<script type="module" src="main.js">/);
+  assert.equal((await request(directory.url, 'GET', '/console/main.js')).status, 200);
 
   // local processes: a container provider would pull an image from outside this machine
   zk = await startZooKeeper({ servers: 1, provider: 'local' });
