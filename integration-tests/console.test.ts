@@ -110,7 +110,7 @@ test('the console, in Chromium, on two sidecars over ZooKeeper', { skip }, async
   await t.test('a wrong admin token shows an error and no data', async () => {
     await page.goto(`${a.url}/console/`);
     await page.getByLabel('Admin token').fill('not-the-admin-token');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByLabel('Admin token').press('Enter'); // the keyboard signs in too
     await alert('The admin token was refused').waitFor();
     assert.equal(await page.getByRole('heading', { name: 'Cluster' }).isVisible(), false);
     assert.equal(await page.getByRole('table').count(), 0);
@@ -143,8 +143,16 @@ test('the console, in Chromium, on two sidecars over ZooKeeper', { skip }, async
     assert.equal(await page.getByRole('row').filter({ hasText: 'bob' }).count(), 0, 'only alice matches');
     assert.ok(!(await page.content()).includes(alice.token), 'records only, never a token');
     await shot('tokens');
-    await row.getByRole('button', { name: 'Revoke' }).click();
     const dialog = page.getByRole('dialog', { name: 'Revoke this token?' });
+    // by keyboard: Enter on the focused button opens the confirmation (Cancel focused first); Escape changes nothing
+    await row.getByRole('button', { name: 'Revoke' }).focus();
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    assert.equal(await dialog.getByRole('button', { name: 'Cancel' }).evaluate((b) => b === b.ownerDocument.activeElement), true);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal((await b.api.validate(alice.token)).status, 200, 'cancelled: still valid');
+    await row.getByRole('button', { name: 'Revoke' }).click();
     await dialog.waitFor();
     await shot('tokens-revoke-confirm');
     await dialog.getByRole('button', { name: 'Yes, revoke' }).click();

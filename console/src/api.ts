@@ -67,6 +67,7 @@ export interface Member {
   updatedAt: number;
   mirrorSize: number;
   mirrorLagMs: number;
+  journalPending?: number;
   state: string;
   storeType: string;
   watch?: string;

@@ -47,7 +47,7 @@ export function renderCluster(c: Cluster): void {
   byId('members').replaceChildren(
     table(
       `${c.members.length} member${c.members.length === 1 ? '' : 's'}`,
-      ['Node', 'Address', 'Version', 'Store', 'Mirror size', 'Lag', 'Watch', 'Last heartbeat'],
+      ['Node', 'Address', 'Version', 'Store', 'Mirror size', 'Lag', 'Watch', 'Journal backlog', 'Last heartbeat'],
       c.members.map((m) => [
         m.nodeId,
         m.address,
@@ -56,6 +56,7 @@ export function renderCluster(c: Cluster): void {
         m.mirrorSize,
         `${m.mirrorLagMs} ms`,
         m.watch ?? '—',
+        m.journalPending ?? '—',
         ago(m.updatedAt, now),
       ]),
     ),

@@ -19,6 +19,8 @@ export interface MembershipDeps {
   codec: TokenCodec;
   clock: Clock;
   logger: Logger;
+  /** Writes waiting in this node's journal, for the report. */
+  journalPending?: () => number;
   /** Started with `listen: false` (the Express middleware's in-process mode): members list it as `in-process`. */
   inProcess: boolean;
 }
@@ -54,6 +56,7 @@ export class Membership {
       updatedAt: this.d.clock.now(),
       mirrorSize: mirror.size,
       mirrorLagMs: mirror.lagMs,
+      ...(this.d.journalPending && { journalPending: this.d.journalPending() }),
       state: store.state,
       storeType: store.type,
       ...(hasWatchMode(store) && store.recordWatchMode && { watch: store.recordWatchMode }),

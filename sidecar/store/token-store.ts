@@ -27,6 +27,8 @@ export interface MemberInfo {
   updatedAt: number;
   mirrorSize: number;
   mirrorLagMs: number;
+  /** Writes this member journaled while the store was unreachable, not yet replayed (absent from older members). */
+  journalPending?: number;
   state: ConnectionState;
   storeType: string;
   /** ZOOKEEPER: how this member follows the records (`persistent`: one recursive watch; `one-shot`: a child watch per shard). */
