@@ -216,6 +216,8 @@ test('the console, in Chromium, on two sidecars over ZooKeeper', { skip }, async
       200,
     );
     await page.getByRole('img', { name: /^Propagation lag.*node-a .*node-b/ }).waitFor();
+    // bob's logout above was made on node-a and acknowledged by both members
+    await page.getByText(/^The last logout made on this node .* was acknowledged by every member within \d+ ms\.$/).waitFor();
     await shot('live');
   });
 

@@ -106,7 +106,13 @@ export async function createSidecar(options: TokensyncOptions, deps: SidecarDeps
     metrics,
     clock,
     logger,
-    awaitMarker: (subject, gen) => membership.awaitMarker(subject, gen),
+    awaitMarker: async (subject, gen) => {
+      // how long a logout took to reach every member, on this node's clock alone: the console's Live view shows it
+      const started = clock.now();
+      const acks = await membership.awaitMarker(subject, gen);
+      metrics.logoutPropagated(clock.now() - started, acks.pending.length);
+      return acks;
+    },
     ...(fallback && { fallback: () => fallback }),
   });
   const reaper = new Reaper(

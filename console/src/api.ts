@@ -104,6 +104,7 @@ export interface Stats {
   validations: { valid: number; refused: Record<string, number> };
   issued: Record<string, number>;
   revocations: { token: number; subject: number };
+  lastLogout: { propagationMs: number; pending: number; at: string } | null;
 }
 
 export interface LogoutResult {

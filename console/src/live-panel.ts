@@ -1,5 +1,5 @@
 import { api, type Cluster, type Stats } from './api.js';
-import { byId } from './dom.js';
+import { byId, when } from './dom.js';
 import { lineChart, type Series } from './chart.js';
 
 const SAMPLES = 40;
@@ -71,6 +71,12 @@ export class LivePanel {
         nodes.map((n) => ({ name: n, points: this.samples.slice(1).map((s) => s.lags[n] ?? 0) })),
       ],
     ];
+    const logout = last.lastLogout;
+    byId('live-logout').textContent = !logout
+      ? 'No logout made on this node since it started.'
+      : logout.pending === 0
+        ? `The last logout made on this node (${when(logout.at)}) was acknowledged by every member within ${logout.propagationMs} ms.`
+        : `The last logout made on this node (${when(logout.at)}): ${logout.pending} member(s) had not acknowledged it after ${logout.propagationMs} ms.`;
     byId('charts').replaceChildren(...charts.map(([title, unit, series]) => lineChart(title, unit, series, SAMPLES)));
   }
 }

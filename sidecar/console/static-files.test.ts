@@ -155,4 +155,5 @@ test('GET /v1/stats: running totals of this node, with the admin token', async (
   });
   assert.deepEqual(body.issued, { session: 0, api: 1, onetime: 0 });
   assert.deepEqual(body.revocations, { token: 0, subject: 1 });
+  assert.equal(body.lastLogout, null);
 });

@@ -19,6 +19,8 @@ export interface MetricsSnapshot {
   validations: { valid: number; refused: Record<RefusalReason, number> };
   issued: Record<TokenKind, number>;
   revocations: { token: number; subject: number };
+  /** The latest logout made on this node: ms until every live member acknowledged it (or the wait gave up), and how many had not. */
+  lastLogout: { propagationMs: number; pending: number; at: string } | null;
 }
 
 const STATES = ['latent', 'connected', 'suspended', 'reconnected', 'lost', 'closed'];
@@ -38,6 +40,7 @@ export class Metrics {
   private readonly issuedCounts = new Float64Array(TOKEN_KINDS.length);
   private readonly revoked: Counter<'scope'>;
   private readonly revokedCounts = { token: 0, subject: 0 };
+  private lastLogout: MetricsSnapshot['lastLogout'] = null;
   private readonly consumed: Counter<'result'>;
   private readonly confirmations: Counter<'result'>;
   private readonly reissued: Counter;
@@ -156,6 +159,10 @@ export class Metrics {
     this.revokedCounts[scope]++;
   }
 
+  logoutPropagated(ms: number, pending: number): void {
+    this.lastLogout = { propagationMs: ms, pending, at: new Date().toISOString() };
+  }
+
   snapshot(): MetricsSnapshot {
     return {
       validations: {
@@ -164,6 +171,7 @@ export class Metrics {
       },
       issued: Object.fromEntries(TOKEN_KINDS.map((k) => [k, this.issuedCounts[KIND_INDEX[k]]!])) as Record<TokenKind, number>,
       revocations: { ...this.revokedCounts },
+      lastLogout: this.lastLogout && { ...this.lastLogout },
     };
   }
 
