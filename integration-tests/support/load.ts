@@ -102,6 +102,7 @@ export class LoadRun {
   /** Issued tokens kept valid: validated by the validators. */
   private readonly keepers: IssuedToken[] = [];
   private phaseName = 'start';
+  private readonly phaseStarts: Array<{ name: string; at: number }> = [];
   private stopped = false;
   private ops = 0;
   private workers: Promise<void>[] = [];
@@ -121,6 +122,12 @@ export class LoadRun {
 
   setPhase(name: string): void {
     this.phaseName = name;
+    this.phaseStarts.push({ name, at: Date.now() });
+  }
+
+  /** Each phase announced and when it began (epoch ms, as an anomaly's `at`). */
+  get phases(): ReadonlyArray<{ name: string; at: number }> {
+    return this.phaseStarts;
   }
 
   get operations(): number {
