@@ -61,6 +61,18 @@ test('issued on A is valid on B at once; revoked on B is refused on A', async ()
   assert.equal((await b.api.revoke(issued.body.jti)).status, 404);
 });
 
+test('revoked on B is refused on A by the next request, 100 times (A hears the file go before it reads the request)', async () => {
+  const tokens = await Promise.all(Array.from({ length: 100 }, async (_, i) => (await a.api.issue({ subject: `at-once-${i}` })).body as { jti: string; token: string }));
+  const late: string[] = [];
+  for (const t of tokens) {
+    assert.equal((await a.api.validate(t.token)).status, 200);
+    assert.equal((await b.api.revoke(t.jti)).status, 204);
+    const onA = await a.api.validate(t.token);
+    if (onA.status !== 401 || onA.body.reason !== 'revoked') late.push(`${t.jti}: ${onA.status}`);
+  }
+  assert.deepEqual(late, []);
+});
+
 test('forward auth: cookie or bearer, headers for the proxy, 401 with a reason', async () => {
   const { body } = await a.api.issue({ subject: 'carol', kind: 'api' });
   const viaCookie = await b.api.auth({ cookie: `other=1; tokensync=${body.token}` });

@@ -93,7 +93,7 @@ export class LoadRun {
   /** Revocations sent without an answer (a node killed, a timeout): the token may or may not be revoked. */
   readonly revokeUnknown = new Set<string>();
   /**
-   * Validations of a token issued on another node, refused by a node that could not reach the store (so had
+   * Validations of a token issued on another node, answered 503 by a node that could not ask the store (so had
    * not seen the token): expected, counted apart from failures.
    */
   refusedWhileDisconnected = 0;
@@ -102,6 +102,7 @@ export class LoadRun {
   /** Issued tokens kept valid: validated by the validators. */
   private readonly keepers: IssuedToken[] = [];
   private phaseName = 'start';
+  private readonly phaseStarts: Array<{ name: string; at: number }> = [];
   private stopped = false;
   private ops = 0;
   private workers: Promise<void>[] = [];
@@ -121,6 +122,12 @@ export class LoadRun {
 
   setPhase(name: string): void {
     this.phaseName = name;
+    this.phaseStarts.push({ name, at: Date.now() });
+  }
+
+  /** Each phase announced and when it began (epoch ms, as an anomaly's `at`). */
+  get phases(): ReadonlyArray<{ name: string; at: number }> {
+    return this.phaseStarts;
   }
 
   get operations(): number {
@@ -224,19 +231,14 @@ export class LoadRun {
       const ok = res.status === 200;
       this.count('validate', res.status, ok);
       if (ok || (typeof res.status === 'number' && this.options.allowValidation?.(res.status, node, this.phaseName))) continue;
-      // A token issued on another node that this node has not seen, refused while this node cannot reach the
-      // store (it waits a moment for a reconnect first): it cannot know the token; not a failure of what it holds.
-      if (res.status === 401 && t.node !== node.spec.nodeId && !this.options.stable.includes(t) && !(await this.connected(node))) {
+      // A token issued on another node that this node has not seen, while this node cannot ask the store (it waits a
+      // moment for a reconnect first): 503, retry. It cannot know the token; a 401 for it would be a wrong answer.
+      if (res.status === 503 && t.node !== node.spec.nodeId && !this.options.stable.includes(t)) {
         this.refusedWhileDisconnected++;
         continue;
       }
       this.anomaly('validate', node, res.status, `${t.jti} (from ${t.node}): ${res.text}`);
     }
-  }
-
-  private async connected(node: SidecarProcess): Promise<boolean> {
-    const res = await this.call(() => node.api.get('/healthz'));
-    return res.body?.store === 'connected' || res.body?.store === 'reconnected';
   }
 
   private async issueLoop(): Promise<void> {

@@ -158,6 +158,25 @@ test('with the store unreachable a one-time token is never let through: StoreUna
   assert.equal((await b.service.authenticate(token)).valid, true, 'usable once, on a node that reaches the store');
 });
 
+test('a one-time token journaled here and not yet replayed: consuming it is 503 (retry), not consumed; once replayed, it is used once', async () => {
+  const { a, b } = await cluster();
+  const { claims, recordExpiresAt } = new TokenPolicy(DEFAULT_OPTIONS.token, new ManualClock(Date.now())).issue('onetime', 'frank', newJti('onetime'));
+  const ref = { jti: claims.jti, subject: 'frank' };
+  const token = new TokenCodec(testKeys(TEST_SECRET_A)).sign(claims);
+  // what a journaled issue leaves: the record in this node's overlay, not in the store (the store is back, the replay not done)
+  a.mirror.addPending(ref);
+  await assert.rejects(async () => a.service.authenticate(token), StoreUnavailableError);
+  await assert.rejects(() => a.service.consume(token), StoreUnavailableError);
+  assert.equal((await a.service.validate(token)).valid, true, 'a peek still sees it');
+  // the replay: the record created, the overlay settled
+  assert.equal(await a.store.create({ ...ref, kind: 'onetime', issuedAt: claims.ath, expiresAt: recordExpiresAt, node: 'a' }), true);
+  a.mirror.settle(ref.jti);
+  const spent = await a.service.consume(token);
+  assert.equal(spent.valid && spent.consumed, true);
+  b.mirror.add(ref);
+  assert.deepEqual(pick(await b.service.authenticate(token)), { valid: false, reason: 'consumed' });
+});
+
 function pick(v: Validation): { valid: boolean; reason?: string } {
   return v.valid ? { valid: true } : { valid: false, reason: v.reason };
 }

@@ -245,6 +245,11 @@ export class TokenService {
       this.d.metrics?.consumption('unavailable');
       throw new StoreUnavailableError('the store is unreachable: a one-time token cannot be consumed, since once-only cannot be promised without it');
     }
+    // issued here during an outage, its record not replayed yet: the store's delete would find nothing and say "consumed"
+    if (this.d.mirror.lookup(claims.jti).pending) {
+      this.d.metrics?.consumption('unavailable');
+      throw new StoreUnavailableError('this one-time token was issued while the store was unreachable and is not in it yet: retry once this node has replayed its journal');
+    }
     const ref = this.refFor(claims);
     let won: boolean;
     try {
@@ -334,9 +339,21 @@ export class TokenService {
     return this.markerCheck(claims, seen.gen ?? 0);
   }
 
-  /** The rest of {@link check} once the store has been asked about the record. */
+  /**
+   * The rest of {@link check} once the store has been asked about the record. A read that failed establishes
+   * nothing: a record the mirror holds is judged from the mirror (serve-cached, as while disconnected), any
+   * other token gets {@link StoreUnavailableError} (503, retry), never "no such token record".
+   */
   private async settle(claims: TokenClaims): Promise<Validation> {
-    const ref = await this.confirm(claims);
+    let ref: RecordRef | undefined;
+    try {
+      ref = await this.confirm(claims);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      const seen = this.d.mirror.lookup(claims.jti);
+      if (this.d.outagePolicy === 'serve-cached' && seen.presence === 'present' && seen.subject === claims.sub) return this.markerCheck(claims, seen.gen ?? 0);
+      throw new StoreUnavailableError(`this token's record cannot be looked up now, retry: ${err.message}`, { cause: err });
+    }
     if (!ref) return gone(claims);
     return this.markerCheck(claims, ref.gen ?? 0);
   }
@@ -358,7 +375,10 @@ export class TokenService {
     return gen > 0 ? { jti: claims.jti, subject: claims.sub, gen } : { jti: claims.jti, subject: claims.sub };
   }
 
-  /** A validly signed token the mirror does not know: ask the store once. Resolves with its record's ref when found. */
+  /**
+   * A validly signed token the mirror does not know: ask the store once. Resolves with its record's ref when found,
+   * `undefined` when the store says it holds none; throws {@link StoreUnavailableError} when it could not be asked.
+   */
   private async confirm(claims: TokenClaims): Promise<RecordRef | undefined> {
     if (this.d.mirror.isKnownMissing(claims.jti)) return undefined;
     if (!isValidJti(claims.jti) || !isValidSubject(claims.sub)) return undefined;
@@ -384,7 +404,6 @@ export class TokenService {
       return undefined;
     } catch (err) {
       this.d.metrics?.confirmation('error');
-      if (err instanceof StoreUnavailableError) return undefined; // cannot confirm: refuse rather than trust an unknown token
       throw err;
     }
   }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import fsCallback, { readFileSync, watch, promises as fs, type FSWatcher } from 'node:fs';
+import fsCallback, { existsSync, readFileSync, watch, promises as fs, type FSWatcher } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../util/logger.js';
@@ -180,7 +180,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   }
 
   private watchFolders(): void {
-    const add = (dir: string, onChange: () => void) => {
+    const add = (dir: string, onChange: (event: string, name: string | null) => void) => {
       try {
         const w = watch(dir, { persistent: false }, onChange);
         w.on('error', (err) => this.fail(err));
@@ -190,7 +190,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
         this.log.warn('cannot watch store folder; relying on the periodic rescan', { dir, error: String(err) });
       }
     };
-    for (let s = 0; s < this.shardCount; s++) add(this.shardDir(s), () => this.scheduleShard(s));
+    for (let s = 0; s < this.shardCount; s++) add(this.shardDir(s), (_event, name) => this.shardChanged(s, name));
     add(this.dir('subjects'), () => this.scheduleMarkers());
   }
 
@@ -222,6 +222,19 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     const tmp = tempName(this.dir('tmp'), 'probe');
     await writeDurable(tmp, 'probe');
     await fs.rm(tmp, { force: true });
+  }
+
+  /**
+   * A change in a shard folder. The named record is reported at once, present or not as its file is now (names
+   * are never reused, so the file's state now is the truth), before the shard's listing, which takes a thread-pool
+   * round trip: a revocation made by another process is then refused here before a request sent after it.
+   */
+  private shardChanged(shard: number, name: string | null): void {
+    if (name !== null && !this.closed && parseRecordName(name)) {
+      this.generation[shard]!++; // a listing already under way may predate this: it reads again
+      this.emit('record', shard, name, existsSync(join(this.shardDir(shard), name)));
+    }
+    this.scheduleShard(shard);
   }
 
   private scheduleShard(shard: number): void {

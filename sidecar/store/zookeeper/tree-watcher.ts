@@ -172,6 +172,9 @@ export class TreeWatcher {
     const shards = this.host.layout.shards;
     // before the listings: a record created between its shard's listing and the watch would be missed
     await this.armPersistentWatch();
+    // a listing drops what it lacks: from a server behind the one this node heard from before (a new session on a
+    // follower that has not applied the latest commits), it would drop live records, so catch that server up first
+    await this.host.client().sync(this.host.layout.tokens);
     await forEachBounded(indices(shards), this.host.readConcurrency, (shard) => this.shardTasks[shard]!.request());
     this.markersFull = true;
     await this.markerTask.request();
