@@ -1,3 +1,5 @@
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,7 +11,8 @@ import { populate } from '../support/populate.js';
 import { table, type BenchContext, type Goal, type Section, type SectionResult } from '../support/section.js';
 import { fmt, loadavg, median, mib, ms } from '../support/stats.js';
 import { initialRebuildMs, issueToken, makeSecretFile, memoryOf, waitReadyz, zkSidecar, type SidecarProcess } from '../support/tokensync.js';
-import { startBigZooKeeper, type ZooKeeperCluster } from '../support/zk.js';
+import { bigZooKeeper, connectBinding, zkCall, zookeeperHeapUsed } from '../support/zk.js';
+import type { StartedLocalZooKeeper } from '../../integration-tests/zookeeper/local-zookeeper.js';
 
 const GOAL_READY_S = 60;
 const GOAL_BYTES_PER_TOKEN = 500;
@@ -36,24 +39,98 @@ interface Node {
   load: string;
 }
 
-async function run(ctx: BenchContext): Promise<SectionResult> {
-  const sizes = ctx.quick ? [10_000, 100_000] : [100_000, 1_000_000];
-  const biggest = sizes[sizes.length - 1]!;
-  const inProcess = mirrorHeapPerToken(ctx, biggest);
+interface Populated {
+  size: number;
+  seconds: number;
+  perSecond: number;
+  load: string;
+}
 
-  let zk: ZooKeeperCluster | undefined;
+interface ZooKeeperFigures {
+  heap: string;
+  heapUsed: number;
+  snapshotBytes: number;
+  restartS: number;
+}
+
+function zkHeap(ctx: BenchContext): string {
+  return ctx.quick ? '1g' : '10g';
+}
+
+/** Set once a chroot's records are all created, so that a kept tree is not filled twice. */
+const populatedMark = (size: number) => `/scale-${size}-populated`;
+
+/** How a kept chroot was populated (the mark holds it), or undefined when it is not (wholly) populated. */
+async function populatedBefore(servers: string, size: number): Promise<Populated | undefined> {
+  const zk = await connectBinding(servers);
+  try {
+    const data = await new Promise<Buffer | null | undefined>((resolve) => {
+      if (zk.native.a_get(populatedMark(size), false, (rc, _error, _stat, d) => resolve(rc === 0 ? d : undefined)) !== 0) resolve(undefined);
+    });
+    return data ? (JSON.parse(data.toString()) as Populated) : undefined;
+  } finally {
+    zk.close();
+  }
+}
+
+async function markPopulated(servers: string, p: Populated): Promise<void> {
+  const zk = await connectBinding(servers);
+  try {
+    await zkCall((cb) => zk.native.a_create(populatedMark(p.size), JSON.stringify(p), 0, cb));
+  } finally {
+    zk.close();
+  }
+}
+
+/** Size of the newest `snapshot.*` in a server's data directory (0 when there is none). */
+function newestSnapshotBytes(dataDir: string): number {
+  const dir = path.join(dataDir, 'version-2');
+  const snaps = readdirSync(dir)
+    .filter((f) => f.startsWith('snapshot.'))
+    .map((f) => statSync(path.join(dir, f)))
+    .sort((a, b) => b.mtimeMs - a.mtimeMs);
+  return snaps[0]?.size ?? 0;
+}
+
+async function run(ctx: BenchContext): Promise<SectionResult> {
+  const sizes = ctx.quick ? [10_000, 100_000] : [1_000_000, 10_000_000];
+  const biggest = sizes[sizes.length - 1]!;
+  const inProcess = mirrorHeapPerToken(ctx, ctx.quick ? biggest : 1_000_000);
+  // the populated tree can be kept across runs (10M records take minutes to create): the directory is reused as it is
+  const keptDir = process.env.TOKENSYNC_BENCH_ZK_DIR || undefined;
+
+  let zk: StartedLocalZooKeeper | undefined;
   const nodes: Node[] = [];
   try {
     // one server: populating is 3x faster than on an ensemble, and a joining sidecar only reads (served by the
-    // server it is connected to, ensemble or not). A big heap for a million znodes; no snapshots while populating.
-    zk = await startBigZooKeeper(1, ctx.quick ? '1g' : '4g', '-Dzookeeper.snapCount=100000000');
-    const populated: Array<{ size: number; seconds: number; perSecond: number; load: string }> = [];
+    // server it is connected to, ensemble or not). A big heap for ten million znodes; no snapshots while populating.
+    const builder = bigZooKeeper(1, zkHeap(ctx), '-Dzookeeper.snapCount=100000000').withStartupTimeout(900_000);
+    zk = await (keptDir ? builder.keepDataIn(keptDir) : builder).start();
+    const populated: Populated[] = [];
     for (const size of sizes) {
-      ctx.log(`populating /scale-${size} with ${fmt(size)} records (pipelined raw creates)...`);
+      const before = await populatedBefore(zk.connectString, size);
+      if (before) {
+        ctx.log(`/scale-${size} was populated by an earlier run (${keptDir})`);
+        populated.push(before);
+        continue;
+      }
+      ctx.log(`populating /scale-${size} with ${fmt(size)} records (transactions of 1,000 creates)...`);
       const p = await populate(zk.connectString, `/scale-${size}`, size, (done, rate) => ctx.log(`  ${fmt(done)} created, ${fmt(rate)}/s, load ${loadavg()}`));
       populated.push({ size, ...p, load: loadavg() });
+      await markPopulated(zk.connectString, populated[populated.length - 1]!);
       ctx.log(`populated ${fmt(size)} in ${p.seconds.toFixed(1)} s (${fmt(p.perSecond)} creates/s), load ${loadavg()}`);
     }
+    if (process.env.TOKENSYNC_BENCH_POPULATE_ONLY) throw new Error('TOKENSYNC_BENCH_POPULATE_ONLY: populated, nothing measured');
+    // a restart loads the transaction log and writes one snapshot of the whole tree: its size is what a server
+    // joining the ensemble would be sent
+    ctx.log('restarting ZooKeeper so that it writes a snapshot...');
+    const restartedAt = Date.now();
+    await zk.stop(0);
+    await zk.start(0);
+    await zk.waitForQuorum({ timeoutMs: 900_000 });
+    const zkRestartS = (Date.now() - restartedAt) / 1000;
+    const zkFigures = { heap: zkHeap(ctx), heapUsed: await zookeeperHeapUsed(zk.pids[0]!), snapshotBytes: newestSnapshotBytes(zk.getDataDir(0)), restartS: zkRestartS };
+    ctx.log(`ZooKeeper: heap used ${mib(zkFigures.heapUsed)} of ${zkFigures.heap}, snapshot ${mib(zkFigures.snapshotBytes)}, restart ${zkRestartS.toFixed(0)} s`);
 
     const secret = await makeSecretFile(ctx.scratch);
     for (const size of [0, ...sizes]) {
@@ -97,7 +174,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
         ctx.log(`round ${round} ${fmt(node.size).padStart(9)} tokens: ${fmt(r.rps)} req/s p50 ${ms(r.p50Ms)} p99 ${ms(r.p99Ms)} non-2xx ${r.non2xx} load ${r.load}`);
       }
     }
-    return summarize(nodes, populated, inProcess, { rounds, durationS });
+    return summarize(nodes, populated, inProcess, zkFigures, { rounds, durationS });
   } finally {
     await Promise.all(nodes.map((n) => n.sidecar.stop().catch(() => undefined)));
     await zk?.close().catch(() => undefined);
@@ -106,8 +183,9 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
 
 function summarize(
   nodes: Node[],
-  populated: Array<{ size: number; seconds: number; perSecond: number; load: string }>,
+  populated: Populated[],
   inProcess: { size: number; bytesPerToken: number },
+  zkFigures: ZooKeeperFigures,
   run: { rounds: number; durationS: number },
 ): SectionResult {
   const empty = nodes[0]!;

@@ -1,18 +1,22 @@
 import { performance } from 'node:perf_hooks';
 import { ZooKeeperStore } from '../../sidecar/store/zookeeper/index.js';
-import { newJti, recordName, shardName, shardOf, type TokenRecord } from '../../sidecar/store/token-record.js';
+import { newJti, shardName, shardOf, type TokenRecord } from '../../sidecar/store/token-record.js';
+import type { ZkNativeOp } from '../../sidecar/store/zookeeper/zookeeper.js';
 import { silentLogger } from '../../sidecar/util/logger.js';
 import { forEachBounded, indices } from '../../sidecar/util/for-each-bounded.js';
 import { connectBinding, zkCall } from './zk.js';
 
-/** Creates in flight while populating: enough to keep a server's commit pipeline full. */
-const IN_FLIGHT = 2_000;
+/** Creates per transaction: well under ZooKeeper's 1 MB request limit (a create is ~250 bytes here). */
+const BATCH = 1_000;
+/** Transactions in flight: enough to keep one server's commit pipeline full. */
+const IN_FLIGHT = 4;
 
 /**
  * Fills a store's tree with `n` live session-token records, as fast as ZooKeeper takes them: the layout
- * (`/meta`, 4096 shards) is laid out by a real {@link ZooKeeperStore}, then the records are created with
- * pipelined raw creates of the binding, each under the shard `shardOf(jti)` names, holding a valid
- * {@link TokenRecord} JSON. Two tokens per subject, expiring in 7 days.
+ * (`/meta`, 4096 shards) is laid out by a real {@link ZooKeeperStore}, then the records are created in
+ * transactions (the binding's `a_multi`, 1,000 creates each), each under the shard `shardOf(jti)` names, with a
+ * layout-2 name (`<jti>~<b64 subject>~0~<exp s>`) and a valid {@link TokenRecord} JSON. Two tokens per subject,
+ * expiring in 7 days.
  */
 export async function populate(
   servers: string,
@@ -27,23 +31,24 @@ export async function populate(
   await layout.close();
 
   const zk = await connectBinding(servers);
+  const multi = zk.native.a_multi;
+  if (!multi) throw new Error('the zookeeper binding lacks a_multi (tokensync multi patch)');
   try {
     const now = Date.now();
+    const expiresAt = now + 7 * 86_400_000;
+    const expSeconds = Math.ceil(expiresAt / 1000);
     const started = performance.now();
     let done = 0;
     let lastReport = started;
-    await forEachBounded(indices(n), IN_FLIGHT, async (i) => {
-      const record: TokenRecord = {
-        jti: newJti('session'),
-        subject: `user-${i >> 1}@example.com`,
-        kind: 'session',
-        issuedAt: now,
-        expiresAt: now + 7 * 86_400_000,
-        node: 'bench-populate',
-      };
-      const path = `${chroot}/tokens/${shardName(shardOf(record.jti, actualShards), actualShards)}/${recordName(record)}`;
-      await zkCall((cb) => zk.native.a_create(path, JSON.stringify(record), 0, cb));
-      done++;
+    await forEachBounded(indices(Math.ceil(n / BATCH)), IN_FLIGHT, async (b) => {
+      const ops: ZkNativeOp[] = [];
+      for (let i = b * BATCH; i < Math.min(n, (b + 1) * BATCH); i++) {
+        const record: TokenRecord = { jti: newJti('session'), subject: `user-${i >> 1}@example.com`, kind: 'session', issuedAt: now, expiresAt, node: 'bench-populate' };
+        const name = `${record.jti}~${Buffer.from(record.subject).toString('base64url')}~0~${expSeconds}`;
+        ops.push({ type: 1, path: `${chroot}/tokens/${shardName(shardOf(record.jti, actualShards), actualShards)}/${name}`, data: JSON.stringify(record), flags: 0 });
+      }
+      await zkCall((cb) => multi.call(zk.native, ops, cb));
+      done += ops.length;
       const t = performance.now();
       if (t - lastReport > 10_000) {
         lastReport = t;
