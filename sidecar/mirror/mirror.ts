@@ -4,7 +4,7 @@ import { systemClock } from '../util/clock.js';
 import { BoundedSet } from '../util/bounded-set.js';
 import type { TokenStore } from '../store/token-store.js';
 import type { RecordRef } from '../store/token-record.js';
-import { kindOfJti, parseRecordName, recordName, shardOf } from '../store/token-record.js';
+import { isRecordNameTail, kindOfJti, parseRecordName, recordName, shardOf } from '../store/token-record.js';
 import { laterMarker, type LogoutMarker } from '../store/logout-marker.js';
 import { createHash } from 'node:crypto';
 
@@ -35,9 +35,6 @@ interface MirrorEvents {
   /** A logout marker took effect here (new, or a higher generation than before). */
   marker: [subject: string, gen: number];
 }
-
-/** `~` and a base64url subject (and a generation) up to the end of a record name, from the `~` on (what parseRecordName accepts). */
-const ENCODED_SUBJECT = /~[A-Za-z0-9_-]+(?:~[1-9][0-9]{0,15})?$/y;
 
 /** How many recently applied markers a member reports, so a logout can wait for every node to have it. */
 const RECENT_MARKERS = 256;
@@ -179,8 +176,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       if (tilde > 0) {
         const jti = name.slice(0, tilde);
         if (current.has(jti)) {
-          ENCODED_SUBJECT.lastIndex = tilde;
-          if (ENCODED_SUBJECT.test(name)) seen.add(jti);
+          if (isRecordNameTail(name, tilde)) seen.add(jti);
           continue;
         }
       }
@@ -352,7 +348,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    * of the store without shipping every name. O(n).
    */
   digest(): { size: number; xor: string } {
-    return digestOf([...this.entries()].map(recordName));
+    return digestOf([...this.entries()].map((ref) => recordName(ref)));
   }
 
   /** subject -> logout generation, journaled ones included. */

@@ -115,7 +115,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   }
 
   private recordPath(ref: RecordRef): string {
-    return join(this.shardDir(shardOf(ref.jti, this.shardCount)), recordName(ref));
+    return join(this.shardDir(shardOf(ref.jti, this.shardCount)), recordName(ref, 1));
   }
 
   async start(options: { watch?: boolean } = {}): Promise<void> {

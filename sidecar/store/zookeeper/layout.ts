@@ -141,7 +141,7 @@ export class ZkLayout {
   }
 
   recordPath(ref: RecordRef): string {
-    return `${this.shardPath(this.shardOf(ref.jti))}/${recordName(ref)}`;
+    return `${this.shardPath(this.shardOf(ref.jti))}/${recordName(ref, 1)}`;
   }
 
   /** A replay receipt: a random base64url name chosen by the replay (anything else is refused). */
