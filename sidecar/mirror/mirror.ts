@@ -4,7 +4,8 @@ import { systemClock } from '../util/clock.js';
 import { BoundedSet } from '../util/bounded-set.js';
 import type { TokenStore } from '../store/token-store.js';
 import type { RecordRef } from '../store/token-record.js';
-import { isRecordNameTail, kindOfJti, parseRecordName, recordName, shardOf } from '../store/token-record.js';
+import { kindOfJti, parseRecordName, recordName, shardOf } from '../store/token-record.js';
+import { RecordSet } from './record-set.js';
 import { laterMarker, type LogoutMarker } from '../store/logout-marker.js';
 import { createHash } from 'node:crypto';
 
@@ -28,12 +29,21 @@ export interface MirrorOptions {
   /** Unknown jtis confirmed missing from the store: capacity and time to live. */
   negativeCapacity?: number;
   negativeTtlMs?: number;
+  /** How long past the expiry in its name a record is still held (authentication.token.clock.skew). */
+  expirySkewMs?: number;
+  /** Expired records are looked for every this often, in a slice of the shards each time (all of them every 16 ticks). */
+  sweepIntervalMs?: number;
 }
+
+/** Ticks of the expiry sweep per pass over every shard. */
+const SWEEP_TICKS_PER_PASS = 16;
 
 interface MirrorEvents {
   initialized: [];
   /** A logout marker took effect here (new, or a higher generation than before). */
   marker: [subject: string, gen: number];
+  /** Records dropped because the expiry in their names has passed (by more than the clock skew): the store may still hold them. */
+  expired: [refs: RecordRef[]];
 }
 
 /** How many recently applied markers a member reports, so a logout can wait for every node to have it. */
@@ -54,11 +64,9 @@ const RECENT_MARKERS = 256;
  * names never reused, so this cannot hide a revocation.
  */
 export class Mirror extends EventEmitter<MirrorEvents> {
-  private table: Map<string, string>[] | undefined;
+  private held: RecordSet | undefined;
   /** jti -> subject (added) or null (removed), for writes not yet in the store. */
-  private readonly overlay = new Map<string, { subject: string; present: boolean; gen?: number }>();
-  /** Logout generation in the name of a held record, where above 0 (most records have none: their subject was never logged out). */
-  private readonly recordGens = new Map<string, number>();
+  private readonly overlay = new Map<string, { subject: string; present: boolean; gen?: number; expiresAt?: number | null }>();
   private readonly markers = new Map<string, LogoutMarker>();
   /** Logout generations journaled during an outage (applied here at once): a marker listing from the store must not drop them. */
   private readonly pendingMarkers = new Map<string, number>();
@@ -68,7 +76,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /** Pending one-time tokens by subject: issuing a new one removes the old. */
   private readonly onetimeBySubject = new Map<string, Set<string>>();
   private readonly clock: Clock;
-  private count = 0;
+  private readonly expirySkewMs: number;
+  private readonly sweepIntervalMs: number;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepNext = 0;
   private initializedFlag = false;
   private lastLagMs = 0;
   private stalledSince: number | null = null;
@@ -89,18 +100,30 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.clock = options.clock ?? systemClock;
     this.removed = new BoundedSet(options.removedCapacity ?? 100_000);
     this.negative = new BoundedSet(options.negativeCapacity ?? 10_000, options.negativeTtlMs ?? 2_000);
+    this.expirySkewMs = options.expirySkewMs ?? 0;
+    this.sweepIntervalMs = options.sweepIntervalMs ?? 1_000;
   }
 
   get shardCount(): number {
-    return this.shards.length;
+    return this.records.shards;
   }
 
-  private get shards(): Map<string, string>[] {
-    if (!this.table) {
+  private get records(): RecordSet {
+    if (!this.held) {
       const n = typeof this.shardCountSource === 'number' ? this.shardCountSource : this.shardCountSource();
-      this.table = Array.from({ length: n }, () => new Map<string, string>());
+      this.held = new RecordSet(n, {
+        added: (jti, subject) => {
+          if (this.negative.size > 0) this.negative.delete(jti);
+          if (this.removed.size > 0) this.removed.delete(jti);
+          if (kindOfJti(jti) === 'onetime') this.indexOnetime(jti, subject(), true);
+        },
+        removed: (ref) => {
+          this.removed.add(ref.jti);
+          this.indexOnetime(ref.jti, ref.subject, false);
+        },
+      });
     }
-    return this.table;
+    return this.held;
   }
 
   /** Follows a store's events until {@link detach}. */
@@ -124,7 +147,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     store.on('markers', onMarkers);
     store.on('rebuilt', onRebuilt);
     store.on('state', onState);
+    this.sweepTimer = setInterval(() => this.sweep(Math.ceil(this.shardCount / SWEEP_TICKS_PER_PASS)), this.sweepIntervalMs);
+    this.sweepTimer.unref();
     this.unsubscribers.push(() => {
+      clearInterval(this.sweepTimer);
       store.off('shard', onShard);
       store.off('record', onRecord);
       store.off('marker', onMarker);
@@ -155,42 +181,33 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   get size(): number {
     let pendingAdds = 0;
     for (const [jti, o] of this.overlay) {
-      const inBase = this.shards[shardOf(jti, this.shardCount)]!.has(jti);
+      const inBase = this.records.has(shardOf(jti, this.shardCount), jti);
       if (o.present && !inBase) pendingAdds++;
       else if (!o.present && inBase) pendingAdds--;
     }
-    return this.count + pendingAdds;
+    return this.records.size + pendingAdds;
   }
 
   /** Replaces one shard with a fresh listing from the store. */
   applyShard(shard: number, names: string[], noticedAt?: number): void {
-    const current = this.shards[shard];
-    if (!current) return;
-    const seen = new Set<string>();
-    for (const name of names) {
-      // Every create anywhere re-lists its shard on every node, so a listing mostly repeats names held already:
-      // know those by their jti without decoding the subject again (at 1M tokens, 244 names a shard, decoding
-      // them all cost ~0.5 ms per token issued in the cluster). A held jti was valid and in this shard when it
-      // was added; the suffix check keeps a malformed name from standing for its record, as parsing would.
-      const tilde = name.indexOf('~');
-      if (tilde > 0) {
-        const jti = name.slice(0, tilde);
-        if (current.has(jti)) {
-          if (isRecordNameTail(name, tilde)) seen.add(jti);
-          continue;
-        }
-      }
-      const ref = parseRecordName(name);
-      if (!ref || shardOf(ref.jti, this.shardCount) !== shard) continue;
-      seen.add(ref.jti);
-      if (!current.has(ref.jti)) this.addBase(current, ref);
-    }
-    if (seen.size !== current.size) {
-      for (const [jti, subject] of current) {
-        if (!seen.has(jti)) this.removeBase(current, jti, subject);
-      }
-    }
+    if (shard < 0 || shard >= this.shardCount || !Number.isInteger(shard)) return;
+    const shards = this.shardCount;
+    this.records.applyShard(shard, names, (jti) => shardOf(jti, shards));
     if (noticedAt !== undefined) this.lastLagMs = Math.max(0, this.clock.now() - noticedAt);
+  }
+
+  /**
+   * Drops the expired records of `count` shards (the next ones in turn) and emits them as `expired`. A record's
+   * name gives its expiry; it is held `expirySkewMs` longer, since the issuer's clock may be ahead of ours.
+   */
+  sweep(count = this.shardCount): void {
+    const nowSeconds = Math.floor((this.clock.now() - this.expirySkewMs) / 1000);
+    const out: RecordRef[] = [];
+    for (let i = 0; i < Math.min(count, this.shardCount); i++) {
+      out.push(...this.records.expire(this.sweepNext, nowSeconds));
+      this.sweepNext = (this.sweepNext + 1) % this.shardCount;
+    }
+    if (out.length > 0) this.emit('expired', out);
   }
 
   /** One record the store reports created (`present`) or deleted; a name that is not a record of this shard is ignored. */
@@ -263,20 +280,16 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** A write the store has confirmed: visible at once, before the store's own notification arrives. */
   add(ref: RecordRef): void {
-    const shard = this.shards[shardOf(ref.jti, this.shardCount)]!;
-    if (!shard.has(ref.jti)) this.addBase(shard, ref);
+    this.records.add(shardOf(ref.jti, this.shardCount), ref);
   }
 
   remove(ref: RecordRef): void {
-    const shard = this.shards[shardOf(ref.jti, this.shardCount)]!;
-    const subject = shard.get(ref.jti);
-    if (subject !== undefined) this.removeBase(shard, ref.jti, subject);
-    else this.removed.add(ref.jti);
+    if (!this.records.remove(shardOf(ref.jti, this.shardCount), ref.jti)) this.removed.add(ref.jti);
   }
 
   /** A write journaled while the store is unreachable: listings cannot undo it until {@link settle}. */
   addPending(ref: RecordRef): void {
-    this.overlay.set(ref.jti, ref.gen ? { subject: ref.subject, present: true, gen: ref.gen } : { subject: ref.subject, present: true });
+    this.overlay.set(ref.jti, { subject: ref.subject, present: true, ...(ref.gen ? { gen: ref.gen } : {}), ...(ref.expiresAt !== undefined ? { expiresAt: ref.expiresAt } : {}) });
     this.negative.delete(ref.jti);
     this.removed.delete(ref.jti);
     this.indexOnetime(ref.jti, ref.subject, true);
@@ -293,7 +306,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const o = this.overlay.get(jti);
     if (!o) return;
     this.overlay.delete(jti);
-    if (o.present) this.add({ jti, subject: o.subject, gen: o.gen });
+    if (o.present) this.add({ jti, subject: o.subject, gen: o.gen, ...(o.expiresAt !== undefined ? { expiresAt: o.expiresAt } : {}) });
     else this.remove({ jti, subject: o.subject });
   }
 
@@ -308,10 +321,16 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   lookup(jti: string): { presence: Presence; subject?: string; gen?: number; pending?: boolean } {
     const o = this.overlay.get(jti);
     if (o) return o.present ? { presence: 'present', subject: o.subject, ...(o.gen ? { gen: o.gen } : {}), pending: true } : { presence: 'removed', pending: true };
-    const subject = this.shards[shardOf(jti, this.shardCount)]!.get(jti);
-    if (subject !== undefined) {
-      const gen = this.recordGens.size > 0 ? this.recordGens.get(jti) : undefined;
-      return gen ? { presence: 'present', subject, gen } : { presence: 'present', subject };
+    const shard = shardOf(jti, this.shardCount);
+    const ref = this.records.get(shard, jti);
+    if (ref !== undefined) {
+      if (ref.expiresAt != null && this.clock.now() > ref.expiresAt + this.expirySkewMs) {
+        // never reported present once past its expiry, whether or not the sweep has come by
+        this.records.remove(shard, jti);
+        this.emit('expired', [ref]);
+        return { presence: 'removed' };
+      }
+      return ref.gen ? { presence: 'present', subject: ref.subject, gen: ref.gen } : { presence: 'present', subject: ref.subject };
     }
     return { presence: this.removed.has(jti) ? 'removed' : 'unknown' };
   }
@@ -332,13 +351,15 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** Every live (jti, subject), overlay included; O(n), for listings and tests. */
   *entries(): IterableIterator<RecordRef> {
-    for (const [jti, o] of this.overlay) if (o.present) yield o.gen ? { jti, subject: o.subject, gen: o.gen } : { jti, subject: o.subject };
-    for (const shard of this.shards) {
-      for (const [jti, subject] of shard) {
-        if (this.overlay.has(jti)) continue;
-        const gen = this.recordGens.get(jti);
-        yield gen ? { jti, subject, gen } : { jti, subject };
-      }
+    for (const [jti, o] of this.overlay) {
+      if (!o.present) continue;
+      const ref: RecordRef = { jti, subject: o.subject };
+      if (o.gen) ref.gen = o.gen;
+      if (o.expiresAt !== undefined) ref.expiresAt = o.expiresAt;
+      yield ref;
+    }
+    for (let shard = 0; shard < this.shardCount; shard++) {
+      for (const ref of this.records.entries(shard)) if (!this.overlay.has(ref.jti)) yield ref;
     }
   }
 
@@ -360,7 +381,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** Names of one shard as the mirror holds them, for comparing with the store. */
   shardNames(shard: number): string[] {
-    return [...this.shards[shard]!.keys()];
+    return [...this.records.entries(shard)].map((ref) => ref.jti);
   }
 
   /** How far behind the store the mirror may be. */
@@ -379,23 +400,6 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       lagMs: this.lagMs,
       recentlyRemoved: this.removed.size,
     };
-  }
-
-  private addBase(shard: Map<string, string>, ref: RecordRef): void {
-    shard.set(ref.jti, ref.subject);
-    if (ref.gen) this.recordGens.set(ref.jti, ref.gen);
-    this.count++;
-    this.negative.delete(ref.jti);
-    this.removed.delete(ref.jti);
-    this.indexOnetime(ref.jti, ref.subject, true);
-  }
-
-  private removeBase(shard: Map<string, string>, jti: string, subject: string): void {
-    shard.delete(jti);
-    if (this.recordGens.size > 0) this.recordGens.delete(jti);
-    this.count--;
-    this.removed.add(jti);
-    this.indexOnetime(jti, subject, false);
   }
 
   private indexOnetime(jti: string, subject: string, present: boolean): void {
