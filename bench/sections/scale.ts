@@ -258,6 +258,12 @@ function summarize(
   return { id: 'scale', title: scaleSection.title, markdown, goals };
 }
 
+/** V8 heap plus ArrayBuffer memory (the compact mirror's tables are typed arrays, outside the heap proper). */
+function heapAndBuffers(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
 /** V8 heap bytes per record of a Mirror fed by shard listings, measured in this process with a forced GC. */
 function mirrorHeapPerToken(ctx: BenchContext, size: number): { size: number; bytesPerToken: number } {
   setFlagsFromString('--expose-gc');
@@ -266,7 +272,7 @@ function mirrorHeapPerToken(ctx: BenchContext, size: number): { size: number; by
   gc();
   gc();
   // everything the mirror keeps counts, the record names its keys may share included: measure from before they exist
-  const before = process.memoryUsage().heapUsed;
+  const before = heapAndBuffers();
   let mirror: Mirror | undefined = new Mirror(shards);
   const lists: string[][] = Array.from({ length: shards }, () => []);
   for (let i = 0; i < size; i++) {
@@ -278,7 +284,7 @@ function mirrorHeapPerToken(ctx: BenchContext, size: number): { size: number; by
   lists.length = 0;
   gc();
   gc();
-  const after = process.memoryUsage().heapUsed;
+  const after = heapAndBuffers();
   const bytesPerToken = (after - before) / size;
   if (mirror.size !== size) throw new Error(`mirror holds ${mirror.size}, expected ${size}`);
   // eslint-disable-next-line no-useless-assignment -- dropped so that gc() frees it before the next size

@@ -73,6 +73,16 @@ function sextet(s: string, i: number): number {
   return c < 128 ? DECODE[c]! : -1;
 }
 
+/** shardOf (token-record.ts) of `s[0, length)`, without slicing it out of a record name. */
+export function shardOfPrefix(s: string, length: number, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) & (shards - 1);
+}
+
 /** The jti string of 16 bytes and a kind code. */
 export function encodeJti(bytes: Uint8Array, kind: number): string {
   return `${KIND_LETTERS[kind]}.${Buffer.from(bytes.buffer, bytes.byteOffset, 16).toString('base64url')}`;

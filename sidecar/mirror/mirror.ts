@@ -344,6 +344,16 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return this.negative.has(jti, this.clock.now());
   }
 
+  /** Live records of a subject, overlay included (what {@link entries} would yield for it, without listing them all). */
+  countOf(subject: string): number {
+    let n = this.records.countOf(subject);
+    for (const [jti, o] of this.overlay) {
+      if (this.records.get(shardOf(jti, this.shardCount), jti)?.subject === subject) n--;
+      if (o.present && o.subject === subject) n++;
+    }
+    return n;
+  }
+
   /** Pending one-time tokens of a subject (from names: the kind is in our jtis). */
   onetimeOf(subject: string): string[] {
     return [...(this.onetimeBySubject.get(subject) ?? [])];

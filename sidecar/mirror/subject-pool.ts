@@ -1,10 +1,14 @@
 /**
  * Interned subjects for the compact mirror: each distinct subject's UTF-8 bytes once, in one growing byte arena,
- * under a small dense id with a reference count (a subject typically holds a few tokens). Lookups by bytes or by
+ * under a small dense id with a reference count (a subject typically holds a few tokens; one with 65,535 at once
+ * stays interned for good). Lookups by bytes or by
  * string go through an open-addressing table of ids (linear probing, deletion by backward shift).
  */
-const MAX_LOAD = 0.8;
-const GROWTH = 1.5;
+const MAX_LOAD = 0.85;
+/** Growth of the per-id arrays; the index grows by 1.5x, since a rehash hashes every subject again. */
+const GROWTH = 1.25;
+/** A subject referenced this often stays interned for good (a count that cannot be trusted to reach 0 again). */
+const PINNED = 0xffff;
 
 export class SubjectPool {
   private arena = new Uint8Array(1024);
@@ -13,11 +17,13 @@ export class SubjectPool {
   private deadBytes = 0;
   private offsets = new Uint32Array(64);
   private lengths = new Uint8Array(64);
-  private refs = new Uint32Array(64);
+  private refs = new Uint16Array(64);
   private nextId = 0;
   private readonly freeIds: number[] = [];
   /** id + 1 per slot; 0 is empty. */
   private slots = new Uint32Array(64);
+  /** The low byte of each slot's hash, so that most probes that miss compare no bytes. */
+  private tags = new Uint8Array(64);
   private live = 0;
   private readonly scratch = Buffer.alloc(256);
 
@@ -27,32 +33,34 @@ export class SubjectPool {
 
   /** Bytes held (arrays' capacities), for tests and stats. */
   get bytes(): number {
-    return this.arena.byteLength + this.offsets.byteLength + this.lengths.byteLength + this.refs.byteLength + this.slots.byteLength;
+    return this.arena.byteLength + this.offsets.byteLength + this.lengths.byteLength + this.refs.byteLength + this.slots.byteLength + this.tags.byteLength;
   }
 
   /** The id of `bytes[0, length)`, interned if new, with one more reference. */
   acquire(bytes: Uint8Array, length: number): number {
     const h = hashBytes(bytes, 0, length);
+    const tag = h & 0xff;
     let slot = this.home(h);
     for (;;) {
       const v = this.slots[slot]!;
       if (v === 0) break;
-      if (this.equalBytes(v - 1, bytes, length)) {
-        this.refs[v - 1]!++;
+      if (this.tags[slot] === tag && this.equalBytes(v - 1, bytes, length)) {
+        if (this.refs[v - 1] !== PINNED) this.refs[v - 1]!++;
         return v - 1;
       }
       slot = slot + 1 === this.slots.length ? 0 : slot + 1;
     }
     const id = this.store(bytes, length);
     this.slots[slot] = id + 1;
+    this.tags[slot] = tag;
     this.live++;
-    if (this.live > this.slots.length * MAX_LOAD) this.rehash(Math.ceil(this.slots.length * GROWTH));
+    if (this.live > this.slots.length * MAX_LOAD) this.rehash(Math.ceil(this.slots.length * 1.5));
     return id;
   }
 
   /** One reference fewer; the subject is forgotten with its last. */
   release(id: number): void {
-    if (--this.refs[id]! > 0) return;
+    if (this.refs[id] === PINNED || --this.refs[id]! > 0) return;
     let slot = this.home(hashBytes(this.arena, this.offsets[id]!, this.offsets[id]! + this.lengths[id]!));
     while (this.slots[slot] !== id + 1) slot = slot + 1 === this.slots.length ? 0 : slot + 1;
     this.deleteSlot(slot);
@@ -67,11 +75,12 @@ export class SubjectPool {
     const length = this.scratch.write(subject, 'utf8');
     if (length > 255 || Buffer.byteLength(subject) !== length) return -1;
     const h = hashBytes(this.scratch, 0, length);
+    const tag = h & 0xff;
     let slot = this.home(h);
     for (;;) {
       const v = this.slots[slot]!;
       if (v === 0) return -1;
-      if (this.equalBytes(v - 1, this.scratch, length)) return v - 1;
+      if (this.tags[slot] === tag && this.equalBytes(v - 1, this.scratch, length)) return v - 1;
       slot = slot + 1 === this.slots.length ? 0 : slot + 1;
     }
   }
@@ -100,9 +109,9 @@ export class SubjectPool {
       const n = Math.ceil(this.offsets.length * GROWTH);
       this.offsets = grown(this.offsets, new Uint32Array(n));
       this.lengths = grown(this.lengths, new Uint8Array(n));
-      this.refs = grown(this.refs, new Uint32Array(n));
+      this.refs = grown(this.refs, new Uint16Array(n));
     }
-    this.arena.set(bytes.subarray(0, length), this.arenaUsed);
+    for (let i = 0; i < length; i++) this.arena[this.arenaUsed + i] = bytes[i]!;
     this.offsets[id] = this.arenaUsed;
     this.lengths[id] = length;
     this.refs[id] = 1;
@@ -146,9 +155,9 @@ export class SubjectPool {
     return Math.floor((h * this.slots.length) / 4294967296);
   }
 
-  private homeOfId(id: number): number {
+  private hashOfId(id: number): number {
     const offset = this.offsets[id]!;
-    return this.home(hashBytes(this.arena, offset, offset + this.lengths[id]!));
+    return hashBytes(this.arena, offset, offset + this.lengths[id]!);
   }
 
   /** Backward-shift deletion: later entries of the probe run move up, so no tombstones are needed. */
@@ -160,11 +169,12 @@ export class SubjectPool {
       j = j + 1 === n ? 0 : j + 1;
       const v = this.slots[j]!;
       if (v === 0) break;
-      const k = this.homeOfId(v - 1);
+      const k = this.home(this.hashOfId(v - 1));
       // the entry at j may move to the hole unless its home lies cyclically in (hole, j]
       const movable = hole <= j ? k <= hole || k > j : k <= hole && k > j;
       if (movable) {
         this.slots[hole] = v;
+        this.tags[hole] = this.tags[j]!;
         hole = j;
       }
     }
@@ -174,16 +184,19 @@ export class SubjectPool {
   private rehash(capacity: number): void {
     const old = this.slots;
     this.slots = new Uint32Array(capacity);
+    this.tags = new Uint8Array(capacity);
     for (const v of old) {
       if (v === 0) continue;
-      let slot = this.homeOfId(v - 1);
+      const h = this.hashOfId(v - 1);
+      let slot = this.home(h);
       while (this.slots[slot] !== 0) slot = slot + 1 === capacity ? 0 : slot + 1;
       this.slots[slot] = v;
+      this.tags[slot] = h & 0xff;
     }
   }
 }
 
-function grown<T extends Uint8Array | Uint32Array>(from: T, to: T): T {
+function grown<T extends Uint8Array | Uint16Array | Uint32Array>(from: T, to: T): T {
   to.set(from);
   return to;
 }

@@ -278,8 +278,7 @@ export class TokenService {
   async logout(subject: string): Promise<{ revoked: number; replicated: boolean; gen: number; at: number; acknowledged: string[]; pending: string[] }> {
     if (!isValidSubject(subject)) throw new BadRequestError('subject must be 1 to 128 bytes of text without control characters', 'request.subject');
     const at = this.d.clock.now(); // informational only
-    let count = 0;
-    for (const ref of this.d.mirror.entries()) if (ref.subject === subject) count++;
+    const count = this.d.mirror.countOf(subject);
     const outcome = await this.d.writes.apply({ op: 'marker', subject });
     const gen = outcome.gen!;
     await this.cutover.also({ op: 'marker', subject, floor: gen });
