@@ -59,6 +59,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private readonly overlay = new Map<string, { subject: string; present: boolean; gen?: number }>();
   /** Logout generation in the name of a held record, where above 0 (most records have none: their subject was never logged out). */
   private readonly recordGens = new Map<string, number>();
+  /** Expiry in the name of a held record, where the name carries one (layout 2). */
+  private readonly expiries = new Map<string, number | null>();
   private readonly markers = new Map<string, LogoutMarker>();
   /** Logout generations journaled during an outage (applied here at once): a marker listing from the store must not drop them. */
   private readonly pendingMarkers = new Map<string, number>();
@@ -193,12 +195,17 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     if (noticedAt !== undefined) this.lastLagMs = Math.max(0, this.clock.now() - noticedAt);
   }
 
-  /** One record the store reports created (`present`) or deleted; a name that is not a record of this shard is ignored. */
+  /**
+   * One record the store reports created (`present`) or deleted; a name that is not a record of this shard is ignored.
+   * `store upgrade` renames a record (its layout-1 name deleted together with the creation of its layout-2 name,
+   * reported in that order): the delete of a layout-1 name whose jti is held under its layout-2 name is that
+   * rename's, not a revocation.
+   */
   applyRecord(shard: number, name: string, present: boolean): void {
     const ref = parseRecordName(name);
     if (!ref || shardOf(ref.jti, this.shardCount) !== shard) return;
     if (present) this.add(ref);
-    else this.remove(ref);
+    else if (ref.expiresAt !== undefined || !this.expiries.has(ref.jti)) this.remove(ref);
   }
 
   /**
@@ -261,10 +268,14 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.emit('initialized');
   }
 
-  /** A write the store has confirmed: visible at once, before the store's own notification arrives. */
+  /**
+   * A write the store has confirmed: visible at once, before the store's own notification arrives. A held jti
+   * takes the expiry of a layout-2 name (its record renamed by `store upgrade`).
+   */
   add(ref: RecordRef): void {
     const shard = this.shards[shardOf(ref.jti, this.shardCount)]!;
     if (!shard.has(ref.jti)) this.addBase(shard, ref);
+    else if (ref.expiresAt !== undefined) this.expiries.set(ref.jti, ref.expiresAt);
   }
 
   remove(ref: RecordRef): void {
@@ -305,13 +316,17 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    * Presence of a jti, and the subject its record is filed under. `pending`: the answer comes from a local
    * write the store has not confirmed yet (journaled), so asking the store cannot confirm it.
    */
-  lookup(jti: string): { presence: Presence; subject?: string; gen?: number; pending?: boolean } {
+  lookup(jti: string): { presence: Presence; subject?: string; gen?: number; expiresAt?: number | null; pending?: boolean } {
     const o = this.overlay.get(jti);
     if (o) return o.present ? { presence: 'present', subject: o.subject, ...(o.gen ? { gen: o.gen } : {}), pending: true } : { presence: 'removed', pending: true };
     const subject = this.shards[shardOf(jti, this.shardCount)]!.get(jti);
     if (subject !== undefined) {
+      const found: ReturnType<Mirror['lookup']> = { presence: 'present', subject };
       const gen = this.recordGens.size > 0 ? this.recordGens.get(jti) : undefined;
-      return gen ? { presence: 'present', subject, gen } : { presence: 'present', subject };
+      if (gen) found.gen = gen;
+      const expiresAt = this.expiries.get(jti);
+      if (expiresAt !== undefined) found.expiresAt = expiresAt;
+      return found;
     }
     return { presence: this.removed.has(jti) ? 'removed' : 'unknown' };
   }
@@ -336,8 +351,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     for (const shard of this.shards) {
       for (const [jti, subject] of shard) {
         if (this.overlay.has(jti)) continue;
+        const ref: RecordRef = { jti, subject };
         const gen = this.recordGens.get(jti);
-        yield gen ? { jti, subject, gen } : { jti, subject };
+        if (gen) ref.gen = gen;
+        const expiresAt = this.expiries.get(jti);
+        if (expiresAt !== undefined) ref.expiresAt = expiresAt;
+        yield ref;
       }
     }
   }
@@ -384,6 +403,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private addBase(shard: Map<string, string>, ref: RecordRef): void {
     shard.set(ref.jti, ref.subject);
     if (ref.gen) this.recordGens.set(ref.jti, ref.gen);
+    if (ref.expiresAt !== undefined) this.expiries.set(ref.jti, ref.expiresAt);
     this.count++;
     this.negative.delete(ref.jti);
     this.removed.delete(ref.jti);
@@ -393,6 +413,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private removeBase(shard: Map<string, string>, jti: string, subject: string): void {
     shard.delete(jti);
     if (this.recordGens.size > 0) this.recordGens.delete(jti);
+    this.expiries.delete(jti);
     this.count--;
     this.removed.add(jti);
     this.indexOnetime(jti, subject, false);

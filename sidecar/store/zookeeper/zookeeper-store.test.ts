@@ -74,7 +74,7 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
   it('creates the layout and /meta, and /meta wins over the shards option', async () => {
     const a = await open('/layout/pano', { shards: 16 });
     const meta = JSON.parse((await raw.get('/layout/pano/meta')).data.toString());
-    assert.deepEqual(meta, { layoutVersion: 1, shards: 16 });
+    assert.deepEqual(meta, { layoutVersion: 2, shards: 16 });
     const shards = (await raw.getChildren('/layout/pano/tokens')).sort();
     assert.equal(shards.length, 16);
     assert.deepEqual(shards, Array.from({ length: 16 }, (_, i) => shardName(i, 16)));
@@ -87,7 +87,7 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
       type: 'ZOOKEEPER',
       location: `${zk.connectString}/layout/pano`,
       shards: 16,
-      layoutVersion: 1,
+      layoutVersion: 2,
     });
     await assert.rejects(a.start(), /started store/);
   });
