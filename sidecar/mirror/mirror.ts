@@ -34,6 +34,8 @@ interface MirrorEvents {
   initialized: [];
   /** A logout marker took effect here (new, or a higher generation than before). */
   marker: [subject: string, gen: number];
+  /** Entries dropped because the expiry in their name passed (plus the clock skew): what the elected reaper deletes. */
+  expired: [refs: RecordRef | RecordRef[]];
 }
 
 /** How many recently applied markers a member reports, so a logout can wait for every node to have it. */

@@ -48,7 +48,10 @@ export class ZkLayoutUpgrade {
     const { session, layout } = this.options;
     return session.run(async (client) => {
       if (!client.canMulti) {
-        throw new ZooKeeperStoreError('store upgrade needs the patched zookeeper binding (multi); fix: npm rebuild zookeeper', 'store.zookeeper.layout');
+        throw new ZooKeeperStoreError(
+          'store upgrade needs the patched zookeeper binding (multi); fix: npm rebuild zookeeper',
+          'store.zookeeper.layout',
+        );
       }
       const shardPath = layout.shardPath(shard);
       const names = (await client.getChildren(shardPath)).filter((name) => parseRecordName(name)?.expiresAt === undefined);
