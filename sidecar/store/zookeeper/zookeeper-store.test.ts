@@ -6,7 +6,7 @@ import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
 import { BadRequestError } from '../../errors/bad-request-error.js';
 import type { MemberInfo } from '../token-store.js';
 import type { TokenKind, TokenRecord } from '../token-record.js';
-import { newJti, recordName, shardName, shardOf } from '../token-record.js';
+import { newJti, recordName, refOf, shardName, shardOf } from '../token-record.js';
 import { ZooKeeperStore, type ZooKeeperStoreOptions } from './zookeeper-store.js';
 import { ZooKeeperStoreError } from './zookeeper-store-error.js';
 import { ZkCode, isZkError } from './zk-error.js';
@@ -227,7 +227,7 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
       await a.create(r);
       await appeared;
       const propagationMs = performance.now() - t0;
-      assert.deepEqual(mirror.lookup(r.jti), { presence: 'present', subject: 'carol' });
+      assert.deepEqual(mirror.lookup(r.jti), { presence: 'present', subject: 'carol', expiresAt: refOf(r).expiresAt });
       assert.ok(mirror.lagMs >= 0);
 
       const gone =
