@@ -1,4 +1,4 @@
-import { type RecordLayout, type RecordRef, parseRecordName, recordName } from './token-record.js';
+import { type RecordLayout, type RecordRef, layout1Name, parseRecordName, recordName } from './token-record.js';
 
 /** The command that converts a layout-1 store (named in the one line a sidecar logs on meeting one). */
 export const UPGRADE_COMMAND = 'tokensync store upgrade';
@@ -36,4 +36,13 @@ export function listedName(names: readonly string[], ref: RecordRef): string | u
     if (listed?.jti === ref.jti && listed.subject === ref.subject && (listed.gen ?? 0) === (ref.gen ?? 0)) return name;
   }
   return undefined;
+}
+
+/**
+ * A record's identity whatever its layout (its name without the expiry), for comparing two stores' listings: a
+ * layout-1 store's name and a layout-2 store's name of one record have the same key. Undefined for a non-record.
+ */
+export function recordKey(name: string): string | undefined {
+  const ref = parseRecordName(name);
+  return ref && layout1Name(ref);
 }
