@@ -57,7 +57,7 @@ interface ZooKeeperFigures {
 }
 
 function zkHeap(ctx: BenchContext): string {
-  return ctx.quick ? '1g' : '10g';
+  return ctx.quick ? '1g' : '14g';
 }
 
 /** Set once a chroot's records are all created, so that a kept tree is not filled twice. */

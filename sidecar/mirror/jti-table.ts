@@ -78,6 +78,10 @@ export class JtiTable {
     return this.slots[slot * W + 4]!;
   }
 
+  setExp(slot: number, exp: number): void {
+    this.slots[slot * W + 4] = exp;
+  }
+
   subjectId(slot: number): number {
     return this.slots[slot * W + 5]! >>> 2;
   }

@@ -211,6 +211,7 @@ test('countOf counts a subject\'s records, journaled ones included, and the dige
     m.applyRecord(shardOf(r.jti, SHARDS), names[names.length - 1]!, true);
   }
   assert.equal(m.countOf('user-3'), 43);
+  assert.deepEqual(new Set(m.entriesOf('user-3')), new Set([...m.entries()].filter((r) => r.subject === 'user-3')));
   assert.deepEqual(m.digest(), digestOf(names));
   const pending = { jti: newJti('session'), subject: 'user-3' };
   m.addPending(pending);

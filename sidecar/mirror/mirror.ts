@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type { Clock } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
 import { BoundedSet } from '../util/bounded-set.js';
@@ -6,8 +5,11 @@ import type { TokenStore } from '../store/token-store.js';
 import type { RecordRef } from '../store/token-record.js';
 import { kindOfJti, parseRecordName, recordName, shardOf } from '../store/token-record.js';
 import { RecordSet } from './record-set.js';
-import { laterMarker, type LogoutMarker } from '../store/logout-marker.js';
-import { createHash } from 'node:crypto';
+import type { LogoutMarker } from '../store/logout-marker.js';
+import { digestOf } from './digest.js';
+import { MirrorMarkers } from './mirror-markers.js';
+
+export { digestOf };
 
 /** What the mirror knows of a jti, without asking the store. */
 export type Presence = 'present' | 'removed' | 'unknown';
@@ -38,23 +40,12 @@ export interface MirrorOptions {
 /** Ticks of the expiry sweep per pass over every shard. */
 const SWEEP_TICKS_PER_PASS = 16;
 
-interface MirrorEvents {
-  initialized: [];
-  /** A logout marker took effect here (new, or a higher generation than before). */
-  marker: [subject: string, gen: number];
-  /** Records dropped because the expiry in their names has passed (by more than the clock skew): the store may still hold them. */
-  expired: [refs: RecordRef[]];
-}
-
-/** How many recently applied markers a member reports, so a logout can wait for every node to have it. */
-const RECENT_MARKERS = 256;
-
 /**
  * The in-memory copy of every live record name and logout marker, fed by a
  * store's shard listings (the CuratorCache pattern, with the store doing the
  * reads). Validation asks it, never the store.
  *
- * Each shard keeps jti -> subject. A listing replaces a shard wholesale, so a
+ * Records are held compactly (see record-set.ts); logout markers in the base class (mirror-markers.ts). A listing replaces a shard wholesale, so a
  * record deleted while the store was unreachable disappears on the next
  * rebuild. Local writes that the store has not confirmed (journaled during an
  * outage) sit in an overlay that listings cannot undo until they are settled.
@@ -63,14 +54,10 @@ const RECENT_MARKERS = 256;
  * between two listings looks like no change at all. Records are immutable and
  * names never reused, so this cannot hide a revocation.
  */
-export class Mirror extends EventEmitter<MirrorEvents> {
+export class Mirror extends MirrorMarkers {
   private held: RecordSet | undefined;
   /** jti -> subject (added) or null (removed), for writes not yet in the store. */
   private readonly overlay = new Map<string, { subject: string; present: boolean; gen?: number; expiresAt?: number | null }>();
-  private readonly markers = new Map<string, LogoutMarker>();
-  /** Logout generations journaled during an outage (applied here at once): a marker listing from the store must not drop them. */
-  private readonly pendingMarkers = new Map<string, number>();
-  private readonly recent = new Map<string, number>();
   private readonly removed: BoundedSet<string>;
   private readonly negative: BoundedSet<string>;
   /** Pending one-time tokens by subject: issuing a new one removes the old. */
@@ -210,66 +197,17 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     if (out.length > 0) this.emit('expired', out);
   }
 
-  /** One record the store reports created (`present`) or deleted; a name that is not a record of this shard is ignored. */
+  /**
+   * One record the store reports created (`present`) or deleted; a name that is not a record of this shard is ignored.
+   * `store upgrade` renames a record (its layout-1 name deleted together with the creation of its layout-2 name,
+   * reported in that order): the delete of a layout-1 name whose jti is held under its layout-2 name is that
+   * rename's, not a revocation.
+   */
   applyRecord(shard: number, name: string, present: boolean): void {
     const ref = parseRecordName(name);
     if (!ref || shardOf(ref.jti, this.shardCount) !== shard) return;
     if (present) this.add(ref);
-    else this.remove(ref);
-  }
-
-  /**
-   * A marker from the store. Markers only move forward here: a lower generation or a disappearing marker (a
-   * store wiped, a late read) changes nothing, since tokens were refused against the higher one already.
-   */
-  applyMarker(subject: string, marker: LogoutMarker | null): void {
-    if (marker === null) return;
-    const current = this.markers.get(subject);
-    const next = laterMarker(current, marker)!;
-    this.markers.set(subject, next);
-    if (next.gen > (current?.gen ?? 0)) this.noteMarker(subject, next.gen);
-  }
-
-  /** Every marker the store holds: merged with what is held (see {@link applyMarker}). */
-  replaceMarkers(markers: Map<string, LogoutMarker>): void {
-    for (const [subject, marker] of markers) this.applyMarker(subject, marker);
-  }
-
-  /** Markers applied lately, subject -> generation: what this node reports as seen. */
-  recentMarkers(): Record<string, number> {
-    return Object.fromEntries(this.recent);
-  }
-
-  private noteMarker(subject: string, gen: number): void {
-    this.recent.delete(subject);
-    this.recent.set(subject, gen);
-    if (this.recent.size > RECENT_MARKERS) this.recent.delete(this.recent.keys().next().value as string);
-    this.emit('marker', subject, gen);
-  }
-
-  /** A logout journaled during an outage, at the generation it was given here (one above what this node knew). */
-  addPendingMarker(subject: string, gen: number): void {
-    const before = this.gen(subject);
-    this.pendingMarkers.set(subject, Math.max(gen, this.pendingMarkers.get(subject) ?? 0));
-    if (this.gen(subject) > before) this.noteMarker(subject, this.gen(subject));
-  }
-
-  /** A journaled logout taken at generation `floor` reached the store (which the mirror applied as any marker). */
-  settleMarker(subject: string, floor: number): void {
-    // a later logout of the subject still journaled keeps its own, higher, pending generation
-    if ((this.pendingMarkers.get(subject) ?? 0) <= floor) this.pendingMarkers.delete(subject);
-  }
-
-  /** A subject's marker as it stands here: the store's, raised by a journaled logout of this node. */
-  marker(subject: string): LogoutMarker | undefined {
-    const stored = this.markers.get(subject);
-    const pending = this.pendingMarkers.get(subject);
-    return pending === undefined ? stored : laterMarker(stored, { gen: pending });
-  }
-
-  /** A subject's logout generation here (0: never logged out): what a token issued now carries as `lgn`. */
-  gen(subject: string): number {
-    return Math.max(this.markers.get(subject)?.gen ?? 0, this.pendingMarkers.get(subject) ?? 0);
+    else if (ref.expiresAt !== undefined || this.records.get(shard, ref.jti)?.expiresAt === undefined) this.remove(ref);
   }
 
   markInitialized(): void {
@@ -278,9 +216,13 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.emit('initialized');
   }
 
-  /** A write the store has confirmed: visible at once, before the store's own notification arrives. */
+  /**
+   * A write the store has confirmed: visible at once, before the store's own notification arrives. A held jti
+   * takes the expiry of a layout-2 name (its record renamed by `store upgrade`).
+   */
   add(ref: RecordRef): void {
-    this.records.add(shardOf(ref.jti, this.shardCount), ref);
+    const shard = shardOf(ref.jti, this.shardCount);
+    if (!this.records.add(shard, ref) && ref.expiresAt !== undefined) this.records.setExpiry(shard, ref.jti, ref.expiresAt);
   }
 
   remove(ref: RecordRef): void {
@@ -318,7 +260,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    * Presence of a jti, and the subject its record is filed under. `pending`: the answer comes from a local
    * write the store has not confirmed yet (journaled), so asking the store cannot confirm it.
    */
-  lookup(jti: string): { presence: Presence; subject?: string; gen?: number; pending?: boolean } {
+  lookup(jti: string): { presence: Presence; subject?: string; gen?: number; expiresAt?: number | null; pending?: boolean } {
     const o = this.overlay.get(jti);
     if (o) return o.present ? { presence: 'present', subject: o.subject, ...(o.gen ? { gen: o.gen } : {}), pending: true } : { presence: 'removed', pending: true };
     const shard = shardOf(jti, this.shardCount);
@@ -330,7 +272,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         this.emit('expired', [ref]);
         return { presence: 'removed' };
       }
-      return ref.gen ? { presence: 'present', subject: ref.subject, gen: ref.gen } : { presence: 'present', subject: ref.subject };
+      const found: ReturnType<Mirror['lookup']> = { presence: 'present', subject: ref.subject };
+      if (ref.gen) found.gen = ref.gen;
+      if (ref.expiresAt !== undefined) found.expiresAt = ref.expiresAt;
+      return found;
     }
     return { presence: this.removed.has(jti) ? 'removed' : 'unknown' };
   }
@@ -342,6 +287,11 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   isKnownMissing(jti: string): boolean {
     return this.negative.has(jti, this.clock.now());
+  }
+
+  /** A subject's held records (the overlay left out): for the reaper, without listing every record. */
+  entriesOf(subject: string): RecordRef[] {
+    return [...this.records.entriesOf(subject)];
   }
 
   /** Live records of a subject, overlay included (what {@link entries} would yield for it, without listing them all). */
@@ -382,13 +332,6 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return digestOf([...this.entries()].map((ref) => recordName(ref)));
   }
 
-  /** subject -> logout generation, journaled ones included. */
-  markerEntries(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const subject of new Set([...this.markers.keys(), ...this.pendingMarkers.keys()])) out.set(subject, this.gen(subject));
-    return out;
-  }
-
   /** Names of one shard as the mirror holds them, for comparing with the store. */
   shardNames(shard: number): string[] {
     return [...this.records.entries(shard)].map((ref) => ref.jti);
@@ -404,7 +347,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return {
       size: this.size,
       pending: this.overlay.size,
-      markers: this.markers.size,
+      markers: this.markerCount,
       initialized: this.initializedFlag,
       trusted: this.trusted,
       lagMs: this.lagMs,
@@ -423,15 +366,4 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       if (set.size === 0) this.onetimeBySubject.delete(subject);
     }
   }
-}
-
-/** The fingerprint {@link Mirror.digest} computes, over any list of record names. */
-export function digestOf(names: Iterable<string>): { size: number; xor: string } {
-  let xor = 0n;
-  let size = 0;
-  for (const name of names) {
-    xor ^= createHash('sha256').update(name).digest().readBigUInt64BE(0);
-    size++;
-  }
-  return { size, xor: xor.toString(16).padStart(16, '0') };
 }

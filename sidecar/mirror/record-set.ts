@@ -77,6 +77,18 @@ export class RecordSet {
     return true;
   }
 
+  /** Sets a held record's expiry (its record renamed to a name that says it). */
+  setExpiry(shard: number, jti: string, expiresAt: number | null): void {
+    if (jti.length === 24 && decodeJti(jti, 0, this.parts) >= 0) {
+      const table = this.tables[shard]!;
+      const slot = table.find(this.parts.words, this.parts.kind);
+      if (slot >= 0) table.setExp(slot, expWord(expiresAt));
+      return;
+    }
+    const ref = this.rare[shard]?.get(jti);
+    if (ref) ref.expiresAt = expiresAt;
+  }
+
   /** Removes a held record; its ref, or undefined when not held. */
   remove(shard: number, jti: string): RecordRef | undefined {
     if (jti.length === 24 && decodeJti(jti, 0, this.parts) >= 0) {
@@ -120,7 +132,9 @@ export class RecordSet {
         if (!ref || shardOfJti(ref.jti) !== shard) continue;
         if (!fillFromRef(ref.jti, ref.subject, ref.gen ?? 0, ref.expiresAt, p)) {
           rareSeen?.add(ref.jti);
-          if (!rare?.has(ref.jti)) this.addRare(shard, ref);
+          const held = rare?.get(ref.jti);
+          if (!held) this.addRare(shard, ref);
+          else if (held.expiresAt === undefined && ref.expiresAt !== undefined) held.expiresAt = ref.expiresAt;
           continue;
         }
       }
@@ -128,6 +142,8 @@ export class RecordSet {
       if (slot >= 0) {
         if (marks[slot] === 0) marked++;
         marks[slot] = 1;
+        // a record renamed by `store upgrade` is listed under its layout-2 name: take the expiry it gives
+        if (p.exp !== EXP_UNKNOWN && table.exp(slot) === EXP_UNKNOWN) table.setExp(slot, p.exp);
       } else if (table.full) (deferred ??= []).push(ref ?? parseRecordName(name)!);
       else {
         marks[this.insertParts(shard, ref?.jti ?? name.slice(0, 24))] = 1;
@@ -168,6 +184,16 @@ export class RecordSet {
     const table = this.tables[shard]!;
     for (let slot = 0; slot < table.capacity; slot++) if (table.isUsed(slot)) yield this.refAt(table, slot, this.jtiAt(table, slot));
     yield* this.rare[shard]?.values() ?? [];
+  }
+
+  /** A subject's records: one pass over the tables' subject words, a ref made for its records only. */
+  *entriesOf(subject: string): IterableIterator<RecordRef> {
+    const id = this.subjects.find(subject);
+    for (let shard = 0; id >= 0 && shard < this.shards; shard++) {
+      const table = this.tables[shard]!;
+      for (let slot = 0; slot < table.capacity; slot++) if (table.isUsed(slot) && table.subjectId(slot) === id) yield this.refAt(table, slot, this.jtiAt(table, slot));
+    }
+    for (const rare of this.rare) if (rare) for (const ref of rare.values()) if (ref.subject === subject) yield ref;
   }
 
   /** How many records a subject holds: one pass over the tables' subject words, no string made per record. */

@@ -353,8 +353,11 @@ export class TokenService {
 
   /** The record a token names: its generation from `lgn`, else from the mirror (a token the application signed). */
   private refFor(claims: TokenClaims): RecordRef {
-    const gen = claims.lgn ?? this.d.mirror.lookup(claims.jti).gen ?? 0;
-    return gen > 0 ? { jti: claims.jti, subject: claims.sub, gen } : { jti: claims.jti, subject: claims.sub };
+    const seen = this.d.mirror.lookup(claims.jti);
+    const gen = claims.lgn ?? seen.gen ?? 0;
+    const ref: RecordRef = gen > 0 ? { jti: claims.jti, subject: claims.sub, gen } : { jti: claims.jti, subject: claims.sub };
+    if (seen.expiresAt !== undefined) ref.expiresAt = seen.expiresAt; // the record's name, found without a listing
+    return ref;
   }
 
   /** A validly signed token the mirror does not know: ask the store once. Resolves with its record's ref when found. */
@@ -391,7 +394,11 @@ export class TokenService {
   /** The record a jti is filed under (subject, generation): from the mirror, else from its shard's listing (one read). */
   private async refByJti(jti: string): Promise<RecordRef | undefined> {
     const seen = this.d.mirror.lookup(jti);
-    if (seen.presence === 'present') return seen.gen ? { jti, subject: seen.subject!, gen: seen.gen } : { jti, subject: seen.subject! };
+    if (seen.presence === 'present') {
+      const ref: RecordRef = seen.gen ? { jti, subject: seen.subject!, gen: seen.gen } : { jti, subject: seen.subject! };
+      if (seen.expiresAt !== undefined) ref.expiresAt = seen.expiresAt;
+      return ref;
+    }
     return this.listedRef(jti);
   }
 
