@@ -107,7 +107,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
   try {
     // one server: populating is 3x faster than on an ensemble, and a joining sidecar only reads (served by the
     // server it is connected to, ensemble or not). A big heap for ten million znodes; no snapshots while populating.
-    const builder = bigZooKeeper(1, zkHeap(ctx), '-Dzookeeper.snapCount=100000000').withStartupTimeout(900_000);
+    const builder = bigZooKeeper(1, zkHeap(ctx), '-Dzookeeper.snapCount=100000000').withStartupTimeout(900_000).withSessionTimeouts(undefined, 600_000);
     const startedAt = Date.now();
     zk = await (keptDir ? builder.keepDataIn(keptDir) : builder).start();
     const zkStartS = (Date.now() - startedAt) / 1000;

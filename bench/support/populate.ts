@@ -31,7 +31,8 @@ export async function populate(
   const actualShards = layout.shards;
   await layout.close();
 
-  const zk = await connectBinding(servers);
+  // a server holding millions of znodes pauses for long full GCs (serial GC): a short session would expire meanwhile
+  const zk = await connectBinding(servers, 300_000);
   const multi = zk.native.a_multi;
   if (!multi) throw new Error('the zookeeper binding lacks a_multi (tokensync multi patch)');
   try {

@@ -70,11 +70,11 @@ export async function writeCounters(zk: ZooKeeperCluster): Promise<WriteCounters
 }
 
 /** A raw client of the binding the store uses, for populating the tree behind the sidecars' backs. */
-export async function connectBinding(connect: string): Promise<ZooKeeperBinding> {
+export async function connectBinding(connect: string, sessionTimeoutMs = 30_000): Promise<ZooKeeperBinding> {
   const Binding = createRequire(import.meta.url)('zookeeper') as ZooKeeperBindingClass;
   const zk: ZooKeeperBinding = new Binding({
     connect,
-    timeout: 30_000,
+    timeout: sessionTimeoutMs,
     debug_level: 0,
     host_order_deterministic: false,
     response_counter_limit: 2 ** 30,
