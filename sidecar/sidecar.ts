@@ -80,7 +80,7 @@ export async function createSidecar(options: TokensyncOptions, deps: SidecarDeps
     await journal.close().catch(() => undefined);
     throw err;
   }
-  const mirror = new Mirror(() => store.shards, { clock });
+  const mirror = new Mirror(() => store.shards, { clock, expirySkewMs: options.token.clockSkewMs });
   mirror.attach(store);
   store.on('error', (err) => logger.warn('store notification error', { error: err.message }));
   const writes = new WritePath(store, mirror, journal, clock, logger);

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fourLetterWord, LocalZooKeeper, type StartedLocalZooKeeper } from '../../integration-tests/zookeeper/local-zookeeper.js';
 import { startZooKeeper, type ZooKeeperCluster } from '../../integration-tests/zookeeper/index.js';
@@ -10,7 +11,23 @@ export { startZooKeeper, type ZooKeeperCluster };
  * hundred thousand), for the scale section.
  */
 export function startBigZooKeeper(servers: 1 | 3, heap: string, ...jvmFlags: string[]): Promise<StartedLocalZooKeeper> {
-  return new LocalZooKeeper(servers).withHeap(heap).withJvmFlags(...jvmFlags).start();
+  return bigZooKeeper(servers, heap, ...jvmFlags).start();
+}
+
+/** {@link startBigZooKeeper}'s builder, for more settings (a kept data directory, a longer start-up). */
+export function bigZooKeeper(servers: 1 | 3, heap: string, ...jvmFlags: string[]): LocalZooKeeper {
+  return new LocalZooKeeper(servers).withHeap(heap).withJvmFlags(...jvmFlags);
+}
+
+/** Heap used by a ZooKeeper JVM after a full GC, in bytes (`jcmd GC.run` then `GC.heap_info`); NaN when jcmd cannot tell. */
+export async function zookeeperHeapUsed(pid: number): Promise<number> {
+  const run = (args: string[]) =>
+    new Promise<string>((resolve) => execFile('jcmd', [String(pid), ...args], { timeout: 120_000 }, (err, stdout) => resolve(err ? '' : stdout)));
+  await run(['GC.run']);
+  const info = await run(['GC.heap_info']);
+  let used = 0;
+  for (const m of info.matchAll(/^\s*(?:def new generation|tenured generation)\s+total \d+K, used (\d+)K/gm)) used += Number(m[1]) * 1024;
+  return used > 0 ? used : NaN;
 }
 
 /** `host:port` of server `i` of a cluster. */
@@ -53,11 +70,11 @@ export async function writeCounters(zk: ZooKeeperCluster): Promise<WriteCounters
 }
 
 /** A raw client of the binding the store uses, for populating the tree behind the sidecars' backs. */
-export async function connectBinding(connect: string): Promise<ZooKeeperBinding> {
+export async function connectBinding(connect: string, sessionTimeoutMs = 30_000): Promise<ZooKeeperBinding> {
   const Binding = createRequire(import.meta.url)('zookeeper') as ZooKeeperBindingClass;
   const zk: ZooKeeperBinding = new Binding({
     connect,
-    timeout: 30_000,
+    timeout: sessionTimeoutMs,
     debug_level: 0,
     host_order_deterministic: false,
     response_counter_limit: 2 ** 30,

@@ -28,7 +28,7 @@ test('a fresh single node: ok, says a first start creates the secret, and writes
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /: ok \(DIRECTORY store, node \S+, listening on 127\.0\.0\.1:0\)/);
   assert.match(r.out, /^secret: none yet; the first start creates .*token_secret/m);
-  assert.match(r.out, /^store reachable: DIRECTORY .*; empty: the first start would create .*meta\.json \(layout 1, 256 shards\), 256 shard folders .*\(nothing was created now\)$/m);
+  assert.match(r.out, /^store reachable: DIRECTORY .*; empty: the first start would create .*meta\.json \(layout 2, 256 shards\), 256 shard folders .*\(nothing was created now\)$/m);
   assert.deepEqual(await readdir(dir), ['node.properties'], '--connect created nothing');
 });
 

@@ -6,12 +6,13 @@ import { parsePositiveInt } from './tokens.js';
 import { kindOfJti, parseRecordName, shardName, type RecordRef } from '../../sidecar/store/token-record.js';
 import { migrateStore, type MigrateResult } from '../../sidecar/store/migrate.js';
 import type { TokenStore } from '../../sidecar/store/token-store.js';
+import { makeStoreUpgradeCommand } from './store-upgrade.js';
 
 /** Shard listings in flight for `store stats` (4096 sequential round trips would take seconds on ZooKeeper). */
 const STATS_CONCURRENCY = 32;
 
 export function makeStoreCommand(): Command {
-  const store = new Command('store').description('the cluster store as a whole: statistics, migration to another store');
+  const store = new Command('store').description('the cluster store as a whole: statistics, migration to another store, layout upgrade');
   store
     .command('stats')
     .description('counts by kind and by shard, largest subjects, and (with --deep) what expires soon')
@@ -122,6 +123,7 @@ export function makeStoreCommand(): Command {
         await Promise.all([from.close(), to?.close()]);
       }
     });
+  store.addCommand(makeStoreUpgradeCommand());
   return store;
 }
 

@@ -15,7 +15,7 @@
  * real node would.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -198,6 +198,8 @@ interface Settings {
   jvmFlags: string[];
   logLevel: LogLevel;
   startupTimeoutMs: number;
+  /** A directory kept across runs (its data included), instead of a fresh temporary one. */
+  keptDir: string | undefined;
 }
 
 /**
@@ -218,6 +220,7 @@ export class LocalZooKeeper {
     jvmFlags: [],
     logLevel: 'INFO',
     startupTimeoutMs: 30_000,
+    keptDir: undefined,
   };
 
   /** @param servers 1 for a standalone server, 3 (or any N >= 2) for an ensemble. */
@@ -299,13 +302,23 @@ export class LocalZooKeeper {
     return this;
   }
 
+  /**
+   * Runs the servers in `dir` and keeps it (data included) when closed, so that a later start serves the same tree:
+   * for benchmarks that populate millions of znodes once and measure them several times.
+   */
+  keepDataIn(dir: string): this {
+    this.settings.keptDir = dir;
+    return this;
+  }
+
   /** Starts every server and resolves once they have a quorum (or, for one server, serve as standalone). */
   async start(): Promise<StartedLocalZooKeeper> {
     const availability = findLocalZooKeeper({ java: this.settings.java, zookeeperJar: this.settings.zookeeperJar });
     if (!availability.available || !availability.java) throw new Error(availability.reason);
 
     const settings = { ...this.settings, jvmFlags: [...this.settings.jvmFlags], java: availability.java };
-    const baseDir = mkdtempSync(path.join(os.tmpdir(), 'tokensync-zk-'));
+    const baseDir = settings.keptDir ?? mkdtempSync(path.join(os.tmpdir(), 'tokensync-zk-'));
+    if (settings.keptDir) mkdirSync(settings.keptDir, { recursive: true });
     const ports = await freeLoopbackPorts(settings.servers * 3);
     const servers = Array.from({ length: settings.servers }, (_, index) => {
       const [clientPort, peerPort, electionPort] = ports.slice(index * 3, index * 3 + 3) as [number, number, number];
@@ -567,6 +580,11 @@ export class StartedLocalZooKeeper implements ZooKeeperCluster, AsyncDisposable 
     return this.server(index).logFile;
   }
 
+  /** Server `i`'s data directory (snapshots and transaction logs under `version-2/`). */
+  getDataDir(index: number): string {
+    return this.server(index).dataDir;
+  }
+
   /** Starts server `i` again (same ports and data) and resolves once its client port answers; it may not have
    * joined a quorum yet: follow with {@link waitForQuorum} when that matters. */
   async start(index: number): Promise<void> {
@@ -685,7 +703,7 @@ export class StartedLocalZooKeeper implements ZooKeeperCluster, AsyncDisposable 
         await server.waitForExit(scaledTimeout(10_000));
       }),
     );
-    await rm(this.baseDir, { recursive: true, force: true, maxRetries: 3 });
+    if (!this.settings.keptDir) await rm(this.baseDir, { recursive: true, force: true, maxRetries: 3 });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -696,7 +714,7 @@ export class StartedLocalZooKeeper implements ZooKeeperCluster, AsyncDisposable 
   killSync(): void {
     for (const server of this.members) server.signal('SIGKILL');
     try {
-      rmSync(this.baseDir, { recursive: true, force: true, maxRetries: 3 });
+      if (!this.settings.keptDir) rmSync(this.baseDir, { recursive: true, force: true, maxRetries: 3 });
     } catch {
       // A JVM still flushing as it dies can race the removal; a leftover temp dir is harmless.
     }

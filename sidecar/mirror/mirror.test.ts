@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Mirror } from './mirror.js';
+import { Mirror, digestOf } from './mirror.js';
 import { ManualClock } from '../util/clock.js';
-import { newJti, recordName, shardOf } from '../store/token-record.js';
+import { newJti, recordName, shardOf, type RecordRef } from '../store/token-record.js';
 
 const SHARDS = 16;
 function ref(subject: string, kind: 'session' | 'onetime' = 'session') {
@@ -158,4 +158,63 @@ test('initialized is announced exactly once', () => {
   m.markInitialized();
   assert.equal(count, 1);
   assert.equal(m.initialized, true);
+});
+
+test('records leave by themselves once the expiry in their names has passed by the clock skew; the sweep emits them', () => {
+  const clock = new ManualClock(1_800_000_000_000);
+  const m = new Mirror(SHARDS, { clock, expirySkewMs: 30_000 });
+  const expired: RecordRef[] = [];
+  m.on('expired', (refs) => expired.push(...refs));
+  const soon = { jti: newJti('session'), subject: 'alice', expiresAt: clock.now() + 60_000 };
+  const later = { jti: newJti('onetime'), subject: 'alice', gen: 2, expiresAt: clock.now() + 3_600_000 };
+  const never = { jti: newJti('api'), subject: 'svc', expiresAt: null };
+  const unknown = { jti: newJti('session'), subject: 'bob' }; // a layout-1 name: its expiry is not known here
+  const own = { jti: 'my-own-jti-1', subject: 'carol', expiresAt: clock.now() + 60_000 };
+  for (const r of [soon, later, never, unknown, own]) m.applyRecord(shardOf(r.jti, SHARDS), recordName(r), true);
+  assert.equal(m.size, 5);
+  clock.advance(60_000 + 30_000);
+  m.sweep();
+  assert.equal(m.size, 5, 'within the skew: still held');
+  clock.advance(1_000);
+  m.sweep();
+  assert.deepEqual(new Set(expired.map((r) => r.jti)), new Set([soon.jti, own.jti]));
+  assert.deepEqual(expired.find((r) => r.jti === soon.jti), soon, 'the ref names the record as the store does');
+  assert.equal(m.lookup(soon.jti).presence, 'removed');
+  assert.equal(m.size, 3);
+  assert.deepEqual(m.onetimeOf('alice'), [later.jti]);
+  clock.advance(100 * 86_400_000);
+  m.sweep();
+  assert.deepEqual(m.onetimeOf('alice'), []);
+  assert.deepEqual(new Set([...m.entries()].map((r) => r.jti)), new Set([never.jti, unknown.jti]), 'never, or not said: held until the store deletes them');
+});
+
+test('a lookup never reports an expired record present, whether or not the sweep has been by', () => {
+  const clock = new ManualClock(1_800_000_000_000);
+  const m = new Mirror(SHARDS, { clock });
+  const r = { jti: newJti('session'), subject: 'alice', expiresAt: clock.now() + 1_000 };
+  m.add(r);
+  const expired: RecordRef[][] = [];
+  m.on('expired', (refs) => expired.push(refs));
+  assert.equal(m.lookup(r.jti).presence, 'present');
+  clock.advance(2_001);
+  assert.equal(m.lookup(r.jti).presence, 'removed');
+  assert.deepEqual(expired, [[r]]);
+  assert.equal(m.size, 0);
+});
+
+test('countOf counts a subject\'s records, journaled ones included, and the digest matches the store\'s names', () => {
+  const m = new Mirror(SHARDS);
+  const names: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    const r: RecordRef = { jti: i % 50 === 0 ? `app-chosen-${i}` : newJti('session'), subject: `user-${i % 7}`, ...(i % 3 === 0 ? {} : { expiresAt: 2_000_000_000_000 }), ...(i % 11 === 0 ? { gen: 4 } : {}) };
+    names.push(recordName(r));
+    m.applyRecord(shardOf(r.jti, SHARDS), names[names.length - 1]!, true);
+  }
+  assert.equal(m.countOf('user-3'), 43);
+  assert.deepEqual(new Set(m.entriesOf('user-3')), new Set([...m.entries()].filter((r) => r.subject === 'user-3')));
+  assert.deepEqual(m.digest(), digestOf(names));
+  const pending = { jti: newJti('session'), subject: 'user-3' };
+  m.addPending(pending);
+  assert.equal(m.countOf('user-3'), 44);
+  assert.equal(m.countOf('nobody'), 0);
 });

@@ -1,12 +1,15 @@
-import { EventEmitter } from 'node:events';
 import type { Clock } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
 import { BoundedSet } from '../util/bounded-set.js';
 import type { TokenStore } from '../store/token-store.js';
 import type { RecordRef } from '../store/token-record.js';
 import { kindOfJti, parseRecordName, recordName, shardOf } from '../store/token-record.js';
-import { laterMarker, type LogoutMarker } from '../store/logout-marker.js';
-import { createHash } from 'node:crypto';
+import { RecordSet } from './record-set.js';
+import type { LogoutMarker } from '../store/logout-marker.js';
+import { digestOf } from './digest.js';
+import { MirrorMarkers } from './mirror-markers.js';
+
+export { digestOf };
 
 /** What the mirror knows of a jti, without asking the store. */
 export type Presence = 'present' | 'removed' | 'unknown';
@@ -28,26 +31,21 @@ export interface MirrorOptions {
   /** Unknown jtis confirmed missing from the store: capacity and time to live. */
   negativeCapacity?: number;
   negativeTtlMs?: number;
+  /** How long past the expiry in its name a record is still held (authentication.token.clock.skew). */
+  expirySkewMs?: number;
+  /** Expired records are looked for every this often, in a slice of the shards each time (all of them every 16 ticks). */
+  sweepIntervalMs?: number;
 }
 
-interface MirrorEvents {
-  initialized: [];
-  /** A logout marker took effect here (new, or a higher generation than before). */
-  marker: [subject: string, gen: number];
-}
-
-/** `~` and a base64url subject (and a generation) up to the end of a record name, from the `~` on (what parseRecordName accepts). */
-const ENCODED_SUBJECT = /~[A-Za-z0-9_-]+(?:~[1-9][0-9]{0,15})?$/y;
-
-/** How many recently applied markers a member reports, so a logout can wait for every node to have it. */
-const RECENT_MARKERS = 256;
+/** Ticks of the expiry sweep per pass over every shard. */
+const SWEEP_TICKS_PER_PASS = 16;
 
 /**
  * The in-memory copy of every live record name and logout marker, fed by a
  * store's shard listings (the CuratorCache pattern, with the store doing the
  * reads). Validation asks it, never the store.
  *
- * Each shard keeps jti -> subject. A listing replaces a shard wholesale, so a
+ * Records are held compactly (see record-set.ts); logout markers in the base class (mirror-markers.ts). A listing replaces a shard wholesale, so a
  * record deleted while the store was unreachable disappears on the next
  * rebuild. Local writes that the store has not confirmed (journaled during an
  * outage) sit in an overlay that listings cannot undo until they are settled.
@@ -56,22 +54,19 @@ const RECENT_MARKERS = 256;
  * between two listings looks like no change at all. Records are immutable and
  * names never reused, so this cannot hide a revocation.
  */
-export class Mirror extends EventEmitter<MirrorEvents> {
-  private table: Map<string, string>[] | undefined;
+export class Mirror extends MirrorMarkers {
+  private held: RecordSet | undefined;
   /** jti -> subject (added) or null (removed), for writes not yet in the store. */
-  private readonly overlay = new Map<string, { subject: string; present: boolean; gen?: number }>();
-  /** Logout generation in the name of a held record, where above 0 (most records have none: their subject was never logged out). */
-  private readonly recordGens = new Map<string, number>();
-  private readonly markers = new Map<string, LogoutMarker>();
-  /** Logout generations journaled during an outage (applied here at once): a marker listing from the store must not drop them. */
-  private readonly pendingMarkers = new Map<string, number>();
-  private readonly recent = new Map<string, number>();
+  private readonly overlay = new Map<string, { subject: string; present: boolean; gen?: number; expiresAt?: number | null }>();
   private readonly removed: BoundedSet<string>;
   private readonly negative: BoundedSet<string>;
   /** Pending one-time tokens by subject: issuing a new one removes the old. */
   private readonly onetimeBySubject = new Map<string, Set<string>>();
   private readonly clock: Clock;
-  private count = 0;
+  private readonly expirySkewMs: number;
+  private readonly sweepIntervalMs: number;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepNext = 0;
   private initializedFlag = false;
   private lastLagMs = 0;
   private stalledSince: number | null = null;
@@ -92,18 +87,30 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.clock = options.clock ?? systemClock;
     this.removed = new BoundedSet(options.removedCapacity ?? 100_000);
     this.negative = new BoundedSet(options.negativeCapacity ?? 10_000, options.negativeTtlMs ?? 2_000);
+    this.expirySkewMs = options.expirySkewMs ?? 0;
+    this.sweepIntervalMs = options.sweepIntervalMs ?? 1_000;
   }
 
   get shardCount(): number {
-    return this.shards.length;
+    return this.records.shards;
   }
 
-  private get shards(): Map<string, string>[] {
-    if (!this.table) {
+  private get records(): RecordSet {
+    if (!this.held) {
       const n = typeof this.shardCountSource === 'number' ? this.shardCountSource : this.shardCountSource();
-      this.table = Array.from({ length: n }, () => new Map<string, string>());
+      this.held = new RecordSet(n, {
+        added: (jti, subject) => {
+          if (this.negative.size > 0) this.negative.delete(jti);
+          if (this.removed.size > 0) this.removed.delete(jti);
+          if (kindOfJti(jti) === 'onetime') this.indexOnetime(jti, subject(), true);
+        },
+        removed: (ref) => {
+          this.removed.add(ref.jti);
+          this.indexOnetime(ref.jti, ref.subject, false);
+        },
+      });
     }
-    return this.table;
+    return this.held;
   }
 
   /** Follows a store's events until {@link detach}. */
@@ -127,7 +134,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     store.on('markers', onMarkers);
     store.on('rebuilt', onRebuilt);
     store.on('state', onState);
+    this.sweepTimer = setInterval(() => this.sweep(Math.ceil(this.shardCount / SWEEP_TICKS_PER_PASS)), this.sweepIntervalMs);
+    this.sweepTimer.unref();
     this.unsubscribers.push(() => {
+      clearInterval(this.sweepTimer);
       store.off('shard', onShard);
       store.off('record', onRecord);
       store.off('marker', onMarker);
@@ -158,105 +168,46 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   get size(): number {
     let pendingAdds = 0;
     for (const [jti, o] of this.overlay) {
-      const inBase = this.shards[shardOf(jti, this.shardCount)]!.has(jti);
+      const inBase = this.records.has(shardOf(jti, this.shardCount), jti);
       if (o.present && !inBase) pendingAdds++;
       else if (!o.present && inBase) pendingAdds--;
     }
-    return this.count + pendingAdds;
+    return this.records.size + pendingAdds;
   }
 
   /** Replaces one shard with a fresh listing from the store. */
   applyShard(shard: number, names: string[], noticedAt?: number): void {
-    const current = this.shards[shard];
-    if (!current) return;
-    const seen = new Set<string>();
-    for (const name of names) {
-      // Every create anywhere re-lists its shard on every node, so a listing mostly repeats names held already:
-      // know those by their jti without decoding the subject again (at 1M tokens, 244 names a shard, decoding
-      // them all cost ~0.5 ms per token issued in the cluster). A held jti was valid and in this shard when it
-      // was added; the suffix check keeps a malformed name from standing for its record, as parsing would.
-      const tilde = name.indexOf('~');
-      if (tilde > 0) {
-        const jti = name.slice(0, tilde);
-        if (current.has(jti)) {
-          ENCODED_SUBJECT.lastIndex = tilde;
-          if (ENCODED_SUBJECT.test(name)) seen.add(jti);
-          continue;
-        }
-      }
-      const ref = parseRecordName(name);
-      if (!ref || shardOf(ref.jti, this.shardCount) !== shard) continue;
-      seen.add(ref.jti);
-      if (!current.has(ref.jti)) this.addBase(current, ref);
-    }
-    if (seen.size !== current.size) {
-      for (const [jti, subject] of current) {
-        if (!seen.has(jti)) this.removeBase(current, jti, subject);
-      }
-    }
+    if (shard < 0 || shard >= this.shardCount || !Number.isInteger(shard)) return;
+    const shards = this.shardCount;
+    this.records.applyShard(shard, names, (jti) => shardOf(jti, shards));
     if (noticedAt !== undefined) this.lastLagMs = Math.max(0, this.clock.now() - noticedAt);
   }
 
-  /** One record the store reports created (`present`) or deleted; a name that is not a record of this shard is ignored. */
+  /**
+   * Drops the expired records of `count` shards (the next ones in turn) and emits them as `expired`. A record's
+   * name gives its expiry; it is held `expirySkewMs` longer, since the issuer's clock may be ahead of ours.
+   */
+  sweep(count = this.shardCount): void {
+    const nowSeconds = Math.floor((this.clock.now() - this.expirySkewMs) / 1000);
+    const out: RecordRef[] = [];
+    for (let i = 0; i < Math.min(count, this.shardCount); i++) {
+      out.push(...this.records.expire(this.sweepNext, nowSeconds));
+      this.sweepNext = (this.sweepNext + 1) % this.shardCount;
+    }
+    if (out.length > 0) this.emit('expired', out);
+  }
+
+  /**
+   * One record the store reports created (`present`) or deleted; a name that is not a record of this shard is ignored.
+   * `store upgrade` renames a record (its layout-1 name deleted together with the creation of its layout-2 name,
+   * reported in that order): the delete of a layout-1 name whose jti is held under its layout-2 name is that
+   * rename's, not a revocation.
+   */
   applyRecord(shard: number, name: string, present: boolean): void {
     const ref = parseRecordName(name);
     if (!ref || shardOf(ref.jti, this.shardCount) !== shard) return;
     if (present) this.add(ref);
-    else this.remove(ref);
-  }
-
-  /**
-   * A marker from the store. Markers only move forward here: a lower generation or a disappearing marker (a
-   * store wiped, a late read) changes nothing, since tokens were refused against the higher one already.
-   */
-  applyMarker(subject: string, marker: LogoutMarker | null): void {
-    if (marker === null) return;
-    const current = this.markers.get(subject);
-    const next = laterMarker(current, marker)!;
-    this.markers.set(subject, next);
-    if (next.gen > (current?.gen ?? 0)) this.noteMarker(subject, next.gen);
-  }
-
-  /** Every marker the store holds: merged with what is held (see {@link applyMarker}). */
-  replaceMarkers(markers: Map<string, LogoutMarker>): void {
-    for (const [subject, marker] of markers) this.applyMarker(subject, marker);
-  }
-
-  /** Markers applied lately, subject -> generation: what this node reports as seen. */
-  recentMarkers(): Record<string, number> {
-    return Object.fromEntries(this.recent);
-  }
-
-  private noteMarker(subject: string, gen: number): void {
-    this.recent.delete(subject);
-    this.recent.set(subject, gen);
-    if (this.recent.size > RECENT_MARKERS) this.recent.delete(this.recent.keys().next().value as string);
-    this.emit('marker', subject, gen);
-  }
-
-  /** A logout journaled during an outage, at the generation it was given here (one above what this node knew). */
-  addPendingMarker(subject: string, gen: number): void {
-    const before = this.gen(subject);
-    this.pendingMarkers.set(subject, Math.max(gen, this.pendingMarkers.get(subject) ?? 0));
-    if (this.gen(subject) > before) this.noteMarker(subject, this.gen(subject));
-  }
-
-  /** A journaled logout taken at generation `floor` reached the store (which the mirror applied as any marker). */
-  settleMarker(subject: string, floor: number): void {
-    // a later logout of the subject still journaled keeps its own, higher, pending generation
-    if ((this.pendingMarkers.get(subject) ?? 0) <= floor) this.pendingMarkers.delete(subject);
-  }
-
-  /** A subject's marker as it stands here: the store's, raised by a journaled logout of this node. */
-  marker(subject: string): LogoutMarker | undefined {
-    const stored = this.markers.get(subject);
-    const pending = this.pendingMarkers.get(subject);
-    return pending === undefined ? stored : laterMarker(stored, { gen: pending });
-  }
-
-  /** A subject's logout generation here (0: never logged out): what a token issued now carries as `lgn`. */
-  gen(subject: string): number {
-    return Math.max(this.markers.get(subject)?.gen ?? 0, this.pendingMarkers.get(subject) ?? 0);
+    else if (ref.expiresAt !== undefined || this.records.get(shard, ref.jti)?.expiresAt === undefined) this.remove(ref);
   }
 
   markInitialized(): void {
@@ -265,22 +216,22 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.emit('initialized');
   }
 
-  /** A write the store has confirmed: visible at once, before the store's own notification arrives. */
+  /**
+   * A write the store has confirmed: visible at once, before the store's own notification arrives. A held jti
+   * takes the expiry of a layout-2 name (its record renamed by `store upgrade`).
+   */
   add(ref: RecordRef): void {
-    const shard = this.shards[shardOf(ref.jti, this.shardCount)]!;
-    if (!shard.has(ref.jti)) this.addBase(shard, ref);
+    const shard = shardOf(ref.jti, this.shardCount);
+    if (!this.records.add(shard, ref) && ref.expiresAt !== undefined) this.records.setExpiry(shard, ref.jti, ref.expiresAt);
   }
 
   remove(ref: RecordRef): void {
-    const shard = this.shards[shardOf(ref.jti, this.shardCount)]!;
-    const subject = shard.get(ref.jti);
-    if (subject !== undefined) this.removeBase(shard, ref.jti, subject);
-    else this.removed.add(ref.jti);
+    if (!this.records.remove(shardOf(ref.jti, this.shardCount), ref.jti)) this.removed.add(ref.jti);
   }
 
   /** A write journaled while the store is unreachable: listings cannot undo it until {@link settle}. */
   addPending(ref: RecordRef): void {
-    this.overlay.set(ref.jti, ref.gen ? { subject: ref.subject, present: true, gen: ref.gen } : { subject: ref.subject, present: true });
+    this.overlay.set(ref.jti, { subject: ref.subject, present: true, ...(ref.gen ? { gen: ref.gen } : {}), ...(ref.expiresAt !== undefined ? { expiresAt: ref.expiresAt } : {}) });
     this.negative.delete(ref.jti);
     this.removed.delete(ref.jti);
     this.indexOnetime(ref.jti, ref.subject, true);
@@ -297,7 +248,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const o = this.overlay.get(jti);
     if (!o) return;
     this.overlay.delete(jti);
-    if (o.present) this.add({ jti, subject: o.subject, gen: o.gen });
+    if (o.present) this.add({ jti, subject: o.subject, gen: o.gen, ...(o.expiresAt !== undefined ? { expiresAt: o.expiresAt } : {}) });
     else this.remove({ jti, subject: o.subject });
   }
 
@@ -309,13 +260,22 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    * Presence of a jti, and the subject its record is filed under. `pending`: the answer comes from a local
    * write the store has not confirmed yet (journaled), so asking the store cannot confirm it.
    */
-  lookup(jti: string): { presence: Presence; subject?: string; gen?: number; pending?: boolean } {
+  lookup(jti: string): { presence: Presence; subject?: string; gen?: number; expiresAt?: number | null; pending?: boolean } {
     const o = this.overlay.get(jti);
     if (o) return o.present ? { presence: 'present', subject: o.subject, ...(o.gen ? { gen: o.gen } : {}), pending: true } : { presence: 'removed', pending: true };
-    const subject = this.shards[shardOf(jti, this.shardCount)]!.get(jti);
-    if (subject !== undefined) {
-      const gen = this.recordGens.size > 0 ? this.recordGens.get(jti) : undefined;
-      return gen ? { presence: 'present', subject, gen } : { presence: 'present', subject };
+    const shard = shardOf(jti, this.shardCount);
+    const ref = this.records.get(shard, jti);
+    if (ref !== undefined) {
+      if (ref.expiresAt != null && this.clock.now() > ref.expiresAt + this.expirySkewMs) {
+        // never reported present once past its expiry, whether or not the sweep has come by
+        this.records.remove(shard, jti);
+        this.emit('expired', [ref]);
+        return { presence: 'removed' };
+      }
+      const found: ReturnType<Mirror['lookup']> = { presence: 'present', subject: ref.subject };
+      if (ref.gen) found.gen = ref.gen;
+      if (ref.expiresAt !== undefined) found.expiresAt = ref.expiresAt;
+      return found;
     }
     return { presence: this.removed.has(jti) ? 'removed' : 'unknown' };
   }
@@ -329,6 +289,21 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return this.negative.has(jti, this.clock.now());
   }
 
+  /** A subject's held records (the overlay left out): for the reaper, without listing every record. */
+  entriesOf(subject: string): RecordRef[] {
+    return [...this.records.entriesOf(subject)];
+  }
+
+  /** Live records of a subject, overlay included (what {@link entries} would yield for it, without listing them all). */
+  countOf(subject: string): number {
+    let n = this.records.countOf(subject);
+    for (const [jti, o] of this.overlay) {
+      if (this.records.get(shardOf(jti, this.shardCount), jti)?.subject === subject) n--;
+      if (o.present && o.subject === subject) n++;
+    }
+    return n;
+  }
+
   /** Pending one-time tokens of a subject (from names: the kind is in our jtis). */
   onetimeOf(subject: string): string[] {
     return [...(this.onetimeBySubject.get(subject) ?? [])];
@@ -336,13 +311,15 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** Every live (jti, subject), overlay included; O(n), for listings and tests. */
   *entries(): IterableIterator<RecordRef> {
-    for (const [jti, o] of this.overlay) if (o.present) yield o.gen ? { jti, subject: o.subject, gen: o.gen } : { jti, subject: o.subject };
-    for (const shard of this.shards) {
-      for (const [jti, subject] of shard) {
-        if (this.overlay.has(jti)) continue;
-        const gen = this.recordGens.get(jti);
-        yield gen ? { jti, subject, gen } : { jti, subject };
-      }
+    for (const [jti, o] of this.overlay) {
+      if (!o.present) continue;
+      const ref: RecordRef = { jti, subject: o.subject };
+      if (o.gen) ref.gen = o.gen;
+      if (o.expiresAt !== undefined) ref.expiresAt = o.expiresAt;
+      yield ref;
+    }
+    for (let shard = 0; shard < this.shardCount; shard++) {
+      for (const ref of this.records.entries(shard)) if (!this.overlay.has(ref.jti)) yield ref;
     }
   }
 
@@ -352,19 +329,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    * of the store without shipping every name. O(n).
    */
   digest(): { size: number; xor: string } {
-    return digestOf([...this.entries()].map(recordName));
-  }
-
-  /** subject -> logout generation, journaled ones included. */
-  markerEntries(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const subject of new Set([...this.markers.keys(), ...this.pendingMarkers.keys()])) out.set(subject, this.gen(subject));
-    return out;
+    return digestOf([...this.entries()].map((ref) => recordName(ref)));
   }
 
   /** Names of one shard as the mirror holds them, for comparing with the store. */
   shardNames(shard: number): string[] {
-    return [...this.shards[shard]!.keys()];
+    return [...this.records.entries(shard)].map((ref) => ref.jti);
   }
 
   /** How far behind the store the mirror may be. */
@@ -377,29 +347,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return {
       size: this.size,
       pending: this.overlay.size,
-      markers: this.markers.size,
+      markers: this.markerCount,
       initialized: this.initializedFlag,
       trusted: this.trusted,
       lagMs: this.lagMs,
       recentlyRemoved: this.removed.size,
     };
-  }
-
-  private addBase(shard: Map<string, string>, ref: RecordRef): void {
-    shard.set(ref.jti, ref.subject);
-    if (ref.gen) this.recordGens.set(ref.jti, ref.gen);
-    this.count++;
-    this.negative.delete(ref.jti);
-    this.removed.delete(ref.jti);
-    this.indexOnetime(ref.jti, ref.subject, true);
-  }
-
-  private removeBase(shard: Map<string, string>, jti: string, subject: string): void {
-    shard.delete(jti);
-    if (this.recordGens.size > 0) this.recordGens.delete(jti);
-    this.count--;
-    this.removed.add(jti);
-    this.indexOnetime(jti, subject, false);
   }
 
   private indexOnetime(jti: string, subject: string, present: boolean): void {
@@ -413,15 +366,4 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       if (set.size === 0) this.onetimeBySubject.delete(subject);
     }
   }
-}
-
-/** The fingerprint {@link Mirror.digest} computes, over any list of record names. */
-export function digestOf(names: Iterable<string>): { size: number; xor: string } {
-  let xor = 0n;
-  let size = 0;
-  for (const name of names) {
-    xor ^= createHash('sha256').update(name).digest().readBigUInt64BE(0);
-    size++;
-  }
-  return { size, xor: xor.toString(16).padStart(16, '0') };
 }

@@ -283,8 +283,7 @@ export class TokenService {
   async logout(subject: string): Promise<{ revoked: number; replicated: boolean; gen: number; at: number; acknowledged: string[]; pending: string[] }> {
     if (!isValidSubject(subject)) throw new BadRequestError('subject must be 1 to 128 bytes of text without control characters', 'request.subject');
     const at = this.d.clock.now(); // informational only
-    let count = 0;
-    for (const ref of this.d.mirror.entries()) if (ref.subject === subject) count++;
+    const count = this.d.mirror.countOf(subject);
     const outcome = await this.d.writes.apply({ op: 'marker', subject });
     const gen = outcome.gen!;
     await this.cutover.also({ op: 'marker', subject, floor: gen });
@@ -371,8 +370,11 @@ export class TokenService {
 
   /** The record a token names: its generation from `lgn`, else from the mirror (a token the application signed). */
   private refFor(claims: TokenClaims): RecordRef {
-    const gen = claims.lgn ?? this.d.mirror.lookup(claims.jti).gen ?? 0;
-    return gen > 0 ? { jti: claims.jti, subject: claims.sub, gen } : { jti: claims.jti, subject: claims.sub };
+    const seen = this.d.mirror.lookup(claims.jti);
+    const gen = claims.lgn ?? seen.gen ?? 0;
+    const ref: RecordRef = gen > 0 ? { jti: claims.jti, subject: claims.sub, gen } : { jti: claims.jti, subject: claims.sub };
+    if (seen.expiresAt !== undefined) ref.expiresAt = seen.expiresAt; // the record's name, found without a listing
+    return ref;
   }
 
   /**
@@ -411,7 +413,11 @@ export class TokenService {
   /** The record a jti is filed under (subject, generation): from the mirror, else from its shard's listing (one read). */
   private async refByJti(jti: string): Promise<RecordRef | undefined> {
     const seen = this.d.mirror.lookup(jti);
-    if (seen.presence === 'present') return seen.gen ? { jti, subject: seen.subject!, gen: seen.gen } : { jti, subject: seen.subject! };
+    if (seen.presence === 'present') {
+      const ref: RecordRef = seen.gen ? { jti, subject: seen.subject!, gen: seen.gen } : { jti, subject: seen.subject! };
+      if (seen.expiresAt !== undefined) ref.expiresAt = seen.expiresAt;
+      return ref;
+    }
     return this.listedRef(jti);
   }
 

@@ -5,7 +5,7 @@ import { type ReplayReceipts, type TokenStore, hasReplayReceipts } from '../stor
 import type { Journal, JournalEntry, JournalOp } from '../store/journal.js';
 import { isConnected } from '../store/connection-state.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
-import { refOf } from '../store/token-record.js';
+import { type RecordLayout, refOf } from '../store/token-record.js';
 
 /** Journal entries replayed at once (see WritePath.replay). */
 const REPLAY_BATCH = 64;
@@ -97,8 +97,9 @@ export class WritePath {
           const gen = await this.raise(op);
           return { replicated: true, changed: true, gen };
         }
+        const layout = this.store.recordLayout; // before the write: a create names the record by this layout or a later one
         const changed = await this.send(op);
-        this.confirm(op);
+        this.confirm(op, layout);
         return { replicated: true, changed };
       } catch (err) {
         if (!(err instanceof StoreUnavailableError)) throw err;
@@ -419,8 +420,9 @@ export class WritePath {
     return gen;
   }
 
-  private confirm(op: JournalOp): void {
-    if (op.op === 'create') this.mirror.add(refOf(op.record));
+  /** `layout`: the store's before the write; the mirror holds the expiry only when the record's name carries it. */
+  private confirm(op: JournalOp, layout: RecordLayout): void {
+    if (op.op === 'create') this.mirror.add(refOf(op.record, layout));
     else if (op.op === 'delete') this.mirror.remove(op.ref);
     // markers: applied by raise()
   }

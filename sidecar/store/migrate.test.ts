@@ -10,8 +10,9 @@ import { silentLogger } from '../util/logger.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import { tempDir } from '../util/test-temp-dirs.js';
 
-async function started(shards: number): Promise<DirectoryStore> {
+async function started(shards: number, layout: 1 | 2 = 2): Promise<DirectoryStore> {
   const root = await tempDir('ts-migrate-');
+  if (layout === 1) await writeFile(join(root, 'meta.json'), JSON.stringify({ layoutVersion: 1, shards }));
   const s = new DirectoryStore({ root, shards, rescanIntervalMs: 60_000, logger: silentLogger(), nodeId: 'migrate-test' });
   await s.start();
   return s;
@@ -201,5 +202,20 @@ test('records issued after the run started are not counted missing: the next run
   const next = await migrateStore(from, to);
   assert.equal(next.records.created, 1);
   assert.equal(next.verification.issuedSinceStart, 0);
+  await Promise.all([from.close(), to.close()]);
+});
+
+test('from a layout-1 store into a layout-2 one: records are found in the target by identity, not by name; a second run copies nothing', async () => {
+  const [from, to] = await Promise.all([started(8, 1), started(8, 2)]);
+  assert.deepEqual([from.recordLayout, to.recordLayout], [1, 2]);
+  const live = await fill(from, 30);
+  const first = await migrateStore(from, to, { concurrency: 8 });
+  assert.equal(first.ok, true, JSON.stringify(first.verification));
+  assert.equal(first.records.created, live.length);
+  assert.equal(first.verification.inTarget, live.length);
+  for (const r of live) assert.equal(await to.exists({ jti: r.jti, subject: r.subject }), true);
+  const second = await migrateStore(from, to, { concurrency: 8 });
+  assert.equal(second.ok, true);
+  assert.deepEqual([second.records.created, second.records.existing], [0, live.length]);
   await Promise.all([from.close(), to.close()]);
 });

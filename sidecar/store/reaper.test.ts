@@ -1,32 +1,60 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 import { Reaper } from './reaper.js';
 import { DirectoryStore } from './directory/directory-store.js';
 import { Mirror } from '../mirror/mirror.js';
 import { ManualClock } from '../util/clock.js';
 import { silentLogger } from '../util/logger.js';
-import { newJti, type TokenRecord } from './token-record.js';
+import { newJti, refOf, type RecordRef, type TokenRecord } from './token-record.js';
+import type { DirectoryStoreOptions } from './directory/directory-store.js';
 import { tempDir } from '../util/test-temp-dirs.js';
 
 const H = 3600_000;
 
-async function setup() {
+/** A real DIRECTORY store that counts what reaches it: record reads and shard listings. */
+class CountingStore extends DirectoryStore {
+  reads = 0;
+  listings = 0;
+  constructor(options: DirectoryStoreOptions) {
+    super(options);
+  }
+  override read(ref: RecordRef) {
+    this.reads++;
+    return super.read(ref);
+  }
+  override exists(ref: RecordRef) {
+    this.reads++;
+    return super.exists(ref);
+  }
+  override listShard(shard: number, options?: { fresh?: boolean }) {
+    this.listings++;
+    return super.listShard(shard, options);
+  }
+}
+
+async function setup(layout: 1 | 2 = 1) {
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
-  const store = new DirectoryStore({ root: await tempDir('ts-reaper-'), shards: 8, rescanIntervalMs: 60_000, logger: silentLogger(), nodeId: 'r', clock });
+  const root = await tempDir('ts-reaper-');
+  // layout 1: the folder as a tokensync before layout 2 left it
+  if (layout === 1) await writeFile(join(root, 'meta.json'), JSON.stringify({ layoutVersion: 1, shards: 8 }));
+  const store = new CountingStore({ root, shards: 8, rescanIntervalMs: 60_000, logger: silentLogger(), nodeId: 'r', clock });
   await store.start();
+  assert.equal(store.recordLayout, layout);
   const mirror = new Mirror(() => store.shards, { clock });
   const reaper = new Reaper(store, mirror, { intervalMs: 60_000, ratePerSecond: 10_000, clockSkewMs: 30_000 }, clock, silentLogger());
   const make = async (subject: string, kind: TokenRecord['kind'], issuedAt: number, expiresAt: number | null, gen: number | undefined = 0) => {
     const r: TokenRecord = { jti: newJti(kind), subject, kind, issuedAt, expiresAt, node: 'r', ...(gen === undefined ? {} : { gen }) };
     await store.create(r);
-    mirror.add(r);
-    return r;
+    mirror.add(refOf(r, layout));
+    return refOf(r, layout);
   };
   return { clock, store, mirror, reaper, make };
 }
 
-test('expired records go (after the skew), live ones and api tokens stay', async () => {
+test('layout 1: expired records go (after the skew), live ones and api tokens stay', async () => {
   const { clock, store, reaper, make, mirror } = await setup();
   const now = clock.now();
   const expired = await make('a', 'session', now - 10 * H, now - H);
@@ -42,7 +70,7 @@ test('expired records go (after the skew), live ones and api tokens stay', async
   await store.close();
 });
 
-test('records behind a logout generation go, whatever their times say; newer ones stay; the marker stays', async () => {
+test('layout 1: records behind a logout generation go, whatever their times say; newer ones stay; the marker stays', async () => {
   const { clock, store, reaper, make } = await setup();
   const now = clock.now();
   // issued by a node whose clock ran a day ahead: times cannot order it against the logout, generations do
@@ -70,4 +98,47 @@ test('only the elected reaper sweeps on a tick', async () => {
   await other.close(); // releases it
   assert.ok(await a.reaper.tick());
   await a.store.close();
+});
+
+test('layout 2: the pass deletes expired and logged-out records from their names, reading none', async () => {
+  const { clock, store, reaper, make } = await setup(2);
+  const now = clock.now();
+  const expired = await make('a', 'session', now - 10 * H, now - H);
+  const withinSkew = await make('b', 'onetime', now - H, now - 10_000);
+  const live = await make('c', 'session', now, now + H);
+  const api = await make('d', 'api', now - 1000 * H, null);
+  const old = await make('eve', 'api', now + 24 * H, null, 0);
+  assert.equal(await store.raiseMarker('eve'), 1);
+  const fresh = await make('eve', 'session', now - 24 * H, now + 5 * H, 1);
+  store.reads = 0;
+  const stats = await reaper.sweep();
+  assert.deepEqual([stats.expired, stats.loggedOut, stats.read, store.reads], [1, 1, 0, 0]);
+  for (const r of [expired, old]) assert.equal(await store.exists(r), false, r.subject);
+  for (const r of [withinSkew, live, api, fresh]) assert.equal(await store.exists(r), true, r.subject);
+  await store.close();
+});
+
+test('layout 2: once elected and past its one pass, the reaper deletes what the mirror holds as expired or logged out, with no listing and no read', async () => {
+  const { clock, store, reaper, make, mirror } = await setup(2);
+  const now = clock.now();
+  const early = await make('a', 'session', now - H, now - H);
+  assert.equal((await reaper.tick())?.expired, 1, 'the pass after the election');
+  assert.equal(await store.exists(early), false);
+  const soon = await make('b', 'session', now, now + H);
+  const later = await make('c', 'session', now, now + 5 * H);
+  const gone = await make('eve', 'session', now, now + 5 * H, 0);
+  reaper.start(); // follows the mirror's events (its timer never fires in this test: a one-minute interval)
+  assert.equal(await store.raiseMarker('eve'), 1);
+  mirror.applyMarker('eve', { gen: 1 });
+  clock.advance(2 * H);
+  store.reads = 0;
+  store.listings = 0;
+  const stats = await reaper.tick();
+  assert.deepEqual([stats?.expired, stats?.loggedOut, store.reads, store.listings], [1, 1, 0, 0]);
+  assert.equal(mirror.lookup(soon.jti).presence, 'removed');
+  store.reads = 0;
+  for (const r of [soon, gone]) assert.equal(await store.exists(r), false, r.subject);
+  assert.equal(await store.exists(later), true);
+  await reaper.close();
+  await store.close();
 });

@@ -3,8 +3,8 @@ import type { Clock } from '../util/clock.js';
 import type { Mirror } from '../mirror/mirror.js';
 import type { TokenStore } from './token-store.js';
 import { isConnected } from './connection-state.js';
-import { isRecordExpired, kindOfJti, parseRecordName } from './token-record.js';
-import { loggedOut } from './logout-marker.js';
+import { type RecordRef, isRecordExpired, isRefExpired, kindOfJti, parseRecordName } from './token-record.js';
+import { type LogoutMarker, loggedOut } from './logout-marker.js';
 
 export interface ReaperOptions {
   intervalMs: number;
@@ -15,6 +15,7 @@ export interface ReaperOptions {
 
 export interface SweepStats {
   scanned: number;
+  /** Records read: only those whose name does not say enough (layout 1, or a legacy marker's time rule). */
   read: number;
   expired: number;
   loggedOut: number;
@@ -22,6 +23,11 @@ export interface SweepStats {
 }
 
 /**
+ * With layout 2 a record's name says when it expires and its logout generation, so the reaper reads nothing: after
+ * it is elected it makes ONE pass over the shard listings (what expired meanwhile), then deletes what the mirror
+ * reports (`expired`, and for a new logout marker the subject's held records behind it) from the names it holds.
+ * Layout-1 names still need their record read (and a layout-1 store is swept every interval, as before).
+ *
  * Removes expired records and records behind a logout marker (record generation below the subject's). Markers
  * stay: a subject's generation must never fall back to 0, or the next logout would not refuse tokens issued at
  * the old one (a marker is one small node per subject ever logged out). One sidecar at a time (the store's election); validation
@@ -35,6 +41,14 @@ export class Reaper {
   private closed = false;
   private tokens = 0;
   private lastRefill = 0;
+  /** Whether this node swept since it became the reaper: after that, names the mirror reports are enough. */
+  private swept = false;
+  /** Expired records the mirror dropped, and subjects whose marker rose, waiting for the next tick. */
+  private readonly due = new Map<string, RecordRef>();
+  private readonly markerSubjects = new Set<string>();
+  /** Whether the mirror reports expiries itself; until it does, each tick looks through the names it holds. */
+  private mirrorExpires = false;
+  private readonly unsubscribers: Array<() => void> = [];
   last: SweepStats | undefined;
 
   constructor(
@@ -47,6 +61,17 @@ export class Reaper {
 
   start(): void {
     if (this.timer) throw new Error('Reaper already started');
+    const onExpired = (refs: RecordRef | RecordRef[]) => {
+      this.mirrorExpires = true;
+      for (const ref of Array.isArray(refs) ? refs : [refs]) this.due.set(ref.jti, ref);
+    };
+    const onMarker = (subject: string) => this.markerSubjects.add(subject);
+    this.mirror.on('expired', onExpired);
+    this.mirror.on('marker', onMarker);
+    this.unsubscribers.push(() => {
+      this.mirror.off('expired', onExpired);
+      this.mirror.off('marker', onMarker);
+    });
     this.timer = setInterval(() => void this.tick(), this.options.intervalMs);
     this.timer.unref();
   }
@@ -54,6 +79,7 @@ export class Reaper {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    for (const off of this.unsubscribers.splice(0)) off();
     await this.running?.catch(() => undefined);
   }
 
@@ -62,8 +88,12 @@ export class Reaper {
     if (this.running || this.closed || !isConnected(this.store.state)) return Promise.resolve(undefined);
     this.running = (async () => {
       try {
-        if (!(await this.store.isReaper())) return undefined;
-        const stats = await this.sweep();
+        if (!(await this.store.isReaper())) {
+          this.swept = false; // elected again later: one pass then, for what expired meanwhile
+          return undefined;
+        }
+        const stats = this.swept && this.store.recordLayout === 2 ? await this.reapReported() : await this.sweep();
+        this.swept = true;
         this.last = stats;
         if (stats.expired + stats.loggedOut > 0) this.log.info('reaper swept', { ...stats });
         return stats;
@@ -77,7 +107,33 @@ export class Reaper {
     return this.running;
   }
 
-  /** Visits every shard once. Exposed for tests and `tokensync store reap`. */
+  /**
+   * After the pass: what the mirror reported expired, and the held records of subjects whose marker rose, judged
+   * from their names (layout-1 names among them are read). No listing, no read of a layout-2 record.
+   */
+  async reapReported(): Promise<SweepStats> {
+    const started = this.clock.now();
+    const stats: SweepStats = { scanned: 0, read: 0, expired: 0, loggedOut: 0, ms: 0 };
+    const now = this.clock.now();
+    if (!this.mirrorExpires || this.markerSubjects.size > 0) {
+      const subjects = new Set(this.markerSubjects);
+      this.markerSubjects.clear();
+      for (const ref of this.mirror.entries()) {
+        if (subjects.has(ref.subject) || (!this.mirrorExpires && isRefExpired(ref, now, this.options.clockSkewMs))) this.due.set(ref.jti, ref);
+      }
+    }
+    const due = [...this.due.values()];
+    this.due.clear();
+    for (const ref of due) {
+      if (this.closed) break;
+      stats.scanned++;
+      await this.judge(ref, this.mirror.marker(ref.subject), stats); // the mirror holds every marker: no listing
+    }
+    stats.ms = this.clock.now() - started;
+    return stats;
+  }
+
+  /** Visits every shard once: names alone for layout 2, a read for layout 1. Exposed for tests and `tokensync store reap`. */
   async sweep(): Promise<SweepStats> {
     const started = this.clock.now();
     const stats: SweepStats = { scanned: 0, read: 0, expired: 0, loggedOut: 0, ms: 0 };
@@ -89,27 +145,38 @@ export class Reaper {
         const ref = parseRecordName(name);
         if (!ref) continue;
         stats.scanned++;
-        const marker = markers.get(ref.subject);
-        // api tokens never expire: without a marker there is nothing to learn from their record.
-        if (marker === undefined && kindOfJti(ref.jti) === 'api') continue;
-        await this.take(0.25);
-        const record = await this.store.read(ref);
-        stats.read++;
-        if (!record) continue;
-        const now = this.clock.now();
-        const behindMarker = loggedOut(marker, record.gen, 0, record.issuedAt);
-        if (isRecordExpired(record, now, this.options.clockSkewMs) || behindMarker) {
-          await this.take(1);
-          if (await this.store.delete(ref)) {
-            this.mirror.remove(ref);
-            if (behindMarker) stats.loggedOut++;
-            else stats.expired++;
-          }
-        }
+        await this.judge(ref, markers.get(ref.subject), stats);
       }
     }
     stats.ms = this.clock.now() - started;
     return stats;
+  }
+
+  /** Deletes one record if it expired or is behind its subject's marker: from its name when it says enough. */
+  private async judge(ref: RecordRef, marker: LogoutMarker | undefined, stats: SweepStats): Promise<void> {
+    // a legacy marker's time rule needs the record's first login, which no name carries
+    if (ref.expiresAt !== undefined && (marker?.legacyBefore === undefined || (ref.gen ?? 0) > 0)) {
+      const behindMarker = loggedOut(marker, ref.gen ?? 0, 0, 0);
+      if (behindMarker || isRefExpired(ref, this.clock.now(), this.options.clockSkewMs)) await this.remove(ref, behindMarker, stats);
+      return;
+    }
+    // api tokens never expire: without a marker there is nothing to learn from their record.
+    if (marker === undefined && kindOfJti(ref.jti) === 'api') return;
+    await this.take(0.25);
+    const record = await this.store.read(ref);
+    stats.read++;
+    if (!record) return;
+    const behindMarker = loggedOut(marker, record.gen, 0, record.issuedAt);
+    if (isRecordExpired(record, this.clock.now(), this.options.clockSkewMs) || behindMarker) await this.remove(ref, behindMarker, stats);
+  }
+
+  private async remove(ref: RecordRef, behindMarker: boolean, stats: SweepStats): Promise<void> {
+    await this.take(1);
+    if (await this.store.delete(ref)) {
+      this.mirror.remove(ref);
+      if (behindMarker) stats.loggedOut++;
+      else stats.expired++;
+    }
   }
 
   /** Token bucket: waits until `cost` is available at `ratePerSecond`. */

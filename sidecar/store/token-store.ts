@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { ConnectionState } from './connection-state.js';
-import type { RecordRef, TokenKind, TokenRecord } from './token-record.js';
+import type { RecordLayout, RecordRef, TokenKind, TokenRecord } from './token-record.js';
 import type { LogoutMarker } from './logout-marker.js';
 
 export interface ListQuery {
@@ -39,6 +39,8 @@ export interface MemberInfo {
   signingKid?: string;
   /** Key ids this member accepts; every member of a cluster should report the same ones. */
   acceptedKids?: string[];
+  /** How this member names the records it writes (the store's layout as it last read it); absent: a tokensync before layout 2. */
+  layout?: RecordLayout;
 }
 
 export interface StoreDescription {
@@ -141,6 +143,12 @@ export interface TokenStore extends EventEmitter<StoreEvents>, StoreMembership {
   readonly type: 'DIRECTORY' | 'ZOOKEEPER';
   readonly shards: number;
   readonly state: ConnectionState;
+  /**
+   * How this store names the records it creates: its layout version (`/meta`, meta.json), read at start and, while
+   * it is 1, again on every {@link StoreMembership.publishMember} (heartbeat), so a running sidecar follows a
+   * `store upgrade`. Both layouts are read at all times.
+   */
+  readonly recordLayout: RecordLayout;
 
   /**
    * Connects, creates the layout when missing and reads `/meta` (so
@@ -217,6 +225,28 @@ export interface BulkCreates {
   createMany(records: readonly TokenRecord[]): Promise<Array<boolean | Error>>;
 }
 
+/** What one shard's conversion to layout 2 did (see {@link LayoutUpgrade}). */
+export interface ShardUpgrade {
+  /** Records re-created under their layout-2 name, the old name deleted with it. */
+  renamed: number;
+  /** Layout-1 records gone before they could be renamed (revoked, consumed or reaped meanwhile). */
+  gone: number;
+  /** Names skipped: not records, or records that could not be read. */
+  skipped: number;
+}
+
+/** `store upgrade` (both stores): converts a live store from layout 1 to 2. */
+export interface LayoutUpgrade {
+  /** Raises the layout version to 2 (nothing when it is 2 already); running sidecars follow on their next heartbeat. */
+  raiseLayout(): Promise<void>;
+  /**
+   * Re-creates every layout-1 record of one shard under its layout-2 name, atomically with deleting the old name
+   * (ZOOKEEPER: create and delete in one transaction, many records a transaction; DIRECTORY: one rename each), so
+   * no reader ever finds the jti missing. Idempotent: layout-2 names are left alone.
+   */
+  upgradeShard(shard: number): Promise<ShardUpgrade>;
+}
+
 /** Replay receipts (see {@link ReplayReceipts}); ZOOKEEPER. */
 export interface WithReplayReceipts {
   readonly receipts: ReplayReceipts;
@@ -238,6 +268,10 @@ export function hasBulkReads<S extends TokenStore>(store: S): store is S & BulkR
 
 export function hasBulkCreates<S extends TokenStore>(store: S): store is S & BulkCreates {
   return typeof (store as Partial<BulkCreates>).createMany === 'function';
+}
+
+export function hasLayoutUpgrade<S extends TokenStore>(store: S): store is S & LayoutUpgrade {
+  return typeof (store as Partial<LayoutUpgrade>).upgradeShard === 'function';
 }
 
 export function hasReplayReceipts<S extends TokenStore>(store: S): store is S & WithReplayReceipts {

@@ -8,12 +8,23 @@ import { systemClock } from '../../util/clock.js';
 import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
 import { BadRequestError } from '../../errors/bad-request-error.js';
 import type { ConnectionState } from '../connection-state.js';
-import type { LayoutProbe, BulkCreates, BulkReads, ListPage, ListQuery, MemberInfo, StoreDescription, StoreEvents, TokenStore } from '../token-store.js';
+import type {
+  LayoutProbe,
+  LayoutUpgrade,
+  BulkCreates,
+  BulkReads,
+  ListPage,
+  ListQuery,
+  MemberInfo,
+  ShardUpgrade,
+  StoreDescription,
+  StoreEvents,
+  TokenStore,
+} from '../token-store.js';
 import { checkListLimit, formatListCursor, parseListCursor } from '../list-cursor.js';
-import type { RecordRef, TokenRecord } from '../token-record.js';
+import type { RecordLayout, RecordRef, TokenRecord } from '../token-record.js';
 import {
-  decodeSubject,
-  encodeSubject,
+  LATEST_LAYOUT,
   isValidJti,
   isValidRef,
   isValidSubject,
@@ -25,10 +36,15 @@ import {
   shardName,
   shardOf,
 } from '../token-record.js';
-import { isGen, markerData, parseMarkerData, type LogoutMarker } from '../logout-marker.js';
-import { UNAVAILABLE_CODES, errno, replaceFile, syncDir, tempName, writeDurable } from '../fs-util.js';
+import type { LogoutMarker } from '../logout-marker.js';
+import { UNAVAILABLE_CODES, call, errno, syncDir, tempName, writeDurable, writeDurableCallback } from '../fs-util.js';
+import { directName, listedName } from '../record-layout.js';
+import { DirectoryLayout } from './directory-layout.js';
+import { DirectoryMarkers } from './directory-markers.js';
+import { DirectoryMembers } from './directory-members.js';
 
-export const DIRECTORY_LAYOUT_VERSION = 1;
+/** The layout a new store folder gets (see RecordLayout; meta.json records it). */
+export const DIRECTORY_LAYOUT_VERSION = LATEST_LAYOUT;
 
 export interface DirectoryStoreOptions {
   root: string;
@@ -40,16 +56,13 @@ export interface DirectoryStoreOptions {
   nodeId: string;
   /**
    * `authentication.token.clock.skew`: a heartbeat's time is the writer's clock, so a member is listed until its
-   * last heartbeat looks older than {@link MEMBER_STALE_MS} plus this. A member whose clock runs behind within the
+   * last heartbeat looks older than 30 s (three heartbeats missed) plus this. A member whose clock runs behind within the
    * skew stays listed (a logout waits for its acknowledgement); a dead one lingers that much longer, reported as
    * not yet acknowledging (the safe side). @default 30000
    */
   clockSkewMs?: number;
 }
 
-/** Members not heard from for this many heartbeats are no longer listed. */
-const MEMBER_STALE_MS = 30_000;
-const REAPER_LEASE_MS = 60_000;
 /** Files {@link DirectoryStore.readMany} reads before it lets the event loop run. */
 const READ_SLICE = 256;
 
@@ -67,7 +80,7 @@ const READ_SLICE = 256;
  * inotify on each shard folder, with a periodic rescan as the safety net
  * (inotify misses changes made over NFS and can run out of watches).
  */
-export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenStore, BulkReads, BulkCreates {
+export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenStore, BulkReads, BulkCreates, LayoutUpgrade {
   readonly type = 'DIRECTORY' as const;
   private shardCount: number;
   private stateValue: ConnectionState = 'latent';
@@ -79,19 +92,35 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   private generation: number[] = [];
   private readonly listing = new Map<number, 'running' | 'queued'>();
   private markersScheduled = false;
-  /** Highest marker generation per encoded subject at the last rescan (see pruneMarkers). */
-  private settledMarkers = new Map<string, number>();
   private watching = false;
   private closed = false;
   private started = false;
-  /** Only the instance that published the member file removes it (a CLI run shares the node id). */
-  private publishedMember = false;
+  private readonly markers: DirectoryMarkers;
+  private readonly members: DirectoryMembers;
+  private readonly layoutFile: DirectoryLayout;
 
   constructor(private readonly options: DirectoryStoreOptions) {
     super();
     this.shardCount = options.shards;
     this.clock = options.clock ?? systemClock;
     this.log = options.logger;
+    const ctx = {
+      dir: (...parts: string[]) => this.dir(...parts),
+      shardDir: (shard: number) => this.shardDir(shard),
+      clock: this.clock,
+      logger: this.log,
+      nodeId: options.nodeId,
+      ...(options.clockSkewMs !== undefined && { clockSkewMs: options.clockSkewMs }),
+      unavailable: (err: unknown, what: string) => this.unavailable(err, what),
+      closed: () => this.closed,
+    };
+    this.markers = new DirectoryMarkers(ctx);
+    this.members = new DirectoryMembers(ctx);
+    this.layoutFile = new DirectoryLayout(ctx);
+  }
+
+  get recordLayout(): RecordLayout {
+    return this.layoutFile.recordLayout;
   }
 
   get shards(): number {
@@ -114,8 +143,44 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     return this.dir('tokens', shardName(shard, this.shardCount));
   }
 
+  /** A record name in the folder of its jti's shard. */
+  private pathIn(jti: string, name: string): string {
+    return join(this.shardDir(shardOf(jti, this.shardCount)), name);
+  }
+
+  /** The path of the record a ref names (the name it implies), for refs taken from a listing. */
   private recordPath(ref: RecordRef): string {
-    return join(this.shardDir(shardOf(ref.jti, this.shardCount)), recordName(ref));
+    return this.pathIn(ref.jti, recordName(ref));
+  }
+
+  /** Where a new record goes: named by the store's layout. */
+  private createPath(record: TokenRecord): string {
+    const layout = this.layoutFile.recordLayout;
+    return this.pathIn(record.jti, recordName(refOf(record, layout), layout));
+  }
+
+  /**
+   * Applies `op` to the record a ref names: by its own name when it speaks the store's layout, else, or when
+   * that is gone, by the name its shard lists for the jti (`store upgrade` may have renamed it meanwhile; a
+   * rename is atomic, so one of the names is there). `op` answers ENOENT by throwing; resolves `undefined` then.
+   */
+  private async onRecord<T>(ref: RecordRef, op: (path: string) => Promise<T>): Promise<T | undefined> {
+    const direct = directName(ref, this.layoutFile.recordLayout);
+    if (direct !== undefined) {
+      try {
+        return await op(this.pathIn(ref.jti, direct));
+      } catch (err) {
+        if (errno(err) !== 'ENOENT') throw err;
+      }
+    }
+    const listed = listedName(await this.listShard(shardOf(ref.jti, this.shardCount)), ref);
+    if (listed === undefined || listed === direct) return undefined;
+    try {
+      return await op(this.pathIn(ref.jti, listed));
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   async start(options: { watch?: boolean } = {}): Promise<void> {
@@ -143,13 +208,11 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     for (const path of [this.root, ...['tokens', 'subjects', 'members', 'tmp'].map((sub) => this.dir(sub))]) {
       if (!(await exists(path))) wouldCreate.push(path);
     }
-    const metaPath = this.dir('meta.json');
-    const meta = await fs.readFile(metaPath, 'utf8').then((text) => JSON.parse(text) as { layoutVersion: number; shards: number }, () => undefined);
-    if (meta && meta.layoutVersion !== DIRECTORY_LAYOUT_VERSION) {
-      throw new Error(`${metaPath}: layout version ${meta.layoutVersion} is not supported by this tokensync`);
-    }
-    if (meta) this.shardCount = meta.shards;
-    else wouldCreate.push(`${metaPath} (layout ${DIRECTORY_LAYOUT_VERSION}, ${this.shardCount} shards)`);
+    const meta = await this.layoutFile.read();
+    if (meta) {
+      this.shardCount = meta.shards;
+      this.layoutFile.recordLayout = meta.layoutVersion;
+    } else wouldCreate.push(`${this.dir('meta.json')} (layout ${DIRECTORY_LAYOUT_VERSION}, ${this.shardCount} shards)`);
     const present = new Set(await fs.readdir(this.dir('tokens')).catch(() => [] as string[]));
     let missingShards = 0;
     for (let s = 0; s < this.shardCount; s++) if (!present.has(shardName(s, this.shardCount))) missingShards++;
@@ -159,22 +222,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
 
   private async layout(): Promise<void> {
     for (const sub of ['tokens', 'subjects', 'members', 'tmp']) await fs.mkdir(this.dir(sub), { recursive: true });
-    const metaPath = this.dir('meta.json');
-    const proposed = JSON.stringify({ layoutVersion: DIRECTORY_LAYOUT_VERSION, shards: this.shardCount });
-    const tmp = tempName(this.dir('tmp'), 'meta');
-    await writeDurable(tmp, proposed);
-    try {
-      await fs.link(tmp, metaPath); // first sidecar wins; the others adopt its shard count
-    } catch (err) {
-      if (errno(err) !== 'EEXIST') throw err;
-    } finally {
-      await fs.rm(tmp, { force: true });
-    }
-    const meta = JSON.parse(await fs.readFile(metaPath, 'utf8')) as { layoutVersion: number; shards: number };
-    if (meta.layoutVersion !== DIRECTORY_LAYOUT_VERSION) {
-      throw new Error(`${metaPath}: layout version ${meta.layoutVersion} is not supported by this tokensync`);
-    }
-    this.shardCount = meta.shards;
+    this.shardCount = (await this.layoutFile.ensure(this.shardCount)).shards;
     this.generation = new Array(this.shardCount).fill(0);
     for (let s = 0; s < this.shardCount; s++) await fs.mkdir(this.shardDir(s), { recursive: true });
   }
@@ -214,7 +262,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
       }
     }
     await this.rebuild();
-    await this.pruneMarkers();
+    await this.markers.prune();
   }
 
   /** Can the folder take a write again? */
@@ -282,7 +330,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   }
 
   private async emitMarkers(): Promise<void> {
-    const markers = await this.listMarkers();
+    const markers = await this.markers.list();
     if (!this.closed) this.emit('markers', markers);
   }
 
@@ -292,26 +340,24 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     for (const w of this.watchers.splice(0)) w.close();
     if (this.started) {
-      if (this.publishedMember) await fs.rm(this.dir('members', `${this.options.nodeId}.json`), { force: true }).catch(() => {});
-      await this.releaseReaper().catch(() => {});
+      await this.members.release();
     }
     this.setState('closed');
     this.removeAllListeners();
   }
 
   describe(): StoreDescription {
-    return { type: 'DIRECTORY', location: this.root, shards: this.shardCount, layoutVersion: DIRECTORY_LAYOUT_VERSION };
+    return { type: 'DIRECTORY', location: this.root, shards: this.shardCount, layoutVersion: this.layoutFile.recordLayout };
   }
 
   async create(record: TokenRecord): Promise<boolean> {
     checkRecord(record);
-    const ref = refOf(record);
     const shard = shardOf(record.jti, this.shardCount);
     const tmp = tempName(this.dir('tmp'), 'record');
     try {
       await writeDurable(tmp, JSON.stringify(record));
       try {
-        await fs.link(tmp, this.recordPath(ref));
+        await fs.link(tmp, this.createPath(record));
       } catch (err) {
         if (errno(err) === 'EEXIST') return false;
         throw err;
@@ -349,7 +395,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
         try {
           await writeDurableCallback(tmp, JSON.stringify(record));
           try {
-            await call<void>((cb) => fsCallback.link(tmp, this.recordPath(record), cb));
+            await call<void>((cb) => fsCallback.link(tmp, this.createPath(record), cb));
           } catch (err) {
             if (errno(err) === 'EEXIST') return;
             throw err;
@@ -383,10 +429,8 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     if (!isValidRef(ref)) return false;
     const shard = shardOf(ref.jti, this.shardCount);
     try {
-      await fs.unlink(this.recordPath(ref));
-      return true;
+      return (await this.onRecord(ref, (path) => fs.unlink(path).then(() => true))) ?? false;
     } catch (err) {
-      if (errno(err) === 'ENOENT') return false;
       throw this.unavailable(err, 'delete a token record');
     } finally {
       this.generation[shard]!++;
@@ -399,9 +443,8 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     const aside = tempName(this.dir('tmp'), 'consumed');
     try {
       // rename is atomic: of several processes racing, one moves the file and the rest find it gone.
-      await fs.rename(this.recordPath(ref), aside);
+      if (!(await this.onRecord(ref, (path) => fs.rename(path, aside).then(() => true)))) return false;
     } catch (err) {
-      if (errno(err) === 'ENOENT') return false;
       throw this.unavailable(err, 'consume a one-time token');
     } finally {
       this.generation[shard]!++;
@@ -413,17 +456,19 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   async exists(ref: RecordRef): Promise<boolean> {
     if (!isValidRef(ref)) return false;
     try {
-      await fs.access(this.recordPath(ref));
-      return true;
+      return (await this.onRecord(ref, (path) => fs.access(path).then(() => true))) ?? false;
     } catch (err) {
-      if (errno(err) === 'ENOENT') return false;
       throw this.unavailable(err, 'read a token record');
     }
   }
 
   async read(ref: RecordRef): Promise<TokenRecord | undefined> {
     if (!isValidRef(ref)) return undefined;
-    return this.readPath(this.recordPath(ref));
+    try {
+      return await this.onRecord(ref, async (path) => (await this.readPath(path, true))!);
+    } catch (err) {
+      throw this.unavailable(err, 'read a token record');
+    }
   }
 
   /**
@@ -453,13 +498,15 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     return records;
   }
 
-  private async readPath(path: string): Promise<TokenRecord | undefined> {
+  /** `rawMissing`: let ENOENT through (to {@link onRecord}) rather than answer undefined. */
+  private async readPath(path: string, rawMissing = false): Promise<TokenRecord | undefined> {
     let text: string;
     try {
       // the callback form: fs.promises.readFile costs about three times the CPU for a file this small
       text = await call<string>((cb) => fsCallback.readFile(path, 'utf8', cb));
     } catch (err) {
-      if (errno(err) === 'ENOENT') return undefined;
+      if (errno(err) === 'ENOENT' && !rawMissing) return undefined;
+      if (errno(err) === 'ENOENT') throw err;
       throw this.unavailable(err, 'read a token record');
     }
     return this.parseAt(path, text);
@@ -474,117 +521,16 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     }
   }
 
-  async raiseMarker(subject: string, floor = 0): Promise<number> {
-    if (!isGen(floor)) throw new BadRequestError(`floor ${floor} is not a logout generation`);
-    return this.ensureMarker(subject, (stored) => Math.max(stored + 1, floor));
+  raiseMarker(subject: string, floor = 0): Promise<number> {
+    return this.markers.raise(subject, floor);
   }
 
-  async copyMarker(subject: string, gen: number): Promise<number> {
-    if (!isGen(gen)) throw new BadRequestError(`${gen} is not a logout generation`);
-    return this.ensureMarker(subject, () => gen);
+  copyMarker(subject: string, gen: number): Promise<number> {
+    return this.markers.copy(subject, gen);
   }
 
-  /**
-   * A marker generation is a file `subjects/<b64 subject>~<gen>`, created exclusively (a temp file hard-linked
-   * into place): the file system orders racing writers, not mtimes or clocks, so this works for several machines
-   * sharing the folder. The current generation is the highest present. EEXIST means a concurrent logout created
-   * that generation after we read the lower one, i.e. after this call began: it refuses every token we had to
-   * refuse, so it counts as ours (going one higher would only end logins made since). Lower generation files are
-   * pruned later (see pruneMarkers), never here: a listing racing with a link and an unlink may show neither.
-   */
-  private async ensureMarker(subject: string, requiredFrom: (stored: number) => number): Promise<number> {
-    if (!isValidSubject(subject)) throw new BadRequestError('subject is empty, too long or has control characters');
-    const encoded = encodeSubject(subject);
-    const tmp = tempName(this.dir('tmp'), 'marker');
-    try {
-      const stored = (await this.readMarkers(encoded)).gen;
-      const required = requiredFrom(stored);
-      if (stored >= required) return stored;
-      await writeDurable(tmp, markerData(subject, required, this.clock.now()));
-      try {
-        await fs.link(tmp, this.dir('subjects', `${encoded}~${required}`));
-      } catch (err) {
-        if (errno(err) !== 'EEXIST') throw err;
-      }
-      await syncDir(this.dir('subjects'));
-      return required;
-    } catch (err) {
-      throw this.unavailable(err, 'write a logout marker');
-    } finally {
-      await fs.rm(tmp, { force: true }).catch(() => {});
-    }
-  }
-
-  /** The marker of one encoded subject: the highest generation file (a legacy file counts as generation 1). */
-  private async readMarkers(encoded: string): Promise<LogoutMarker> {
-    const names = await fs.readdir(this.dir('subjects'));
-    let marker: LogoutMarker = { gen: 0 };
-    for (const name of names) {
-      const parsed = parseMarkerName(name);
-      if (parsed?.encoded !== encoded) continue;
-      const next = parsed.gen !== undefined ? { gen: parsed.gen } : await this.readLegacyMarker(name);
-      if (next && next.gen > marker.gen) marker = next;
-    }
-    return marker;
-  }
-
-  /**
-   * Removes the generation files below a subject's highest once two listings a rescan apart agree on that highest:
-   * a listing that runs while a file is linked and another unlinked may show neither (readdir promises nothing
-   * about entries changed meanwhile), so the highest must have been there a whole interval before anything below
-   * it goes. Several sidecars pruning at once is harmless.
-   */
-  private async pruneMarkers(): Promise<void> {
-    const names = await fs.readdir(this.dir('subjects')).catch(() => [] as string[]);
-    const highest = new Map<string, number>();
-    for (const name of names) {
-      const parsed = parseMarkerName(name);
-      if (parsed) highest.set(parsed.encoded, Math.max(highest.get(parsed.encoded) ?? 0, parsed.gen ?? 1));
-    }
-    for (const name of names) {
-      const parsed = parseMarkerName(name);
-      if (!parsed || this.closed) continue;
-      const high = highest.get(parsed.encoded)!;
-      if ((parsed.gen ?? 1) < high && this.settledMarkers.get(parsed.encoded) === high) {
-        await fs.rm(this.dir('subjects', name), { force: true }).catch(() => {});
-      }
-    }
-    this.settledMarkers = highest;
-  }
-
-  /** A marker file written before generations (`{subject, revokedBefore}`); unreadable ones are skipped. */
-  private async readLegacyMarker(name: string): Promise<LogoutMarker | undefined> {
-    try {
-      return parseMarkerData(await fs.readFile(this.dir('subjects', name), 'utf8'));
-    } catch (err) {
-      if (errno(err) === 'ENOENT') return undefined;
-      throw err;
-    }
-  }
-
-  async listMarkers(): Promise<Map<string, LogoutMarker>> {
-    const markers = new Map<string, LogoutMarker>();
-    let names: string[];
-    try {
-      names = await fs.readdir(this.dir('subjects'));
-    } catch (err) {
-      throw this.unavailable(err, 'list logout markers');
-    }
-    const legacy: Array<{ subject: string; name: string }> = [];
-    for (const name of names) {
-      const parsed = parseMarkerName(name);
-      const subject = parsed && decodeSubject(parsed.encoded);
-      if (!parsed || subject === undefined) continue;
-      if (parsed.gen === undefined) legacy.push({ subject, name });
-      else if (parsed.gen > (markers.get(subject)?.gen ?? 0)) markers.set(subject, { gen: parsed.gen });
-    }
-    await Promise.all(
-      legacy.map(async ({ subject, name }) => {
-        const marker = await this.readLegacyMarker(name).catch(() => undefined);
-        if (marker && !markers.has(subject)) markers.set(subject, marker);
-      }),
-    );
-    return markers;
+  listMarkers(): Promise<Map<string, LogoutMarker>> {
+    return this.markers.list();
   }
 
   /** `fresh` changes nothing here: a listing of the folder holds every file created before it. */
@@ -620,54 +566,32 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     return { items, nextCursor: null };
   }
 
+  /** While meta.json says layout 1, reads it again first: a heartbeat is when a running sidecar follows `store upgrade`. */
   async publishMember(info: MemberInfo): Promise<void> {
+    if (this.layoutFile.recordLayout === 1) await this.layoutFile.refresh().catch((err: unknown) => this.log.debug('reading meta.json', { error: String(err) }));
+    await this.members.publish({ ...info, layout: this.layoutFile.recordLayout });
+  }
+
+  listMembers(): Promise<MemberInfo[]> {
+    return this.members.list();
+  }
+
+  isReaper(): Promise<boolean> {
+    return this.members.isReaper();
+  }
+
+  raiseLayout(): Promise<void> {
+    return this.layoutFile.raise();
+  }
+
+  async upgradeShard(shard: number): Promise<ShardUpgrade> {
     try {
-      await replaceFile(this.dir('members', `${info.nodeId}.json`), this.dir('tmp'), JSON.stringify(info));
-      this.publishedMember = true;
+      const result = await this.layoutFile.upgradeShard(shard);
+      if (result.renamed > 0) this.generation[shard]!++;
+      return result;
     } catch (err) {
-      throw this.unavailable(err, 'publish this member');
+      throw this.unavailable(err, 'rename token records');
     }
-  }
-
-  async listMembers(): Promise<MemberInfo[]> {
-    const now = this.clock.now();
-    const names = await fs.readdir(this.dir('members')).catch(() => [] as string[]);
-    const members = await Promise.all(
-      names
-        .filter((n) => n.endsWith('.json'))
-        .map(async (n) => {
-          try {
-            return JSON.parse(await fs.readFile(this.dir('members', n), 'utf8')) as MemberInfo;
-          } catch {
-            return undefined;
-          }
-        }),
-    );
-    const stale = MEMBER_STALE_MS + (this.options.clockSkewMs ?? 30_000);
-    return members.filter((m): m is MemberInfo => m !== undefined && now - m.updatedAt < stale);
-  }
-
-  /** A lease file: whoever holds an unexpired lease reaps; everyone else waits. Reaping twice is harmless anyway. */
-  async isReaper(): Promise<boolean> {
-    const path = this.dir('reaper.lock');
-    const now = this.clock.now();
-    const mine = JSON.stringify({ nodeId: this.options.nodeId, pid: process.pid, until: now + REAPER_LEASE_MS });
-    try {
-      const held = JSON.parse(await fs.readFile(path, 'utf8')) as { nodeId: string; pid: number; until: number };
-      const ours = held.nodeId === this.options.nodeId && held.pid === process.pid;
-      if (!ours && held.until > now) return false;
-    } catch (err) {
-      if (errno(err) !== 'ENOENT' && !(err instanceof SyntaxError)) return false;
-    }
-    await replaceFile(path, this.dir('tmp'), mine);
-    const check = JSON.parse(await fs.readFile(path, 'utf8')) as { nodeId: string; pid: number };
-    return check.nodeId === this.options.nodeId && check.pid === process.pid;
-  }
-
-  private async releaseReaper(): Promise<void> {
-    const path = this.dir('reaper.lock');
-    const held = JSON.parse(await fs.readFile(path, 'utf8')) as { nodeId: string; pid: number };
-    if (held.nodeId === this.options.nodeId && held.pid === process.pid) await fs.rm(path, { force: true });
   }
 
   private setState(next: ConnectionState): void {
@@ -695,31 +619,8 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   }
 }
 
-/** A callback-style `fs` call as a promise: a third of the CPU of `fs.promises` for small files. */
-function call<T>(invoke: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => invoke((err, value) => (err ? reject(err) : resolve(value))));
-}
-
-/** `writeDurable` with the callback API: open (create-only), write, fsync, close. */
-async function writeDurableCallback(path: string, data: string): Promise<void> {
-  const fd = await call<number>((cb) => fsCallback.open(path, 'wx', 0o600, cb));
-  try {
-    await call<void>((cb) => fsCallback.writeFile(fd, data, cb));
-    await call<void>((cb) => fsCallback.fsync(fd, cb));
-  } finally {
-    await call<void>((cb) => fsCallback.close(fd, cb));
-  }
-}
-
 /** What the ZooKeeper store refuses, refused here too: a name that is not a record's could leave the shard folder. */
 function checkRecord(record: TokenRecord): void {
   if (!isValidJti(record.jti)) throw new BadRequestError(`jti '${String(record.jti)}' is not a valid token id`);
   if (!isValidSubject(record.subject)) throw new BadRequestError('subject is empty, too long or has control characters');
-}
-
-/** `<b64 subject>~<gen>`, or a legacy `<b64 subject>` (gen undefined); undefined for anything else (temp files). */
-function parseMarkerName(name: string): { encoded: string; gen?: number } | undefined {
-  const m = /^([A-Za-z0-9_-]+)(?:~([1-9][0-9]{0,15}))?$/.exec(name);
-  if (!m || (m[2] !== undefined && !Number.isSafeInteger(Number(m[2])))) return undefined;
-  return m[2] === undefined ? { encoded: m[1]! } : { encoded: m[1]!, gen: Number(m[2]) };
 }

@@ -35,7 +35,7 @@ describe('ensureLayout on a real ZooKeeper', () => {
   it('lays out a new tree, then an existing /meta wins over the configured shard count', async () => {
     const first = new ZkLayout('/lr/new', 8);
     await ensureLayout(raw, options(first, 8));
-    assert.deepEqual(JSON.parse((await raw.get('/lr/new/meta')).data.toString()), { layoutVersion: 1, shards: 8 });
+    assert.deepEqual(JSON.parse((await raw.get('/lr/new/meta')).data.toString()), { layoutVersion: 2, shards: 8 });
     assert.equal((await raw.getChildren('/lr/new/tokens')).length, 8);
 
     const second = new ZkLayout('/lr/new', 64);

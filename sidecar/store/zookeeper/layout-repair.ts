@@ -3,6 +3,8 @@ import type { Logger } from '../../util/logger.js';
 import { forEachBounded } from '../../util/for-each-bounded.js';
 import { LAYOUT_VERSION, type LayoutMeta, type ZkLayout, parseMeta } from './layout.js';
 import { createProtected } from './protected-create.js';
+import { layout1Notice } from '../record-layout.js';
+import type { RecordLayout } from '../token-record.js';
 import { CreateMode, type ZkAcl, type ZkClient } from './zk-client.js';
 import { ZkCode, ZkError, isZkError } from './zk-error.js';
 import { ZooKeeperStoreError } from './zookeeper-store-error.js';
@@ -47,6 +49,8 @@ export async function ensureLayout(client: ZkClient, options: LayoutRepairOption
     }
     if (!meta) throw new ZooKeeperStoreError(`${layout.meta} vanished while starting`, 'store.zookeeper.layout');
   }
+  layout.recordLayout = meta.layoutVersion;
+  if (meta.layoutVersion === 1) logger.warn(layout1Notice(layout.meta));
   if (meta.shards !== options.shards) {
     logger.info(`${layout.meta} says ${meta.shards} shards; the configured ${options.shards} applies to a new tree only`);
   }
@@ -93,6 +97,7 @@ export async function probeLayout(
   const count = meta?.shards ?? shards;
   if (!meta) wouldCreate.push(`${layout.meta} (layout ${LAYOUT_VERSION}, ${count} shards)`);
   layout.setShards(count);
+  if (meta) layout.recordLayout = meta.layoutVersion;
   const present = wouldCreate.includes(layout.tokens) ? new Set<string>() : new Set(await client.getChildren(layout.tokens));
   let missingShards = 0;
   for (let shard = 0; shard < count; shard++) if (!present.has(layout.shardName(shard))) missingShards++;
@@ -100,7 +105,21 @@ export async function probeLayout(
   return { exists: meta !== undefined, wouldCreate, missingShards };
 }
 
-async function readMeta(client: ZkClient, layout: ZkLayout): Promise<LayoutMeta | undefined> {
+/**
+ * Reads `/meta` again while the tree has layout 1, and starts naming new records by layout 2 once `store upgrade`
+ * raised it (a layout never goes back). Resolves with the layout now in force.
+ */
+export async function refreshRecordLayout(client: ZkClient, layout: ZkLayout, logger: Logger): Promise<RecordLayout> {
+  if (layout.recordLayout === 2) return 2;
+  const meta = await readMeta(client, layout);
+  if (meta?.layoutVersion === 2) {
+    layout.recordLayout = 2;
+    logger.info(`${layout.meta} says layout 2 now: new records are named with their expiry`);
+  }
+  return layout.recordLayout;
+}
+
+export async function readMeta(client: ZkClient, layout: ZkLayout): Promise<LayoutMeta | undefined> {
   try {
     const { data } = await client.get(layout.meta);
     return parseMeta(data, layout.meta);

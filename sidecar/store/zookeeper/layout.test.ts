@@ -37,7 +37,9 @@ describe('ZkLayout', () => {
     for (const good of [1, 16, 4096, 65536]) assert.ok(isValidShardCount(good));
     for (const bad of [0, 3, 100, 131072, 1.5]) assert.ok(!isValidShardCount(bad));
     assert.deepEqual(parseMeta(Buffer.from('{"layoutVersion":1,"shards":64}'), '/m'), { layoutVersion: 1, shards: 64 });
-    assert.throws(() => parseMeta(Buffer.from('{"layoutVersion":2,"shards":64}'), '/m'), /layoutVersion 2/);
+    assert.deepEqual(parseMeta(Buffer.from('{"layoutVersion":2,"shards":64}'), '/m'), { layoutVersion: 2, shards: 64 });
+    assert.deepEqual(parseMeta(Buffer.from('{"shards":64}'), '/m'), { layoutVersion: 1, shards: 64 }, 'absent is 1');
+    assert.throws(() => parseMeta(Buffer.from('{"layoutVersion":3,"shards":64}'), '/m'), /layoutVersion 3/);
     assert.throws(() => parseMeta(Buffer.from('{"layoutVersion":1,"shards":6}'), '/m'), /shards 6/);
     assert.throws(() => parseMeta(Buffer.from('nope'), '/m'), /JSON/);
   });

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { RecordRef } from '../token-record.js';
-import { decodeSubject, encodeSubject, recordName, shardName, shardOf } from '../token-record.js';
+import type { RecordLayout, RecordRef, TokenRecord } from '../token-record.js';
+import { LATEST_LAYOUT, decodeSubject, encodeSubject, recordName, refOf, shardName, shardOf } from '../token-record.js';
+import { parseLayoutVersion } from '../record-layout.js';
 
-/** The layout this code reads and writes; `/meta` records it so a future layout can refuse an old one. */
-export const LAYOUT_VERSION = 1;
+/** The layout a new tree gets; `/meta` records it (1 or 2 are read and written, see RecordLayout). */
+export const LAYOUT_VERSION: RecordLayout = LATEST_LAYOUT;
 
 /** What `/meta` holds. */
 export interface LayoutMeta {
-  layoutVersion: number;
+  layoutVersion: RecordLayout;
   shards: number;
 }
 
@@ -58,15 +59,11 @@ export function parseMeta(data: Buffer, path: string): LayoutMeta {
   } catch {
     throw new Error(`${path} does not hold JSON; it was not written by tokensync`);
   }
-  if (meta.layoutVersion !== LAYOUT_VERSION) {
-    throw new Error(
-      `${path} says layoutVersion ${String(meta.layoutVersion)}; this tokensync understands ${LAYOUT_VERSION} only`,
-    );
-  }
+  const layoutVersion = parseLayoutVersion(meta.layoutVersion, path);
   if (!isValidShardCount(meta.shards)) {
     throw new Error(`${path} says shards ${String(meta.shards)}; expected a power of two up to ${MAX_SHARDS}`);
   }
-  return { layoutVersion: meta.layoutVersion, shards: meta.shards };
+  return { layoutVersion, shards: meta.shards };
 }
 
 /**
@@ -75,7 +72,8 @@ export function parseMeta(data: Buffer, path: string): LayoutMeta {
  *
  * ```
  * <chroot>/meta                         {layoutVersion, shards}
- * <chroot>/tokens/<shard>/<jti>~<b64>   one record (JSON)
+ * <chroot>/tokens/<shard>/<name>        one record (JSON), named <jti>~<b64>~<gen>~<exp> (layout 2)
+ *                                       or <jti>~<b64>[~<gen>] (layout 1, see RecordLayout)
  * <chroot>/subjects/<b64 subject>       {gen, at}: logout generation
  * <chroot>/members/<node.id>            ephemeral
  * <chroot>/reaper/latch-<uuid>-<seq>    ephemeral sequential, the reaper election
@@ -93,6 +91,8 @@ export class ZkLayout {
   readonly replays: string;
   private shardCount: number;
   private shardWidth: number;
+  /** How new records are named: `/meta`'s layoutVersion, read at start and again until it is 2. */
+  recordLayout: RecordLayout = LAYOUT_VERSION;
 
   constructor(chroot: string, shards: number) {
     this.root = chroot;
@@ -140,8 +140,19 @@ export class ZkLayout {
     return shardOf(jti, this.shardCount);
   }
 
+  /** The path of the record a ref names (the name it implies: layout 2 when its expiry is known). */
   recordPath(ref: RecordRef): string {
-    return `${this.shardPath(this.shardOf(ref.jti))}/${recordName(ref)}`;
+    return this.pathIn(ref.jti, recordName(ref));
+  }
+
+  /** Where a new record goes: named by {@link recordLayout}. */
+  createPath(record: TokenRecord): string {
+    return this.pathIn(record.jti, recordName(refOf(record, this.recordLayout), this.recordLayout));
+  }
+
+  /** A record name in the shard of its jti. */
+  pathIn(jti: string, name: string): string {
+    return `${this.shardPath(this.shardOf(jti))}/${name}`;
   }
 
   /** A replay receipt: a random base64url name chosen by the replay (anything else is refused). */

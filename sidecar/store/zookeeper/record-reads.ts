@@ -3,6 +3,7 @@ import { BadRequestError } from '../../errors/bad-request-error.js';
 import type { ListPage, ListQuery } from '../token-store.js';
 import type { RecordRef, TokenRecord } from '../token-record.js';
 import { isValidRef, kindOfJti, parseRecord, parseRecordName } from '../token-record.js';
+import { directName, listedName } from '../record-layout.js';
 import { checkListLimit, formatListCursor, parseListCursor } from '../list-cursor.js';
 import { forEachBounded } from '../../util/for-each-bounded.js';
 import type { ZkLayout } from './layout.js';
@@ -30,19 +31,25 @@ export class RecordReads {
   /**
    * Asked when a validly signed token is not in the mirror, typically because it was issued on another node
    * a moment ago: a `sync` goes first (pipelined, no extra round trip to wait for) so that a follower that
-   * has not applied that create yet cannot answer "no".
+   * has not applied that create yet cannot answer "no". By the ref's own name when it speaks the store's
+   * layout, else by the shard's listing (see {@link listedName}).
    */
   async exists(ref: RecordRef): Promise<boolean> {
     if (!isValidRef(ref)) return false;
     const { layout } = this.options;
     return this.options.session.run(async (client) => {
       const shardPath = layout.shardPath(layout.shardOf(ref.jti));
-      const path = layout.recordPath(ref);
-      const [, stat] = await Promise.all([client.sync(shardPath), client.exists(path)]);
-      if (stat !== null) return true;
-      // a "no" must hold every create already acknowledged: ask again behind a write
-      const [, again] = await Promise.all([barrier(client, shardPath), client.exists(path)]);
-      return again !== null;
+      const direct = directName(ref, layout.recordLayout);
+      if (direct !== undefined) {
+        const [, stat] = await Promise.all([client.sync(shardPath), client.exists(layout.pathIn(ref.jti, direct))]);
+        if (stat !== null) return true;
+      } else {
+        const [, names] = await Promise.all([client.sync(shardPath), client.getChildren(shardPath)]);
+        if (listedName(names, ref) !== undefined) return true;
+      }
+      // a "no" must hold every create already acknowledged (and a rename by `store upgrade`): ask again behind a write
+      const [, again] = await Promise.all([barrier(client, shardPath), client.getChildren(shardPath)]);
+      return listedName(again, ref) !== undefined;
     });
   }
 
@@ -50,14 +57,15 @@ export class RecordReads {
     if (!isValidRef(ref)) return undefined;
     const { layout } = this.options;
     return this.options.session.run(async (client) => {
-      const path = layout.recordPath(ref);
-      try {
-        const [, { data }] = await Promise.all([client.sync(layout.shardPath(layout.shardOf(ref.jti))), client.get(path)]);
-        return parseRecordAt(path, data);
-      } catch (error) {
-        if (isZkError(error, ZkCode.NONODE)) return undefined;
-        throw error;
+      const shardPath = layout.shardPath(layout.shardOf(ref.jti));
+      const direct = directName(ref, layout.recordLayout);
+      if (direct !== undefined) {
+        const record = await getRecord(client, layout.pathIn(ref.jti, direct), client.sync(shardPath));
+        if (record) return record;
       }
+      const [, names] = await Promise.all([client.sync(shardPath), client.getChildren(shardPath)]);
+      const listed = listedName(names, ref);
+      return listed === undefined || listed === direct ? undefined : getRecord(client, layout.pathIn(ref.jti, listed));
     });
   }
 
@@ -178,6 +186,17 @@ export class RecordReads {
  */
 export function barrier(client: ZkClient, path: string): Promise<void> {
   return client.canMulti ? client.multi([{ op: 'check', path, version: -1 }]) : client.sync(path);
+}
+
+/** One record by path (`undefined` when there is none), behind `before` (a sync sent with it) when given. */
+async function getRecord(client: ZkClient, path: string, before?: Promise<void>): Promise<TokenRecord | undefined> {
+  try {
+    const [, { data }] = await Promise.all([before, client.get(path)]);
+    return parseRecordAt(path, data);
+  } catch (error) {
+    if (isZkError(error, ZkCode.NONODE)) return undefined;
+    throw error;
+  }
 }
 
 function parseRecordAt(path: string, data: Buffer): TokenRecord {

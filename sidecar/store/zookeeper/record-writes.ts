@@ -4,6 +4,7 @@ import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
 import type { CreateBatchCounts } from '../token-store.js';
 import type { RecordRef, TokenRecord } from '../token-record.js';
 import { isValidJti, isValidSubject } from '../token-record.js';
+import { directName, listedName } from '../record-layout.js';
 import { CreateBatcher, LostTransactionError } from './create-batcher.js';
 import type { ZkLayout } from './layout.js';
 import type { TreeWatcher } from './tree-watcher.js';
@@ -65,7 +66,7 @@ export class RecordWrites {
       const watcher = this.options.watcher();
       const shard = layout.shardOf(record.jti);
       const seq = watcher?.nextSeq() ?? 0;
-      const path = layout.recordPath(record);
+      const path = layout.createPath(record);
       const data = JSON.stringify(record);
       let created: boolean;
       try {
@@ -97,25 +98,38 @@ export class RecordWrites {
     }
   }
 
-  /** `version`: -1 any (delete), 0 (consume: records are never modified, so exactly one racer's delete succeeds). */
+  /**
+   * `version`: -1 any (delete), 0 (consume: records are never modified, so exactly one racer's delete succeeds).
+   * The ref's own name first when it speaks the store's layout; else, or when that name is gone, the name the
+   * shard lists for the jti (a ref without the expiry, or a record `store upgrade` renamed meanwhile: its rename
+   * is one transaction, so one of the two names is always there).
+   */
   delete(ref: RecordRef, version: -1 | 0): Promise<boolean> {
-    const { session, layout, logger } = this.options;
+    const { session, layout } = this.options;
     return session.run(async (client) => {
-      const shard = layout.shardOf(ref.jti);
-      const path = layout.recordPath(ref);
-      const seq = this.options.watcher()?.nextSeq() ?? 0;
-      try {
-        await client.delete(path, version);
-        this.options.watcher()?.noteWrite(shard, seq);
-        return true;
-      } catch (error) {
-        if (isZkError(error, ZkCode.NONODE)) return false;
-        if (isZkError(error, ZkCode.BADVERSION)) {
-          logger.warn(`${path} was modified after it was created (records are immutable); not consuming it`);
-          return false;
-        }
-        throw error;
-      }
+      const direct = directName(ref, layout.recordLayout);
+      if (direct !== undefined && (await this.deleteNode(client, ref.jti, layout.pathIn(ref.jti, direct), version))) return true;
+      const shardPath = layout.shardPath(layout.shardOf(ref.jti));
+      const [, names] = await Promise.all([client.sync(shardPath), client.getChildren(shardPath)]);
+      const listed = listedName(names, ref);
+      return listed !== undefined && listed !== direct && (await this.deleteNode(client, ref.jti, layout.pathIn(ref.jti, listed), version));
     });
+  }
+
+  private async deleteNode(client: ZkClient, jti: string, path: string, version: -1 | 0): Promise<boolean> {
+    const { layout, logger } = this.options;
+    const seq = this.options.watcher()?.nextSeq() ?? 0;
+    try {
+      await client.delete(path, version);
+      this.options.watcher()?.noteWrite(layout.shardOf(jti), seq);
+      return true;
+    } catch (error) {
+      if (isZkError(error, ZkCode.NONODE)) return false;
+      if (isZkError(error, ZkCode.BADVERSION)) {
+        logger.warn(`${path} was modified after it was created (records are immutable); not consuming it`);
+        return false;
+      }
+      throw error;
+    }
   }
 }

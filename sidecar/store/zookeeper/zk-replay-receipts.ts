@@ -41,7 +41,7 @@ export class ZkReplayReceipts implements ReplayReceipts {
   }
 
   weight(record: TokenRecord): number {
-    return createWeight(this.options.layout.recordPath(record), JSON.stringify(record));
+    return createWeight(this.options.layout.createPath(record), JSON.stringify(record));
   }
 
   /** `<prefix>.<run>.<random>`. */
@@ -91,7 +91,7 @@ export class ZkReplayReceipts implements ReplayReceipts {
     for (const record of records) {
       if (!isValidJti(record.jti) || !isValidSubject(record.subject)) throw new BadRequestError(`record ${String(record.jti)} is not valid`);
     }
-    let recordsLeft = records.map((record, i) => ({ i, path: layout.recordPath(record), data: JSON.stringify(record) }));
+    let recordsLeft = records.map((record, i) => ({ i, path: layout.createPath(record), data: JSON.stringify(record) }));
     const weight = recordsLeft.reduce((sum, r) => sum + createWeight(r.path, r.data), 0);
     // a request over jute.maxbuffer closes the connection: it would look lost, and be sent again, for ever
     if (records.length > 1 && weight > MAX_TRANSACTION_WEIGHT) {

@@ -6,7 +6,7 @@ import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
 import { BadRequestError } from '../../errors/bad-request-error.js';
 import type { MemberInfo } from '../token-store.js';
 import type { TokenKind, TokenRecord } from '../token-record.js';
-import { newJti, recordName, shardName, shardOf } from '../token-record.js';
+import { newJti, recordName, refOf, shardName, shardOf } from '../token-record.js';
 import { ZooKeeperStore, type ZooKeeperStoreOptions } from './zookeeper-store.js';
 import { ZooKeeperStoreError } from './zookeeper-store-error.js';
 import { ZkCode, isZkError } from './zk-error.js';
@@ -74,7 +74,7 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
   it('creates the layout and /meta, and /meta wins over the shards option', async () => {
     const a = await open('/layout/pano', { shards: 16 });
     const meta = JSON.parse((await raw.get('/layout/pano/meta')).data.toString());
-    assert.deepEqual(meta, { layoutVersion: 1, shards: 16 });
+    assert.deepEqual(meta, { layoutVersion: 2, shards: 16 });
     const shards = (await raw.getChildren('/layout/pano/tokens')).sort();
     assert.equal(shards.length, 16);
     assert.deepEqual(shards, Array.from({ length: 16 }, (_, i) => shardName(i, 16)));
@@ -87,7 +87,7 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
       type: 'ZOOKEEPER',
       location: `${zk.connectString}/layout/pano`,
       shards: 16,
-      layoutVersion: 1,
+      layoutVersion: 2,
     });
     await assert.rejects(a.start(), /started store/);
   });
@@ -227,7 +227,7 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
       await a.create(r);
       await appeared;
       const propagationMs = performance.now() - t0;
-      assert.deepEqual(mirror.lookup(r.jti), { presence: 'present', subject: 'carol' });
+      assert.deepEqual(mirror.lookup(r.jti), { presence: 'present', subject: 'carol', expiresAt: refOf(r).expiresAt });
       assert.ok(mirror.lagMs >= 0);
 
       const gone =

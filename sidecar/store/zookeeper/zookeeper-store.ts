@@ -8,6 +8,8 @@ import type {
   BulkReads,
   CreateBatchCounts,
   LayoutProbe,
+  LayoutUpgrade,
+  ShardUpgrade,
   ListPage,
   ListQuery,
   MemberInfo,
@@ -19,11 +21,12 @@ import type {
   WithReplayReceipts,
   WithWatchMode,
 } from '../token-store.js';
-import type { RecordRef, TokenRecord } from '../token-record.js';
+import type { RecordLayout, RecordRef, TokenRecord } from '../token-record.js';
 import { isValidRef } from '../token-record.js';
 import type { LogoutMarker } from '../logout-marker.js';
-import { LAYOUT_VERSION, ZkLayout, digestId } from './layout.js';
-import { ensureLayout, probeLayout } from './layout-repair.js';
+import { ZkLayout, digestId } from './layout.js';
+import { ensureLayout, probeLayout, refreshRecordLayout } from './layout-repair.js';
+import { ZkLayoutUpgrade } from './zk-layout-upgrade.js';
 import { RecordReads } from './record-reads.js';
 import { RecordWrites } from './record-writes.js';
 import { type RebuildStats, TreeWatcher, type TreeWatcherHost } from './tree-watcher.js';
@@ -64,7 +67,7 @@ const CLOSE_GRACE_MS = 1_000;
  */
 export class ZooKeeperStore
   extends EventEmitter<StoreEvents>
-  implements TokenStore, BulkReads, WithReplayReceipts, WithCreateBatches, WithWatchMode
+  implements TokenStore, BulkReads, LayoutUpgrade, WithReplayReceipts, WithCreateBatches, WithWatchMode
 {
   readonly type = 'ZOOKEEPER' as const;
 
@@ -81,6 +84,7 @@ export class ZooKeeperStore
   private readonly reads: RecordReads;
   private readonly markers: ZkMarkers;
   private readonly membership: ZkMembership;
+  private readonly upgrade: ZkLayoutUpgrade;
   /** Replay receipts under `/replays`; needs the binding's multi patch ({@link ReplayReceipts.available}). */
   readonly receipts: ReplayReceipts;
 
@@ -135,6 +139,7 @@ export class ZooKeeperStore
     });
     this.reads = new RecordReads({ ...parts, readConcurrency: this.readConcurrency });
     this.markers = new ZkMarkers({ ...parts, readConcurrency: this.readConcurrency });
+    this.upgrade = new ZkLayoutUpgrade(parts);
     this.membership = new ZkMembership({
       ...parts,
       readConcurrency: this.readConcurrency,
@@ -153,6 +158,10 @@ export class ZooKeeperStore
 
   get state(): ConnectionState {
     return this.session.state;
+  }
+
+  get recordLayout(): RecordLayout {
+    return this.layout.recordLayout;
   }
 
   /** Current session id (hex), `'0'` when there is none. */
@@ -241,7 +250,7 @@ export class ZooKeeperStore
   }
 
   describe(): StoreDescription {
-    return { type: 'ZOOKEEPER', location: this.location, shards: this.shards, layoutVersion: LAYOUT_VERSION };
+    return { type: 'ZOOKEEPER', location: this.location, shards: this.shards, layoutVersion: this.layout.recordLayout };
   }
 
   private afterReconnect(client: ZkClient, newSession: boolean): void {
@@ -310,6 +319,16 @@ export class ZooKeeperStore
     return this.reads.list(query);
   }
 
+  // layout upgrade
+
+  raiseLayout(): Promise<void> {
+    return this.upgrade.raiseLayout();
+  }
+
+  upgradeShard(shard: number): Promise<ShardUpgrade> {
+    return this.upgrade.upgradeShard(shard);
+  }
+
   // markers
 
   raiseMarker(subject: string, floor = 0): Promise<number> {
@@ -326,8 +345,12 @@ export class ZooKeeperStore
 
   // membership and the reaper election
 
-  publishMember(info: MemberInfo): Promise<void> {
-    return this.membership.publish(info);
+  /** While `/meta` says layout 1, reads it again first: a heartbeat is when a running sidecar follows `store upgrade`. */
+  async publishMember(info: MemberInfo): Promise<void> {
+    if (this.layout.recordLayout === 1) {
+      await this.session.run((client) => refreshRecordLayout(client, this.layout, this.logger));
+    }
+    return this.membership.publish({ ...info, layout: this.layout.recordLayout });
   }
 
   listMembers(): Promise<MemberInfo[]> {

@@ -1,0 +1,263 @@
+import { kindOfJti, parseRecordName, type RecordRef } from '../store/token-record.js';
+import { NameParts, decodeJti, shardOfPrefix, encodeJti, expiresAtOf, expWord, EXP_NEVER, EXP_UNKNOWN, fillFromRef, parseCompactName } from './compact-name.js';
+import { JtiTable } from './jti-table.js';
+import { SubjectPool } from './subject-pool.js';
+
+/** What the mirror does beside holding a record: its caches and one-time index follow every add and removal. */
+export interface RecordHooks {
+  added(jti: string, subject: () => string): void;
+  removed(ref: RecordRef): void;
+}
+
+/**
+ * Every live record the mirror holds, by shard. A record of a newJti-form jti (nearly all) takes one 24-byte
+ * slot of its shard's {@link JtiTable} (jti bytes, expiry seconds, interned subject id and kind); its logout
+ * generation, when above 0, sits in a Map beside it. A jti the application chose keeps its whole ref in a small
+ * per-shard Map. Per shard rather than one table: a listing replaces one shard wholesale, which must touch that
+ * shard's entries only.
+ */
+export class RecordSet {
+  private readonly tables: JtiTable[];
+  private readonly rare: Array<Map<string, RecordRef> | undefined>;
+  readonly subjects = new SubjectPool();
+  /** Generation above 0 of a table record, by jti. */
+  private readonly gens = new Map<string, number>();
+  private count = 0;
+  private readonly parts = new NameParts();
+  private readonly scratchWords = new Uint32Array(4);
+  private marks = new Uint8Array(64);
+
+  constructor(
+    readonly shards: number,
+    private readonly hooks: RecordHooks,
+  ) {
+    this.tables = Array.from({ length: shards }, () => new JtiTable());
+    this.rare = new Array<Map<string, RecordRef> | undefined>(shards);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Bytes of the typed arrays (tables and subject pool), for stats. */
+  get bytes(): number {
+    return this.tables.reduce((sum, t) => sum + t.bytes, this.subjects.bytes);
+  }
+
+  /** A held record's ref (with the expiry its name gave), or undefined. */
+  get(shard: number, jti: string): RecordRef | undefined {
+    const table = this.tables[shard]!;
+    if (jti.length === 24 && decodeJti(jti, 0, this.parts) >= 0) {
+      const slot = table.find(this.parts.words, this.parts.kind);
+      return slot < 0 ? undefined : this.refAt(table, slot, jti);
+    }
+    return this.rare[shard]?.get(jti);
+  }
+
+  /** The expiry word of a held record (see compact-name.ts), or -1 when not held; for the expiry check of a lookup. */
+  expWord(shard: number, jti: string): number {
+    if (jti.length === 24 && decodeJti(jti, 0, this.parts) >= 0) {
+      const table = this.tables[shard]!;
+      const slot = table.find(this.parts.words, this.parts.kind);
+      return slot < 0 ? -1 : table.exp(slot);
+    }
+    const ref = this.rare[shard]?.get(jti);
+    return ref === undefined ? -1 : expWordOf(ref);
+  }
+
+  has(shard: number, jti: string): boolean {
+    return this.expWord(shard, jti) >= 0;
+  }
+
+  /** Adds a record not held; false when its jti is held already. */
+  add(shard: number, ref: RecordRef): boolean {
+    if (this.has(shard, ref.jti)) return false;
+    if (fillFromRef(ref.jti, ref.subject, ref.gen ?? 0, ref.expiresAt, this.parts)) this.insertParts(shard, ref.jti);
+    else this.addRare(shard, ref);
+    return true;
+  }
+
+  /** Sets a held record's expiry (its record renamed to a name that says it). */
+  setExpiry(shard: number, jti: string, expiresAt: number | null): void {
+    if (jti.length === 24 && decodeJti(jti, 0, this.parts) >= 0) {
+      const table = this.tables[shard]!;
+      const slot = table.find(this.parts.words, this.parts.kind);
+      if (slot >= 0) table.setExp(slot, expWord(expiresAt));
+      return;
+    }
+    const ref = this.rare[shard]?.get(jti);
+    if (ref) ref.expiresAt = expiresAt;
+  }
+
+  /** Removes a held record; its ref, or undefined when not held. */
+  remove(shard: number, jti: string): RecordRef | undefined {
+    if (jti.length === 24 && decodeJti(jti, 0, this.parts) >= 0) {
+      const table = this.tables[shard]!;
+      const slot = table.find(this.parts.words, this.parts.kind);
+      if (slot < 0) return undefined;
+      const ref = this.refAt(table, slot, jti);
+      this.removeSlot(table, slot, jti);
+      this.hooks.removed(ref);
+      return ref;
+    }
+    const ref = this.rare[shard]?.get(jti);
+    if (ref === undefined) return undefined;
+    this.rare[shard]!.delete(jti);
+    this.count--;
+    this.hooks.removed(ref);
+    return ref;
+  }
+
+  /**
+   * Makes a shard hold exactly the records `names` lists (names of other shards, or not records at all, are
+   * skipped): the held ones are recognised from their names' fixed-size parts, without decoding subjects.
+   */
+  applyShard(shard: number, names: readonly string[], shardOfJti: (jti: string) => number): void {
+    const table = this.tables[shard]!;
+    table.reserve(names.length);
+    if (this.marks.length < table.capacity) this.marks = new Uint8Array(Math.ceil(table.capacity * 1.5));
+    const marks = this.marks;
+    marks.fill(0, 0, table.capacity);
+    let marked = 0;
+    const rare = this.rare[shard];
+    const rareSeen = rare && rare.size > 0 ? new Set<string>() : undefined;
+    let deferred: RecordRef[] | undefined;
+    const p = this.parts;
+    for (const name of names) {
+      let ref: RecordRef | undefined;
+      if (parseCompactName(name, p)) {
+        if (shardOfPrefix(name, 24, this.shards) !== shard) continue;
+      } else {
+        ref = parseRecordName(name);
+        if (!ref || shardOfJti(ref.jti) !== shard) continue;
+        if (!fillFromRef(ref.jti, ref.subject, ref.gen ?? 0, ref.expiresAt, p)) {
+          rareSeen?.add(ref.jti);
+          const held = rare?.get(ref.jti);
+          if (!held) this.addRare(shard, ref);
+          else if (held.expiresAt === undefined && ref.expiresAt !== undefined) held.expiresAt = ref.expiresAt;
+          continue;
+        }
+      }
+      const slot = table.find(p.words, p.kind);
+      if (slot >= 0) {
+        if (marks[slot] === 0) marked++;
+        marks[slot] = 1;
+        // a record renamed by `store upgrade` is listed under its layout-2 name: take the expiry it gives
+        if (p.exp !== EXP_UNKNOWN && table.exp(slot) === EXP_UNKNOWN) table.setExp(slot, p.exp);
+      } else if (table.full) (deferred ??= []).push(ref ?? parseRecordName(name)!);
+      else {
+        marks[this.insertParts(shard, ref?.jti ?? name.slice(0, 24))] = 1;
+        marked++;
+      }
+    }
+    if (marked !== table.size) this.removeUnmarked(shard, table);
+    if (rare && rareSeen) for (const jti of [...rare.keys()]) if (!rareSeen.has(jti)) this.remove(shard, jti);
+    for (const ref of deferred ?? []) this.add(shard, ref);
+  }
+
+  /**
+   * Removes every record of a shard whose name's expiry is before `nowSeconds` (the caller allows for the clock
+   * skew); their refs.
+   */
+  expire(shard: number, nowSeconds: number): RecordRef[] {
+    const table = this.tables[shard]!;
+    const out: RecordRef[] = [];
+    const jtis: string[] = [];
+    for (let slot = 0; slot < table.capacity; slot++) {
+      const exp = table.exp(slot);
+      if (exp > EXP_UNKNOWN && exp !== EXP_NEVER && exp < nowSeconds) jtis.push(this.jtiAt(table, slot));
+    }
+    for (const [jti, ref] of this.rare[shard] ?? []) {
+      const exp = expWordOf(ref);
+      if (exp > EXP_UNKNOWN && exp !== EXP_NEVER && exp < nowSeconds) jtis.push(jti);
+    }
+    for (const jti of jtis) {
+      const ref = this.remove(shard, jti);
+      if (ref) out.push(ref);
+    }
+    if (jtis.length > 0) table.shrinkIfSparse();
+    return out;
+  }
+
+  /** Every record of a shard. */
+  *entries(shard: number): IterableIterator<RecordRef> {
+    const table = this.tables[shard]!;
+    for (let slot = 0; slot < table.capacity; slot++) if (table.isUsed(slot)) yield this.refAt(table, slot, this.jtiAt(table, slot));
+    yield* this.rare[shard]?.values() ?? [];
+  }
+
+  /** A subject's records: one pass over the tables' subject words, a ref made for its records only. */
+  *entriesOf(subject: string): IterableIterator<RecordRef> {
+    const id = this.subjects.find(subject);
+    for (let shard = 0; id >= 0 && shard < this.shards; shard++) {
+      const table = this.tables[shard]!;
+      for (let slot = 0; slot < table.capacity; slot++) if (table.isUsed(slot) && table.subjectId(slot) === id) yield this.refAt(table, slot, this.jtiAt(table, slot));
+    }
+    for (const rare of this.rare) if (rare) for (const ref of rare.values()) if (ref.subject === subject) yield ref;
+  }
+
+  /** How many records a subject holds: one pass over the tables' subject words, no string made per record. */
+  countOf(subject: string): number {
+    let n = 0;
+    const id = this.subjects.find(subject);
+    if (id >= 0) for (const table of this.tables) n += table.countSubject(id);
+    for (const rare of this.rare) if (rare) for (const ref of rare.values()) if (ref.subject === subject) n++;
+    return n;
+  }
+
+  private insertParts(shard: number, jti: string): number {
+    const p = this.parts;
+    const id = this.subjects.acquire(p.subject, p.subjectLength);
+    const slot = this.tables[shard]!.insert(p.words, p.kind, p.exp, id);
+    if (p.gen > 0) this.gens.set(jti, p.gen);
+    this.count++;
+    const subjects = this.subjects;
+    this.hooks.added(jti, () => subjects.subject(id));
+    return slot;
+  }
+
+  private addRare(shard: number, ref: RecordRef): void {
+    let rare = this.rare[shard];
+    if (!rare) this.rare[shard] = rare = new Map();
+    rare.set(ref.jti, ref);
+    this.count++;
+    this.hooks.added(ref.jti, () => ref.subject);
+  }
+
+  private removeSlot(table: JtiTable, slot: number, jti: string): void {
+    this.subjects.release(table.subjectId(slot));
+    if (this.gens.size > 0) this.gens.delete(jti);
+    table.removeAt(slot);
+    this.count--;
+  }
+
+  private removeUnmarked(shard: number, table: JtiTable): void {
+    const gone: string[] = [];
+    for (let slot = 0; slot < table.capacity; slot++) if (table.isUsed(slot) && this.marks[slot] === 0) gone.push(this.jtiAt(table, slot));
+    for (const jti of gone) this.remove(shard, jti);
+    table.shrinkIfSparse();
+  }
+
+  private jtiAt(table: JtiTable, slot: number): string {
+    table.jti(slot, this.scratchWords);
+    return encodeJti(new Uint8Array(this.scratchWords.buffer), table.kind(slot));
+  }
+
+  private refAt(table: JtiTable, slot: number, jti: string): RecordRef {
+    const ref: RecordRef = { jti, subject: this.subjects.subject(table.subjectId(slot)) };
+    const gen = this.gens.size > 0 ? this.gens.get(jti) : undefined;
+    if (gen) ref.gen = gen;
+    const expiresAt = expiresAtOf(table.exp(slot));
+    if (expiresAt !== undefined) ref.expiresAt = expiresAt;
+    return ref;
+  }
+}
+
+function expWordOf(ref: RecordRef): number {
+  return expWord(ref.expiresAt);
+}
+
+/** Whether a jti is of the one-time kind, from its name alone. */
+export function isOnetime(jti: string): boolean {
+  return kindOfJti(jti) === 'onetime';
+}
