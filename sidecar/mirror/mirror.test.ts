@@ -159,3 +159,20 @@ test('initialized is announced exactly once', () => {
   assert.equal(count, 1);
   assert.equal(m.initialized, true);
 });
+
+test('store upgrade renames: the delete of a layout-1 name whose jti is held under its layout-2 name is no revocation; a layout-2 delete is', () => {
+  const m = new Mirror(4);
+  const jti = newJti('session');
+  const shard = shardOf(jti, 4);
+  m.applyRecord(shard, `${jti}~Ym9i`, true);
+  assert.equal(m.lookup(jti).expiresAt, undefined);
+  m.applyRecord(shard, `${jti}~Ym9i~0~1800000000`, true); // the rename's create, then its delete
+  m.applyRecord(shard, `${jti}~Ym9i`, false);
+  assert.deepEqual(m.lookup(jti), { presence: 'present', subject: 'bob', expiresAt: 1_800_000_000_000 });
+  m.applyRecord(shard, `${jti}~Ym9i~0~1800000000`, false);
+  assert.equal(m.lookup(jti).presence, 'removed');
+  const old = newJti('session');
+  m.applyRecord(shardOf(old, 4), `${old}~Ym9i`, true);
+  m.applyRecord(shardOf(old, 4), `${old}~Ym9i`, false);
+  assert.equal(m.lookup(old).presence, 'removed', 'a layout-1 record revoked in a layout-1 store');
+});
