@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ZooKeeperStore } from '../../sidecar/store/zookeeper/index.js';
-import { newJti, recordName, shardName, shardOf, type TokenRecord } from '../../sidecar/store/token-record.js';
+import { newJti, recordName, shardName, shardOf, type RecordLayout, type TokenRecord } from '../../sidecar/store/token-record.js';
 import { silentLogger } from '../../sidecar/util/logger.js';
 import { forEachBounded, indices } from '../../sidecar/util/for-each-bounded.js';
 import { connectBinding, zkCall } from './zk.js';
@@ -20,6 +20,7 @@ export async function populate(
   n: number,
   onProgress: (done: number, perSecond: number) => void,
   shards = 4096,
+  recordLayout: RecordLayout = 2,
 ): Promise<{ seconds: number; perSecond: number }> {
   const layout = new ZooKeeperStore({ servers: servers.split(','), chroot, sessionTimeoutMs: 30_000, shards, logger: silentLogger() });
   await layout.start();
@@ -28,6 +29,8 @@ export async function populate(
 
   const zk = await connectBinding(servers);
   try {
+    // layout 1: the tree as a tokensync before layout 2 left it (names without the expiry)
+    if (recordLayout === 1) await zkCall((cb) => zk.native.a_set(`${chroot}/meta`, JSON.stringify({ layoutVersion: 1, shards: actualShards }), -1, cb));
     const now = Date.now();
     const started = performance.now();
     let done = 0;
@@ -41,7 +44,7 @@ export async function populate(
         expiresAt: now + 7 * 86_400_000,
         node: 'bench-populate',
       };
-      const path = `${chroot}/tokens/${shardName(shardOf(record.jti, actualShards), actualShards)}/${recordName(record)}`;
+      const path = `${chroot}/tokens/${shardName(shardOf(record.jti, actualShards), actualShards)}/${recordName(record, recordLayout)}`;
       await zkCall((cb) => zk.native.a_create(path, JSON.stringify(record), 0, cb));
       done++;
       const t = performance.now();
