@@ -181,6 +181,11 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         const jti = name.slice(0, tilde);
         if (current.has(jti)) {
           if (isRecordNameTail(name, tilde)) seen.add(jti);
+          // a third `~`: a layout-2 name; held without its expiry, the record was renamed by `store upgrade`
+          if (!this.expiries.has(jti) && name.lastIndexOf('~') > name.indexOf('~', tilde + 1)) {
+            const expiresAt = parseRecordName(name)?.expiresAt;
+            if (expiresAt !== undefined) this.expiries.set(jti, expiresAt);
+          }
           continue;
         }
       }
