@@ -3,7 +3,7 @@
  * Prints every figure as it is measured, then writes docs/benchmarks.md and docs/bench-throughput.svg. It
  * never fails on a number; it exits 1 only when a section could not run at all.
  *
- *   node dist/bench/run.js [--quick] [--only validate,propagation,writes,scale,migration]
+ *   node dist/bench/run.js [--quick] [--only validate,propagation,writes,scale,migration,reaper]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,8 +18,9 @@ import { propagationSection } from './sections/propagation.js';
 import { writesSection } from './sections/writes.js';
 import { scaleSection } from './sections/scale.js';
 import { migrationSection } from './sections/migration.js';
+import { reaperSection } from './sections/reaper-load.js';
 
-const SECTIONS: Section[] = [validationSection, propagationSection, writesSection, scaleSection, migrationSection];
+const SECTIONS: Section[] = [validationSection, propagationSection, writesSection, scaleSection, migrationSection, reaperSection];
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
 const SVG = join(ROOT, 'docs', 'bench-throughput.svg');
@@ -86,7 +87,7 @@ const loadAtEnd = loadavg();
 const header = [
   '# Benchmarks',
   '',
-  'Written by `npm run bench` (`npm run build && node dist/bench/run.js`; `--quick` for short runs, `--only validate,propagation,writes,scale,migration` ' +
+  'Written by `npm run bench` (`npm run build && node dist/bench/run.js`; `--quick` for short runs, `--only validate,propagation,writes,scale,migration,reaper` ' +
     'for some sections: the others keep their last figures). Every peer runs in the same run, alternated A B A B, and is compared as a ratio: ' +
     'the machine is shared, so absolute figures move with the load average printed beside them. The bench never fails on a number.',
   '',

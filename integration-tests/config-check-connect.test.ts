@@ -45,7 +45,7 @@ test('on an empty ensemble: reports the chroot, /meta and shards a start would c
   const before = (await raw.get_children('/', false)) as string[];
   const r = await runCli(['config', 'check', '--connect', '--config', await config('/check/tokensync')]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /^store reachable: ZOOKEEPER .*\/check\/tokensync; empty: the first start would create \/check, \/check\/tokensync, \/check\/tokensync\/tokens, .*\/check\/tokensync\/meta \(layout 1, 64 shards\), 64 shard nodes under \/check\/tokensync\/tokens \(nothing was created now\)$/m);
+  assert.match(r.stdout, /^store reachable: ZOOKEEPER .*\/check\/tokensync; empty: the first start would create \/check, \/check\/tokensync, \/check\/tokensync\/tokens, .*\/check\/tokensync\/meta \(layout 2, 64 shards\), 64 shard nodes under \/check\/tokensync\/tokens \(nothing was created now\)$/m);
   assert.deepEqual((await raw.get_children('/', false)) as string[], before, 'no znode was created');
   await assert.rejects(raw.exists('/check', false), /no node/);
 });
@@ -58,6 +58,6 @@ test('on a tree a sidecar laid out: reads the shard count from /meta and writes 
   // the file says 64 shards; /meta (written by the sidecar with 32) wins, as at start-up
   const r = await runCli(['config', 'check', '--connect', '--config', props]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /^store reachable: ZOOKEEPER .*\/laid-out \(32 shards, layout 1\)$/m);
+  assert.match(r.stdout, /^store reachable: ZOOKEEPER .*\/laid-out \(32 shards, layout 2\)$/m);
   assert.equal(JSON.stringify(await raw.exists('/laid-out/tokens', false)), zxidBefore, '/tokens unchanged');
 });

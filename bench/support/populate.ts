@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ZooKeeperStore } from '../../sidecar/store/zookeeper/index.js';
-import { newJti, shardName, shardOf, type TokenRecord } from '../../sidecar/store/token-record.js';
+import { newJti, recordName, shardName, shardOf, type RecordLayout, type TokenRecord } from '../../sidecar/store/token-record.js';
 import type { ZkNativeOp } from '../../sidecar/store/zookeeper/zookeeper.js';
 import { silentLogger } from '../../sidecar/util/logger.js';
 import { forEachBounded, indices } from '../../sidecar/util/for-each-bounded.js';
@@ -25,6 +25,7 @@ export async function populate(
   n: number,
   onProgress: (done: number, perSecond: number) => void,
   shards = 4096,
+  recordLayout: RecordLayout = 2,
 ): Promise<{ seconds: number; perSecond: number }> {
   const layout = new ZooKeeperStore({ servers: servers.split(','), chroot, sessionTimeoutMs: 30_000, shards, logger: silentLogger() });
   await layout.start();
@@ -36,13 +37,14 @@ export async function populate(
   const multi = zk.native.a_multi;
   if (!multi) throw new Error('the zookeeper binding lacks a_multi (tokensync multi patch)');
   try {
+    // layout 1: the tree as a tokensync before layout 2 left it (names without the expiry)
+    if (recordLayout === 1) await zkCall((cb) => zk.native.a_set(`${chroot}/meta`, JSON.stringify({ layoutVersion: 1, shards: actualShards }), -1, cb));
     // a run cut short (a server paused too long in a full GC) is resumed: count what is there
     const shardPaths = Array.from({ length: actualShards }, (_, s) => `${chroot}/tokens/${shardName(s, actualShards)}`);
     let existing = 0;
     for (const p of shardPaths) existing += (await zkCall<{ numChildren: number }>((cb) => zk.native.a_exists(p, false, cb as never)))?.numChildren ?? 0;
     const now = Date.now();
     const expiresAt = now + 7 * 86_400_000;
-    const expSeconds = Math.ceil(expiresAt / 1000);
     const started = performance.now();
     let done = 0;
     let lastReport = started;
@@ -52,7 +54,7 @@ export async function populate(
       const ops: ZkNativeOp[] = [];
       for (let i = b * BATCH; i < Math.min(n, (b + 1) * BATCH); i++) {
         const record: TokenRecord = { jti: newJti('session'), subject: `user-${i >> 1}@example.com`, kind: 'session', issuedAt: now, expiresAt, node: 'bench-populate' };
-        const name = `${record.jti}~${Buffer.from(record.subject).toString('base64url')}~0~${expSeconds}`;
+        const name = recordName(record, recordLayout);
         ops.push({ type: 1, path: `${chroot}/tokens/${shardName(shardOf(record.jti, actualShards), actualShards)}/${name}`, data: JSON.stringify(record), flags: 0 });
       }
       for (let attempt = 1; ; attempt++) {

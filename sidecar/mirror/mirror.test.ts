@@ -218,3 +218,20 @@ test('countOf counts a subject\'s records, journaled ones included, and the dige
   assert.equal(m.countOf('user-3'), 44);
   assert.equal(m.countOf('nobody'), 0);
 });
+
+test('store upgrade renames: the delete of a layout-1 name whose jti is held under its layout-2 name is no revocation; a layout-2 delete is', () => {
+  const m = new Mirror(4);
+  const jti = newJti('session');
+  const shard = shardOf(jti, 4);
+  m.applyRecord(shard, `${jti}~Ym9i`, true);
+  assert.equal(m.lookup(jti).expiresAt, undefined);
+  m.applyRecord(shard, `${jti}~Ym9i~0~1800000000`, true); // the rename's create, then its delete
+  m.applyRecord(shard, `${jti}~Ym9i`, false);
+  assert.deepEqual(m.lookup(jti), { presence: 'present', subject: 'bob', expiresAt: 1_800_000_000_000 });
+  m.applyRecord(shard, `${jti}~Ym9i~0~1800000000`, false);
+  assert.equal(m.lookup(jti).presence, 'removed');
+  const old = newJti('session');
+  m.applyRecord(shardOf(old, 4), `${old}~Ym9i`, true);
+  m.applyRecord(shardOf(old, 4), `${old}~Ym9i`, false);
+  assert.equal(m.lookup(old).presence, 'removed', 'a layout-1 record revoked in a layout-1 store');
+});

@@ -23,17 +23,17 @@ export interface SweepStats {
 }
 
 /**
- * With layout 2 a record's name says when it expires and its logout generation, so the reaper reads nothing: after
- * it is elected it makes ONE pass over the shard listings (what expired meanwhile), then deletes what the mirror
- * reports (`expired`, and for a new logout marker the subject's held records behind it) from the names it holds.
- * Layout-1 names still need their record read (and a layout-1 store is swept every interval, as before).
- *
  * Removes expired records and records behind a logout marker (record generation below the subject's). Markers
  * stay: a subject's generation must never fall back to 0, or the next logout would not refuse tokens issued at
  * the old one (a marker is one small node per subject ever logged out). One sidecar at a time (the store's election); validation
  * never depends on it, since expiry and markers are checked on every
  * validation. Paced by a token bucket so a sweep over millions of records is
  * a trickle, not a storm.
+ *
+ * With layout 2 a record's name says when it expires and its logout generation, so the reaper reads nothing: once
+ * elected it makes ONE pass over the shard listings (what expired before), then deletes what the mirror reports
+ * (`expired`, and for a raised marker the subject's held records behind it) from the names alone. Layout-1 names
+ * still need their record read, and a layout-1 store is swept every interval, as before.
  */
 export class Reaper {
   private timer: NodeJS.Timeout | undefined;
@@ -47,7 +47,6 @@ export class Reaper {
   private readonly due = new Map<string, RecordRef>();
   private readonly markerSubjects = new Set<string>();
   /** Whether the mirror reports expiries itself; until it does, each tick looks through the names it holds. */
-  private mirrorExpires = false;
   private readonly unsubscribers: Array<() => void> = [];
   last: SweepStats | undefined;
 
@@ -62,7 +61,6 @@ export class Reaper {
   start(): void {
     if (this.timer) throw new Error('Reaper already started');
     const onExpired = (refs: RecordRef | RecordRef[]) => {
-      this.mirrorExpires = true;
       for (const ref of Array.isArray(refs) ? refs : [refs]) this.due.set(ref.jti, ref);
     };
     const onMarker = (subject: string) => this.markerSubjects.add(subject);
@@ -89,7 +87,10 @@ export class Reaper {
     this.running = (async () => {
       try {
         if (!(await this.store.isReaper())) {
-          this.swept = false; // elected again later: one pass then, for what expired meanwhile
+          // elected later: one pass then, for what expired meanwhile; until then nothing is kept for it
+          this.swept = false;
+          this.due.clear();
+          this.markerSubjects.clear();
           return undefined;
         }
         const stats = this.swept && this.store.recordLayout === 2 ? await this.reapReported() : await this.sweep();
@@ -98,6 +99,7 @@ export class Reaper {
         if (stats.expired + stats.loggedOut > 0) this.log.info('reaper swept', { ...stats });
         return stats;
       } catch (err) {
+        this.swept = false; // what it had in hand is caught by a pass next time
         this.log.warn('reaper sweep stopped', { error: String(err) });
         return undefined;
       } finally {
@@ -114,14 +116,8 @@ export class Reaper {
   async reapReported(): Promise<SweepStats> {
     const started = this.clock.now();
     const stats: SweepStats = { scanned: 0, read: 0, expired: 0, loggedOut: 0, ms: 0 };
-    const now = this.clock.now();
-    if (!this.mirrorExpires || this.markerSubjects.size > 0) {
-      const subjects = new Set(this.markerSubjects);
-      this.markerSubjects.clear();
-      for (const ref of this.mirror.entries()) {
-        if (subjects.has(ref.subject) || (!this.mirrorExpires && isRefExpired(ref, now, this.options.clockSkewMs))) this.due.set(ref.jti, ref);
-      }
-    }
+    for (const subject of this.markerSubjects) for (const ref of this.mirror.entriesOf(subject)) this.due.set(ref.jti, ref);
+    this.markerSubjects.clear();
     const due = [...this.due.values()];
     this.due.clear();
     for (const ref of due) {

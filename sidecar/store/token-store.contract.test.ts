@@ -9,8 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BadRequestError } from '../errors/bad-request-error.js';
 import { silentLogger } from '../util/logger.js';
-import { type MemberInfo, type TokenStore, hasBulkReads } from './token-store.js';
-import { type RecordRef, type TokenKind, type TokenRecord, newJti, shardOf } from './token-record.js';
+import { type MemberInfo, type TokenStore, hasBulkReads, hasLayoutUpgrade } from './token-store.js';
+import { type RecordRef, type TokenKind, type TokenRecord, layout1Name, layout2Name, newJti, parseRecordName, refOf, shardOf } from './token-record.js';
+import { Mirror } from '../mirror/mirror.js';
+import { waitFor } from '../util/wait-for.js';
 import { DirectoryStore } from './directory/directory-store.js';
 import { ZooKeeperStore } from './zookeeper/zookeeper-store.js';
 import { CreateMode, type ZkClient } from './zookeeper/zk-client.js';
@@ -23,7 +25,10 @@ const SHARDS = 16;
 interface Harness {
   setup(): Promise<void>;
   teardown(): Promise<void>;
-  open(space: string, nodeId?: string): Promise<TokenStore>;
+  /** `attach`: called before the store starts (a Mirror must follow it from the first listing on). */
+  open(space: string, nodeId?: string, options?: { watch?: boolean; attach?: (store: TokenStore) => void }): Promise<TokenStore>;
+  /** Lays out an empty layout-1 store (as a tokensync before layout 2 left it) for {@link open} to find. */
+  makeLayout1(space: string): Promise<void>;
   /** Puts an entry that is not a member record where members are listed. */
   writeBadMember(space: string, name: string): Promise<void>;
 }
@@ -45,12 +50,14 @@ function directoryHarness(): Harness {
       await Promise.all(stores.map((s) => s.close()));
       await Promise.all([...roots.values()].map((root) => rm(root, { recursive: true, force: true })));
     },
-    open: async (space, nodeId = 'n1') => {
+    open: async (space, nodeId = 'n1', options = {}) => {
       const store = new DirectoryStore({ root: await rootOf(space), shards: SHARDS, rescanIntervalMs: 60_000, logger: silentLogger(), nodeId });
       stores.push(store);
-      await store.start();
+      options.attach?.(store);
+      await store.start({ watch: options.watch ?? false });
       return store;
     },
+    makeLayout1: async (space) => writeFile(join(await rootOf(space), 'meta.json'), JSON.stringify({ layoutVersion: 1, shards: SHARDS })),
     writeBadMember: async (space, name) => writeFile(join(await rootOf(space), 'members', `${name}.json`), '{not json'),
   };
 }
@@ -69,11 +76,16 @@ function zookeeperHarness(): Harness {
       raw?.close();
       await zk?.close();
     },
-    open: async (space) => {
+    open: async (space, _nodeId, options = {}) => {
       const store = new ZooKeeperStore({ servers: [zk!.connectString], chroot: `/contract/${space}`, sessionTimeoutMs: 10_000, shards: SHARDS, logger: silentLogger() });
       stores.push(store);
-      await store.start();
+      options.attach?.(store);
+      await store.start({ watch: options.watch ?? false });
       return store;
+    },
+    makeLayout1: async (space) => {
+      for (const path of ['/contract', `/contract/${space}`]) await raw!.create(path, '', CreateMode.PERSISTENT).catch(() => undefined);
+      await raw!.create(`/contract/${space}/meta`, JSON.stringify({ layoutVersion: 1, shards: SHARDS }), CreateMode.PERSISTENT);
     },
     writeBadMember: async (space, name) => {
       await raw!.create(`/contract/${space}/members/${name}`, '{not json', CreateMode.PERSISTENT);
@@ -121,6 +133,74 @@ for (const [name, harness] of [
       assert.equal(await store.exists(r), false);
       assert.equal(await store.read(r), undefined);
       assert.deepEqual(await store.listShard(shardOf(r.jti, store.shards)), []);
+    });
+
+    it('layout 2 (a new store): names carry generation and expiry; a ref without the expiry (from token claims) finds, reads, consumes and deletes the record', async () => {
+      const store = await harness.open('layout2');
+      assert.equal(store.recordLayout, 2);
+      assert.equal(store.describe().layoutVersion, 2);
+      const r = { ...record('ann'), gen: 4 };
+      const api = record('ann', 'api');
+      const otp = record('ann', 'onetime');
+      for (const x of [r, api, otp]) assert.equal(await store.create(x), true);
+      const listed = (shard: number) => store.listShard(shard);
+      assert.deepEqual(await listed(shardOf(r.jti, SHARDS)).then((n) => n.filter((x) => x.startsWith(r.jti))), [layout2Name(refOf(r))]);
+      assert.ok((await listed(shardOf(api.jti, SHARDS))).includes(`${api.jti}~YW5u~0~-`));
+      const bare = (x: TokenRecord): RecordRef => refOf(x, 1); // what a token's claims say: jti, subject, lgn
+      assert.equal(await store.exists(bare(r)), true);
+      assert.equal(await store.exists({ jti: r.jti, subject: 'ann' }), false, 'another generation is another record');
+      assert.deepEqual(await store.read(bare(r)), r);
+      assert.equal(await store.consume(bare(otp)), true);
+      assert.equal(await store.consume(bare(otp)), false);
+      assert.equal(await store.delete(bare(api)), true);
+      assert.equal(await store.delete(refOf(r)), true, 'and by its full name');
+      assert.equal(await store.exists(bare(r)), false);
+    });
+
+    it('layout 1 is read and written as before; upgradeShard renames in place while another instance watches: nothing ever looks removed, old refs still work', async () => {
+      await harness.makeLayout1('upgrade');
+      const store = await harness.open('upgrade', 'n1');
+      assert.equal(store.recordLayout, 1);
+      const records = Array.from({ length: 40 }, (_, i) => record(`u${i % 3}`, i % 4 === 0 ? 'onetime' : 'session'));
+      for (const x of records) assert.equal(await store.create(x), true);
+      const shardOfR = (x: TokenRecord) => shardOf(x.jti, SHARDS);
+      assert.ok((await store.listShard(shardOfR(records[0]!))).includes(layout1Name(records[0]!)));
+      let following: Mirror | undefined;
+      const watcher = await harness.open('upgrade', 'n2', {
+        watch: true,
+        attach: (s) => {
+          following = new Mirror(() => s.shards);
+          following.attach(s);
+        },
+      });
+      const mirror = following!;
+      await waitFor(() => mirror.size === records.length, 'the watching mirror holds every record');
+      let removed = 0;
+      const onRemoved = () => {
+        for (const x of records) if (mirror.lookup(x.jti).presence !== 'present') removed++;
+      };
+      watcher.on('record', onRemoved);
+      watcher.on('shard', onRemoved);
+      assert.ok(hasLayoutUpgrade(store));
+      await store.raiseLayout();
+      let renamed = 0;
+      for (let shard = 0; shard < SHARDS; shard++) renamed += (await store.upgradeShard(shard)).renamed;
+      assert.equal(renamed, records.length);
+      assert.equal(store.recordLayout, 2);
+      await watcher.publishMember(member('n2')); // a heartbeat: the other instance follows
+      assert.equal(watcher.recordLayout, 2);
+      const names = (await Promise.all(Array.from({ length: SHARDS }, (_, shard) => store.listShard(shard)))).flat();
+      assert.equal(names.length, records.length);
+      assert.ok(names.every((n) => parseRecordName(n)?.expiresAt !== undefined), names.join());
+      await waitFor(async () => (await Promise.resolve(mirror.size)) === records.length && records.every((x) => mirror.lookup(x.jti).expiresAt !== undefined || watcher.type === 'DIRECTORY'), 'renames seen');
+      assert.equal(removed, 0, 'no record looked removed on the watching instance');
+      for (const x of records) {
+        assert.equal(await watcher.exists(refOf(x, 1)), true, 'a layout-1 ref finds the renamed record');
+        assert.equal(mirror.lookup(x.jti).presence, 'present');
+      }
+      assert.equal((await store.upgradeShard(shardOfR(records[0]!))).renamed, 0, 'idempotent');
+      assert.equal(await watcher.consume(refOf(records[0]!, 1)), true);
+      assert.equal(await watcher.delete(refOf(records[1]!, 1)), true);
     });
 
     it('consume: of 20 racing consumes on two stores of one cluster, exactly one wins', async () => {

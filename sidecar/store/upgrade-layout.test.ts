@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DirectoryStore } from './directory/directory-store.js';
-import { Mirror } from '../mirror/mirror.js';
+import { Mirror, digestOf } from '../mirror/mirror.js';
 import { silentLogger } from '../util/logger.js';
 import { tempDir } from '../util/test-temp-dirs.js';
 import { waitFor } from '../util/wait-for.js';
@@ -77,6 +77,7 @@ test('store upgrade converts a live DIRECTORY store: the sidecar follows on its 
     'every name is layout 2',
   );
   await waitFor(() => mirror.size === names.length, 'the mirror holds every record');
+  await waitFor(() => mirror.digest().xor === digestOf(names).xor, 'the mirror holds every record under its layout-2 name');
   for (const r of [...before, ...during]) {
     assert.equal(await sidecar.exists(refOf(r, 1)), true, 'found by a ref without its expiry (from token claims)');
     assert.equal(mirror.lookup(r.jti).presence, 'present');

@@ -1,12 +1,10 @@
 import { EventEmitter } from 'node:events';
-import fsCallback, { existsSync, readFileSync, watch, promises as fs, type FSWatcher } from 'node:fs';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { existsSync, watch, promises as fs, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../util/logger.js';
 import type { Clock } from '../../util/clock.js';
 import { systemClock } from '../../util/clock.js';
 import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
-import { BadRequestError } from '../../errors/bad-request-error.js';
 import type { ConnectionState } from '../connection-state.js';
 import type {
   LayoutProbe,
@@ -21,26 +19,12 @@ import type {
   StoreEvents,
   TokenStore,
 } from '../token-store.js';
-import { checkListLimit, formatListCursor, parseListCursor } from '../list-cursor.js';
-import type { RecordLayout, RecordRef, TokenRecord } from '../token-record.js';
-import {
-  LATEST_LAYOUT,
-  isValidJti,
-  isValidRef,
-  isValidSubject,
-  kindOfJti,
-  parseRecord,
-  parseRecordName,
-  recordName,
-  refOf,
-  shardName,
-  shardOf,
-} from '../token-record.js';
+import { LATEST_LAYOUT, type RecordLayout, type RecordRef, type TokenRecord, parseRecordName, shardName } from '../token-record.js';
 import type { LogoutMarker } from '../logout-marker.js';
-import { UNAVAILABLE_CODES, call, errno, syncDir, tempName, writeDurable, writeDurableCallback } from '../fs-util.js';
-import { directName, listedName } from '../record-layout.js';
+import { UNAVAILABLE_CODES, errno, tempName, writeDurable } from '../fs-util.js';
 import { DirectoryLayout } from './directory-layout.js';
 import { DirectoryMarkers } from './directory-markers.js';
+import { DirectoryRecords } from './directory-records.js';
 import { DirectoryMembers } from './directory-members.js';
 
 /** The layout a new store folder gets (see RecordLayout; meta.json records it). */
@@ -63,18 +47,13 @@ export interface DirectoryStoreOptions {
   clockSkewMs?: number;
 }
 
-/** Files {@link DirectoryStore.readMany} reads before it lets the event loop run. */
-const READ_SLICE = 256;
-
 /**
  * The embedded store: one file per record under `<root>/tokens/<shard>/`,
- * named `<jti>~<base64url subject>`, so a shard's listing tells which subject
- * owns which token without opening a file.
- *
- * Writes are atomic: a record is written to a temp file, fsynced, then
- * hard-linked into place (link fails if the name exists, so creating is
- * create-if-absent), and a one-time token is consumed by renaming it away:
- * of several racing processes exactly one rename finds the file.
+ * named `<jti>~<base64url subject>~<gen>~<exp>` (layout 2; see RecordLayout),
+ * so a shard's listing tells which subject owns which token, and when it
+ * expires, without opening a file. The parts: record files
+ * ({@link DirectoryRecords}: atomic writes, consuming by rename), logout
+ * markers, members and the reaper lease, meta.json and the layout upgrade.
  *
  * Changes made by other processes sharing the folder arrive through
  * inotify on each shard folder, with a periodic rescan as the safety net
@@ -95,6 +74,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   private watching = false;
   private closed = false;
   private started = false;
+  private readonly records: DirectoryRecords;
   private readonly markers: DirectoryMarkers;
   private readonly members: DirectoryMembers;
   private readonly layoutFile: DirectoryLayout;
@@ -114,6 +94,12 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
       unavailable: (err: unknown, what: string) => this.unavailable(err, what),
       closed: () => this.closed,
     };
+    this.records = new DirectoryRecords({
+      ...ctx,
+      shardCount: () => this.shardCount,
+      recordLayout: () => this.layoutFile.recordLayout,
+      wrote: (shard) => this.generation[shard]!++,
+    });
     this.markers = new DirectoryMarkers(ctx);
     this.members = new DirectoryMembers(ctx);
     this.layoutFile = new DirectoryLayout(ctx);
@@ -141,46 +127,6 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
 
   private shardDir(shard: number): string {
     return this.dir('tokens', shardName(shard, this.shardCount));
-  }
-
-  /** A record name in the folder of its jti's shard. */
-  private pathIn(jti: string, name: string): string {
-    return join(this.shardDir(shardOf(jti, this.shardCount)), name);
-  }
-
-  /** The path of the record a ref names (the name it implies), for refs taken from a listing. */
-  private recordPath(ref: RecordRef): string {
-    return this.pathIn(ref.jti, recordName(ref));
-  }
-
-  /** Where a new record goes: named by the store's layout. */
-  private createPath(record: TokenRecord): string {
-    const layout = this.layoutFile.recordLayout;
-    return this.pathIn(record.jti, recordName(refOf(record, layout), layout));
-  }
-
-  /**
-   * Applies `op` to the record a ref names: by its own name when it speaks the store's layout, else, or when
-   * that is gone, by the name its shard lists for the jti (`store upgrade` may have renamed it meanwhile; a
-   * rename is atomic, so one of the names is there). `op` answers ENOENT by throwing; resolves `undefined` then.
-   */
-  private async onRecord<T>(ref: RecordRef, op: (path: string) => Promise<T>): Promise<T | undefined> {
-    const direct = directName(ref, this.layoutFile.recordLayout);
-    if (direct !== undefined) {
-      try {
-        return await op(this.pathIn(ref.jti, direct));
-      } catch (err) {
-        if (errno(err) !== 'ENOENT') throw err;
-      }
-    }
-    const listed = listedName(await this.listShard(shardOf(ref.jti, this.shardCount)), ref);
-    if (listed === undefined || listed === direct) return undefined;
-    try {
-      return await op(this.pathIn(ref.jti, listed));
-    } catch (err) {
-      if (errno(err) === 'ENOENT') return undefined;
-      throw err;
-    }
   }
 
   async start(options: { watch?: boolean } = {}): Promise<void> {
@@ -350,175 +296,42 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     return { type: 'DIRECTORY', location: this.root, shards: this.shardCount, layoutVersion: this.layoutFile.recordLayout };
   }
 
-  async create(record: TokenRecord): Promise<boolean> {
-    checkRecord(record);
-    const shard = shardOf(record.jti, this.shardCount);
-    const tmp = tempName(this.dir('tmp'), 'record');
-    try {
-      await writeDurable(tmp, JSON.stringify(record));
-      try {
-        await fs.link(tmp, this.createPath(record));
-      } catch (err) {
-        if (errno(err) === 'EEXIST') return false;
-        throw err;
-      }
-      await syncDir(this.shardDir(shard));
-      return true;
-    } catch (err) {
-      throw this.unavailable(err, 'write a token record');
-    } finally {
-      this.generation[shard]!++;
-      await fs.rm(tmp, { force: true }).catch(() => {});
-    }
+  create(record: TokenRecord): Promise<boolean> {
+    return this.records.create(record);
   }
 
-  /**
-   * Many records at once, for the store migration: for each, what `create` would answer (`true` created,
-   * `false` the name was taken) or the error that record met. Each record is written to a temp file, fsynced
-   * and linked into place as by `create`, all of them at once on the thread pool (the file system commits
-   * concurrent fsyncs together); then every shard folder linked into is fsynced once, and only then do the
-   * records count as created: one fsync a record and one a shard, where `create` costs two a record.
-   */
-  async createMany(records: readonly TokenRecord[]): Promise<Array<boolean | Error>> {
-    const results = new Array<boolean | Error>(records.length).fill(false);
-    const linkedInto = new Map<number, number[]>();
-    await Promise.all(
-      records.map(async (record, i) => {
-        try {
-          checkRecord(record);
-        } catch (err) {
-          results[i] = err as Error;
-          return;
-        }
-        const shard = shardOf(record.jti, this.shardCount);
-        const tmp = tempName(this.dir('tmp'), 'record');
-        try {
-          await writeDurableCallback(tmp, JSON.stringify(record));
-          try {
-            await call<void>((cb) => fsCallback.link(tmp, this.createPath(record), cb));
-          } catch (err) {
-            if (errno(err) === 'EEXIST') return;
-            throw err;
-          }
-          results[i] = true;
-          const linked = linkedInto.get(shard);
-          if (linked) linked.push(i);
-          else linkedInto.set(shard, [i]);
-        } catch (err) {
-          results[i] = this.unavailable(err, 'write a token record');
-        } finally {
-          this.generation[shard]!++;
-          fsCallback.unlink(tmp, () => {});
-        }
-      }),
-    );
-    await Promise.all(
-      [...linkedInto].map(async ([shard, linked]) => {
-        try {
-          await syncDir(this.shardDir(shard));
-        } catch (err) {
-          const error = this.unavailable(err, 'write a token record');
-          for (const i of linked) results[i] = error;
-        }
-      }),
-    );
-    return results;
+  /** For `store migrate`: see {@link DirectoryRecords.createMany}. */
+  createMany(records: readonly TokenRecord[]): Promise<Array<boolean | Error>> {
+    return this.records.createMany(records);
   }
 
-  async delete(ref: RecordRef): Promise<boolean> {
-    if (!isValidRef(ref)) return false;
-    const shard = shardOf(ref.jti, this.shardCount);
-    try {
-      return (await this.onRecord(ref, (path) => fs.unlink(path).then(() => true))) ?? false;
-    } catch (err) {
-      throw this.unavailable(err, 'delete a token record');
-    } finally {
-      this.generation[shard]!++;
-    }
+  delete(ref: RecordRef): Promise<boolean> {
+    return this.records.delete(ref);
   }
 
-  async consume(ref: RecordRef): Promise<boolean> {
-    if (!isValidRef(ref)) return false;
-    const shard = shardOf(ref.jti, this.shardCount);
-    const aside = tempName(this.dir('tmp'), 'consumed');
-    try {
-      // rename is atomic: of several processes racing, one moves the file and the rest find it gone.
-      if (!(await this.onRecord(ref, (path) => fs.rename(path, aside).then(() => true)))) return false;
-    } catch (err) {
-      throw this.unavailable(err, 'consume a one-time token');
-    } finally {
-      this.generation[shard]!++;
-    }
-    await fs.rm(aside, { force: true }).catch(() => {});
-    return true;
+  consume(ref: RecordRef): Promise<boolean> {
+    return this.records.consume(ref);
   }
 
-  async exists(ref: RecordRef): Promise<boolean> {
-    if (!isValidRef(ref)) return false;
-    try {
-      return (await this.onRecord(ref, (path) => fs.access(path).then(() => true))) ?? false;
-    } catch (err) {
-      throw this.unavailable(err, 'read a token record');
-    }
+  exists(ref: RecordRef): Promise<boolean> {
+    return this.records.exists(ref);
   }
 
-  async read(ref: RecordRef): Promise<TokenRecord | undefined> {
-    if (!isValidRef(ref)) return undefined;
-    try {
-      return await this.onRecord(ref, async (path) => (await this.readPath(path, true))!);
-    } catch (err) {
-      throw this.unavailable(err, 'read a token record');
-    }
+  read(ref: RecordRef): Promise<TokenRecord | undefined> {
+    return this.records.read(ref);
   }
 
-  /**
-   * Many records at once, for the store migration: `undefined` where `read` would answer it (gone, or not a
-   * record). The files are read synchronously on the calling thread, {@link READ_SLICE} of them between turns
-   * of the event loop. Each asynchronous read is four thread-pool round trips (open, stat, read, close), and
-   * each round trip wakes a pool thread that, on a busy machine, preempts the main thread: about 100 µs of
-   * CPU a record with `fs.promises.readFile`, against about 5 µs read synchronously (measured here on ext4,
-   * 20,000 records). Caveat: on a network share a slice blocks the event loop for as many round trips to the
-   * file server; the sidecar never calls this.
-   */
-  async readMany(refs: readonly RecordRef[]): Promise<Array<TokenRecord | undefined>> {
-    const records: Array<TokenRecord | undefined> = new Array<TokenRecord | undefined>(refs.length).fill(undefined);
-    for (let i = 0; i < refs.length; i++) {
-      if (i > 0 && i % READ_SLICE === 0) await nextTurn();
-      if (!isValidRef(refs[i]!)) continue;
-      const path = this.recordPath(refs[i]!);
-      let text: string;
-      try {
-        text = readFileSync(path, 'utf8');
-      } catch (err) {
-        if (errno(err) === 'ENOENT') continue;
-        throw this.unavailable(err, 'read a token record');
-      }
-      records[i] = this.parseAt(path, text);
-    }
-    return records;
+  /** For `store migrate`: see {@link DirectoryRecords.readMany}. */
+  readMany(refs: readonly RecordRef[]): Promise<Array<TokenRecord | undefined>> {
+    return this.records.readMany(refs);
   }
 
-  /** `rawMissing`: let ENOENT through (to {@link onRecord}) rather than answer undefined. */
-  private async readPath(path: string, rawMissing = false): Promise<TokenRecord | undefined> {
-    let text: string;
-    try {
-      // the callback form: fs.promises.readFile costs about three times the CPU for a file this small
-      text = await call<string>((cb) => fsCallback.readFile(path, 'utf8', cb));
-    } catch (err) {
-      if (errno(err) === 'ENOENT' && !rawMissing) return undefined;
-      if (errno(err) === 'ENOENT') throw err;
-      throw this.unavailable(err, 'read a token record');
-    }
-    return this.parseAt(path, text);
+  listShard(shard: number, options: { fresh?: boolean } = {}): Promise<string[]> {
+    return this.records.listShard(shard, options);
   }
 
-  private parseAt(path: string, text: string): TokenRecord | undefined {
-    try {
-      return parseRecord(text);
-    } catch {
-      this.log.warn('ignoring an unreadable token record', { path });
-      return undefined;
-    }
+  list(query: ListQuery): Promise<ListPage> {
+    return this.records.list(query);
   }
 
   raiseMarker(subject: string, floor = 0): Promise<number> {
@@ -531,39 +344,6 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
 
   listMarkers(): Promise<Map<string, LogoutMarker>> {
     return this.markers.list();
-  }
-
-  /** `fresh` changes nothing here: a listing of the folder holds every file created before it. */
-  async listShard(shard: number, _options: { fresh?: boolean } = {}): Promise<string[]> {
-    try {
-      return await call<string[]>((cb) => fsCallback.readdir(this.shardDir(shard), cb));
-    } catch (err) {
-      throw this.unavailable(err, 'list a shard');
-    }
-  }
-
-  async list(query: ListQuery): Promise<ListPage> {
-    const limit = checkListLimit(query.limit);
-    const start = parseListCursor(query.cursor, this.shardCount);
-    let after = start.after;
-    const items: TokenRecord[] = [];
-    for (let shard = start.shard; shard < this.shardCount; shard++) {
-      const names = (await this.listShard(shard)).sort();
-      for (const name of names) {
-        if (after !== undefined && name <= after) continue;
-        const ref = parseRecordName(name);
-        if (!ref) continue;
-        if (query.subject !== undefined && ref.subject !== query.subject) continue;
-        const derivedKind = kindOfJti(ref.jti);
-        if (query.kind !== undefined && derivedKind !== undefined && derivedKind !== query.kind) continue;
-        const record = await this.readPath(join(this.shardDir(shard), name));
-        if (!record || (query.kind !== undefined && record.kind !== query.kind)) continue;
-        items.push(record);
-        if (items.length >= limit) return { items, nextCursor: formatListCursor(shard, name) };
-      }
-      after = undefined;
-    }
-    return { items, nextCursor: null };
   }
 
   /** While meta.json says layout 1, reads it again first: a heartbeat is when a running sidecar follows `store upgrade`. */
@@ -617,10 +397,4 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else this.log.error('directory store error', { error: error.message });
   }
-}
-
-/** What the ZooKeeper store refuses, refused here too: a name that is not a record's could leave the shard folder. */
-function checkRecord(record: TokenRecord): void {
-  if (!isValidJti(record.jti)) throw new BadRequestError(`jti '${String(record.jti)}' is not a valid token id`);
-  if (!isValidSubject(record.subject)) throw new BadRequestError('subject is empty, too long or has control characters');
 }
