@@ -1,11 +1,11 @@
 // Over 400 lines: issue, validate, consume, revoke and logout share the local check and the store confirmation,
 // and the validation hot path (a mirror hit) stays within this one class.
-import type { RecordViewContext } from '../http/requests.js';
 import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/clock.js';
 import type { Mirror } from '../mirror/mirror.js';
-import type { TokenStore, ListPage, ListQuery } from '../store/token-store.js';
+import { type TokenStore, type ListPage, type ListQuery, hasFallback } from '../store/token-store.js';
 import type { TokenKind, TokenRecord } from '../store/token-record.js';
+import type { RecordViewContext } from '../store/record-view.js';
 import { isValidJti, isValidSubject, kindOfJti, parseRecordName, shardOf } from '../store/token-record.js';
 import { loggedOut } from '../store/logout-marker.js';
 import { isConnected } from '../store/connection-state.js';
@@ -15,7 +15,6 @@ import { JtiPool } from '../tokens/jti-pool.js';
 import { VerifiedTokens } from './verified-tokens.js';
 import { ReconnectWait } from './reconnect-wait.js';
 import { setCookieLine } from './set-cookie.js';
-import { CutoverFallback, type FallbackStats } from './cutover-fallback.js';
 import type { Refusal, RefusalReason, TokenClaims } from '../tokens/token-claims.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { WritePath } from './write-path.js';
@@ -23,8 +22,6 @@ import { BadRequestError } from '../errors/bad-request-error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import type { OutagePolicy } from '../config/options.js';
 import type { RecordRef } from '../store/token-record.js';
-
-export type { FallbackStats } from './cutover-fallback.js';
 
 /** A token whose record is gone (or never existed, or is filed under another subject). */
 function gone(claims: TokenClaims): Validation {
@@ -83,12 +80,6 @@ export interface TokenServiceDeps {
    * validates anywhere" hold although validation never asks the store.
    */
   awaitMarker?: (subject: string, gen: number) => Promise<{ acknowledged: string[]; pending: string[] }>;
-  /**
-   * The previous store during a migration cutover (`cluster.store.fallback.config`), started without
-   * watches. A validly signed token our store does not know is looked up there before it is refused, and
-   * what this node writes goes there too (best effort), so sidecars not yet switched see it.
-   */
-  fallback?: () => TokenStore | undefined;
 }
 
 /**
@@ -104,8 +95,6 @@ export interface TokenServiceDeps {
 export class TokenService {
   /** Store reads caught by a reconnect wait for it, briefly. */
   private readonly reconnect: ReconnectWait;
-  /** The migration cutover's fallback store, when one is set: lookups, consumes, revokes and writes there too. */
-  private readonly cutover: CutoverFallback;
 
   /** Tokens whose signature verified lately (the hot path's largest saving). */
   private readonly verified: VerifiedTokens;
@@ -115,12 +104,6 @@ export class TokenService {
   constructor(private readonly d: TokenServiceDeps) {
     this.verified = new VerifiedTokens(d.codec);
     this.reconnect = new ReconnectWait(d.store);
-    this.cutover = new CutoverFallback({ fallback: d.fallback, writes: d.writes, metrics: d.metrics, logger: d.logger });
-  }
-
-  /** What the fallback store of a cutover did on this node. */
-  get fallbackStats(): FallbackStats {
-    return this.cutover.stats;
   }
 
   async issue(req: IssueRequest): Promise<IssuedToken> {
@@ -132,7 +115,6 @@ export class TokenService {
     const record = this.recordOf(claims, recordExpiresAt, req.attributes);
     if (req.kind === 'onetime') await this.dropPendingOnetime(req.subject);
     const outcome = await this.d.writes.apply({ op: 'create', record });
-    if (this.d.fallback) await this.cutover.also({ op: 'create', record }); // no cutover: not even a promise
     this.d.metrics?.issue(req.kind);
     const token = this.d.codec.sign(claims);
     const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
@@ -151,7 +133,6 @@ export class TokenService {
     const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
     const record = this.recordOf(claims, expiresAt);
     const outcome = await this.d.writes.apply({ op: 'create', record });
-    await this.cutover.also({ op: 'create', record });
     this.d.metrics?.issue(claims.knd);
     return { record, replicated: outcome.replicated, created: outcome.changed };
   }
@@ -248,7 +229,7 @@ export class TokenService {
     const ref = this.refFor(claims);
     let won: boolean;
     try {
-      won = (await this.d.store.consume(ref)) || (await this.cutover.consume(ref));
+      won = await this.d.store.consume(ref);
     } catch (err) {
       if (err instanceof StoreUnavailableError) this.d.metrics?.consumption('unavailable');
       throw err;
@@ -262,10 +243,10 @@ export class TokenService {
   /** Revokes one token. `false` when no such record exists. */
   async revoke(jti: string): Promise<{ revoked: boolean; replicated: boolean }> {
     if (!isValidJti(jti)) throw new BadRequestError(`"${String(jti).slice(0, 80)}" is not a token id (jti)`, 'request.jti');
-    const ref = await this.refByJti(jti);
-    if (ref === undefined) return { revoked: await this.cutover.revoke(jti), replicated: true };
+    // during a migration cutover, a token only the previous store holds is revoked there
+    const ref = (await this.refByJti(jti)) ?? (hasFallback(this.d.store) ? await this.d.store.fallbackRef(jti) : undefined);
+    if (ref === undefined) return { revoked: false, replicated: true };
     const outcome = await this.d.writes.apply({ op: 'delete', ref });
-    await this.cutover.also({ op: 'delete', ref });
     if (outcome.changed) this.d.metrics?.revocation('token');
     return { revoked: outcome.changed, replicated: outcome.replicated };
   }
@@ -282,7 +263,6 @@ export class TokenService {
     for (const ref of this.d.mirror.entries()) if (ref.subject === subject) count++;
     const outcome = await this.d.writes.apply({ op: 'marker', subject });
     const gen = outcome.gen!;
-    await this.cutover.also({ op: 'marker', subject, floor: gen });
     this.d.metrics?.revocation('subject');
     const acks = outcome.replicated && this.d.awaitMarker ? await this.d.awaitMarker(subject, gen) : { acknowledged: [], pending: [] };
     return { revoked: count, replicated: outcome.replicated, gen, at, ...acks };
@@ -371,13 +351,14 @@ export class TokenService {
         const listed = await this.listedRef(claims.jti);
         found = listed !== undefined && listed.subject === claims.sub;
         if (found) ref = listed!;
+        // a migration cutover's store looks a record it lacks up in the previous store (and copies it)
+        else if (hasFallback(this.d.store)) found = await this.d.store.exists(ref);
       }
       if (found) {
         this.d.metrics?.confirmation('found');
         this.d.mirror.add(ref);
         return ref;
       }
-      if (await this.cutover.confirm(ref)) return ref;
       this.d.metrics?.confirmation('missing');
       this.d.mirror.remove(ref);
       this.d.mirror.rememberMissing(claims.jti);
