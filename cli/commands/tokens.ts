@@ -3,7 +3,7 @@ import { withStore } from '../context.js';
 import { CliError, ioOf, printJson, relativeTime, table } from '../output.js';
 import { TOKEN_KINDS, isValidJti, parseRecordName, shardOf, type TokenKind } from '../../sidecar/store/token-record.js';
 import type { TokenStore } from '../../sidecar/store/token-store.js';
-import { recordView, type RecordViewContext } from '../../sidecar/http/requests.js';
+import { recordView, type RecordViewContext } from '../../sidecar/store/record-view.js';
 import type { TokensyncOptions } from '../../sidecar/config/options.js';
 
 interface Common {

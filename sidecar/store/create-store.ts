@@ -4,6 +4,7 @@ import type { Clock } from '../util/clock.js';
 import type { TokenStore } from './token-store.js';
 import type { BindingStatus } from './zookeeper/binding-patch.js';
 import { DirectoryStore } from './directory/directory-store.js';
+import { type DirectoryUsage, directoryUsage } from './directory/directory-usage.js';
 import { ConfigError } from '../errors/config-error.js';
 import { loadConfig } from '../config/load-config.js';
 
@@ -20,6 +21,15 @@ export interface CreateStoreOverrides {
 }
 
 let warnedUnpatched = false;
+
+/**
+ * What the configured DIRECTORY store's folder already holds, read without starting a store (a node about to make
+ * its own signing secret asks); `undefined` for ZOOKEEPER, whose members never make their own.
+ */
+export function storeUsage(options: TokensyncOptions): Promise<DirectoryUsage | undefined> {
+  if (options.store.type !== 'DIRECTORY') return Promise.resolve(undefined);
+  return directoryUsage(options.store.directoryPath, options.nodeId);
+}
 
 /**
  * Throws the one-line ConfigError a ZOOKEEPER store gives when its native binding is missing or not built (an
