@@ -1,19 +1,16 @@
-// Over 400 lines: issue, validate, consume, revoke and logout share the local check and the store confirmation,
-// and the validation hot path (a mirror hit) stays within this one class.
 import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/clock.js';
 import type { Mirror } from '../mirror/mirror.js';
 import { type TokenStore, type ListPage, type ListQuery, hasFallback } from '../store/token-store.js';
-import type { TokenKind, TokenRecord } from '../store/token-record.js';
+import { type TokenKind, type TokenRecord, isValidJti, isValidSubject, kindOfJti } from '../store/token-record.js';
 import type { RecordViewContext } from '../store/record-view.js';
-import { isValidJti, isValidSubject, kindOfJti, parseRecordName, shardOf } from '../store/token-record.js';
 import { loggedOut } from '../store/logout-marker.js';
 import { isConnected } from '../store/connection-state.js';
 import type { TokenCodec } from '../tokens/token-codec.js';
 import type { TokenPolicy } from '../tokens/token-policy.js';
 import { JtiPool } from '../tokens/jti-pool.js';
 import { VerifiedTokens } from './verified-tokens.js';
-import { ReconnectWait } from './reconnect-wait.js';
+import { RecordLookup } from './record-lookup.js';
 import { setCookieLine } from './set-cookie.js';
 import type { Refusal, RefusalReason, TokenClaims } from '../tokens/token-claims.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -21,7 +18,6 @@ import type { WritePath } from './write-path.js';
 import { BadRequestError } from '../errors/bad-request-error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import type { OutagePolicy } from '../config/options.js';
-import type { RecordRef } from '../store/token-record.js';
 
 /** A token whose record is gone (or never existed, or is filed under another subject). */
 function gone(claims: TokenClaims): Validation {
@@ -93,8 +89,8 @@ export interface TokenServiceDeps {
  * token costs no store read.
  */
 export class TokenService {
-  /** Store reads caught by a reconnect wait for it, briefly. */
-  private readonly reconnect: ReconnectWait;
+  /** What the store says about a record the mirror cannot answer for. */
+  private readonly records: RecordLookup;
 
   /** Tokens whose signature verified lately (the hot path's largest saving). */
   private readonly verified: VerifiedTokens;
@@ -103,7 +99,7 @@ export class TokenService {
 
   constructor(private readonly d: TokenServiceDeps) {
     this.verified = new VerifiedTokens(d.codec);
-    this.reconnect = new ReconnectWait(d.store);
+    this.records = new RecordLookup(d.store, d.mirror, d.metrics);
   }
 
   async issue(req: IssueRequest): Promise<IssuedToken> {
@@ -150,7 +146,7 @@ export class TokenService {
   validateNow(token: unknown, clientIp?: string): Validation | Promise<Validation> {
     const now = this.d.clock.now();
     const local = this.checkLocally(token, clientIp, now);
-    if (local.valid === undefined) return this.settle(local.claims).then((result) => this.validated(result, this.d.clock.now()));
+    if (local.valid === undefined) return this.askStore(local.claims).then((result) => this.validated(result, this.d.clock.now()));
     return this.validated(local, now);
   }
 
@@ -165,7 +161,7 @@ export class TokenService {
     const local = this.checkLocally(token, clientIp, now);
     if (local.valid === undefined) {
       const claims = local.claims;
-      return this.settle(claims).then((result) => (claims.knd === 'onetime' ? this.admitOnetime(result) : this.validated(result, this.d.clock.now())));
+      return this.askStore(claims).then((result) => (claims.knd === 'onetime' ? this.admitOnetime(result) : this.validated(result, this.d.clock.now())));
     }
     if (local.valid ? local.claims.knd === 'onetime' : this.refusedOnetime(local.reason, token)) return this.admitOnetime(local);
     return this.validated(local, now);
@@ -226,7 +222,7 @@ export class TokenService {
       this.d.metrics?.consumption('unavailable');
       throw new StoreUnavailableError('the store is unreachable: a one-time token cannot be consumed, since once-only cannot be promised without it');
     }
-    const ref = this.refFor(claims);
+    const ref = this.records.refFor(claims);
     let won: boolean;
     try {
       won = await this.d.store.consume(ref);
@@ -244,7 +240,7 @@ export class TokenService {
   async revoke(jti: string): Promise<{ revoked: boolean; replicated: boolean }> {
     if (!isValidJti(jti)) throw new BadRequestError(`"${String(jti).slice(0, 80)}" is not a token id (jti)`, 'request.jti');
     // during a migration cutover, a token only the previous store holds is revoked there
-    const ref = (await this.refByJti(jti)) ?? (hasFallback(this.d.store) ? await this.d.store.fallbackRef(jti) : undefined);
+    const ref = (await this.records.refByJti(jti)) ?? (hasFallback(this.d.store) ? await this.d.store.fallbackRef(jti) : undefined);
     if (ref === undefined) return { revoked: false, replicated: true };
     const outcome = await this.d.writes.apply({ op: 'delete', ref });
     if (outcome.changed) this.d.metrics?.revocation('token');
@@ -270,7 +266,7 @@ export class TokenService {
 
   async inspect(jti: string): Promise<TokenRecord | undefined> {
     if (!isValidJti(jti)) throw new BadRequestError(`"${String(jti).slice(0, 80)}" is not a token id (jti)`, 'request.jti');
-    const ref = await this.refByJti(jti);
+    const ref = await this.records.refByJti(jti);
     if (ref === undefined) return undefined;
     return this.d.store.read(ref);
   }
@@ -288,7 +284,7 @@ export class TokenService {
   /** Signature, policy, record and logout marker; no reissue, no counting. */
   private async check(token: unknown, clientIp: string | undefined): Promise<Validation> {
     const local = this.checkLocally(token, clientIp, this.d.clock.now());
-    return local.valid === undefined ? this.settle(local.claims) : local;
+    return local.valid === undefined ? this.askStore(local.claims) : local;
   }
 
   /**
@@ -314,9 +310,9 @@ export class TokenService {
     return this.markerCheck(claims, seen.gen ?? 0);
   }
 
-  /** The rest of {@link check} once the store has been asked about the record. */
-  private async settle(claims: TokenClaims): Promise<Validation> {
-    const ref = await this.confirm(claims);
+  /** The rest of {@link check} for a token the mirror does not know: the store is asked about its record. */
+  private async askStore(claims: TokenClaims): Promise<Validation> {
+    const ref = await this.records.confirm(claims);
     if (!ref) return gone(claims);
     return this.markerCheck(claims, ref.gen ?? 0);
   }
@@ -330,61 +326,6 @@ export class TokenService {
       return { valid: false, reason: 'revoked', message: 'the subject was logged out everywhere after this token was issued' };
     }
     return { valid: true, claims, expiresAt: claims.exp !== undefined ? claims.exp * 1000 : null };
-  }
-
-  /** The record a token names: its generation from `lgn`, else from the mirror (a token the application signed). */
-  private refFor(claims: TokenClaims): RecordRef {
-    const gen = claims.lgn ?? this.d.mirror.lookup(claims.jti).gen ?? 0;
-    return gen > 0 ? { jti: claims.jti, subject: claims.sub, gen } : { jti: claims.jti, subject: claims.sub };
-  }
-
-  /** A validly signed token the mirror does not know: ask the store once. Resolves with its record's ref when found. */
-  private async confirm(claims: TokenClaims): Promise<RecordRef | undefined> {
-    if (this.d.mirror.isKnownMissing(claims.jti)) return undefined;
-    if (!isValidJti(claims.jti) || !isValidSubject(claims.sub)) return undefined;
-    let ref = this.refFor(claims);
-    try {
-      // Without lgn the record's generation is known from its name only: find the name.
-      let found: boolean;
-      if (claims.lgn !== undefined) found = await this.reconnect.across(() => this.d.store.exists(ref));
-      else {
-        const listed = await this.listedRef(claims.jti);
-        found = listed !== undefined && listed.subject === claims.sub;
-        if (found) ref = listed!;
-        // a migration cutover's store looks a record it lacks up in the previous store (and copies it)
-        else if (hasFallback(this.d.store)) found = await this.d.store.exists(ref);
-      }
-      if (found) {
-        this.d.metrics?.confirmation('found');
-        this.d.mirror.add(ref);
-        return ref;
-      }
-      this.d.metrics?.confirmation('missing');
-      this.d.mirror.remove(ref);
-      this.d.mirror.rememberMissing(claims.jti);
-      return undefined;
-    } catch (err) {
-      this.d.metrics?.confirmation('error');
-      if (err instanceof StoreUnavailableError) return undefined; // cannot confirm: refuse rather than trust an unknown token
-      throw err;
-    }
-  }
-
-  /** The record a jti is filed under (subject, generation): from the mirror, else from its shard's listing (one read). */
-  private async refByJti(jti: string): Promise<RecordRef | undefined> {
-    const seen = this.d.mirror.lookup(jti);
-    if (seen.presence === 'present') return seen.gen ? { jti, subject: seen.subject!, gen: seen.gen } : { jti, subject: seen.subject! };
-    return this.listedRef(jti);
-  }
-
-  /** A jti's record as its shard's listing names it (one read, two when the first misses it). */
-  private async listedRef(jti: string): Promise<RecordRef | undefined> {
-    const shard = shardOf(jti, this.d.store.shards);
-    const find = (names: string[]) => names.map(parseRecordName).find((ref) => ref?.jti === jti);
-    const ref = find(await this.reconnect.across(() => this.d.store.listShard(shard)));
-    if (ref !== undefined) return ref;
-    // a token issued on another node a moment ago: a miss must hold every create acknowledged before it
-    return find(await this.reconnect.across(() => this.d.store.listShard(shard, { fresh: true })));
   }
 
   private async dropPendingOnetime(subject: string): Promise<void> {
