@@ -10,6 +10,7 @@ import { BadRequestError } from '../errors/bad-request-error.js';
 import { asObject, clientIpField, isoOrNull, parseIssue, parseKind, parseLimit, tokenField } from './requests.js';
 import { recordView } from '../store/record-view.js';
 import { clientAddress, findToken, headerSubject } from './forward-auth.js';
+import { readJsonBody } from './json-body.js';
 import { isValidSubject } from '../store/token-record.js';
 import { REFUSAL_REASONS, type RefusalReason, type TokenClaims } from '../tokens/token-claims.js';
 
@@ -65,8 +66,6 @@ const REFUSAL_HEADERS = new Map<RefusalReason, readonly string[]>(
 function refusalHeaders(reason: RefusalReason): readonly string[] {
   return REFUSAL_HEADERS.get(reason)!;
 }
-/** Strict: invalid UTF-8 is an error, not replacement characters. */
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Header block limit (Node's default is 16 KiB); larger gets 431 from Node itself. */
 export const MAX_HEADER_BYTES = 16 * 1024;
 
@@ -126,7 +125,7 @@ export class HttpServer {
     return [
       r('POST', '/v1/validate', 'validate', false, (req, res) => this.postValidate(req, res)),
       r('POST', '/v1/tokens/consume', 'consume', false, async (req, res) => {
-        const body = asObject(await this.readJson(req));
+        const body = asObject(await readJsonBody(req, this.o.maxBodyBytes));
         const result = await s.consume(tokenField(body), clientIpField(body));
         this.sendValidation(res, result);
       }),
@@ -200,7 +199,7 @@ export class HttpServer {
 
   /** `POST /v1/tokens`: issue a token for `{subject, ...}`, or mirror `{token}` the application signed itself. */
   private async postTokens(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = asObject(await this.readJson(req));
+    const body = asObject(await readJsonBody(req, this.o.maxBodyBytes));
     if (body.token !== undefined) {
       if (body.subject !== undefined) throw new BadRequestError('send either {token} to mirror a token, or {subject, ...} to issue one, not both');
       const { record, replicated, created } = await this.o.service.mirrorToken(tokenField(body));
@@ -229,7 +228,7 @@ export class HttpServer {
   }
 
   private async postValidate(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = asObject(await this.readJson(req));
+    const body = asObject(await readJsonBody(req, this.o.maxBodyBytes));
     const result = await this.o.service.validateNow(tokenField(body), clientIpField(body));
     this.sendValidation(res, result);
   }
@@ -374,51 +373,6 @@ export class HttpServer {
     // A flat list (the same header lines in the same order as an object), which writeHead takes without walking an object.
     res.writeHead(status, ['Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(text)), 'Cache-Control', 'no-store']);
     res.end(text);
-  }
-
-  /** Reads a JSON body up to the size limit: 413 past it, 400 for malformed JSON. */
-  private readJson(req: IncomingMessage): Promise<unknown> {
-    const limit = this.o.maxBodyBytes;
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      req.resume();
-      return Promise.reject(new BadRequestError(`request body larger than ${limit} bytes (sidecar.max.body)`, 'request.too_large', 413));
-    }
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let failed = false;
-      req.on('data', (chunk: Buffer) => {
-        if (failed) return;
-        size += chunk.length;
-        if (size > limit) {
-          failed = true;
-          reject(new BadRequestError(`request body larger than ${limit} bytes (sidecar.max.body)`, 'request.too_large', 413));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      req.on('error', (err) => {
-        failed = true;
-        reject(new BadRequestError(`could not read the request body: ${err.message}`));
-      });
-      req.on('end', () => {
-        if (failed) return;
-        let text: string;
-        try {
-          // Not toString('utf8'): it turns invalid bytes into U+FFFD, so two different subjects would become one.
-          text = UTF8.decode(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-        } catch {
-          return reject(new BadRequestError('the body is not valid UTF-8', 'request.malformed_json'));
-        }
-        if (text.trim() === '') return reject(new BadRequestError('the request needs a JSON body'));
-        try {
-          resolve(JSON.parse(text));
-        } catch {
-          reject(new BadRequestError('the body is not valid JSON', 'request.malformed_json'));
-        }
-      });
-    });
   }
 }
 
