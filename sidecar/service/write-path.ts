@@ -28,11 +28,10 @@ export interface WriteOutcome {
  * when the store is back: a write may not overtake one journaled before it
  * for the same record, or a revocation could be undone by a late create.
  *
- * Why per record and not the whole journal: under sustained issuing after an
- * outage, a journal that every new write had to queue behind grew as fast as
- * it was replayed and never drained (tokens issued meanwhile stayed invisible
- * to the other nodes). Writes to different records commute: jtis are never
- * reused, and markers only ever move forward.
+ * Per record, not behind the whole journal: under sustained issuing a journal
+ * every new write queues behind may never drain (docs/design-notes.md). Writes
+ * to different records commute: jtis are never reused, and markers only ever
+ * move forward.
  */
 export class WritePath {
   private replaying: Promise<void> | undefined;
@@ -146,9 +145,8 @@ export class WritePath {
    * done with one write. A record with several entries in the batch gets one write, the last (a create and
    * its revocation: the revocation; for a subject's logout markers, the latest), so two writes of one record
    * are never in flight together, for either store, and a busy node's journal (issues and revocations of
-   * the same tokens interleaved) still replays 64 entries at a time. One entry at a time, replay could not
-   * keep up with what a busy node had journaled during an outage (two durable writes and a round trip each).
-   * Entries after a failure in the batch are sent again later, which is harmless for deletes and markers.
+   * the same tokens interleaved) still replays 64 entries at a time: one at a time (two durable writes and a
+   * round trip each), replay falls behind what a busy node journals during an outage. Entries after a failure in the batch are sent again later, which is harmless for deletes and markers.
    *
    * Creates are not harmless to send twice: one applied, then revoked on another node, would come back. Where
    * the store has {@link ReplayReceipts}, a batch's creates therefore go in ONE transaction with a receipt

@@ -87,8 +87,7 @@ export class RecordReads {
 
   /**
    * A `sync` goes first (pipelined), as for {@link exists}: revoking a token issued on another node a moment
-   * ago looks its subject up here, and a follower that had not applied the create yet answered without it,
-   * so the revocation was a 404 that revoked nothing.
+   * ago looks its subject up here, and a follower that has not applied the create yet would answer without it.
    */
   async listShard(shard: number, options: { fresh?: boolean } = {}): Promise<string[]> {
     const { layout } = this.options;
