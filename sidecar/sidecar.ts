@@ -149,9 +149,17 @@ export async function createSidecar(options: TokensyncOptions, deps: SidecarDeps
       });
       if (!ipInRanges(host === 'localhost' ? '127.0.0.1' : host, ['127.0.0.0/8', '::1/128'])) {
         if (adminToken === undefined) {
-          logger.warn('the sidecar listens beyond loopback: anyone who can reach it can validate tokens; protect the admin endpoints with sidecar.admin.token.file', { host });
+          logger.warn(
+            'the sidecar listens beyond loopback: anyone who can reach it can validate tokens; ' +
+              'protect the admin endpoints with sidecar.admin.token.file',
+            { host },
+          );
         } else {
-          logger.info('the sidecar listens beyond loopback: anyone who can reach it can validate tokens; admin endpoints need the token in sidecar.admin.token.file', { host });
+          logger.info(
+            'the sidecar listens beyond loopback: anyone who can reach it can validate tokens; ' +
+              'admin endpoints need the token in sidecar.admin.token.file',
+            { host },
+          );
         }
       }
     }

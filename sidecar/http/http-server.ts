@@ -83,15 +83,22 @@ export class HttpServer {
 
   constructor(private readonly o: HttpServerOptions) {
     this.routes = this.buildRoutes();
-    this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 65_000 }, (req, res) => {
+    const limits = { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 65_000 };
+    this.server = createServer(limits, (req, res) => {
       void this.handle(req, res);
     });
     this.server.on('clientError', (err, socket) => {
       if (!socket.writable) return socket.destroy();
       const code = (err as NodeJS.ErrnoException).code;
       const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      const body = JSON.stringify({ error: status === 431 ? 'request.headers_too_large' : 'request.malformed', message: status === 431 ? 'request headers too large' : 'malformed HTTP request' });
-      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      const tooLarge = status === 431;
+      const body = JSON.stringify({
+        error: tooLarge ? 'request.headers_too_large' : 'request.malformed',
+        message: tooLarge ? 'request headers too large' : 'malformed HTTP request',
+      });
+      const head = `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}`;
+      const length = Buffer.byteLength(body);
+      socket.end(`${head}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n${body}`);
     });
   }
 
@@ -132,7 +139,9 @@ export class HttpServer {
       r('POST', '/v1/tokens', this.issueRoute.name, this.issueRoute.admin, this.issueRoute.handler),
       r('GET', '/v1/tokens', 'list', true, async (_req, res, url) => {
         const subject = url.searchParams.get('subject');
-        if (subject !== null && !isValidSubject(subject)) throw new BadRequestError('subject must be 1 to 128 bytes of text', 'request.subject');
+        if (subject !== null && !isValidSubject(subject)) {
+          throw new BadRequestError('subject must be 1 to 128 bytes of text', 'request.subject');
+        }
         const page = await s.list({
           subject: subject ?? undefined,
           kind: parseKind(url.searchParams.get('kind')),
@@ -163,7 +172,9 @@ export class HttpServer {
           notYetAcknowledgedBy: result.pending,
         });
       }),
-      r('GET', '/v1/cluster', 'cluster', true, async (_req, res, url) => this.json(res, 200, await this.o.cluster({ digest: url.searchParams.get('digest') === '1' }))),
+      r('GET', '/v1/cluster', 'cluster', true, async (_req, res, url) =>
+        this.json(res, 200, await this.o.cluster({ digest: url.searchParams.get('digest') === '1' })),
+      ),
       r('GET', '/healthz', 'healthz', false, (_req, res) => this.json(res, 200, this.o.health())),
       r('GET', '/readyz', 'readyz', false, (_req, res) => {
         const ready = this.o.ready();
@@ -201,7 +212,9 @@ export class HttpServer {
   private async postTokens(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = asObject(await readJsonBody(req, this.o.maxBodyBytes));
     if (body.token !== undefined) {
-      if (body.subject !== undefined) throw new BadRequestError('send either {token} to mirror a token, or {subject, ...} to issue one, not both');
+      if (body.subject !== undefined) {
+        throw new BadRequestError('send either {token} to mirror a token, or {subject, ...} to issue one, not both');
+      }
       const { record, replicated, created } = await this.o.service.mirrorToken(tokenField(body));
       return this.json(res, created ? 201 : 200, { ...recordView(record), replicated });
     }
@@ -224,7 +237,8 @@ export class HttpServer {
 
   private unauthorized(res: ServerResponse): void {
     res.setHeader('WWW-Authenticate', 'Bearer realm="tokensync-admin"');
-    this.json(res, 401, { error: 'admin.unauthorized', message: 'this endpoint needs Authorization: Bearer <sidecar.admin.token.file contents>' });
+    const message = 'this endpoint needs Authorization: Bearer <sidecar.admin.token.file contents>';
+    this.json(res, 401, { error: 'admin.unauthorized', message });
   }
 
   private async postValidate(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -262,7 +276,8 @@ export class HttpServer {
       if (allowed.length > 0) {
         // RFC 9110: a 405 lists the methods the resource does support
         res.setHeader('Allow', allowed.join(', '));
-        return this.json(res, 405, { error: 'request.method', message: `${req.method} is not allowed on ${url.pathname} (allowed: ${allowed.join(', ')})` });
+        const message = `${req.method} is not allowed on ${url.pathname} (allowed: ${allowed.join(', ')})`;
+        return this.json(res, 405, { error: 'request.method', message });
       }
       this.json(res, 404, { error: 'request.not_found', message: `no such endpoint: ${req.method} ${url.pathname}` });
     } catch (err) {
@@ -293,7 +308,9 @@ export class HttpServer {
     try {
       const { token, duplicate } = findToken(req.headers, this.o.cookieName, true);
       if (duplicate) result = { valid: false, reason: 'malformed', message: `more than one ${this.o.cookieName} cookie` };
-      else if (!token) result = { valid: false, reason: 'malformed', message: `no ${this.o.cookieName} cookie and no Authorization: Bearer token` };
+      else if (!token) {
+        result = { valid: false, reason: 'malformed', message: `no ${this.o.cookieName} cookie and no Authorization: Bearer token` };
+      }
       else {
         // The client address costs a few IP parses; only address binding looks at it.
         const ip = this.o.service.usesClientAddress ? clientAddress(req, this.o.trustedProxies) : undefined;
@@ -332,7 +349,8 @@ export class HttpServer {
     let headers = this.headersOf.get(claims);
     if (headers !== undefined) return headers;
     const subject = headerSubject(claims.sub);
-    headers = ['Cache-Control', 'no-store', 'X-Auth-Subject', subject.value, 'X-Auth-Token-Id', claims.jti, 'X-Auth-Token-Kind', claims.knd, 'Content-Length', '0'];
+    headers = ['Cache-Control', 'no-store', 'X-Auth-Subject', subject.value, 'X-Auth-Token-Id', claims.jti];
+    headers.push('X-Auth-Token-Kind', claims.knd, 'Content-Length', '0');
     if (subject.encoded) headers.push('X-Auth-Subject-Encoding', 'percent');
     // The one request a one-time token lets through: an nginx caching positive answers (docs/stack.md ignores
     // Cache-Control there, on purpose) must not replay it. X-Accel-Expires: 0 forbids storing it.
@@ -351,7 +369,8 @@ export class HttpServer {
       expiresAt: isoOrNull(result.expiresAt),
     };
     if (result.consumed !== undefined) body.consumed = result.consumed;
-    if (result.reissued) body.reissued = { token: result.reissued.token, setCookie: result.reissued.setCookie, expiresAt: isoOrNull(result.reissued.expiresAt) };
+    const reissued = result.reissued;
+    if (reissued) body.reissued = { token: reissued.token, setCookie: reissued.setCookie, expiresAt: isoOrNull(reissued.expiresAt) };
     this.json(res, 200, body);
   }
 

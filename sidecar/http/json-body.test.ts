@@ -31,7 +31,9 @@ function post(body: Buffer | string, headers: Record<string, string> = {}): Prom
     const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/', headers: { connection: 'close', ...headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown> }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown> }),
+      );
     });
     req.on('error', reject);
     req.end(body);

@@ -62,7 +62,9 @@ const MAX_ATTRIBUTES = 32;
 function attributesField(body: Json): TokenRecord['attributes'] {
   const attrs = body.attributes;
   if (attrs === undefined || attrs === null) return undefined;
-  if (typeof attrs !== 'object' || Array.isArray(attrs)) throw new BadRequestError('attributes must be an object of strings, numbers or booleans', 'request.attributes');
+  if (typeof attrs !== 'object' || Array.isArray(attrs)) {
+    throw new BadRequestError('attributes must be an object of strings, numbers or booleans', 'request.attributes');
+  }
   const entries = Object.entries(attrs as Json);
   if (entries.length > MAX_ATTRIBUTES) throw new BadRequestError(`at most ${MAX_ATTRIBUTES} attributes`, 'request.attributes');
   const out: NonNullable<TokenRecord['attributes']> = {};
@@ -71,8 +73,10 @@ function attributesField(body: Json): TokenRecord['attributes'] {
     // Assigning it would set the object's prototype: the attribute would vanish, and a reader merging attributes could be polluted.
     if (key === '__proto__') throw new BadRequestError('attribute name "__proto__" is not allowed', 'request.attributes');
     // JSON.parse reads 1e400 as Infinity, which the store's JSON would write as null: refuse rather than change it.
-    if (typeof value === 'string' ? value.length > 1024 : !((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean' || value === null)) {
-      throw new BadRequestError(`attribute "${key.slice(0, 64)}" must be a string (up to 1024 characters), finite number, boolean or null`, 'request.attributes');
+    const scalar = (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean' || value === null;
+    if (typeof value === 'string' ? value.length > 1024 : !scalar) {
+      const rule = 'must be a string (up to 1024 characters), finite number, boolean or null';
+      throw new BadRequestError(`attribute "${key.slice(0, 64)}" ${rule}`, 'request.attributes');
     }
     out[key] = value as string | number | boolean | null;
   }
@@ -81,7 +85,9 @@ function attributesField(body: Json): TokenRecord['attributes'] {
 
 export function parseIssue(body: Json): IssueRequest {
   const subject = body.subject;
-  if (typeof subject !== 'string' || subject.trim() === '') throw new BadRequestError('subject must be a non-empty string', 'request.subject');
+  if (typeof subject !== 'string' || subject.trim() === '') {
+    throw new BadRequestError('subject must be a non-empty string', 'request.subject');
+  }
   const kind = body.kind ?? 'session';
   if (typeof kind !== 'string' || !TOKEN_KINDS.includes(kind as TokenKind)) {
     throw new BadRequestError(`kind must be one of ${TOKEN_KINDS.join(', ')}`, 'request.kind');

@@ -32,7 +32,8 @@ export async function planSecret(options: TokensyncOptions): Promise<SecretPlan>
   }
   if (options.store.type === 'ZOOKEEPER') {
     throw new SecretError(
-      `${path}: no secret file, and this node joins a ZOOKEEPER store whose members must all sign with one secret: ${copyIt} (or set ${SECRET_KEY})`,
+      `${path}: no secret file, and this node joins a ZOOKEEPER store whose members must all sign with one secret: ` +
+        `${copyIt} (or set ${SECRET_KEY})`,
       'secret.missing',
     );
   }

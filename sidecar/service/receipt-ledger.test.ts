@@ -8,7 +8,15 @@ import { type CreateEntry, ReceiptLedger } from './receipt-ledger.js';
 /** The replay's receipt bookkeeping on its own, for a store without receipts (DIRECTORY): what it must conclude. */
 
 function create(seq: number, receipt?: string): CreateEntry {
-  const record: TokenRecord = { jti: newJti('session'), subject: 'alice', kind: 'session', issuedAt: 0, expiresAt: null, node: 'n', gen: 0 };
+  const record: TokenRecord = {
+    jti: newJti('session'),
+    subject: 'alice',
+    kind: 'session',
+    issuedAt: 0,
+    expiresAt: null,
+    node: 'n',
+    gen: 0,
+  };
   return { op: 'create', record, seq, at: 0, ...(receipt ? { receipt } : {}) };
 }
 const del = (seq: number): JournalEntry => ({ op: 'delete', ref: { jti: newJti('session'), subject: 'alice' }, seq, at: 0 });

@@ -103,9 +103,14 @@ export class ReceiptLedger {
       creates++;
       if (applied) this.applied.add(entry.seq);
     }
-    this.log.info(applied ? 'a replay transaction whose answer was lost had been applied' : 'a replay transaction whose answer was lost was not applied; sending it again', {
-      creates,
-    });
+    this.log.info(
+      applied
+        ? 'a replay transaction whose answer was lost had been applied'
+        : 'a replay transaction whose answer was lost was not applied; sending it again',
+      {
+        creates,
+      },
+    );
     this.staleReceipts.push(receipt);
     this.unsettled = undefined;
     return true;
@@ -125,7 +130,10 @@ export class ReceiptLedger {
       this.receiptOutcome.set(receipt, applied);
       if (applied === 'unknown') continue;
       const creates = batch.filter((e) => e.op === 'create' && e.receipt === receipt).length;
-      this.log.info(applied ? 'issues whose answer was lost had been applied' : 'issues whose answer was lost were not applied; sending them again', { creates });
+      this.log.info(
+        applied ? 'issues whose answer was lost had been applied' : 'issues whose answer was lost were not applied; sending them again',
+        { creates },
+      );
     }
     return true;
   }

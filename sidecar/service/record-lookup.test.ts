@@ -26,7 +26,8 @@ async function setup(withPrevious = false) {
   const root = await mkdtemp(join(tmpdir(), 'ts-lookup-'));
   roots.push(root);
   const logger = silentLogger();
-  const open = (name: string) => new DirectoryStore({ root: join(root, name), shards: 4, rescanIntervalMs: 60_000, logger, nodeId: 'n', clock: systemClock });
+  const open = (name: string) =>
+    new DirectoryStore({ root: join(root, name), shards: 4, rescanIntervalMs: 60_000, logger, nodeId: 'n', clock: systemClock });
   const ours = open('ours');
   const previous = open('previous');
   const store: TokenStore = withPrevious ? new CutoverStore(ours, previous, logger) : ours;
@@ -40,7 +41,14 @@ function record(gen = 0): TokenRecord {
   const now = Date.now();
   return { jti: newJti('session'), subject: 'alice', kind: 'session', issuedAt: now, expiresAt: now + 600_000, node: 'n', gen };
 }
-const claimsOf = (r: TokenRecord, lgn?: number): TokenClaims => ({ sub: r.subject, jti: r.jti, knd: r.kind, iat: 0, ath: 0, ...(lgn !== undefined ? { lgn } : {}) });
+const claimsOf = (r: TokenRecord, lgn?: number): TokenClaims => ({
+  sub: r.subject,
+  jti: r.jti,
+  knd: r.kind,
+  iat: 0,
+  ath: 0,
+  ...(lgn !== undefined ? { lgn } : {}),
+});
 
 test('a record the mirror does not know is confirmed from the store and added to the mirror, by lgn or by its listed name', async () => {
   const { ours, mirror, lookup } = await setup();

@@ -19,6 +19,18 @@ import { BadRequestError } from '../errors/bad-request-error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import type { OutagePolicy } from '../config/options.js';
 
+const SUBJECT_RULE = 'subject must be 1 to 128 bytes of text without control characters';
+
+/** What a logout did: tokens the mirror held for the subject, the generation written, which members acknowledged it. */
+export interface LogoutOutcome {
+  revoked: number;
+  replicated: boolean;
+  gen: number;
+  at: number;
+  acknowledged: string[];
+  pending: string[];
+}
+
 /** A token whose record is gone (or never existed, or is filed under another subject). */
 function gone(claims: TokenClaims): Validation {
   return claims.knd === 'onetime'
@@ -103,8 +115,10 @@ export class TokenService {
   }
 
   async issue(req: IssueRequest): Promise<IssuedToken> {
-    if (!isValidSubject(req.subject)) throw new BadRequestError('subject must be 1 to 128 bytes of text without control characters', 'request.subject');
-    if (req.kind === 'api' && req.ttlMs !== undefined) throw new BadRequestError('api tokens never expire: ttl is not allowed with kind "api"', 'request.ttl');
+    if (!isValidSubject(req.subject)) throw new BadRequestError(SUBJECT_RULE, 'request.subject');
+    if (req.kind === 'api' && req.ttlMs !== undefined) {
+      throw new BadRequestError('api tokens never expire: ttl is not allowed with kind "api"', 'request.ttl');
+    }
     const jti = this.jtis.next(req.kind);
     const { claims, recordExpiresAt } = this.d.policy.issue(req.kind, req.subject, jti, { ttlMs: req.ttlMs, clientIp: req.clientIp });
     claims.lgn = this.d.mirror.gen(req.subject); // logouts this node knows of; a later one refuses the token
@@ -114,7 +128,8 @@ export class TokenService {
     this.d.metrics?.issue(req.kind);
     const token = this.d.codec.sign(claims);
     const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
-    return { token, jti, kind: req.kind, subject: req.subject, expiresAt, setCookie: this.cookie(token, expiresAt), replicated: outcome.replicated };
+    const setCookie = this.cookie(token, expiresAt);
+    return { token, jti, kind: req.kind, subject: req.subject, expiresAt, setCookie, replicated: outcome.replicated };
   }
 
   /** Mirrors a token the application signed itself with the shared secret. */
@@ -123,7 +138,7 @@ export class TokenService {
     if (!decoded.ok) throw new BadRequestError(`token refused (${decoded.reason}): ${decoded.message}`, `token.${decoded.reason}`);
     const claims = decoded.claims;
     if (!isValidJti(claims.jti)) throw new BadRequestError('jti must be 8 to 64 characters of [A-Za-z0-9_.-]', 'request.jti');
-    if (!isValidSubject(claims.sub)) throw new BadRequestError('sub must be 1 to 128 bytes of text without control characters', 'request.subject');
+    if (!isValidSubject(claims.sub)) throw new BadRequestError(`sub ${SUBJECT_RULE.slice('subject '.length)}`, 'request.subject');
     const refusal = this.d.policy.check(claims, claims.cip);
     if (refusal) throw new BadRequestError(`token refused (${refusal.reason}): ${refusal.message}`, `token.${refusal.reason}`);
     const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
@@ -161,7 +176,9 @@ export class TokenService {
     const local = this.checkLocally(token, clientIp, now);
     if (local.valid === undefined) {
       const claims = local.claims;
-      return this.askStore(claims).then((result) => (claims.knd === 'onetime' ? this.admitOnetime(result) : this.validated(result, this.d.clock.now())));
+      return this.askStore(claims).then((result) =>
+        claims.knd === 'onetime' ? this.admitOnetime(result) : this.validated(result, this.d.clock.now()),
+      );
     }
     if (local.valid ? local.claims.knd === 'onetime' : this.refusedOnetime(local.reason, token)) return this.admitOnetime(local);
     return this.validated(local, now);
@@ -212,7 +229,9 @@ export class TokenService {
       this.d.metrics?.consumption('lost');
       return result;
     }
-    if (result.claims.knd !== 'onetime') throw new BadRequestError(`only one-time tokens can be consumed; this is a ${result.claims.knd} token`, 'request.kind');
+    if (result.claims.knd !== 'onetime') {
+      throw new BadRequestError(`only one-time tokens can be consumed; this is a ${result.claims.knd} token`, 'request.kind');
+    }
     return this.spend(result.claims);
   }
 
@@ -220,7 +239,9 @@ export class TokenService {
   private async spend(claims: TokenClaims): Promise<Validation> {
     if (!isConnected(this.d.store.state)) {
       this.d.metrics?.consumption('unavailable');
-      throw new StoreUnavailableError('the store is unreachable: a one-time token cannot be consumed, since once-only cannot be promised without it');
+      throw new StoreUnavailableError(
+        'the store is unreachable: a one-time token cannot be consumed, since once-only cannot be promised without it',
+      );
     }
     const ref = this.records.refFor(claims);
     let won: boolean;
@@ -252,8 +273,8 @@ export class TokenService {
    * every token carrying a lower generation (every one any node answered before this call) is refused. Its
    * records are deleted lazily by the reaper. Returns how many live tokens the mirror held for it.
    */
-  async logout(subject: string): Promise<{ revoked: number; replicated: boolean; gen: number; at: number; acknowledged: string[]; pending: string[] }> {
-    if (!isValidSubject(subject)) throw new BadRequestError('subject must be 1 to 128 bytes of text without control characters', 'request.subject');
+  async logout(subject: string): Promise<LogoutOutcome> {
+    if (!isValidSubject(subject)) throw new BadRequestError(SUBJECT_RULE, 'request.subject');
     const at = this.d.clock.now(); // informational only
     let count = 0;
     for (const ref of this.d.mirror.entries()) if (ref.subject === subject) count++;

@@ -146,7 +146,8 @@ export class WritePath {
    * its revocation: the revocation; for a subject's logout markers, the latest), so two writes of one record
    * are never in flight together, for either store, and a busy node's journal (issues and revocations of
    * the same tokens interleaved) still replays 64 entries at a time: one at a time (two durable writes and a
-   * round trip each), replay falls behind what a busy node journals during an outage. Entries after a failure in the batch are sent again later, which is harmless for deletes and markers.
+   * round trip each), replay falls behind what a busy node journals during an outage. Entries after a failure
+   * in the batch are sent again later, which is harmless for deletes and markers.
    *
    * Creates are not harmless to send twice: one applied, then revoked on another node, would come back. Where
    * the store has {@link ReplayReceipts}, a batch's creates therefore go in ONE transaction with a receipt
@@ -259,7 +260,8 @@ export class WritePath {
     this.log.warn(
       known
         ? 'not replaying a journaled issue that was applied before its answer was lost and is no longer in the store: it was revoked since'
-        : 'not replaying a journaled issue sent before a crash and no longer in the store: it may have been revoked since; the token is refused',
+        : 'not replaying a journaled issue sent before a crash and no longer in the store: it may have been revoked since; ' +
+          'the token is refused',
       { jti: entry.record.jti, seq: entry.seq },
     );
     this.mirror.removePending(ref);

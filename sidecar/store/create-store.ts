@@ -48,7 +48,12 @@ export async function assertStoreLoadable(options: TokensyncOptions): Promise<Bi
  * The store `cluster.store.type` names. The ZooKeeper client (a native
  * module) is loaded only when it is chosen.
  */
-export async function createStore(options: TokensyncOptions, logger: Logger, clock?: Clock, overrides: CreateStoreOverrides = {}): Promise<TokenStore> {
+export async function createStore(
+  options: TokensyncOptions,
+  logger: Logger,
+  clock?: Clock,
+  overrides: CreateStoreOverrides = {},
+): Promise<TokenStore> {
   if (options.store.type === 'DIRECTORY') {
     return new DirectoryStore({
       root: options.store.directoryPath,
@@ -62,7 +67,8 @@ export async function createStore(options: TokensyncOptions, logger: Logger, clo
   }
   const zk = options.store.zookeeper;
   if (!zk.connect) {
-    throw new ConfigError('config.missing', 'is required when cluster.store.type is ZOOKEEPER (e.g. zk1:2181,zk2:2181,zk3:2181/tokensync)', {
+    const example = 'zk1:2181,zk2:2181,zk3:2181/tokensync';
+    throw new ConfigError('config.missing', `is required when cluster.store.type is ZOOKEEPER (e.g. ${example})`, {
       key: 'cluster.store.zookeeper.connect',
     });
   }
@@ -110,7 +116,8 @@ export async function createFallbackStore(
     throw new ConfigError(err.code, `names a properties file that does not load: ${err.message}`, { key, value: path, cause: err });
   }
   if (storeIdentity(previous) === storeIdentity(options)) {
-    throw new ConfigError('config.invalid', 'names this node\'s own store; it must name the previous store of the migration', { key, value: path });
+    const message = "names this node's own store; it must name the previous store of the migration";
+    throw new ConfigError('config.invalid', message, { key, value: path });
   }
   return createStore(previous, logger, clock, overrides);
 }

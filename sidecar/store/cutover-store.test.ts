@@ -23,7 +23,8 @@ async function stores(options: { watch?: boolean } = {}) {
   const root = await mkdtemp(join(tmpdir(), 'ts-cutover-'));
   roots.push(root);
   const logger = silentLogger();
-  const open = (name: string) => new DirectoryStore({ root: join(root, name), shards: 4, rescanIntervalMs: 60_000, logger, nodeId: 'n', clock: systemClock });
+  const open = (name: string) =>
+    new DirectoryStore({ root: join(root, name), shards: 4, rescanIntervalMs: 60_000, logger, nodeId: 'n', clock: systemClock });
   const ours = open('ours');
   const previous = open('previous');
   const cutover = new CutoverStore(ours, previous, logger);
@@ -102,7 +103,7 @@ test('a previous store that fails costs a logged, counted failure, never an erro
   assert.deepEqual(cutover.stats, { confirmed: 0, copied: 0, writes: 1, failedWrites: 1 });
 });
 
-test('events are our store\'s, passed on only to who listens here; close stops passing them on', async () => {
+test("events are our store's, passed on only to who listens here; close stops passing them on", async () => {
   const { ours, cutover } = await stores({ watch: true });
   const seen: number[] = [];
   cutover.on('shard', (shard) => seen.push(shard));

@@ -93,7 +93,9 @@ export class CreateBatcher {
   private answered: string[] = [];
 
   constructor(private readonly options: CreateBatcherOptions) {
-    if (!Number.isInteger(options.maxOps) || options.maxOps < 1) throw new RangeError(`maxOps ${options.maxOps} must be a whole number >= 1`);
+    if (!Number.isInteger(options.maxOps) || options.maxOps < 1) {
+      throw new RangeError(`maxOps ${options.maxOps} must be a whole number >= 1`);
+    }
     if (!Number.isInteger(options.maxInFlight) || options.maxInFlight < 1) {
       throw new RangeError(`maxInFlight ${options.maxInFlight} must be a whole number >= 1`);
     }

@@ -64,7 +64,10 @@ test('every marker read at once, then appearing, raised and deleted markers repo
 
   await watcher.readAll();
   assert.equal(full.length, 1);
-  assert.deepEqual([...full[0]!].map(([subject, m]) => [subject, m.gen]), [['alice', 2]]);
+  assert.deepEqual(
+    [...full[0]!].map(([subject, m]) => [subject, m.gen]),
+    [['alice', 2]],
+  );
   assert.equal(watcher.count, 1, 'the name that is no subject is skipped');
 
   await raw.create(path('bob'), markerData('bob', 1, 0));
@@ -73,7 +76,11 @@ test('every marker read at once, then appearing, raised and deleted markers repo
   await waitFor(() => changes.length === 2, 'alice raised');
   await raw.delete(path('bob'), -1);
   await waitFor(() => changes.length === 3, 'bob deleted');
-  assert.deepEqual(changes, [['bob', 1], ['alice', 3], ['bob', null]]);
+  assert.deepEqual(changes, [
+    ['bob', 1],
+    ['alice', 3],
+    ['bob', null],
+  ]);
   assert.equal(watcher.count, 1);
   assert.deepEqual(failures, []);
 

@@ -7,11 +7,7 @@ import type { TreeWatcherHost } from './tree-watcher.js';
 import type { ZkClient } from './zk-client.js';
 import { ZkCode, ZkError, isZkError } from './zk-error.js';
 
-type MarkerRead =
-  | { status: 'value'; value: LogoutMarker }
-  | { status: 'missing' }
-  | { status: 'stale' }
-  | { status: 'invalid' };
+type MarkerRead = { status: 'value'; value: LogoutMarker } | { status: 'missing' } | { status: 'stale' } | { status: 'invalid' };
 
 /**
  * Follows the logout markers for a {@link TreeWatcher}: a child watch on `/subjects` (a marker appeared or went) and

@@ -124,7 +124,8 @@ export class RecordReads {
         return names;
       };
       for (let shard = first; shard < shards; shard++) {
-        for (let ahead = shard; ahead < Math.min(shards, shard + LIST_PREFETCH); ahead++) void listing(ahead); // prefetch; listing() catches its own errors
+        // prefetch; listing() catches its own errors
+        for (let ahead = shard; ahead < Math.min(shards, shard + LIST_PREFETCH); ahead++) void listing(ahead);
         const names = (await listing(shard)).sort();
         listings.delete(shard);
         const candidates: Array<{ name: string; path: string }> = [];

@@ -19,11 +19,15 @@ export function loadBinding(): ZooKeeperBindingClass {
     } catch (error) {
       // e.g. built for another Node version: one line naming the fix, as for a binding that was never built
       const reason = (error as Error).message.split('\n')[0];
-      throw new ConfigError('config.invalid', `the native 'zookeeper' binding does not load (${reason}); fix: npm rebuild zookeeper && ${bindingFixCommand()}`, {
-        key: 'cluster.store.type',
-        value: 'ZOOKEEPER',
-        cause: error,
-      });
+      throw new ConfigError(
+        'config.invalid',
+        `the native 'zookeeper' binding does not load (${reason}); fix: npm rebuild zookeeper && ${bindingFixCommand()}`,
+        {
+          key: 'cluster.store.type',
+          value: 'ZOOKEEPER',
+          cause: error,
+        },
+      );
     }
   }
   return bindingClass;
