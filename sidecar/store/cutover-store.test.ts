@@ -85,7 +85,12 @@ test('writes reach both stores (one-time records only ours); a delete finds a re
   assert.equal(await cutover.delete(refOf(session)), true);
   assert.equal(await ours.exists(refOf(session)), false);
   assert.equal(await previous.exists(refOf(session)), false);
-  assert.deepEqual(cutover.stats, { confirmed: 0, copied: 0, writes: 6, failedWrites: 0 });
+  assert.equal(await cutover.delete(refOf(onetime)), true, 'ours held it: the previous store is not asked');
+  const theirOnetime = record('onetime', 'carol');
+  await previous.create(theirOnetime);
+  assert.equal(await cutover.delete(refOf(theirOnetime)), true, 'only the previous store held it');
+  assert.equal(await previous.exists(refOf(theirOnetime)), false);
+  assert.deepEqual(cutover.stats, { confirmed: 0, copied: 0, writes: 7, failedWrites: 0 });
 });
 
 test('a previous store that fails costs a logged, counted failure, never an error', async () => {

@@ -3,7 +3,7 @@ import type { Logger } from '../util/logger.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import type { ConnectionState } from './connection-state.js';
 import type { LogoutMarker } from './logout-marker.js';
-import { type RecordRef, type TokenRecord, parseRecordName, shardOf } from './token-record.js';
+import { type RecordRef, type TokenRecord, kindOfJti, parseRecordName, shardOf } from './token-record.js';
 import {
   type LayoutProbe,
   type ListPage,
@@ -108,6 +108,8 @@ export class CutoverStore extends EventEmitter<StoreEvents> implements TokenStor
   /** `true` when either store held the record. */
   async delete(ref: RecordRef): Promise<boolean> {
     const deleted = await this.primary.delete(ref);
+    // a one-time record is in one store only, the one it was issued in
+    if (deleted && kindOfJti(ref.jti) === 'onetime') return true;
     let there = false;
     await this.also('delete', async () => void (there = await this.fallback.delete(ref)));
     return deleted || there;
@@ -229,7 +231,8 @@ export class CutoverStore extends EventEmitter<StoreEvents> implements TokenStor
       newName: () => receipts.newName(),
       createWithReceipt: async (records, receipt, stale) => {
         const created = await receipts.createWithReceipt(records, receipt, stale);
-        for (const record of records) if (record.kind !== 'onetime') await this.also('create', () => this.fallback.create(record));
+        const copies = records.filter((record) => record.kind !== 'onetime');
+        await Promise.all(copies.map((record) => this.also('create', () => this.fallback.create(record))));
         return created;
       },
       settle: (receipt) => receipts.settle(receipt),
