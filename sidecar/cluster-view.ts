@@ -3,7 +3,7 @@ import type { MemberInfo, StoreDescription, TokenStore } from './store/token-sto
 import type { Mirror, MirrorStats } from './mirror/mirror.js';
 import type { Journal } from './store/journal.js';
 import type { Reaper, SweepStats } from './store/reaper.js';
-import type { FallbackStats } from './service/token-service.js';
+import type { CutoverStore, FallbackStats } from './store/cutover-store.js';
 import { probeServers, type ServerStatus } from './store/zookeeper/zookeeper-servers.js';
 import type { TokensyncOptions } from './config/options.js';
 import { VERSION } from './version.js';
@@ -41,8 +41,8 @@ export interface ClusterView {
 export interface ClusterParts {
   nodeId: string;
   store: TokenStore;
-  fallback: TokenStore | undefined;
-  fallbackStats: FallbackStats;
+  /** During a migration cutover: our store backed by the previous one. */
+  cutover: CutoverStore | undefined;
   mirror: Mirror;
   journal: Journal;
   reaper: Reaper;
@@ -80,7 +80,7 @@ export async function clusterView(p: ClusterParts, options: { digest?: boolean; 
     store: { ...p.store.describe(), state: p.store.state },
     outagePolicy: p.outagePolicy,
     ...(servers && { servers: await servers }),
-    ...(p.fallback ? { fallback: { ...p.fallback.describe(), state: p.fallback.state, ...p.fallbackStats } } : {}),
+    ...(p.cutover ? { fallback: { ...p.cutover.fallback.describe(), state: p.cutover.fallback.state, ...p.cutover.stats } } : {}),
     mirror: { ...p.mirror.stats(), ...(options.digest ? { digest: p.mirror.digest() } : {}) },
     journalPending: p.journal.size,
     reaper: p.reaper.last ?? null,

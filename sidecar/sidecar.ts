@@ -7,6 +7,7 @@ import { Mirror } from './mirror/mirror.js';
 import { assertStoreLoadable, createFallbackStore, createStore } from './store/create-store.js';
 import { type MemberInfo, type TokenStore, hasCreateBatches } from './store/token-store.js';
 import { Journal } from './store/journal.js';
+import { CutoverStore } from './store/cutover-store.js';
 import { Reaper } from './store/reaper.js';
 import { TokenCodec } from './tokens/token-codec.js';
 import { TokenPolicy } from './tokens/token-policy.js';
@@ -15,7 +16,6 @@ import { createSecretFile, planSecret } from './preflight/secret-plan.js';
 import { loadAdminToken } from './preflight/admin-token.js';
 import { listenError } from './preflight/listen-check.js';
 import { Membership } from './membership/membership.js';
-import { StoreUnavailableError } from './errors/store-unavailable-error.js';
 import { Metrics } from './metrics/metrics.js';
 import { WritePath } from './service/write-path.js';
 import { TokenService } from './service/token-service.js';
@@ -41,8 +41,8 @@ export interface SidecarParts {
   logger: Logger;
   clock: Clock;
   store: TokenStore;
-  /** The previous store during a migration cutover (`cluster.store.fallback.config`); no watches. */
-  fallback: TokenStore | undefined;
+  /** During a migration cutover: our store backed by the previous one; the service and the write path use it. */
+  cutover: CutoverStore | undefined;
   mirror: Mirror;
   journal: Journal;
   writes: WritePath;
@@ -72,18 +72,21 @@ export async function createSidecar(options: TokensyncOptions, deps: SidecarDeps
   const journal = new Journal(options.store.journalDir, logger);
   await journal.open();
   const store = await createStore(options, logger, clock, { receiptPrefix: journal.id });
-  let fallback: TokenStore | undefined;
+  let cutover: CutoverStore | undefined;
   try {
-    fallback = await createFallbackStore(options, logger, clock);
+    const fallback = await createFallbackStore(options, logger, clock);
+    if (fallback) cutover = new CutoverStore(store, fallback, logger);
   } catch (err) {
     await store.close().catch(() => undefined);
     await journal.close().catch(() => undefined);
     throw err;
   }
+  // what the service writes to and asks: our store, or during a cutover our store backed by the previous one
+  const served = cutover ?? store;
   const mirror = new Mirror(() => store.shards, { clock, expirySkewMs: options.token.clockSkewMs });
   mirror.attach(store);
   store.on('error', (err) => logger.warn('store notification error', { error: err.message }));
-  const writes = new WritePath(store, mirror, journal, clock, logger);
+  const writes = new WritePath(served, mirror, journal, clock, logger);
   const policy = new TokenPolicy(options.token, clock);
   const metrics = new Metrics({
     mirrorSize: () => mirror.size,
@@ -98,7 +101,7 @@ export async function createSidecar(options: TokensyncOptions, deps: SidecarDeps
     nodeId: options.nodeId,
     cookieName: options.token.cookie,
     outagePolicy: options.store.outagePolicy,
-    store,
+    store: served,
     mirror,
     codec,
     policy,
@@ -113,7 +116,6 @@ export async function createSidecar(options: TokensyncOptions, deps: SidecarDeps
       metrics.logoutPropagated(clock.now() - started, acks.pending.length);
       return acks;
     },
-    ...(fallback && { fallback: () => fallback }),
   });
   const reaper = new Reaper(
     store,
@@ -122,7 +124,17 @@ export async function createSidecar(options: TokensyncOptions, deps: SidecarDeps
     clock,
     logger,
   );
-  const view = { nodeId: options.nodeId, store, fallback, fallbackStats: service.fallbackStats, mirror, journal, reaper, report: () => membership.report(), outagePolicy: options.store.outagePolicy, probeServers: serverProbe(options, store) };
+  const view = {
+    nodeId: options.nodeId,
+    store,
+    cutover,
+    mirror,
+    journal,
+    reaper,
+    report: () => membership.report(),
+    outagePolicy: options.store.outagePolicy,
+    probeServers: serverProbe(options, store),
+  };
   let closed = false;
   const http = new HttpServer({
     service,
@@ -137,20 +149,14 @@ export async function createSidecar(options: TokensyncOptions, deps: SidecarDeps
     cluster: (o) => clusterView(view, o),
   });
   const sidecar = new Sidecar(
-    { options, logger, clock, store, fallback, mirror, journal, writes, codec, service, metrics, http, reaper, membership, secrets },
+    { options, logger, clock, store, cutover, mirror, journal, writes, codec, service, metrics, http, reaper, membership, secrets },
     () => (closed = true),
   );
 
   try {
     // Journaled writes from before a restart go back into the mirror before anything is served.
     writes.restore();
-    if (fallback) {
-      await fallback.start({ watch: false }).catch((err: unknown) => {
-        throw new StoreUnavailableError(`fallback store (cluster.store.fallback.config): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-      });
-      logger.info('cutover: tokens unknown to our store are looked up in the fallback store, and our writes go there too', { fallback: fallback.describe() });
-    }
-    await store.start({ watch: true });
+    await served.start({ watch: true });
     writes.kick();
     const { host, port } = options.sidecar.listen;
     if (deps.listen ?? true) {
@@ -159,9 +165,17 @@ export async function createSidecar(options: TokensyncOptions, deps: SidecarDeps
       });
       if (!ipInRanges(host === 'localhost' ? '127.0.0.1' : host, ['127.0.0.0/8', '::1/128'])) {
         if (adminToken === undefined) {
-          logger.warn('the sidecar listens beyond loopback: anyone who can reach it can validate tokens; protect the admin endpoints with sidecar.admin.token.file', { host });
+          logger.warn(
+            'the sidecar listens beyond loopback: anyone who can reach it can validate tokens; ' +
+              'protect the admin endpoints with sidecar.admin.token.file',
+            { host },
+          );
         } else {
-          logger.info('the sidecar listens beyond loopback: anyone who can reach it can validate tokens; admin endpoints need the token in sidecar.admin.token.file', { host });
+          logger.info(
+            'the sidecar listens beyond loopback: anyone who can reach it can validate tokens; ' +
+              'admin endpoints need the token in sidecar.admin.token.file',
+            { host },
+          );
         }
       }
     }
@@ -199,7 +213,7 @@ export class Sidecar {
   readonly reaper: Reaper;
   readonly membership: Membership;
   address: AddressInfo | undefined;
-  private readonly fallback: TokenStore | undefined;
+  private readonly cutover: CutoverStore | undefined;
   private readonly secrets: SecretReloader;
   private closed = false;
 
@@ -213,7 +227,7 @@ export class Sidecar {
       logger: this.logger,
       clock: this.clock,
       store: this.store,
-      fallback: this.fallback,
+      cutover: this.cutover,
       mirror: this.mirror,
       journal: this.journal,
       writes: this.writes,
@@ -249,8 +263,7 @@ export class Sidecar {
       {
         nodeId: this.options.nodeId,
         store: this.store,
-        fallback: this.fallback,
-        fallbackStats: this.service.fallbackStats,
+        cutover: this.cutover,
         mirror: this.mirror,
         journal: this.journal,
         reaper: this.reaper,
@@ -283,8 +296,7 @@ export class Sidecar {
     await this.reaper.close();
     this.writes.close();
     this.mirror.detach();
-    await this.store.close().catch((err) => this.logger.warn('store close failed', { error: String(err) }));
-    await this.fallback?.close().catch((err) => this.logger.warn('fallback store close failed', { error: String(err) }));
+    await (this.cutover ?? this.store).close().catch((err) => this.logger.warn('store close failed', { error: String(err) }));
     await this.journal.close().catch(() => undefined);
     this.logger.info('tokensync stopped');
   }

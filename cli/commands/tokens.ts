@@ -3,7 +3,7 @@ import { withStore } from '../context.js';
 import { CliError, ioOf, printJson, relativeTime, table } from '../output.js';
 import { TOKEN_KINDS, isValidJti, parseRecordName, shardOf, type TokenKind } from '../../sidecar/store/token-record.js';
 import type { TokenStore } from '../../sidecar/store/token-store.js';
-import { recordView, type RecordViewContext } from '../../sidecar/http/requests.js';
+import { recordView, type RecordViewContext } from '../../sidecar/store/record-view.js';
 import type { TokensyncOptions } from '../../sidecar/config/options.js';
 
 interface Common {
@@ -45,6 +45,15 @@ function tokenExpiry(view: Record<string, unknown>, now: number): string {
   return relativeTime(at, now) + (view.sliding === true ? ', sliding' : '');
 }
 
+/** The token's own expiry as `tokens inspect` shows it: the time, how far off, and whether a session slides. */
+function expiryDetail(view: Record<string, unknown>, at: (iso: unknown, ms: number | null) => string): string {
+  if (!('tokenExpiresAt' in view)) return 'unknown (record written by an older tokensync)';
+  const expiry = view.tokenExpiresAt === null ? 'never' : at(view.tokenExpiresAt, Date.parse(String(view.tokenExpiresAt)));
+  return expiry + (view.sliding ? " (sliding: reissued while in use, up to the record's end)" : '');
+}
+
+type ListOptions = Common & { subject?: string; kind?: TokenKind; limit: number; cursor?: string; all?: boolean };
+
 export function makeTokensCommand(): Command {
   const tokens = new Command('tokens').description('list, inspect and revoke token records in the store');
 
@@ -58,8 +67,12 @@ export function makeTokensCommand(): Command {
     .option('--cursor <cursor>', 'continue after a previous page (printed at its end)')
     .option('--all', 'every page, streamed (no --limit cap)')
     .option('--json', 'machine output: {items, nextCursor}')
-    .addHelpText('after', '\nExamples:\n  tokensync tokens list --config node1.properties --subject alice\n  tokensync tokens list --config node1.properties --kind api --json')
-    .action(async (opts: Common & { subject?: string; kind?: TokenKind; limit: number; cursor?: string; all?: boolean }, command: Command) => {
+    .addHelpText(
+      'after',
+      '\nExamples:\n  tokensync tokens list --config node1.properties --subject alice\n' +
+        '  tokensync tokens list --config node1.properties --kind api --json',
+    )
+    .action(async (opts: ListOptions, command: Command) => {
       const io = ioOf(command);
       await withStore(opts.config, io, async ({ store, options }) => {
         let cursor = opts.cursor;
@@ -115,7 +128,7 @@ export function makeTokensCommand(): Command {
           ['subject', record.subject],
           ['kind', record.kind],
           ['issued', at(view.issuedAt, record.issuedAt)],
-          ['token expires', 'tokenExpiresAt' in view ? `${view.tokenExpiresAt === null ? 'never' : at(view.tokenExpiresAt, Date.parse(String(view.tokenExpiresAt)))}${view.sliding ? ' (sliding: reissued while in use, up to the record\'s end)' : ''}` : 'unknown (record written by an older tokensync)'],
+          ['token expires', expiryDetail(view, at)],
           ['record kept until', at(view.retainedUntil, record.expiresAt)],
           ['status', view.revokedByLogout ? 'revoked by logout (the reaper deletes the record later)' : 'live'],
           ['node', record.node],

@@ -213,7 +213,8 @@ function checkAcrossKeys(options: TokensyncOptions, entries: Map<string, string>
     const expiration = formatDuration(expirationMs);
     throw new ConfigError(
       'config.invalid',
-      `${written === undefined ? '(the default) ' : ''}is shorter than authentication.token.expiration, ${expiration} (use at least ${expiration})`,
+      `${written === undefined ? '(the default) ' : ''}is shorter than authentication.token.expiration, ${expiration} ` +
+        `(use at least ${expiration})`,
       { key, value: written ?? KEY_SPECS[key].default },
     );
   }

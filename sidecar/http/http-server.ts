@@ -7,8 +7,10 @@ import type { ClusterView } from '../cluster-view.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { TokensyncError } from '../errors/tokensync-error.js';
 import { BadRequestError } from '../errors/bad-request-error.js';
-import { asObject, clientIpField, isoOrNull, parseIssue, parseKind, parseLimit, recordView, tokenField } from './requests.js';
+import { asObject, clientIpField, isoOrNull, parseIssue, parseKind, parseLimit, tokenField } from './requests.js';
+import { recordView } from '../store/record-view.js';
 import { clientAddress, findToken, headerSubject } from './forward-auth.js';
+import { readJsonBody } from './json-body.js';
 import { isValidSubject } from '../store/token-record.js';
 import { REFUSAL_REASONS, type RefusalReason, type TokenClaims } from '../tokens/token-claims.js';
 import { consoleHandler } from '../console/console-route.js';
@@ -65,8 +67,6 @@ const REFUSAL_HEADERS = new Map<RefusalReason, readonly string[]>(
 function refusalHeaders(reason: RefusalReason): readonly string[] {
   return REFUSAL_HEADERS.get(reason)!;
 }
-/** Strict: invalid UTF-8 is an error, not replacement characters. */
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Header block limit (Node's default is 16 KiB); larger gets 431 from Node itself. */
 export const MAX_HEADER_BYTES = 16 * 1024;
 
@@ -84,15 +84,22 @@ export class HttpServer {
 
   constructor(private readonly o: HttpServerOptions) {
     this.routes = this.buildRoutes();
-    this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 65_000 }, (req, res) => {
+    const limits = { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 65_000 };
+    this.server = createServer(limits, (req, res) => {
       void this.handle(req, res);
     });
     this.server.on('clientError', (err, socket) => {
       if (!socket.writable) return socket.destroy();
       const code = (err as NodeJS.ErrnoException).code;
       const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      const body = JSON.stringify({ error: status === 431 ? 'request.headers_too_large' : 'request.malformed', message: status === 431 ? 'request headers too large' : 'malformed HTTP request' });
-      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      const tooLarge = status === 431;
+      const body = JSON.stringify({
+        error: tooLarge ? 'request.headers_too_large' : 'request.malformed',
+        message: tooLarge ? 'request headers too large' : 'malformed HTTP request',
+      });
+      const head = `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}`;
+      const length = Buffer.byteLength(body);
+      socket.end(`${head}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n${body}`);
     });
   }
 
@@ -126,14 +133,16 @@ export class HttpServer {
     return [
       r('POST', '/v1/validate', 'validate', false, (req, res) => this.postValidate(req, res)),
       r('POST', '/v1/tokens/consume', 'consume', false, async (req, res) => {
-        const body = asObject(await this.readJson(req));
+        const body = asObject(await readJsonBody(req, this.o.maxBodyBytes));
         const result = await s.consume(tokenField(body), clientIpField(body));
         this.sendValidation(res, result);
       }),
       r('POST', '/v1/tokens', this.issueRoute.name, this.issueRoute.admin, this.issueRoute.handler),
       r('GET', '/v1/tokens', 'list', true, async (_req, res, url) => {
         const subject = url.searchParams.get('subject');
-        if (subject !== null && !isValidSubject(subject)) throw new BadRequestError('subject must be 1 to 128 bytes of text', 'request.subject');
+        if (subject !== null && !isValidSubject(subject)) {
+          throw new BadRequestError('subject must be 1 to 128 bytes of text', 'request.subject');
+        }
         const page = await s.list({
           subject: subject ?? undefined,
           kind: parseKind(url.searchParams.get('kind')),
@@ -204,9 +213,11 @@ export class HttpServer {
 
   /** `POST /v1/tokens`: issue a token for `{subject, ...}`, or mirror `{token}` the application signed itself. */
   private async postTokens(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = asObject(await this.readJson(req));
+    const body = asObject(await readJsonBody(req, this.o.maxBodyBytes));
     if (body.token !== undefined) {
-      if (body.subject !== undefined) throw new BadRequestError('send either {token} to mirror a token, or {subject, ...} to issue one, not both');
+      if (body.subject !== undefined) {
+        throw new BadRequestError('send either {token} to mirror a token, or {subject, ...} to issue one, not both');
+      }
       const { record, replicated, created } = await this.o.service.mirrorToken(tokenField(body));
       return this.json(res, created ? 201 : 200, { ...recordView(record), replicated });
     }
@@ -229,11 +240,12 @@ export class HttpServer {
 
   private unauthorized(res: ServerResponse): void {
     res.setHeader('WWW-Authenticate', 'Bearer realm="tokensync-admin"');
-    this.json(res, 401, { error: 'admin.unauthorized', message: 'this endpoint needs Authorization: Bearer <sidecar.admin.token.file contents>' });
+    const message = 'this endpoint needs Authorization: Bearer <sidecar.admin.token.file contents>';
+    this.json(res, 401, { error: 'admin.unauthorized', message });
   }
 
   private async postValidate(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = asObject(await this.readJson(req));
+    const body = asObject(await readJsonBody(req, this.o.maxBodyBytes));
     const result = await this.o.service.validateNow(tokenField(body), clientIpField(body));
     this.sendValidation(res, result);
   }
@@ -267,7 +279,8 @@ export class HttpServer {
       if (allowed.length > 0) {
         // RFC 9110: a 405 lists the methods the resource does support
         res.setHeader('Allow', allowed.join(', '));
-        return this.json(res, 405, { error: 'request.method', message: `${req.method} is not allowed on ${url.pathname} (allowed: ${allowed.join(', ')})` });
+        const message = `${req.method} is not allowed on ${url.pathname} (allowed: ${allowed.join(', ')})`;
+        return this.json(res, 405, { error: 'request.method', message });
       }
       this.json(res, 404, { error: 'request.not_found', message: `no such endpoint: ${req.method} ${url.pathname}` });
     } catch (err) {
@@ -298,7 +311,9 @@ export class HttpServer {
     try {
       const { token, duplicate } = findToken(req.headers, this.o.cookieName, true);
       if (duplicate) result = { valid: false, reason: 'malformed', message: `more than one ${this.o.cookieName} cookie` };
-      else if (!token) result = { valid: false, reason: 'malformed', message: `no ${this.o.cookieName} cookie and no Authorization: Bearer token` };
+      else if (!token) {
+        result = { valid: false, reason: 'malformed', message: `no ${this.o.cookieName} cookie and no Authorization: Bearer token` };
+      }
       else {
         // The client address costs a few IP parses; only address binding looks at it.
         const ip = this.o.service.usesClientAddress ? clientAddress(req, this.o.trustedProxies) : undefined;
@@ -337,7 +352,8 @@ export class HttpServer {
     let headers = this.headersOf.get(claims);
     if (headers !== undefined) return headers;
     const subject = headerSubject(claims.sub);
-    headers = ['Cache-Control', 'no-store', 'X-Auth-Subject', subject.value, 'X-Auth-Token-Id', claims.jti, 'X-Auth-Token-Kind', claims.knd, 'Content-Length', '0'];
+    headers = ['Cache-Control', 'no-store', 'X-Auth-Subject', subject.value, 'X-Auth-Token-Id', claims.jti];
+    headers.push('X-Auth-Token-Kind', claims.knd, 'Content-Length', '0');
     if (subject.encoded) headers.push('X-Auth-Subject-Encoding', 'percent');
     // The one request a one-time token lets through: an nginx caching positive answers (docs/stack.md ignores
     // Cache-Control there, on purpose) must not replay it. X-Accel-Expires: 0 forbids storing it.
@@ -356,7 +372,8 @@ export class HttpServer {
       expiresAt: isoOrNull(result.expiresAt),
     };
     if (result.consumed !== undefined) body.consumed = result.consumed;
-    if (result.reissued) body.reissued = { token: result.reissued.token, setCookie: result.reissued.setCookie, expiresAt: isoOrNull(result.reissued.expiresAt) };
+    const reissued = result.reissued;
+    if (reissued) body.reissued = { token: reissued.token, setCookie: reissued.setCookie, expiresAt: isoOrNull(reissued.expiresAt) };
     this.json(res, 200, body);
   }
 
@@ -378,51 +395,6 @@ export class HttpServer {
     // A flat list (the same header lines in the same order as an object), which writeHead takes without walking an object.
     res.writeHead(status, ['Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(text)), 'Cache-Control', 'no-store']);
     res.end(text);
-  }
-
-  /** Reads a JSON body up to the size limit: 413 past it, 400 for malformed JSON. */
-  private readJson(req: IncomingMessage): Promise<unknown> {
-    const limit = this.o.maxBodyBytes;
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      req.resume();
-      return Promise.reject(new BadRequestError(`request body larger than ${limit} bytes (sidecar.max.body)`, 'request.too_large', 413));
-    }
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let failed = false;
-      req.on('data', (chunk: Buffer) => {
-        if (failed) return;
-        size += chunk.length;
-        if (size > limit) {
-          failed = true;
-          reject(new BadRequestError(`request body larger than ${limit} bytes (sidecar.max.body)`, 'request.too_large', 413));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      req.on('error', (err) => {
-        failed = true;
-        reject(new BadRequestError(`could not read the request body: ${err.message}`));
-      });
-      req.on('end', () => {
-        if (failed) return;
-        let text: string;
-        try {
-          // Not toString('utf8'): it turns invalid bytes into U+FFFD, so two different subjects would become one.
-          text = UTF8.decode(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-        } catch {
-          return reject(new BadRequestError('the body is not valid UTF-8', 'request.malformed_json'));
-        }
-        if (text.trim() === '') return reject(new BadRequestError('the request needs a JSON body'));
-        try {
-          resolve(JSON.parse(text));
-        } catch {
-          reject(new BadRequestError('the body is not valid JSON', 'request.malformed_json'));
-        }
-      });
-    });
   }
 }
 

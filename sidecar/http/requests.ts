@@ -2,8 +2,6 @@ import { isIP } from 'node:net';
 import { BadRequestError } from '../errors/bad-request-error.js';
 import { parseDuration } from '../config/duration.js';
 import { TOKEN_KINDS, type TokenKind, type TokenRecord } from '../store/token-record.js';
-import { isRevokedByLogout } from '../store/revoked-by-logout.js';
-import type { LogoutMarker } from '../store/logout-marker.js';
 import type { IssueRequest } from '../service/token-service.js';
 
 /** Parsed request bodies: anything not of the documented shape is a 400 naming the field. */
@@ -64,7 +62,9 @@ const MAX_ATTRIBUTES = 32;
 function attributesField(body: Json): TokenRecord['attributes'] {
   const attrs = body.attributes;
   if (attrs === undefined || attrs === null) return undefined;
-  if (typeof attrs !== 'object' || Array.isArray(attrs)) throw new BadRequestError('attributes must be an object of strings, numbers or booleans', 'request.attributes');
+  if (typeof attrs !== 'object' || Array.isArray(attrs)) {
+    throw new BadRequestError('attributes must be an object of strings, numbers or booleans', 'request.attributes');
+  }
   const entries = Object.entries(attrs as Json);
   if (entries.length > MAX_ATTRIBUTES) throw new BadRequestError(`at most ${MAX_ATTRIBUTES} attributes`, 'request.attributes');
   const out: NonNullable<TokenRecord['attributes']> = {};
@@ -73,8 +73,10 @@ function attributesField(body: Json): TokenRecord['attributes'] {
     // Assigning it would set the object's prototype: the attribute would vanish, and a reader merging attributes could be polluted.
     if (key === '__proto__') throw new BadRequestError('attribute name "__proto__" is not allowed', 'request.attributes');
     // JSON.parse reads 1e400 as Infinity, which the store's JSON would write as null: refuse rather than change it.
-    if (typeof value === 'string' ? value.length > 1024 : !((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean' || value === null)) {
-      throw new BadRequestError(`attribute "${key.slice(0, 64)}" must be a string (up to 1024 characters), finite number, boolean or null`, 'request.attributes');
+    const scalar = (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean' || value === null;
+    if (typeof value === 'string' ? value.length > 1024 : !scalar) {
+      const rule = 'must be a string (up to 1024 characters), finite number, boolean or null';
+      throw new BadRequestError(`attribute "${key.slice(0, 64)}" ${rule}`, 'request.attributes');
     }
     out[key] = value as string | number | boolean | null;
   }
@@ -83,7 +85,9 @@ function attributesField(body: Json): TokenRecord['attributes'] {
 
 export function parseIssue(body: Json): IssueRequest {
   const subject = body.subject;
-  if (typeof subject !== 'string' || subject.trim() === '') throw new BadRequestError('subject must be a non-empty string', 'request.subject');
+  if (typeof subject !== 'string' || subject.trim() === '') {
+    throw new BadRequestError('subject must be a non-empty string', 'request.subject');
+  }
   const kind = body.kind ?? 'session';
   if (typeof kind !== 'string' || !TOKEN_KINDS.includes(kind as TokenKind)) {
     throw new BadRequestError(`kind must be one of ${TOKEN_KINDS.join(', ')}`, 'request.kind');
@@ -102,34 +106,6 @@ export function parseLimit(value: string | null, fallback = 100, max = 1000): nu
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > max) throw new BadRequestError(`limit must be a whole number from 1 to ${max}`, 'request.limit');
   return n;
-}
-
-/** What a listing knows beyond the record: the subject's logout marker and whether session tokens slide. */
-export interface RecordViewContext {
-  /** The subject's logout marker, as the store or mirror hands it out; `undefined`: none. */
-  marker: LogoutMarker | undefined;
-  /** `authentication.token.sliding` (or an idle timeout): a session token in use is reissued with a later expiry. */
-  sliding: boolean;
-}
-
-/**
- * Record as the API and the CLI show it, times as ISO 8601. `expiresAt` and `retainedUntil` are the record's
- * retention (the latest any token of it can be valid); `tokenExpiresAt` is the token's own expiry where known
- * (session tokens issued by this version, one-time tokens; `null`: api tokens never expire). With a
- * `context`, also whether a logout revoked it and whether a session token slides.
- */
-export function recordView(record: TokenRecord, context?: RecordViewContext): Record<string, unknown> {
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-  const tokenExpiresAt = record.kind === 'api' ? null : record.kind === 'onetime' ? record.expiresAt : record.tokenExpiresAt;
-  return {
-    ...record,
-    issuedAt: iso(record.issuedAt),
-    expiresAt: iso(record.expiresAt),
-    ...(tokenExpiresAt !== undefined && { tokenExpiresAt: iso(tokenExpiresAt) }),
-    retainedUntil: iso(record.expiresAt),
-    ...(context && record.kind === 'session' && { sliding: context.sliding }),
-    ...(context && { revokedByLogout: isRevokedByLogout(record, context.marker) }),
-  };
 }
 
 /** The last time isoOrNull wrote, and how: tokens issued within one second share their expiry. */

@@ -11,11 +11,14 @@ export const MIN_ADMIN_TOKEN_CHARS = 16;
  */
 export async function readAdminToken(path: string): Promise<string> {
   const text = await fs.readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new SecretError(`${path}: cannot read the admin token file (${err.code ?? err.message}); fix or unset sidecar.admin.token.file`, 'admin.unreadable');
+    const reason = err.code ?? err.message;
+    const message = `${path}: cannot read the admin token file (${reason}); fix or unset sidecar.admin.token.file`;
+    throw new SecretError(message, 'admin.unreadable');
   });
   const token = text.trim();
   if (token.length < MIN_ADMIN_TOKEN_CHARS) {
-    throw new SecretError(`${path}: the admin token must be at least ${MIN_ADMIN_TOKEN_CHARS} characters (sidecar.admin.token.file)`, 'admin.weak');
+    const rule = `the admin token must be at least ${MIN_ADMIN_TOKEN_CHARS} characters`;
+    throw new SecretError(`${path}: ${rule} (sidecar.admin.token.file)`, 'admin.weak');
   }
   return token;
 }

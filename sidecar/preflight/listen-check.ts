@@ -32,7 +32,9 @@ export async function probeListen(host: string, port: number): Promise<{ error?:
     return {};
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') return { inUse: true };
-    return { error: listenError(err, host, port) ?? new ConfigError('config.invalid', `cannot be listened on (${String((err as Error).message)})`, { key: 'sidecar.listen', value: formatHostPort({ host, port }) }) };
+    const where = { key: 'sidecar.listen', value: formatHostPort({ host, port }) };
+    const reason = String((err as Error).message);
+    return { error: listenError(err, host, port) ?? new ConfigError('config.invalid', `cannot be listened on (${reason})`, where) };
   } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }

@@ -26,21 +26,29 @@ export async function preflight(options: TokensyncOptions): Promise<Finding[]> {
 
   await planSecret(options).then((plan) => {
     if (plan.action === 'create') {
-      findings.push({ level: 'info', message: `secret: none yet; the first start creates ${plan.path} (a new single node on a DIRECTORY store nobody else uses); copy it to every node before starting them` });
+      const why = 'a new single node on a DIRECTORY store nobody else uses';
+      const message = `secret: none yet; the first start creates ${plan.path} (${why}); copy it to every node before starting them`;
+      findings.push({ level: 'info', message });
     } else {
       const kids = plan.keys.map((k) => k.kid);
-      findings.push({ level: 'info', message: `secret: ${options.token.secretFile}, signing with ${kids[0]}${kids.length > 1 ? `, also accepting ${kids.slice(1).join(', ')}` : ''}` });
+      const also = kids.length > 1 ? `, also accepting ${kids.slice(1).join(', ')}` : '';
+      findings.push({ level: 'info', message: `secret: ${options.token.secretFile}, signing with ${kids[0]}${also}` });
     }
   }, refused);
 
   if (options.sidecar.adminTokenFile) {
-    await readAdminToken(options.sidecar.adminTokenFile).then(() => findings.push({ level: 'info', message: `admin token: ${options.sidecar.adminTokenFile}` }), refused);
+    const file = options.sidecar.adminTokenFile;
+    await readAdminToken(file).then(() => findings.push({ level: 'info', message: `admin token: ${file}` }), refused);
   }
 
   const { host, port } = options.sidecar.listen;
   const listen = await probeListen(host, port);
   if (listen.error) findings.push({ level: 'error', message: listen.error.message });
-  if (listen.inUse) findings.push({ level: 'warning', message: `sidecar.listen: ${host}:${port} is in use now (by this node's running sidecar?); a second sidecar there would not start` });
+  if (listen.inUse) {
+    const message =
+      `sidecar.listen: ${host}:${port} is in use now (by this node's running sidecar?); ` + 'a second sidecar there would not start';
+    findings.push({ level: 'warning', message });
+  }
 
   // the previous store of a cutover must load too, or the sidecar will not start
   await createFallbackStore(options, silentLogger()).then((previous) => previous?.close(), refused);

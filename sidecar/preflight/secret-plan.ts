@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { TokensyncOptions } from '../config/options.js';
 import { SecretError } from '../errors/secret-error.js';
-import { directoryUsage } from '../store/directory/directory-usage.js';
+import { storeUsage } from '../store/create-store.js';
 import { generateSecretLine, readSecretFile, writeSecretFile, type SigningKey } from '../tokens/secret-file.js';
 
 /** What start-up does about the signing secret: use the file, or create it (a brand-new single node only). */
@@ -32,12 +32,13 @@ export async function planSecret(options: TokensyncOptions): Promise<SecretPlan>
   }
   if (options.store.type === 'ZOOKEEPER') {
     throw new SecretError(
-      `${path}: no secret file, and this node joins a ZOOKEEPER store whose members must all sign with one secret: ${copyIt} (or set ${SECRET_KEY})`,
+      `${path}: no secret file, and this node joins a ZOOKEEPER store whose members must all sign with one secret: ` +
+        `${copyIt} (or set ${SECRET_KEY})`,
       'secret.missing',
     );
   }
-  const usage = await directoryUsage(options.store.directoryPath, options.nodeId);
-  if (usage.otherMembers.length > 0 || usage.hasRecords) {
+  const usage = await storeUsage(options);
+  if (usage && (usage.otherMembers.length > 0 || usage.hasRecords)) {
     const store = `the DIRECTORY store ${options.store.directoryPath}`;
     const why =
       usage.otherMembers.length > 0

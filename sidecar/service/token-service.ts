@@ -1,30 +1,35 @@
-// Over 400 lines: issue, validate, consume, revoke and logout share the local check and the store confirmation,
-// and the validation hot path (a mirror hit) stays within this one class.
-import type { RecordViewContext } from '../http/requests.js';
 import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/clock.js';
 import type { Mirror } from '../mirror/mirror.js';
-import type { TokenStore, ListPage, ListQuery } from '../store/token-store.js';
-import type { TokenKind, TokenRecord } from '../store/token-record.js';
-import { isValidJti, isValidSubject, kindOfJti, parseRecordName, shardOf } from '../store/token-record.js';
+import { type TokenStore, type ListPage, type ListQuery, hasFallback } from '../store/token-store.js';
+import { type RecordRef, type TokenKind, type TokenRecord, isValidJti, isValidSubject, kindOfJti } from '../store/token-record.js';
+import type { RecordViewContext } from '../store/record-view.js';
 import { loggedOut } from '../store/logout-marker.js';
 import { isConnected } from '../store/connection-state.js';
 import type { TokenCodec } from '../tokens/token-codec.js';
 import type { TokenPolicy } from '../tokens/token-policy.js';
 import { JtiPool } from '../tokens/jti-pool.js';
 import { VerifiedTokens } from './verified-tokens.js';
-import { ReconnectWait } from './reconnect-wait.js';
+import { RecordLookup } from './record-lookup.js';
 import { setCookieLine } from './set-cookie.js';
-import { CutoverFallback, type FallbackStats } from './cutover-fallback.js';
 import type { Refusal, RefusalReason, TokenClaims } from '../tokens/token-claims.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { WritePath } from './write-path.js';
 import { BadRequestError } from '../errors/bad-request-error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import type { OutagePolicy } from '../config/options.js';
-import type { RecordRef } from '../store/token-record.js';
 
-export type { FallbackStats } from './cutover-fallback.js';
+const SUBJECT_RULE = 'subject must be 1 to 128 bytes of text without control characters';
+
+/** What a logout did: tokens the mirror held for the subject, the generation written, which members acknowledged it. */
+export interface LogoutOutcome {
+  revoked: number;
+  replicated: boolean;
+  gen: number;
+  at: number;
+  acknowledged: string[];
+  pending: string[];
+}
 
 /** A token whose record is gone (or never existed, or is filed under another subject). */
 function gone(claims: TokenClaims): Validation {
@@ -83,12 +88,6 @@ export interface TokenServiceDeps {
    * validates anywhere" hold although validation never asks the store.
    */
   awaitMarker?: (subject: string, gen: number) => Promise<{ acknowledged: string[]; pending: string[] }>;
-  /**
-   * The previous store during a migration cutover (`cluster.store.fallback.config`), started without
-   * watches. A validly signed token our store does not know is looked up there before it is refused, and
-   * what this node writes goes there too (best effort), so sidecars not yet switched see it.
-   */
-  fallback?: () => TokenStore | undefined;
 }
 
 /**
@@ -102,10 +101,8 @@ export interface TokenServiceDeps {
  * token costs no store read.
  */
 export class TokenService {
-  /** Store reads caught by a reconnect wait for it, briefly. */
-  private readonly reconnect: ReconnectWait;
-  /** The migration cutover's fallback store, when one is set: lookups, consumes, revokes and writes there too. */
-  private readonly cutover: CutoverFallback;
+  /** What the store says about a record the mirror cannot answer for. */
+  private readonly records: RecordLookup;
 
   /** Tokens whose signature verified lately (the hot path's largest saving). */
   private readonly verified: VerifiedTokens;
@@ -114,29 +111,25 @@ export class TokenService {
 
   constructor(private readonly d: TokenServiceDeps) {
     this.verified = new VerifiedTokens(d.codec);
-    this.reconnect = new ReconnectWait(d.store);
-    this.cutover = new CutoverFallback({ fallback: d.fallback, writes: d.writes, metrics: d.metrics, logger: d.logger });
-  }
-
-  /** What the fallback store of a cutover did on this node. */
-  get fallbackStats(): FallbackStats {
-    return this.cutover.stats;
+    this.records = new RecordLookup(d.store, d.mirror, d.metrics);
   }
 
   async issue(req: IssueRequest): Promise<IssuedToken> {
-    if (!isValidSubject(req.subject)) throw new BadRequestError('subject must be 1 to 128 bytes of text without control characters', 'request.subject');
-    if (req.kind === 'api' && req.ttlMs !== undefined) throw new BadRequestError('api tokens never expire: ttl is not allowed with kind "api"', 'request.ttl');
+    if (!isValidSubject(req.subject)) throw new BadRequestError(SUBJECT_RULE, 'request.subject');
+    if (req.kind === 'api' && req.ttlMs !== undefined) {
+      throw new BadRequestError('api tokens never expire: ttl is not allowed with kind "api"', 'request.ttl');
+    }
     const jti = this.jtis.next(req.kind);
     const { claims, recordExpiresAt } = this.d.policy.issue(req.kind, req.subject, jti, { ttlMs: req.ttlMs, clientIp: req.clientIp });
     claims.lgn = this.d.mirror.gen(req.subject); // logouts this node knows of; a later one refuses the token
     const record = this.recordOf(claims, recordExpiresAt, req.attributes);
     if (req.kind === 'onetime') await this.dropPendingOnetime(req.subject);
     const outcome = await this.d.writes.apply({ op: 'create', record });
-    if (this.d.fallback) await this.cutover.also({ op: 'create', record }); // no cutover: not even a promise
     this.d.metrics?.issue(req.kind);
     const token = this.d.codec.sign(claims);
     const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
-    return { token, jti, kind: req.kind, subject: req.subject, expiresAt, setCookie: this.cookie(token, expiresAt), replicated: outcome.replicated };
+    const setCookie = this.cookie(token, expiresAt);
+    return { token, jti, kind: req.kind, subject: req.subject, expiresAt, setCookie, replicated: outcome.replicated };
   }
 
   /** Mirrors a token the application signed itself with the shared secret. */
@@ -145,13 +138,12 @@ export class TokenService {
     if (!decoded.ok) throw new BadRequestError(`token refused (${decoded.reason}): ${decoded.message}`, `token.${decoded.reason}`);
     const claims = decoded.claims;
     if (!isValidJti(claims.jti)) throw new BadRequestError('jti must be 8 to 64 characters of [A-Za-z0-9_.-]', 'request.jti');
-    if (!isValidSubject(claims.sub)) throw new BadRequestError('sub must be 1 to 128 bytes of text without control characters', 'request.subject');
+    if (!isValidSubject(claims.sub)) throw new BadRequestError(`sub ${SUBJECT_RULE.slice('subject '.length)}`, 'request.subject');
     const refusal = this.d.policy.check(claims, claims.cip);
     if (refusal) throw new BadRequestError(`token refused (${refusal.reason}): ${refusal.message}`, `token.${refusal.reason}`);
     const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : null;
     const record = this.recordOf(claims, expiresAt);
     const outcome = await this.d.writes.apply({ op: 'create', record });
-    await this.cutover.also({ op: 'create', record });
     this.d.metrics?.issue(claims.knd);
     return { record, replicated: outcome.replicated, created: outcome.changed };
   }
@@ -169,7 +161,7 @@ export class TokenService {
   validateNow(token: unknown, clientIp?: string): Validation | Promise<Validation> {
     const now = this.d.clock.now();
     const local = this.checkLocally(token, clientIp, now);
-    if (local.valid === undefined) return this.settle(local.claims).then((result) => this.validated(result, this.d.clock.now()));
+    if (local.valid === undefined) return this.askStore(local.claims).then((result) => this.validated(result, this.d.clock.now()));
     return this.validated(local, now);
   }
 
@@ -184,7 +176,9 @@ export class TokenService {
     const local = this.checkLocally(token, clientIp, now);
     if (local.valid === undefined) {
       const claims = local.claims;
-      return this.settle(claims).then((result) => (claims.knd === 'onetime' ? this.admitOnetime(result) : this.validated(result, this.d.clock.now())));
+      return this.askStore(claims).then((result) =>
+        claims.knd === 'onetime' ? this.admitOnetime(result) : this.validated(result, this.d.clock.now()),
+      );
     }
     if (local.valid ? local.claims.knd === 'onetime' : this.refusedOnetime(local.reason, token)) return this.admitOnetime(local);
     return this.validated(local, now);
@@ -235,7 +229,9 @@ export class TokenService {
       this.d.metrics?.consumption('lost');
       return result;
     }
-    if (result.claims.knd !== 'onetime') throw new BadRequestError(`only one-time tokens can be consumed; this is a ${result.claims.knd} token`, 'request.kind');
+    if (result.claims.knd !== 'onetime') {
+      throw new BadRequestError(`only one-time tokens can be consumed; this is a ${result.claims.knd} token`, 'request.kind');
+    }
     return this.spend(result.claims);
   }
 
@@ -243,17 +239,19 @@ export class TokenService {
   private async spend(claims: TokenClaims): Promise<Validation> {
     if (!isConnected(this.d.store.state)) {
       this.d.metrics?.consumption('unavailable');
-      throw new StoreUnavailableError('the store is unreachable: a one-time token cannot be consumed, since once-only cannot be promised without it');
+      throw new StoreUnavailableError(
+        'the store is unreachable: a one-time token cannot be consumed, since once-only cannot be promised without it',
+      );
     }
     // issued here during an outage, its record not replayed yet: the store's delete would find nothing and say "consumed"
     if (this.d.mirror.lookup(claims.jti).pending) {
       this.d.metrics?.consumption('unavailable');
       throw new StoreUnavailableError('this one-time token was issued while the store was unreachable and is not in it yet: retry once this node has replayed its journal');
     }
-    const ref = this.refFor(claims);
+    const ref = this.records.refFor(claims);
     let won: boolean;
     try {
-      won = (await this.d.store.consume(ref)) || (await this.cutover.consume(ref));
+      won = await this.d.store.consume(ref);
     } catch (err) {
       if (err instanceof StoreUnavailableError) this.d.metrics?.consumption('unavailable');
       throw err;
@@ -267,10 +265,10 @@ export class TokenService {
   /** Revokes one token. `false` when no such record exists. */
   async revoke(jti: string): Promise<{ revoked: boolean; replicated: boolean }> {
     if (!isValidJti(jti)) throw new BadRequestError(`"${String(jti).slice(0, 80)}" is not a token id (jti)`, 'request.jti');
-    const ref = await this.refByJti(jti);
-    if (ref === undefined) return { revoked: await this.cutover.revoke(jti), replicated: true };
+    // during a migration cutover, a token only the previous store holds is revoked there
+    const ref = (await this.records.refByJti(jti)) ?? (hasFallback(this.d.store) ? await this.d.store.fallbackRef(jti) : undefined);
+    if (ref === undefined) return { revoked: false, replicated: true };
     const outcome = await this.d.writes.apply({ op: 'delete', ref });
-    await this.cutover.also({ op: 'delete', ref });
     if (outcome.changed) this.d.metrics?.revocation('token');
     return { revoked: outcome.changed, replicated: outcome.replicated };
   }
@@ -280,13 +278,12 @@ export class TokenService {
    * every token carrying a lower generation (every one any node answered before this call) is refused. Its
    * records are deleted lazily by the reaper. Returns how many live tokens the mirror held for it.
    */
-  async logout(subject: string): Promise<{ revoked: number; replicated: boolean; gen: number; at: number; acknowledged: string[]; pending: string[] }> {
-    if (!isValidSubject(subject)) throw new BadRequestError('subject must be 1 to 128 bytes of text without control characters', 'request.subject');
+  async logout(subject: string): Promise<LogoutOutcome> {
+    if (!isValidSubject(subject)) throw new BadRequestError(SUBJECT_RULE, 'request.subject');
     const at = this.d.clock.now(); // informational only
     const count = this.d.mirror.countOf(subject);
     const outcome = await this.d.writes.apply({ op: 'marker', subject });
     const gen = outcome.gen!;
-    await this.cutover.also({ op: 'marker', subject, floor: gen });
     this.d.metrics?.revocation('subject');
     const acks = outcome.replicated && this.d.awaitMarker ? await this.d.awaitMarker(subject, gen) : { acknowledged: [], pending: [] };
     return { revoked: count, replicated: outcome.replicated, gen, at, ...acks };
@@ -294,7 +291,7 @@ export class TokenService {
 
   async inspect(jti: string): Promise<TokenRecord | undefined> {
     if (!isValidJti(jti)) throw new BadRequestError(`"${String(jti).slice(0, 80)}" is not a token id (jti)`, 'request.jti');
-    const ref = await this.refByJti(jti);
+    const ref = await this.records.refByJti(jti);
     if (ref === undefined) return undefined;
     return this.d.store.read(ref);
   }
@@ -312,7 +309,7 @@ export class TokenService {
   /** Signature, policy, record and logout marker; no reissue, no counting. */
   private async check(token: unknown, clientIp: string | undefined): Promise<Validation> {
     const local = this.checkLocally(token, clientIp, this.d.clock.now());
-    return local.valid === undefined ? this.settle(local.claims) : local;
+    return local.valid === undefined ? this.askStore(local.claims) : local;
   }
 
   /**
@@ -339,18 +336,20 @@ export class TokenService {
   }
 
   /**
-   * The rest of {@link check} once the store has been asked about the record. A read that failed establishes
-   * nothing: a record the mirror holds is judged from the mirror (serve-cached, as while disconnected), any
-   * other token gets {@link StoreUnavailableError} (503, retry), never "no such token record".
+   * The rest of {@link check} for a token the mirror does not know: the store is asked about its record. A read
+   * that failed establishes nothing: a record the mirror holds is judged from the mirror (serve-cached, as while
+   * disconnected), any other token gets {@link StoreUnavailableError} (503, retry), never "no such token record".
    */
-  private async settle(claims: TokenClaims): Promise<Validation> {
+  private async askStore(claims: TokenClaims): Promise<Validation> {
     let ref: RecordRef | undefined;
     try {
-      ref = await this.confirm(claims);
+      ref = await this.records.confirm(claims);
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
       const seen = this.d.mirror.lookup(claims.jti);
-      if (this.d.outagePolicy === 'serve-cached' && seen.presence === 'present' && seen.subject === claims.sub) return this.markerCheck(claims, seen.gen ?? 0);
+      if (this.d.outagePolicy === 'serve-cached' && seen.presence === 'present' && seen.subject === claims.sub) {
+        return this.markerCheck(claims, seen.gen ?? 0);
+      }
       throw new StoreUnavailableError(`this token's record cannot be looked up now, retry: ${err.message}`, { cause: err });
     }
     if (!ref) return gone(claims);
@@ -366,69 +365,6 @@ export class TokenService {
       return { valid: false, reason: 'revoked', message: 'the subject was logged out everywhere after this token was issued' };
     }
     return { valid: true, claims, expiresAt: claims.exp !== undefined ? claims.exp * 1000 : null };
-  }
-
-  /** The record a token names: its generation from `lgn`, else from the mirror (a token the application signed). */
-  private refFor(claims: TokenClaims): RecordRef {
-    const seen = this.d.mirror.lookup(claims.jti);
-    const gen = claims.lgn ?? seen.gen ?? 0;
-    const ref: RecordRef = gen > 0 ? { jti: claims.jti, subject: claims.sub, gen } : { jti: claims.jti, subject: claims.sub };
-    if (seen.expiresAt !== undefined) ref.expiresAt = seen.expiresAt; // the record's name, found without a listing
-    return ref;
-  }
-
-  /**
-   * A validly signed token the mirror does not know: ask the store once. Resolves with its record's ref when found,
-   * `undefined` when the store says it holds none; throws {@link StoreUnavailableError} when it could not be asked.
-   */
-  private async confirm(claims: TokenClaims): Promise<RecordRef | undefined> {
-    if (this.d.mirror.isKnownMissing(claims.jti)) return undefined;
-    if (!isValidJti(claims.jti) || !isValidSubject(claims.sub)) return undefined;
-    let ref = this.refFor(claims);
-    try {
-      // Without lgn the record's generation is known from its name only: find the name.
-      let found: boolean;
-      if (claims.lgn !== undefined) found = await this.reconnect.across(() => this.d.store.exists(ref));
-      else {
-        const listed = await this.listedRef(claims.jti);
-        found = listed !== undefined && listed.subject === claims.sub;
-        if (found) ref = listed!;
-      }
-      if (found) {
-        this.d.metrics?.confirmation('found');
-        this.d.mirror.add(ref);
-        return ref;
-      }
-      if (await this.cutover.confirm(ref)) return ref;
-      this.d.metrics?.confirmation('missing');
-      this.d.mirror.remove(ref);
-      this.d.mirror.rememberMissing(claims.jti);
-      return undefined;
-    } catch (err) {
-      this.d.metrics?.confirmation('error');
-      throw err;
-    }
-  }
-
-  /** The record a jti is filed under (subject, generation): from the mirror, else from its shard's listing (one read). */
-  private async refByJti(jti: string): Promise<RecordRef | undefined> {
-    const seen = this.d.mirror.lookup(jti);
-    if (seen.presence === 'present') {
-      const ref: RecordRef = seen.gen ? { jti, subject: seen.subject!, gen: seen.gen } : { jti, subject: seen.subject! };
-      if (seen.expiresAt !== undefined) ref.expiresAt = seen.expiresAt;
-      return ref;
-    }
-    return this.listedRef(jti);
-  }
-
-  /** A jti's record as its shard's listing names it (one read, two when the first misses it). */
-  private async listedRef(jti: string): Promise<RecordRef | undefined> {
-    const shard = shardOf(jti, this.d.store.shards);
-    const find = (names: string[]) => names.map(parseRecordName).find((ref) => ref?.jti === jti);
-    const ref = find(await this.reconnect.across(() => this.d.store.listShard(shard)));
-    if (ref !== undefined) return ref;
-    // a token issued on another node a moment ago: a miss must hold every create acknowledged before it
-    return find(await this.reconnect.across(() => this.d.store.listShard(shard, { fresh: true })));
   }
 
   private async dropPendingOnetime(subject: string): Promise<void> {

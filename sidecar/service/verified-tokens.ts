@@ -14,10 +14,10 @@ interface Verified {
 
 /**
  * Tokens whose signature verified lately: a session cookie is presented on every request of its user, and
- * the signature check was the largest cost of a validation. Expiry, binding, the record and logout markers
+ * the signature check is the largest cost of a validation. Expiry, binding, the record and logout markers
  * stay the caller's, checked every time. Keyed by the token's last {@link VERIFIED_KEY_CHARS} characters
  * (its signature), a hit counting only when the whole text is the same: hashing a cookie's few hundred
- * characters (a fresh string every request) cost more than the rest of a cached validation.
+ * characters (a fresh string every request) costs more than the rest of a cached validation.
  */
 export class VerifiedTokens {
   private current = new Map<string, Verified>();

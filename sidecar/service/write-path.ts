@@ -2,6 +2,7 @@ import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/clock.js';
 import type { Mirror } from '../mirror/mirror.js';
 import { type ReplayReceipts, type TokenStore, hasReplayReceipts } from '../store/token-store.js';
+import { type CreateEntry, ReceiptLedger } from './receipt-ledger.js';
 import type { Journal, JournalEntry, JournalOp } from '../store/journal.js';
 import { isConnected } from '../store/connection-state.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
@@ -27,11 +28,10 @@ export interface WriteOutcome {
  * when the store is back: a write may not overtake one journaled before it
  * for the same record, or a revocation could be undone by a late create.
  *
- * Why per record and not the whole journal: under sustained issuing after an
- * outage, a journal that every new write had to queue behind grew as fast as
- * it was replayed and never drained (tokens issued meanwhile stayed invisible
- * to the other nodes). Writes to different records commute: jtis are never
- * reused, and markers only ever move forward.
+ * Per record, not behind the whole journal: under sustained issuing a journal
+ * every new write queues behind may never drain (docs/design-notes.md). Writes
+ * to different records commute: jtis are never reused, and markers only ever
+ * move forward.
  */
 export class WritePath {
   private replaying: Promise<void> | undefined;
@@ -39,23 +39,8 @@ export class WritePath {
   private readonly pendingKeys = new Map<string, number>();
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** The receipt of a replay transaction whose answer never came (lost, or sent by a killed process): settled first. */
-  private unsettled: { receipt: string; seq: number } | undefined;
-  /** Journaled creates (by seq) that a settled receipt shows applied: not sent again (see replayEntry). */
-  private readonly applied = new Set<number>();
-  /** Creates up to this seq were sent by a killed process without a receipt to ask (an older version, DIRECTORY). */
-  private unknownThrough = 0;
-  /** Receipts no longer needed: deleted by the next replay transaction, or once the journal is empty. */
-  private stale: string[] = [];
-  /** Journaled creates whose answer was lost, per receipt of their transaction (see JournalOp). */
-  private readonly entryReceipts = new Map<string, number>();
-  /** What settling such a receipt found: applied or not; `unknown` when the store could not say. */
-  private readonly receiptOutcome = new Map<string, boolean | 'unknown'>();
-  /** Receipts earlier runs left behind have been looked for (once per process). */
-  private cleaned = false;
-
-  /** The store's replay receipts, where it has them. */
-  private readonly receipts: ReplayReceipts | undefined;
+  /** What the replay knows about receipts: those to settle, those settled, those to delete. */
+  private readonly ledger: ReceiptLedger;
 
   constructor(
     private readonly store: TokenStore,
@@ -64,7 +49,7 @@ export class WritePath {
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
-    this.receipts = hasReplayReceipts(store) ? store.receipts : undefined;
+    this.ledger = new ReceiptLedger(hasReplayReceipts(store) ? store.receipts : undefined, log);
     store.on('state', (next) => {
       if (isConnected(next)) this.kick();
     });
@@ -76,15 +61,9 @@ export class WritePath {
 
   /** Puts what the journal holds back into the mirror's overlay (after a restart) and starts replaying. */
   restore(): void {
-    const sending = this.journal.sendingAtOpen;
-    this.stale.push(...sending.stale);
-    const sentPending = this.journal.pending().some((e) => e.seq <= sending.seq);
-    if (sentPending && sending.receipt) this.unsettled = { receipt: sending.receipt, seq: sending.seq };
-    else if (sentPending) this.unknownThrough = sending.seq;
-    else if (sending.receipt) this.stale.push(sending.receipt);
+    this.ledger.restore(this.journal.sendingAtOpen, this.journal.pending());
     for (const entry of this.journal.pending()) {
       this.hold(keyOf(entry));
-      this.holdReceipt(entry);
       this.overlay(entry);
     }
     this.kick();
@@ -119,7 +98,7 @@ export class WritePath {
       this.release(key);
       throw err;
     }
-    this.holdReceipt(entry);
+    this.ledger.hold(entry);
     this.overlay(entry);
     this.kick();
     return { replicated: false, changed: true, ...(entry.op === 'marker' ? { gen: entry.floor } : {}) };
@@ -127,7 +106,7 @@ export class WritePath {
 
   /** Replays the journal in order; stops at the first write the store cannot take and retries later. */
   kick(): void {
-    if (!this.cleaned && !this.closed && isConnected(this.store.state) && this.receipts?.available) this.cleanupReceipts();
+    if (!this.closed && isConnected(this.store.state)) this.ledger.cleanupOnce();
     if (this.closed || this.replaying || this.journal.size === 0) return;
     this.replaying = this.replay()
       .catch((err: unknown) => {
@@ -167,9 +146,9 @@ export class WritePath {
    * done with one write. A record with several entries in the batch gets one write, the last (a create and
    * its revocation: the revocation; for a subject's logout markers, the latest), so two writes of one record
    * are never in flight together, for either store, and a busy node's journal (issues and revocations of
-   * the same tokens interleaved) still replays 64 entries at a time. One entry at a time, replay could not
-   * keep up with what a busy node had journaled during an outage (two durable writes and a round trip each).
-   * Entries after a failure in the batch are sent again later, which is harmless for deletes and markers.
+   * the same tokens interleaved) still replays 64 entries at a time: one at a time (two durable writes and a
+   * round trip each), replay falls behind what a busy node journals during an outage. Entries after a failure
+   * in the batch are sent again later, which is harmless for deletes and markers.
    *
    * Creates are not harmless to send twice: one applied, then revoked on another node, would come back. Where
    * the store has {@link ReplayReceipts}, a batch's creates therefore go in ONE transaction with a receipt
@@ -181,21 +160,21 @@ export class WritePath {
     let replayed = 0;
     for (;;) {
       if (this.closed || !isConnected(this.store.state)) break;
-      const receipts = this.receipts?.available ? this.receipts : undefined;
-      if (this.unsettled && !(await this.settleReceipt(receipts))) break;
+      const receipts = this.ledger.usable();
+      if (!(await this.ledger.settleLost(this.journal.pending()))) break;
       const batch = this.nextBatch(receipts);
       if (batch.length === 0) break;
-      if (!(await this.settleEntryReceipts(batch, receipts))) break;
+      if (!(await this.ledger.settleEntries(batch))) break;
       const last = batch[batch.length - 1]!.seq;
       const finals = new Map<string, JournalEntry>();
       for (const entry of batch) {
         const key = keyOf(entry);
         finals.set(key, laterOf(finals.get(key), entry));
       }
-      const creates = receipts ? [...finals.values()].filter((e): e is CreateEntry => e.op === 'create' && !this.knownSent(e)) : [];
+      const creates = receipts ? [...finals.values()].filter((e): e is CreateEntry => e.op === 'create' && !this.ledger.knownSent(e)) : [];
       const receipt = creates.length > 0 ? receipts!.newName() : undefined;
-      const stale = receipt ? [...this.stale] : [];
-      await this.journal.markSending(last, receipt, this.stale);
+      const stale = receipt ? this.ledger.stale : [];
+      await this.journal.markSending(last, receipt, this.ledger.stale);
       const unavailable = new Set<string>();
       const one = async (entry: JournalEntry) => {
         try {
@@ -216,21 +195,14 @@ export class WritePath {
       if (sent === 0) break;
       await this.journal.completeThrough(batch[sent - 1]!.seq);
       for (const entry of batch.slice(0, sent)) {
-        this.applied.delete(entry.seq);
-        this.releaseReceipt(entry);
-        this.settle(entry);
+        this.ledger.done(entry);
+        this.retire(entry);
       }
       replayed += sent;
       if (sent < batch.length) break;
     }
     if (replayed > 0) this.log.info('journal replayed into the store', { entries: replayed });
-    if (this.journal.size === 0 && this.stale.length > 0 && isConnected(this.store.state)) {
-      const done = [...this.stale];
-      await this.receipts?.remove(done).then(
-        () => (this.stale = this.stale.filter((r) => !done.includes(r))),
-        (err: unknown) => this.log.warn('could not delete replay receipts; the next replay will', { error: String(err) }),
-      );
-    }
+    if (this.journal.size === 0 && isConnected(this.store.state)) await this.ledger.removeStale();
   }
 
   /** The leading pending entries: at most {@link REPLAY_BATCH}, with creates that fit one transaction. */
@@ -263,10 +235,10 @@ export class WritePath {
   ): Promise<void> {
     try {
       await receipts.createWithReceipt(creates.map((e) => e.record), receipt, stale);
-      this.stale = [...this.stale.filter((r) => !stale.includes(r)), receipt];
+      this.ledger.sent(receipt, stale);
     } catch (err) {
       if (err instanceof StoreUnavailableError) {
-        this.unsettled = { receipt, seq: last };
+        this.ledger.lost(receipt, last);
         for (const entry of creates) unavailable.add(keyOf(entry));
         return;
       }
@@ -276,125 +248,21 @@ export class WritePath {
   }
 
   /**
-   * Asks the store whether the transaction of {@link unsettled} was applied; false when it cannot answer now.
-   * Without receipts (the binding lost its patch), or when the store refuses the question, its creates are
-   * treated as sent without a receipt (see replayEntry).
-   */
-  private async settleReceipt(receipts: ReplayReceipts | undefined): Promise<boolean> {
-    const { receipt, seq } = this.unsettled!;
-    const applied = await this.ask(receipts, receipt);
-    if (applied === undefined) return false;
-    if (applied === 'unknown') {
-      this.unknownThrough = Math.max(this.unknownThrough, seq);
-      this.unsettled = undefined;
-      return true;
-    }
-    let creates = 0;
-    for (const entry of this.journal.pending()) {
-      if (entry.seq > seq) break;
-      if (entry.op !== 'create') continue;
-      creates++;
-      if (applied) this.applied.add(entry.seq);
-    }
-    this.log.info(applied ? 'a replay transaction whose answer was lost had been applied' : 'a replay transaction whose answer was lost was not applied; sending it again', {
-      creates,
-    });
-    this.stale.push(receipt);
-    this.unsettled = undefined;
-    return true;
-  }
-
-  /**
-   * Settles the receipts of the batch's creates whose answer was lost when they went straight to the store; false
-   * when the store cannot answer now. A receipt the store cannot settle for another reason leaves its creates to the
-   * rule for creates sent without a receipt.
-   */
-  private async settleEntryReceipts(batch: JournalEntry[], receipts: ReplayReceipts | undefined): Promise<boolean> {
-    const open = new Set<string>();
-    for (const e of batch) if (e.op === 'create' && e.receipt && !this.receiptOutcome.has(e.receipt)) open.add(e.receipt);
-    if (open.size === 0) return true;
-    for (const receipt of open) {
-      const applied = await this.ask(receipts, receipt);
-      if (applied === undefined) return false;
-      this.receiptOutcome.set(receipt, applied);
-      if (applied === 'unknown') continue;
-      const creates = batch.filter((e) => e.op === 'create' && e.receipt === receipt).length;
-      this.log.info(applied ? 'issues whose answer was lost had been applied' : 'issues whose answer was lost were not applied; sending them again', { creates });
-    }
-    return true;
-  }
-
-  /**
-   * Whether the transaction carrying `receipt` was applied; `undefined` while the store cannot answer, `unknown`
-   * when it cannot say at all (no receipts, a refusal): those creates fall to the rule for creates without one.
-   */
-  private async ask(receipts: ReplayReceipts | undefined, receipt: string): Promise<boolean | 'unknown' | undefined> {
-    try {
-      if (!receipts) throw new Error('this store cannot settle receipts');
-      return await receipts.settle(receipt);
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) return undefined;
-      this.log.error('cannot settle a receipt; its creates are replayed only where the store holds them', { error: String(err) });
-      return 'unknown';
-    }
-  }
-
-  /** Deletes, in the background, receipts that earlier runs left and the journal no longer names. */
-  private cleanupReceipts(): void {
-    this.cleaned = true;
-    const keep = new Set(this.entryReceipts.keys());
-    if (this.unsettled) keep.add(this.unsettled.receipt);
-    this.receipts!.cleanup(keep).then(
-      (n) => n > 0 && this.log.info('deleted receipts an earlier run left behind', { receipts: n }),
-      (err: unknown) => {
-        this.cleaned = false; // again at the next connection
-        this.log.warn('could not look for receipts an earlier run left behind', { error: String(err) });
-      },
-    );
-  }
-
-  private holdReceipt(entry: JournalEntry): void {
-    if (entry.op === 'create' && entry.receipt) this.entryReceipts.set(entry.receipt, (this.entryReceipts.get(entry.receipt) ?? 0) + 1);
-  }
-
-  /** Once no pending entry names a receipt any more, it can be deleted (a restart would not need to settle it). */
-  private releaseReceipt(entry: JournalEntry): void {
-    if (entry.op !== 'create' || !entry.receipt) return;
-    const left = (this.entryReceipts.get(entry.receipt) ?? 1) - 1;
-    if (left > 0) {
-      this.entryReceipts.set(entry.receipt, left);
-      return;
-    }
-    this.entryReceipts.delete(entry.receipt);
-    this.receiptOutcome.delete(entry.receipt);
-    this.stale.push(entry.receipt);
-  }
-
-  /**
-   * A create already applied (a settled receipt says so), or sent and its answer lost with no receipt to settle
-   * (a killed process that left none, a store that cannot tell).
-   */
-  private knownSent(entry: CreateEntry): boolean {
-    if (this.applied.has(entry.seq) || entry.seq <= this.unknownThrough) return true;
-    const outcome = entry.receipt === undefined ? false : this.receiptOutcome.get(entry.receipt);
-    return outcome === true || outcome === 'unknown';
-  }
-
-  /**
    * A create already applied is not sent again: absent from the store now, it was revoked on another node since.
    * One that a killed process sent without a receipt and that the store does not hold is not sent again either:
    * it was most likely applied and revoked since (a revocation cannot be told from a create that never arrived,
    * and bringing a revoked token back is the worse mistake; the other one costs a login).
    */
   private async replayEntry(entry: JournalEntry): Promise<boolean> {
-    if (entry.op !== 'create' || !this.knownSent(entry)) return this.send(entry);
+    if (entry.op !== 'create' || !this.ledger.knownSent(entry)) return this.send(entry);
     const ref = refOf(entry.record);
     if (await this.store.exists(ref)) return false;
-    const known = this.applied.has(entry.seq) || (entry.receipt !== undefined && this.receiptOutcome.get(entry.receipt) === true);
+    const known = this.ledger.knownApplied(entry);
     this.log.warn(
       known
         ? 'not replaying a journaled issue that was applied before its answer was lost and is no longer in the store: it was revoked since'
-        : 'not replaying a journaled issue sent before a crash and no longer in the store: it may have been revoked since; the token is refused',
+        : 'not replaying a journaled issue sent before a crash and no longer in the store: it may have been revoked since; ' +
+          'the token is refused',
       { jti: entry.record.jti, seq: entry.seq },
     );
     this.mirror.removePending(ref);
@@ -444,7 +312,8 @@ export class WritePath {
     else this.pendingKeys.delete(key);
   }
 
-  private settle(entry: JournalEntry): void {
+  /** A journaled write the store now holds: later writes of its record need not queue, and the mirror takes the store's word. */
+  private retire(entry: JournalEntry): void {
     this.release(keyOf(entry));
     if (entry.op === 'create') this.mirror.settle(entry.record.jti);
     else if (entry.op === 'delete') this.mirror.settle(entry.ref.jti);
@@ -452,7 +321,6 @@ export class WritePath {
   }
 }
 
-type CreateEntry = JournalEntry & { op: 'create' };
 
 /** The record a write is about: writes with the same key are applied in journal order. */
 function keyOf(op: JournalOp): string {

@@ -4,6 +4,7 @@ import type { Clock } from '../util/clock.js';
 import type { TokenStore } from './token-store.js';
 import type { BindingStatus } from './zookeeper/binding-patch.js';
 import { DirectoryStore } from './directory/directory-store.js';
+import { type DirectoryUsage, directoryUsage } from './directory/directory-usage.js';
 import { ConfigError } from '../errors/config-error.js';
 import { loadConfig } from '../config/load-config.js';
 
@@ -22,6 +23,15 @@ export interface CreateStoreOverrides {
 let warnedUnpatched = false;
 
 /**
+ * What the configured DIRECTORY store's folder already holds, read without starting a store (a node about to make
+ * its own signing secret asks); `undefined` for ZOOKEEPER, whose members never make their own.
+ */
+export function storeUsage(options: TokensyncOptions): Promise<DirectoryUsage | undefined> {
+  if (options.store.type !== 'DIRECTORY') return Promise.resolve(undefined);
+  return directoryUsage(options.store.directoryPath, options.nodeId);
+}
+
+/**
  * Throws the one-line ConfigError a ZOOKEEPER store gives when its native binding is missing or not built (an
  * install whose scripts were blocked), before a sidecar writes anything. Reads files only; never loads the binding.
  */
@@ -38,7 +48,12 @@ export async function assertStoreLoadable(options: TokensyncOptions): Promise<Bi
  * The store `cluster.store.type` names. The ZooKeeper client (a native
  * module) is loaded only when it is chosen.
  */
-export async function createStore(options: TokensyncOptions, logger: Logger, clock?: Clock, overrides: CreateStoreOverrides = {}): Promise<TokenStore> {
+export async function createStore(
+  options: TokensyncOptions,
+  logger: Logger,
+  clock?: Clock,
+  overrides: CreateStoreOverrides = {},
+): Promise<TokenStore> {
   if (options.store.type === 'DIRECTORY') {
     return new DirectoryStore({
       root: options.store.directoryPath,
@@ -52,7 +67,8 @@ export async function createStore(options: TokensyncOptions, logger: Logger, clo
   }
   const zk = options.store.zookeeper;
   if (!zk.connect) {
-    throw new ConfigError('config.missing', 'is required when cluster.store.type is ZOOKEEPER (e.g. zk1:2181,zk2:2181,zk3:2181/tokensync)', {
+    const example = 'zk1:2181,zk2:2181,zk3:2181/tokensync';
+    throw new ConfigError('config.missing', `is required when cluster.store.type is ZOOKEEPER (e.g. ${example})`, {
       key: 'cluster.store.zookeeper.connect',
     });
   }
@@ -100,7 +116,8 @@ export async function createFallbackStore(
     throw new ConfigError(err.code, `names a properties file that does not load: ${err.message}`, { key, value: path, cause: err });
   }
   if (storeIdentity(previous) === storeIdentity(options)) {
-    throw new ConfigError('config.invalid', 'names this node\'s own store; it must name the previous store of the migration', { key, value: path });
+    const message = "names this node's own store; it must name the previous store of the migration";
+    throw new ConfigError('config.invalid', message, { key, value: path });
   }
   return createStore(previous, logger, clock, overrides);
 }

@@ -151,14 +151,18 @@ export class Journal {
       try {
         // a full disk can take part of the line and report it as written: that entry is not durable
         const { bytesWritten } = await handle.write(line);
-        if (bytesWritten !== line.length) throw Object.assign(new Error(`short write: ${bytesWritten} of ${line.length} bytes`), { code: 'ENOSPC' });
+        if (bytesWritten !== line.length) {
+          throw Object.assign(new Error(`short write: ${bytesWritten} of ${line.length} bytes`), { code: 'ENOSPC' });
+        }
         await handle.datasync();
       } catch (err) {
         // Cut the partial line off: left there, the next entry appended would be glued to it and lost on reopen.
         this.torn = !(await handle.truncate(this.bytes).then(() => true, () => false));
         const code = errno(err) ?? 'EIO';
         throw new JournalUnavailableError(
-          `the store is unreachable and the journal cannot keep this write: ${this.dir} (${code}${code === 'ENOSPC' ? ', no space left' : code === 'EROFS' ? ', read-only' : ''}); free space or fix cluster.store.journal.dir`,
+          `the store is unreachable and the journal cannot keep this write: ${this.dir} ` +
+            `(${code}${code === 'ENOSPC' ? ', no space left' : code === 'EROFS' ? ', read-only' : ''}); ` +
+            'free space or fix cluster.store.journal.dir',
           { cause: err },
         );
       }

@@ -262,6 +262,14 @@ export interface WithWatchMode {
   readonly recordWatchMode: 'persistent' | 'one-shot' | undefined;
 }
 
+/**
+ * A migration cutover's previous store behind this one (see cutover-store.ts): lookups of records it lacks fall
+ * back to it, and a token only the previous store holds is found there by its jti.
+ */
+export interface WithFallback {
+  fallbackRef(jti: string): Promise<RecordRef | undefined>;
+}
+
 export function hasBulkReads<S extends TokenStore>(store: S): store is S & BulkReads {
   return typeof (store as Partial<BulkReads>).readMany === 'function';
 }
@@ -284,4 +292,8 @@ export function hasCreateBatches<S extends TokenStore>(store: S): store is S & W
 
 export function hasWatchMode<S extends TokenStore>(store: S): store is S & WithWatchMode {
   return 'recordWatchMode' in store;
+}
+
+export function hasFallback<S extends TokenStore>(store: S): store is S & WithFallback {
+  return typeof (store as Partial<WithFallback>).fallbackRef === 'function';
 }

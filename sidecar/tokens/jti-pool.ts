@@ -7,7 +7,8 @@ const JTI_BYTES = 16;
 const POOL_JTIS = 256;
 
 /** Each kind's `<letter>.` prefix, as newJti writes it (taken from newJti itself, so that the two cannot drift apart). */
-const PREFIX = Object.fromEntries(TOKEN_KINDS.map((kind) => [kind, newJti(kind).slice(0, newJti(kind).indexOf('.') + 1)])) as Record<TokenKind, string>;
+const prefixOf = (kind: TokenKind) => newJti(kind).slice(0, newJti(kind).indexOf('.') + 1);
+const PREFIX = Object.fromEntries(TOKEN_KINDS.map((kind) => [kind, prefixOf(kind)])) as Record<TokenKind, string>;
 
 /**
  * New token ids of {@link newJti}'s form (the kind's letter, a dot, 128 random bits in base64url), with the

@@ -43,7 +43,8 @@ export class SecretReloader {
         this.onKeysChanged();
       }
     } catch (err) {
-      this.logger.error('secret file reload refused; keeping the previous keys', { error: err instanceof Error ? err.message : String(err) });
+      const error = err instanceof Error ? err.message : String(err);
+      this.logger.error('secret file reload refused; keeping the previous keys', { error });
     }
   }
 

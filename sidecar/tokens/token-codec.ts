@@ -62,7 +62,8 @@ export class TokenCodec {
     );
     // jws encodes the header text as latin1 ('binary'), the payload as UTF-8; a kid is ASCII (kidOf), but say it as jws does.
     const signer = keys[0]!;
-    this.signer = { key: signer, header: Buffer.from(JSON.stringify({ alg: this.algorithm, typ: 'JWT', kid: signer.kid }), 'latin1').toString('base64url') };
+    const header = Buffer.from(JSON.stringify({ alg: this.algorithm, typ: 'JWT', kid: signer.kid }), 'latin1').toString('base64url');
+    this.signer = { key: signer, header };
   }
 
   get kids(): string[] {
@@ -214,7 +215,9 @@ export function normalizeClaims(payload: unknown): TokenClaims | string {
     if (value === undefined) continue;
     if (typeof value !== 'number' || !Number.isFinite(value)) return `${claim} is not a number`;
     // Every time ends up in a Date (records, answers, messages), and toISOString() throws past year 275760.
-    if (value < 0 || value > (claim === 'ath' ? MAX_TIME_SECONDS * 1000 : MAX_TIME_SECONDS)) return `${claim} is out of range (a time from 1970 to 9999)`;
+    if (value < 0 || value > (claim === 'ath' ? MAX_TIME_SECONDS * 1000 : MAX_TIME_SECONDS)) {
+      return `${claim} is out of range (a time from 1970 to 9999)`;
+    }
   }
   if (p.cip !== undefined && typeof p.cip !== 'string') return 'cip is not a string';
   if (p.lgn !== undefined && !isGen(p.lgn)) return 'lgn is not a logout generation (an integer from 0)';

@@ -67,7 +67,8 @@ export class TokenPolicy {
     if (this.options.requireConsistentIp && claims.cip !== undefined) {
       const ip = clientIp ? normalizeIp(clientIp) : undefined;
       if (ip !== claims.cip) {
-        return { reason: 'ip_mismatch', message: ip ? 'presented from another client address than it was issued to' : 'bound to a client address, none given' };
+        const message = ip ? 'presented from another client address than it was issued to' : 'bound to a client address, none given';
+        return { reason: 'ip_mismatch', message };
       }
     }
     return undefined;

@@ -3,9 +3,8 @@
  *
  * Two generations of at most `capacity` members each: adds go to the young one; when it is full it becomes the
  * old one and the previous old one is dropped whole, so every operation is O(1) and at most `2 * capacity`
- * members are held. (Evicting one member at a time with `map.keys().next()` cost 62 us per add at 100,000
- * members: V8 leaves deleted entries at the front of the table and every eviction walked past all of them.)
- * Re-adding a member makes it young again.
+ * members are held. Not one eviction per add: V8 leaves deleted entries at the front of a Map, so evicting
+ * with `map.keys().next()` walks past all of them (docs/design-notes.md). Re-adding a member makes it young again.
  */
 export class BoundedSet<K> {
   private young = new Map<K, number>();

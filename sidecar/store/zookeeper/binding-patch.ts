@@ -88,7 +88,9 @@ export function missingBindingProblem(status: BindingStatus = zookeeperBindingSt
   }
   if (status.built) return undefined;
   // the patch script builds only the version its patches are written for
-  if (status.version !== PATCHED_ZOOKEEPER_VERSION) return "needs the native 'zookeeper' binding, which is not built; fix: npm rebuild zookeeper";
+  if (status.version !== PATCHED_ZOOKEEPER_VERSION) {
+    return "needs the native 'zookeeper' binding, which is not built; fix: npm rebuild zookeeper";
+  }
   return `needs the native 'zookeeper' binding, which is not built (npm install scripts blocked?); fix: ${bindingFixCommand()}`;
 }
 

@@ -75,7 +75,7 @@ export function createWeight(path: string, data: string): number {
  * others. A transaction lost with the connection fails every create in it with that error, as single creates lost
  * with it would (all or none of it was applied: callers that journal and replay see `false` for any that were),
  * and so do the creates waiting behind it (never sent: nothing of them applied), so that no create waits longer
- * than about one operation timeout for its answer, as when each create went alone.
+ * than about one operation timeout for its answer.
  *
  * Order: creates leave in the order they were asked for, on one session. A caller deletes a record only after its
  * create was answered, so a delete never overtakes a create still waiting here.
@@ -93,7 +93,9 @@ export class CreateBatcher {
   private answered: string[] = [];
 
   constructor(private readonly options: CreateBatcherOptions) {
-    if (!Number.isInteger(options.maxOps) || options.maxOps < 1) throw new RangeError(`maxOps ${options.maxOps} must be a whole number >= 1`);
+    if (!Number.isInteger(options.maxOps) || options.maxOps < 1) {
+      throw new RangeError(`maxOps ${options.maxOps} must be a whole number >= 1`);
+    }
     if (!Number.isInteger(options.maxInFlight) || options.maxInFlight < 1) {
       throw new RangeError(`maxInFlight ${options.maxInFlight} must be a whole number >= 1`);
     }

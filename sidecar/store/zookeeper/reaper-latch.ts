@@ -37,7 +37,8 @@ export class ReaperLatch {
     let children = await client.getChildren(this.layout.reaper);
     let ours = children.find((name) => name.startsWith(latch.prefix));
     if (!ours) {
-      const created = await createProtected(client, this.acl, `${this.layout.reaper}/${latch.prefix}`, owner, CreateMode.EPHEMERAL_SEQUENTIAL);
+      const path = `${this.layout.reaper}/${latch.prefix}`;
+      const created = await createProtected(client, this.acl, path, owner, CreateMode.EPHEMERAL_SEQUENTIAL);
       ours = created.slice(created.lastIndexOf('/') + 1);
       children = [...children, ours];
       this.logger.info(`joined the reaper election as ${ours}`);

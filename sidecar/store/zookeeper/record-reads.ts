@@ -95,8 +95,7 @@ export class RecordReads {
 
   /**
    * A `sync` goes first (pipelined), as for {@link exists}: revoking a token issued on another node a moment
-   * ago looks its subject up here, and a follower that had not applied the create yet answered without it,
-   * so the revocation was a 404 that revoked nothing.
+   * ago looks its subject up here, and a follower that has not applied the create yet would answer without it.
    */
   async listShard(shard: number, options: { fresh?: boolean } = {}): Promise<string[]> {
     const { layout } = this.options;
@@ -133,7 +132,8 @@ export class RecordReads {
         return names;
       };
       for (let shard = first; shard < shards; shard++) {
-        for (let ahead = shard; ahead < Math.min(shards, shard + LIST_PREFETCH); ahead++) void listing(ahead); // prefetch; listing() catches its own errors
+        // prefetch; listing() catches its own errors
+        for (let ahead = shard; ahead < Math.min(shards, shard + LIST_PREFETCH); ahead++) void listing(ahead);
         const names = (await listing(shard)).sort();
         listings.delete(shard);
         const candidates: Array<{ name: string; path: string }> = [];

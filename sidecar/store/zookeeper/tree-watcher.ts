@@ -3,13 +3,12 @@ import type { Logger } from '../../util/logger.js';
 import type { Clock } from '../../util/clock.js';
 import { StoreUnavailableError } from '../../errors/store-unavailable-error.js';
 import type { StoreEvents } from '../token-store.js';
-import { decodeSubject } from '../token-record.js';
-import { parseMarkerData, type LogoutMarker } from '../logout-marker.js';
 import { CoalescedTask } from './coalesced-task.js';
 import { forEachBounded, indices } from '../../util/for-each-bounded.js';
 import type { ZkLayout } from './layout.js';
 import type { ZkClient, ZkWatchType } from './zk-client.js';
-import { ZkCode, ZkError, isZkError } from './zk-error.js';
+import { ZkError } from './zk-error.js';
+import { MarkerWatcher } from './marker-watcher.js';
 
 /** What the last rebuild cost, for logs, metrics and benchmarks. */
 export interface RebuildStats {
@@ -40,12 +39,6 @@ export interface TreeWatcherHost {
   mapError(error: unknown): Error;
 }
 
-type MarkerRead =
-  | { status: 'value'; value: LogoutMarker }
-  | { status: 'missing' }
-  | { status: 'stale' }
-  | { status: 'invalid' };
-
 /** Delay before re-reading a shard whose watch-triggered read failed while the session stayed up. */
 const READ_RETRY_MS = 1_000;
 const MAX_REBUILD_BACKOFF_MS = 30_000;
@@ -53,8 +46,7 @@ const MAX_REBUILD_BACKOFF_MS = 30_000;
 /**
  * Feeds a Mirror from the tree, as CuratorCache / TreeCache feed their listeners, with ONE {@link rebuild} (full
  * shard listings) for the initial load and every resync (after a reconnect, and with a new session). Resyncs are
- * jittered and bounded (`readConcurrency` reads in flight). Logout markers: a child watch on `/subjects` and a
- * data watch per marker.
+ * jittered and bounded (`readConcurrency` reads in flight). Logout markers: see {@link MarkerWatcher}.
  *
  * Records, two ways:
  * - `persistent` (ZooKeeper 3.6+ with a binding carrying tokensync's addwatch patch), as Curator's CuratorCache:
@@ -84,12 +76,8 @@ export class TreeWatcher {
   private readonly shardRetries = new Set<number>();
   private retryTimer: NodeJS.Timeout | null = null;
 
-  private readonly markerTask = new CoalescedTask(() => this.readMarkers());
-  private markersFull = false;
+  private readonly markers: MarkerWatcher;
   private markerRetry = false;
-  /** encoded subject -> marker, as last reported. */
-  private knownMarkers = new Map<string, LogoutMarker>();
-  private readonly markerFloor = new Map<string, number>();
 
   /** Whether the persistent recursive watch is set on this connection (then listings set no child watch). */
   private persistent = false;
@@ -108,6 +96,7 @@ export class TreeWatcher {
     this.shardTasks = Array.from({ length: shards }, (_, shard) => new CoalescedTask(() => this.readShard(shard)));
     this.shardFloor = new Array<number>(shards).fill(0);
     this.shardPzxid = new Array<number>(shards).fill(0);
+    this.markers = new MarkerWatcher(host, () => ++this.seq, (error) => this.markerReadFailed(error));
   }
 
   get lastRebuild(): RebuildStats | null {
@@ -133,6 +122,7 @@ export class TreeWatcher {
   /** Stops reporting; removes timers. */
   stop(): void {
     this.active = false;
+    this.markers.stop();
     if (this.rebuildTimer) clearTimeout(this.rebuildTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.rebuildTimer = null;
@@ -176,13 +166,12 @@ export class TreeWatcher {
     // follower that has not applied the latest commits), it would drop live records, so catch that server up first
     await this.host.client().sync(this.host.layout.tokens);
     await forEachBounded(indices(shards), this.host.readConcurrency, (shard) => this.shardTasks[shard]!.request());
-    this.markersFull = true;
-    await this.markerTask.request();
+    await this.markers.readAll();
     if (!this.active) return;
     const stats: RebuildStats = {
       reason,
       shards,
-      markers: this.knownMarkers.size,
+      markers: this.markers.count,
       durationMs: Math.round(performance.now() - started),
       finishedAt: this.host.clock.now(),
     };
@@ -210,11 +199,11 @@ export class TreeWatcher {
       } else if (target.kind === 'shard') {
         if (type === 'child' || type === 'deleted') this.refreshShard(target.shard);
       } else if (target.kind === 'subjects') {
-        if (type === 'child') this.markerTask.request().catch((error: unknown) => this.markerReadFailed(error));
+        if (type === 'child') this.markers.childrenChanged();
       } else if (type === 'changed') {
-        this.refreshMarker(target.encoded).catch((error: unknown) => this.markerReadFailed(error));
+        this.markers.markerChanged(target.encoded);
       } else if (type === 'deleted') {
-        this.markerGone(target.encoded);
+        this.markers.markerDeleted(target.encoded);
       }
     } catch (error) {
       this.host.report(error, `watch event ${type} ${path}`);
@@ -275,72 +264,6 @@ export class TreeWatcher {
     this.shardFloor[shard] = seq;
     this.shardPzxid[shard] = stat.pzxid;
     this.host.emit('shard', shard, children);
-  }
-
-  private async readMarkers(): Promise<void> {
-    const full = this.markersFull;
-    this.markersFull = false;
-    try {
-      const client = this.host.client();
-      const names = await client.getChildren(this.host.layout.subjects, true);
-      if (full) {
-        const values = new Map<string, LogoutMarker>();
-        await forEachBounded(names, this.host.readConcurrency, async (encoded) => {
-          const read = await this.readMarkerValue(client, encoded);
-          if (read.status === 'value') values.set(encoded, read.value);
-        });
-        if (!this.active) return;
-        this.knownMarkers = values;
-        const bySubject = new Map<string, LogoutMarker>();
-        for (const [encoded, value] of values) bySubject.set(decodeSubject(encoded)!, value);
-        this.host.emit('markers', bySubject);
-      } else {
-        const present = new Set(names);
-        for (const encoded of [...this.knownMarkers.keys()]) {
-          if (!present.has(encoded)) this.markerGone(encoded);
-        }
-        const fresh = names.filter((encoded) => !this.knownMarkers.has(encoded));
-        await forEachBounded(fresh, this.host.readConcurrency, (encoded) => this.refreshMarker(encoded));
-      }
-    } catch (error) {
-      if (full) this.markersFull = true;
-      throw error;
-    }
-  }
-
-  /** Reads one marker and re-arms its data watch. */
-  private async readMarkerValue(client: ZkClient, encoded: string): Promise<MarkerRead> {
-    if (decodeSubject(encoded) === undefined) return { status: 'invalid' };
-    const seq = ++this.seq;
-    const path = `${this.host.layout.subjects}/${encoded}`;
-    try {
-      const { data } = await client.get(path, true);
-      if (seq < (this.markerFloor.get(encoded) ?? 0)) return { status: 'stale' };
-      this.markerFloor.set(encoded, seq);
-      const value = parseMarkerData(data);
-      if (!value) throw new Error('neither gen nor revokedBefore');
-      return { status: 'value', value };
-    } catch (error) {
-      if (isZkError(error, ZkCode.NONODE)) return { status: 'missing' };
-      if (error instanceof ZkError) throw error;
-      this.host.logger.warn(`ignoring ${path}: not a logout marker (${(error as Error).message})`);
-      return { status: 'invalid' };
-    }
-  }
-
-  private async refreshMarker(encoded: string): Promise<void> {
-    const read = await this.readMarkerValue(this.host.client(), encoded);
-    if (!this.active) return;
-    if (read.status === 'missing') this.markerGone(encoded);
-    else if (read.status === 'value' && !sameMarker(this.knownMarkers.get(encoded), read.value)) {
-      this.knownMarkers.set(encoded, read.value);
-      this.host.emit('marker', decodeSubject(encoded)!, read.value);
-    }
-  }
-
-  private markerGone(encoded: string): void {
-    this.markerFloor.set(encoded, ++this.seq);
-    if (this.knownMarkers.delete(encoded)) this.host.emit('marker', decodeSubject(encoded)!, null);
   }
 
   /**
@@ -412,14 +335,9 @@ export class TreeWatcher {
       for (const shard of shards) this.refreshShard(shard);
       if (this.markerRetry) {
         this.markerRetry = false;
-        this.markersFull = true;
-        this.markerTask.request().catch((error: unknown) => this.markerReadFailed(error));
+        this.markers.retry();
       }
     }, READ_RETRY_MS);
     this.retryTimer.unref();
   }
-}
-
-function sameMarker(a: LogoutMarker | undefined, b: LogoutMarker): boolean {
-  return a !== undefined && a.gen === b.gen && a.legacyBefore === b.legacyBefore;
 }

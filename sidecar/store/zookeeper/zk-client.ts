@@ -1,55 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
 import type { Logger } from '../../util/logger.js';
 import { ZkCode, ZkError } from './zk-error.js';
 import { ZkMultiError } from './zk-multi-error.js';
-import { ConfigError } from '../../errors/config-error.js';
-import { bindingFixCommand } from './binding-patch.js';
-import type { ZkNativeOp, ZooKeeperBinding, ZooKeeperBindingClass } from './zookeeper.js';
+import type { ZkNativeOp, ZooKeeperBinding } from './zookeeper.js';
+import { RESPONSE_COUNTER_LIMIT, loadBinding, rateLimitedLines } from './zk-binding.js';
+import { CreateMode, type ZkAcl, type ZkOp, type ZkStat, type ZkWatchType } from './zk-types.js';
 
-/** A znode's stat (the binding's shape; declared here so that emitted typings do not need `zookeeper.d.ts`). */
-export interface ZkStat {
-  czxid: number;
-  mzxid: number;
-  pzxid: number;
-  ctime: Date;
-  mtime: Date;
-  version: number;
-  cversion: number;
-  /** ACL version: 0 for a node whose ACL was never set. */
-  aversion: number;
-  /** Owning session in lowercase hex (as {@link ZkClient.sessionId}), `'0'` for a persistent node. */
-  ephemeralOwner: string;
-  dataLength: number;
-  numChildren: number;
-  createdInThisSession: boolean;
-}
-
-/** Node kinds (`ZOO_PERSISTENT`...; the binding keeps them under `.constants`). */
-export const CreateMode = {
-  PERSISTENT: 0,
-  EPHEMERAL: 1,
-  PERSISTENT_SEQUENTIAL: 2,
-  EPHEMERAL_SEQUENTIAL: 3,
-} as const;
-export type CreateMode = (typeof CreateMode)[keyof typeof CreateMode];
-
-export const ZK_PERM_ALL = 31;
-
-export interface ZkAcl {
-  perms: number;
-  scheme: string;
-  auth: string;
-}
-
-/** An op of a {@link ZkClient.multi} transaction. */
-export type ZkOp =
-  /** `acl`: the node is created with it (never open for a moment, as with `create` then `setAcl`); default open. */
-  | { op: 'create'; path: string; data: string | Buffer; mode?: CreateMode; acl?: readonly ZkAcl[] }
-  | { op: 'delete'; path: string; version: number }
-  | { op: 'check'; path: string; version: number };
-
-export type ZkWatchType = 'child' | 'changed' | 'created' | 'deleted' | 'notwatching';
+export { CreateMode, ZK_PERM_ALL, type ZkAcl, type ZkOp, type ZkStat, type ZkWatchType } from './zk-types.js';
 
 export interface ZkClientEvents {
   /** A connection is up (first one, or back after a loss with the same session). */
@@ -80,31 +37,6 @@ interface Pending {
   op: string;
   path: string;
   reject: (error: Error) => void;
-}
-
-/** Plenty: the binding's counter guards against a C client bug we do not hit, and closing sessions is our call. */
-const RESPONSE_COUNTER_LIMIT = 2 ** 30;
-/** Lines of the binding's own log passed on per second, at most. */
-const BINDING_LOG_LINES_PER_SECOND = 20;
-
-let bindingClass: ZooKeeperBindingClass | undefined;
-
-/** Loads the native binding on first use, so that a DIRECTORY sidecar never needs it. */
-function loadBinding(): ZooKeeperBindingClass {
-  if (!bindingClass) {
-    try {
-      bindingClass = createRequire(import.meta.url)('zookeeper') as ZooKeeperBindingClass;
-    } catch (error) {
-      // e.g. built for another Node version: one line naming the fix, as for a binding that was never built
-      const reason = (error as Error).message.split('\n')[0];
-      throw new ConfigError('config.invalid', `the native 'zookeeper' binding does not load (${reason}); fix: npm rebuild zookeeper && ${bindingFixCommand()}`, {
-        key: 'cluster.store.type',
-        value: 'ZOOKEEPER',
-        cause: error,
-      });
-    }
-  }
-  return bindingClass;
 }
 
 /**
@@ -406,12 +338,9 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   }
 
   /**
-   * A request failed with CONNECTIONLOSS: the connection is down, whatever the session events said. The
-   * binding drives the C client single-threaded, and the C client queues its CONNECTING session event with
-   * the completions; while every reconnection attempt fails at once (a connection reset by the network), that
-   * event was seen not to arrive for 20 s and more, requests failing with CONNECTIONLOSS all along while the
-   * client still counted as connected (no `suspended`, no `lost`, the reject policy not applied). The next
-   * `connect` event of the binding brings the flag back.
+   * A request failed with CONNECTIONLOSS: the connection is down, whatever the session events said (the C
+   * client queues its CONNECTING event behind completions, so while every reconnection attempt fails at once
+   * it may come late). The binding's next `connect` event brings the flag back.
    */
   private noteConnectionLoss(): void {
     if (!this.connectedFlag || this.closedFlag) return;
@@ -445,27 +374,4 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
   }
-}
-
-/** The binding's own log lines at debug level, at most {@link BINDING_LOG_LINES_PER_SECOND} a second. */
-function rateLimitedLines(logger: Logger): (line: string) => void {
-  let windowStart = 0;
-  let passed = 0;
-  let dropped = 0;
-  return (line: string) => {
-    const now = Date.now();
-    if (now - windowStart >= 1000) {
-      if (dropped > 0) logger.debug(`zookeeper binding: ${dropped} log lines dropped`);
-      windowStart = now;
-      passed = 0;
-      dropped = 0;
-    }
-    if (passed >= BINDING_LOG_LINES_PER_SECOND) {
-      dropped++;
-      return;
-    }
-    passed++;
-    // add_auth goes to the native handle directly and is never logged; this is a second line of defence
-    logger.debug(`zookeeper binding: ${/add_auth/i.test(line) ? 'add_auth (redacted)' : line.slice(0, 500)}`);
-  };
 }

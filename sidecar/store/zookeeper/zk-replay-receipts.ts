@@ -89,7 +89,9 @@ export class ZkReplayReceipts implements ReplayReceipts {
   async createWithReceipt(records: readonly TokenRecord[], receipt: string, stale: readonly string[]): Promise<boolean[]> {
     const { layout } = this.options;
     for (const record of records) {
-      if (!isValidJti(record.jti) || !isValidSubject(record.subject)) throw new BadRequestError(`record ${String(record.jti)} is not valid`);
+      if (!isValidJti(record.jti) || !isValidSubject(record.subject)) {
+        throw new BadRequestError(`record ${String(record.jti)} is not valid`);
+      }
     }
     let recordsLeft = records.map((record, i) => ({ i, path: layout.createPath(record), data: JSON.stringify(record) }));
     const weight = recordsLeft.reduce((sum, r) => sum + createWeight(r.path, r.data), 0);

@@ -201,7 +201,8 @@ export class ZkSession {
         });
       }
       this.options.logger.info(
-        `connected to ZooKeeper ${this.options.location} (session 0x${client.sessionId}, timeout ${client.negotiatedTimeoutMs} ms${this.options.auth ? ', digest auth' : ''})`,
+        `connected to ZooKeeper ${this.options.location} ` +
+          `(session 0x${client.sessionId}, timeout ${client.negotiatedTimeoutMs} ms${this.options.auth ? ', digest auth' : ''})`,
       );
     } finally {
       for (const cleanup of cleanups) cleanup();

@@ -37,7 +37,8 @@ export function mapZkError(error: unknown, location: string): Error {
     if (error.isUnavailable) return unavailableError(location, error.message, error);
     if (error.rc === ZkCode.NOAUTH) {
       return new ZooKeeperStoreError(
-        `ZooKeeper refused ${error.op} ${error.path} (NOAUTH): the tree is protected by another identity; check cluster.store.zookeeper.auth`,
+        `ZooKeeper refused ${error.op} ${error.path} (NOAUTH): the tree is protected by another identity; ` +
+          'check cluster.store.zookeeper.auth',
         'store.zookeeper.noauth',
         { cause: error },
       );
