@@ -14,6 +14,7 @@ import { readJsonBody } from './json-body.js';
 import { isValidSubject } from '../store/token-record.js';
 import { REFUSAL_REASONS, type RefusalReason, type TokenClaims } from '../tokens/token-claims.js';
 import { consoleHandler } from '../console/console-route.js';
+import { crossSiteRefusal } from './cross-origin.js';
 
 export interface HttpServerOptions {
   service: TokenService;
@@ -198,6 +199,11 @@ export class HttpServer {
     if (target !== undefined && target.startsWith('/v1/auth')) {
       const next = target.charCodeAt(8); // NaN past the end
       if (next !== next || next === SLASH || next === QUESTION_MARK) return this.forwardAuth(req, res);
+    }
+    const refusal = crossSiteRefusal(req.method, req.headers);
+    if (refusal !== undefined) {
+      this.json(res, 403, { error: 'request.cross_site', message: `refused: ${refusal}; the API takes no writes from other sites' pages` });
+      return;
     }
     if (target === '/v1/validate' && req.method === 'POST') {
       this.postValidate(req, res).catch((err: unknown) => this.sendError(res, err));
