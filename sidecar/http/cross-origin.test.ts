@@ -8,6 +8,8 @@ test('API clients and same-origin pages pass; reads pass whatever their origin',
   assert.equal(crossSiteRefusal('POST', { host }), undefined, 'curl, the Node client, nginx: no Origin');
   assert.equal(crossSiteRefusal('POST', { host, origin: 'http://127.0.0.1:8080', 'sec-fetch-site': 'same-origin' }), undefined);
   assert.equal(crossSiteRefusal('DELETE', { host, 'sec-fetch-site': 'none' }), undefined, 'typed into the address bar');
+  const proxied = { host: '127.0.0.1:8080', origin: 'https://console.example', 'sec-fetch-site': 'same-origin' };
+  assert.equal(crossSiteRefusal('DELETE', proxied), undefined, 'the console behind a proxy that rewrites Host');
   for (const method of ['GET', 'HEAD', 'OPTIONS']) assert.equal(crossSiteRefusal(method, { host, origin: 'https://evil.example' }), undefined);
 });
 

@@ -13,6 +13,8 @@ export function crossSiteRefusal(method: string | undefined, headers: IncomingHt
   if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return undefined;
   const site = headers['sec-fetch-site'];
   if (site === 'cross-site' || site === 'same-site') return `a browser request from another site (Sec-Fetch-Site: ${site})`;
+  // the browser's own judgement, which a proxy rewriting Host does not disturb; Origin only for older browsers
+  if (site === 'same-origin' || site === 'none') return undefined;
   const origin = headers.origin;
   if (origin === undefined) return undefined;
   if (origin === 'null') return 'a browser request from an opaque origin (Origin: null)';
