@@ -562,6 +562,12 @@ export class StartedLocalZooKeeper implements ZooKeeperCluster, AsyncDisposable 
     return this.server(index).connectString;
   }
 
+  /** Server `i`'s data folder (snapshots and transaction logs under `version-2`; deleted by `close()`), to stage a
+   * restore from a backup while the server is stopped. */
+  getDataDir(index: number): string {
+    return this.server(index).dataDir;
+  }
+
   /** Server `i`'s log file (it is deleted by `close()`). */
   getLogFile(index: number): string {
     return this.server(index).logFile;
