@@ -297,8 +297,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const o = this.overlay.get(jti);
     if (!o) return;
     this.overlay.delete(jti);
-    if (o.present) this.add({ jti, subject: o.subject, gen: o.gen });
-    else this.remove({ jti, subject: o.subject });
+    // removed since addPending: the store had the record and lost it (revoked or reaped elsewhere between the
+    // replay's write and this call); names are never reused, so adding it back would accept a revoked token
+    if (o.present && !this.removed.has(jti)) this.add({ jti, subject: o.subject, gen: o.gen });
+    else if (!o.present) this.remove({ jti, subject: o.subject });
   }
 
   get pendingCount(): number {
