@@ -2,10 +2,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Mirror } from './mirror.js';
 import type { TokenRecord } from '../store/token-record.js';
-import { newJti, shardOf } from '../store/token-record.js';
+import { newJti, recordName, shardOf } from '../store/token-record.js';
 import { ZooKeeperStore } from '../store/zookeeper/zookeeper-store.js';
+import { ZkLayout } from '../store/zookeeper/layout.js';
+import type { ZkClient } from '../store/zookeeper/zk-client.js';
 import { startZooKeeper, type ZooKeeperCluster } from '../../integration-tests/zookeeper/index.js';
-import { capturingLogger, eventually, nextEvent } from '../../integration-tests/support/zk-test-support.js';
+import { capturingLogger, eventually, nextEvent, rawClient } from '../../integration-tests/support/zk-test-support.js';
 
 const SHARDS = 8;
 
@@ -21,6 +23,7 @@ describe('Mirror.settle after a replayed create that another node deleted meanwh
   let zk: ZooKeeperCluster;
   const { logger } = capturingLogger();
   const stores: ZooKeeperStore[] = [];
+  let raw: ZkClient | undefined;
 
   const open = async (chroot: string, recordWatch: 'persistent' | 'one-shot', watch: boolean) => {
     const store = new ZooKeeperStore({
@@ -42,6 +45,7 @@ describe('Mirror.settle after a replayed create that another node deleted meanwh
 
   after(async () => {
     await Promise.all(stores.map((s) => s.close()));
+    raw?.close();
     await zk?.close();
   });
 
@@ -76,6 +80,47 @@ describe('Mirror.settle after a replayed create that another node deleted meanwh
 
       assert.equal(mirror.lookup(token.jti).presence, 'removed');
       assert.equal(await here.exists({ jti: token.jti, subject: token.subject }), false);
+      assert.deepEqual([...mirror.entries()], [], 'the mirror equals the tree (empty)');
+      mirror.detach();
+    });
+
+    it(`${mode} watch: a record created and deleted before any re-listing showed it stays out too`, async () => {
+      const chroot = `/settle-unseen-${mode}`;
+      const here = new ZooKeeperStore({
+        servers: [zk.connectString],
+        chroot,
+        sessionTimeoutMs: 10_000,
+        shards: SHARDS,
+        logger,
+        recordWatch: mode,
+      });
+      stores.push(here);
+      const mirror = new Mirror(() => here.shards);
+      mirror.attach(here);
+      const rebuilt = nextEvent(here, 'rebuilt', () => true, 20_000);
+      await here.start({ watch: true });
+      await rebuilt;
+      raw ??= await rawClient(zk.connectString, logger);
+
+      const token = record('unseen');
+      const ref = { jti: token.jti, subject: token.subject };
+      const path = new ZkLayout(chroot, SHARDS).recordPath(ref);
+      const shard = shardOf(token.jti, SHARDS);
+      mirror.addPending(ref);
+      // what tells this node: one re-listing of the shard (one-shot), or both events (persistent)
+      const heard =
+        mode === 'one-shot'
+          ? nextEvent(here, 'shard', (s: number) => s === shard, 10_000)
+          : nextEvent(here, 'record', (_s: number, name: string, present: boolean) => name === recordName(ref) && !present, 10_000);
+      // the replay's create and a revocation elsewhere, applied before this node's next listing of the shard
+      await raw.multi([
+        { op: 'create', path, data: JSON.stringify(token) },
+        { op: 'delete', path, version: -1 },
+      ]);
+      await heard;
+      mirror.settle(token.jti);
+
+      assert.notEqual(mirror.lookup(token.jti).presence, 'present');
       assert.deepEqual([...mirror.entries()], [], 'the mirror equals the tree (empty)');
       mirror.detach();
     });

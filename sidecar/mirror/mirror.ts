@@ -292,15 +292,18 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.indexOnetime(ref.jti, ref.subject, false);
   }
 
-  /** The store now holds what the overlay said (the journal entry was replayed). */
+  /**
+   * The store now holds what the overlay said (the journal entry was replayed). A create is not added here: the
+   * store's own notification adds it (until then a lookup asks the store). Between the replay's write and this
+   * call another node may have deleted the record (revoked, reaped), and adding it would bring a revoked token
+   * back where that deletion was already heard, or where a re-listing never showed the record at all.
+   */
   settle(jti: string): void {
     const o = this.overlay.get(jti);
     if (!o) return;
     this.overlay.delete(jti);
-    // removed since addPending: the store had the record and lost it (revoked or reaped elsewhere between the
-    // replay's write and this call); names are never reused, so adding it back would accept a revoked token
-    if (o.present && !this.removed.has(jti)) this.add({ jti, subject: o.subject, gen: o.gen });
-    else if (!o.present) this.remove({ jti, subject: o.subject });
+    if (!o.present) this.remove({ jti, subject: o.subject });
+    else if (!this.shards[shardOf(jti, this.shardCount)]!.has(jti)) this.indexOnetime(jti, o.subject, false);
   }
 
   get pendingCount(): number {
