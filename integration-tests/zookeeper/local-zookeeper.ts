@@ -562,15 +562,14 @@ export class StartedLocalZooKeeper implements ZooKeeperCluster, AsyncDisposable 
     return this.server(index).connectString;
   }
 
-  /** Server `i`'s data folder (snapshots and transaction logs under `version-2`; deleted by `close()`), to stage a
-   * restore from a backup while the server is stopped. */
-  getDataDir(index: number): string {
-    return this.server(index).dataDir;
-  }
-
   /** Server `i`'s log file (it is deleted by `close()`). */
   getLogFile(index: number): string {
     return this.server(index).logFile;
+  }
+
+  /** Server `i`'s data directory (snapshots and transaction logs under `version-2/`). */
+  getDataDir(index: number): string {
+    return this.server(index).dataDir;
   }
 
   /** Starts server `i` again (same ports and data) and resolves once its client port answers; it may not have
