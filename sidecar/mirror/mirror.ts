@@ -243,13 +243,18 @@ export class Mirror extends MirrorMarkers {
     this.indexOnetime(ref.jti, ref.subject, false);
   }
 
-  /** The store now holds what the overlay said (the journal entry was replayed). */
+  /**
+   * The store now holds what the overlay said (the journal entry was replayed). A create is not added here: the
+   * store's own notification adds it (until then a lookup asks the store). Between the replay's write and this
+   * call another node may have deleted the record (revoked, reaped), and adding it would bring a revoked token
+   * back where that deletion was already heard, or where a re-listing never showed the record at all.
+   */
   settle(jti: string): void {
     const o = this.overlay.get(jti);
     if (!o) return;
     this.overlay.delete(jti);
-    if (o.present) this.add({ jti, subject: o.subject, gen: o.gen, ...(o.expiresAt !== undefined ? { expiresAt: o.expiresAt } : {}) });
-    else this.remove({ jti, subject: o.subject });
+    if (!o.present) this.remove({ jti, subject: o.subject });
+    else if (!this.records.has(shardOf(jti, this.shardCount), jti)) this.indexOnetime(jti, o.subject, false);
   }
 
   get pendingCount(): number {

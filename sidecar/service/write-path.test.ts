@@ -12,6 +12,7 @@ import { waitFor } from '../util/wait-for.js';
 import type { ConnectionState } from '../store/connection-state.js';
 import type { ReplayReceipts, StoreEvents, TokenStore } from '../store/token-store.js';
 import type { RecordRef, TokenRecord } from '../store/token-record.js';
+import { recordName, shardOf } from '../store/token-record.js';
 import { tempDir } from '../util/test-temp-dirs.js';
 
 /** Just the writes of a store, with a switch for "unreachable" and a gate that holds creates of one jti. */
@@ -22,6 +23,15 @@ class FakeStore extends EventEmitter<StoreEvents> {
   readonly names = new Set<string>();
   readonly log: string[] = [];
   hold: { jti: string; release: Promise<void> } | undefined;
+
+  /** Adds or deletes a name and tells the mirror, as a real store's watch does. */
+  put(jti: string, present: boolean): boolean {
+    const changed = present ? !this.names.has(jti) : this.names.has(jti);
+    if (present) this.names.add(jti);
+    else this.names.delete(jti);
+    if (changed) this.emit('record', shardOf(jti, this.shards), recordName({ jti, subject: 'alice' }), present);
+    return changed;
+  }
 
   setState(next: ConnectionState): void {
     const previous = this.state;
@@ -37,15 +47,13 @@ class FakeStore extends EventEmitter<StoreEvents> {
     this.check();
     if (this.hold?.jti === record.jti) await this.hold.release;
     this.log.push(`create ${record.jti}`);
-    if (this.names.has(record.jti)) return false;
-    this.names.add(record.jti);
-    return true;
+    return this.put(record.jti, true);
   }
 
   async delete(ref: RecordRef): Promise<boolean> {
     this.check();
     this.log.push(`delete ${ref.jti}`);
-    return this.names.delete(ref.jti);
+    return this.put(ref.jti, false);
   }
 
   async exists(ref: RecordRef): Promise<boolean> {
@@ -78,6 +86,8 @@ class ReceiptStore extends FakeStore {
   named = 0;
   settleGate: Promise<void> | undefined;
   weightLimit = 100_000;
+  /** Revoked on another node right after the replay's transaction applied it, before the replay settles it. */
+  revokeAfterApplying: string | undefined;
   readonly receipts: ReplayReceipts;
 
   constructor() {
@@ -99,10 +109,11 @@ class ReceiptStore extends FakeStore {
         for (const r of stale) store.receiptNodes.delete(r);
         store.receiptNodes.set(receipt, 'applied');
         const created = records.map((r) => !store.names.has(r.jti));
-        for (const r of records) store.names.add(r.jti);
+        for (const r of records) store.put(r.jti, true);
         store.transactions.push(records.map((r) => r.jti));
         store.log.push(`transaction ${records.length}`);
         if (lose === 'after-applying') store.connectionLost();
+        if (store.revokeAfterApplying) store.put(store.revokeAfterApplying, false);
         return created;
       },
       async settle(receipt) {
@@ -156,6 +167,7 @@ async function setup<S extends FakeStore = FakeStore>(store: S = new FakeStore()
   const journal = new Journal(await tempDir('ts-write-path-'), silentLogger());
   await journal.open();
   const mirror = new Mirror(4);
+  mirror.attach(store as unknown as TokenStore);
   const writes = new WritePath(store as unknown as TokenStore, mirror, journal, systemClock, silentLogger());
   return { store, journal, mirror, writes };
 }
@@ -269,6 +281,7 @@ async function restartOn(killed: Journal, store: FakeStore) {
   const journal = new Journal((killed as unknown as { dir: string }).dir, silentLogger());
   await journal.open();
   const mirror = new Mirror(4);
+  mirror.attach(store as unknown as TokenStore);
   const writes = new WritePath(store as unknown as TokenStore, mirror, journal, systemClock, silentLogger());
   writes.restore();
   store.setState('reconnected');
@@ -297,6 +310,20 @@ test('with receipts, a replay batch sends its creates in one transaction, delete
   assert.equal(store.names.size, 99);
   assert.equal(mirror.lookup(jtis[0]!).presence, 'present');
   assert.equal(store.receiptNodes.size, 0, 'every receipt deleted once the journal is empty');
+  writes.close();
+});
+
+test('a replayed issue revoked on another node before the replay settled it stays out of the mirror', async () => {
+  const store = new ReceiptStore();
+  const { journal, writes, mirror } = await setup(store);
+  const jtis = await journalIssues(writes, store, 'settle', 3);
+  store.revokeAfterApplying = jtis[1]!;
+  store.setState('reconnected');
+  await writes.drain();
+  assert.equal(journal.size, 0);
+  assert.equal(store.names.has(jtis[1]!), false);
+  assert.equal(mirror.lookup(jtis[1]!).presence, 'removed', 'the deletion the store reported is not undone by settling');
+  assert.equal(mirror.lookup(jtis[0]!).presence, 'present');
   writes.close();
 });
 

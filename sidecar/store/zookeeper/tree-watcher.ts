@@ -165,6 +165,9 @@ export class TreeWatcher {
     // a listing drops what it lacks: from a server behind the one this node heard from before (a new session on a
     // follower that has not applied the latest commits), it would drop live records, so catch that server up first
     await this.host.client().sync(this.host.layout.tokens);
+    // listings sent from here on are at least as new as any reported, so their pzxids are the new reference: a
+    // tree that went back (restored from a backup) has lower ones, and comparing with the old would drop them all
+    this.shardPzxid.fill(0);
     await forEachBounded(indices(shards), this.host.readConcurrency, (shard) => this.shardTasks[shard]!.request());
     await this.markers.readAll();
     if (!this.active) return;
@@ -257,7 +260,8 @@ export class TreeWatcher {
       return;
     }
     if (stat.pzxid < this.shardPzxid[shard]!) {
-      // from a server behind the one that answered before; its watch fires as it catches up
+      // from a server behind the one that answered before on an earlier connection: its watch fires as it catches
+      // up, and the resync that every reconnect requests re-lists the shard
       this.host.logger.debug(`dropped a listing of shard ${shard} older than the one reported (pzxid)`);
       return;
     }
