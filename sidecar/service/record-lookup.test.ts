@@ -41,6 +41,8 @@ function record(gen = 0): TokenRecord {
   const now = Date.now();
   return { jti: newJti('session'), subject: 'alice', kind: 'session', issuedAt: now, expiresAt: now + 600_000, node: 'n', gen };
 }
+/** The expiry a layout-2 name carries: whole seconds, rounded up. */
+const named = (r: TokenRecord) => Math.ceil(r.expiresAt! / 1000) * 1000;
 const claimsOf = (r: TokenRecord, lgn?: number): TokenClaims => ({
   sub: r.subject,
   jti: r.jti,
@@ -59,7 +61,7 @@ test('a record the mirror does not know is confirmed from the store and added to
   assert.deepEqual(await lookup.confirm(claimsOf(withLgn, 2)), { jti: withLgn.jti, subject: 'alice', gen: 2 });
   assert.equal(mirror.lookup(withLgn.jti).presence, 'present');
   // no lgn: the generation is learnt from the record's name
-  assert.deepEqual(await lookup.confirm(claimsOf(signedByApp)), { jti: signedByApp.jti, subject: 'alice', gen: 3 });
+  assert.deepEqual(await lookup.confirm(claimsOf(signedByApp)), { jti: signedByApp.jti, subject: 'alice', gen: 3, expiresAt: named(signedByApp) });
   assert.equal(await lookup.confirm({ ...claimsOf(record()), sub: 'mallory' }), undefined);
 });
 
@@ -75,7 +77,7 @@ test('a token id is resolved from the mirror, else from its shard listing', asyn
   const { ours, mirror, lookup } = await setup();
   const listed = record(1);
   await ours.create(listed);
-  assert.deepEqual(await lookup.refByJti(listed.jti), { jti: listed.jti, subject: 'alice', gen: 1 });
+  assert.deepEqual(await lookup.refByJti(listed.jti), { jti: listed.jti, subject: 'alice', gen: 1, expiresAt: named(listed) });
   const known = { jti: newJti('session'), subject: 'bob' };
   mirror.add(known);
   assert.deepEqual(await lookup.refByJti(known.jti), known);

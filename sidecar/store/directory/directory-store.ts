@@ -224,9 +224,13 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
    * round trip: a revocation made by another process is then refused here before a request sent after it.
    */
   private shardChanged(shard: number, name: string | null): void {
-    if (name !== null && !this.closed && parseRecordName(name)) {
+    const ref = name !== null && !this.closed ? parseRecordName(name) : undefined;
+    if (ref) {
       this.generation[shard]!++; // a listing already under way may predate this: it reads again
-      this.emit('record', shard, name, existsSync(join(this.shardDir(shard), name)));
+      const present = existsSync(join(this.shardDir(shard), name!));
+      // A layout-1 name gone may be `store upgrade` renaming it, whose new name's event comes second: the listing
+      // below tells a rename from a revocation, an event alone cannot.
+      if (present || ref.expiresAt !== undefined) this.emit('record', shard, name!, present);
     }
     this.scheduleShard(shard);
   }
