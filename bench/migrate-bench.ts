@@ -65,11 +65,21 @@ function usage(error?: string): never {
   process.exit(error ? 2 : 0);
 }
 
-const load = () => os.loadavg().map((v) => v.toFixed(2)).join(' / ');
+const load = () =>
+  os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' / ');
 
 /** N session records written straight into the store's folders (setup, not measured: no fsync per file). */
 async function populateDirectory(root: string, n: number): Promise<DirectoryStore> {
-  const store = new DirectoryStore({ root, shards: DIRECTORY_SHARDS, rescanIntervalMs: 3_600_000, logger: silentLogger(), nodeId: 'bench' });
+  const store = new DirectoryStore({
+    root,
+    shards: DIRECTORY_SHARDS,
+    rescanIntervalMs: 3_600_000,
+    logger: silentLogger(),
+    nodeId: 'bench',
+  });
   await store.start();
   const now = Date.now();
   let next = 0;
@@ -124,7 +134,9 @@ interface Row {
 const args = parseArgs(process.argv.slice(2));
 const sizes = SIZES.filter((n) => n <= args.max);
 const loadAtStart = load();
-console.log(`migrate-bench: ${sizes.join(', ')} tokens, concurrency ${args.concurrency}; ${os.cpus().length} CPUs, load average ${loadAtStart} (1/5/15 min)`);
+console.log(
+  `migrate-bench: ${sizes.join(', ')} tokens, concurrency ${args.concurrency}; ${os.cpus().length} CPUs, load average ${loadAtStart} (1/5/15 min)`,
+);
 
 const scratch = await mkdtemp(join(os.tmpdir(), 'tokensync-migrate-bench-'));
 // a heap for a few hundred thousand znodes: every size leaves its tree behind until the end
@@ -145,7 +157,13 @@ try {
     const raw = (rawBefore + rawAfter) / 2;
     let notes = check(there, n, `${n} DIRECTORY -> ZOOKEEPER`);
     await mkdir(join(scratch, `back-${n}`));
-    const back = new DirectoryStore({ root: join(scratch, `back-${n}`), shards: DIRECTORY_SHARDS, rescanIntervalMs: 3_600_000, logger: silentLogger(), nodeId: 'bench' });
+    const back = new DirectoryStore({
+      root: join(scratch, `back-${n}`),
+      shards: DIRECTORY_SHARDS,
+      rescanIntervalMs: 3_600_000,
+      logger: silentLogger(),
+      nodeId: 'bench',
+    });
     await back.start();
     const returned = await migrateStore(target, back, { concurrency: args.concurrency });
     notes += check(returned, n, `${n} ZOOKEEPER -> DIRECTORY`);

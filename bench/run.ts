@@ -33,7 +33,10 @@ function parseArgs(argv: string[]): { quick: boolean; only: Set<string> } {
     if (arg === '--quick') quick = true;
     else if (arg === '--only' || arg.startsWith('--only=')) {
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
-      const ids = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const ids = (value ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       const unknown = ids.filter((id) => !SECTIONS.some((s) => s.id === id));
       if (ids.length === 0 || unknown.length > 0) usage(`--only takes a comma-separated list of: ${SECTIONS.map((s) => s.id).join(', ')}`);
       only = new Set(ids);
@@ -74,7 +77,12 @@ try {
       const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
       console.error(`[${section.id}] FAILED: ${message}`);
       failures.push(section.id);
-      result = { id: section.id, title: section.title, markdown: `**This section failed to run**:\n\n\`\`\`\n${message.slice(0, 2000)}\n\`\`\``, goals: [] };
+      result = {
+        id: section.id,
+        title: section.title,
+        markdown: `**This section failed to run**:\n\n\`\`\`\n${message.slice(0, 2000)}\n\`\`\``,
+        goals: [],
+      };
     }
     const stamp = `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`${command}\` in ${Math.round((Date.now() - started) / 1000)} s, load average ${loadavg()} at its end`;
     blocks.set(section.id, blockOf(result, stamp));

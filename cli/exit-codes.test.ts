@@ -5,7 +5,15 @@ import { EXIT_CODES } from './exit-codes.js';
 import { exitCodeOf } from './index.js';
 import { CliError } from './output.js';
 import { ERROR_CODES, TOKEN_ERROR_CODES, type TokensyncErrorCode } from '../sidecar/errors/error-codes.js';
-import { BadRequestError, ConfigError, JournalUnavailableError, NotFoundError, SecretError, StoreUnavailableError, TokensyncError } from '../sidecar/errors/index.js';
+import {
+  BadRequestError,
+  ConfigError,
+  JournalUnavailableError,
+  NotFoundError,
+  SecretError,
+  StoreUnavailableError,
+  TokensyncError,
+} from '../sidecar/errors/index.js';
 import { ZooKeeperStoreError } from '../sidecar/store/zookeeper/zookeeper-store-error.js';
 import { REFUSAL_REASONS } from '../sidecar/tokens/token-claims.js';
 

@@ -58,11 +58,14 @@ test('every command has --help with an example, and it exits 0', async () => {
     assert.match(out, /Examples?:\n {2}tokensync /, `${path.join(' ')} --help has no example`);
   }
   for (const expected of ['store migrate', 'store stats', 'cluster status', 'secret rotate', 'verify', 'config check']) {
-    assert.ok(commands.some((c) => c.join(' ') === expected), expected);
+    assert.ok(
+      commands.some((c) => c.join(' ') === expected),
+      expected,
+    );
   }
 });
 
-test('parsing errors exit 2 with commander\'s message and a hint, without running anything', async () => {
+test("parsing errors exit 2 with commander's message and a hint, without running anything", async () => {
   const cases: Array<[string[], RegExp]> = [
     [['tokenz'], /unknown command 'tokenz'/],
     [['tokens', 'show'], /missing required argument 'jti'/],
@@ -207,14 +210,31 @@ test('subjects logout of a subject with no tokens says so, with the subject prob
   const { DirectoryStore } = await import('../sidecar/store/directory/directory-store.js');
   const { silentLogger } = await import('../sidecar/util/logger.js');
   const { newJti } = await import('../sidecar/store/token-record.js');
-  const store = new DirectoryStore({ root: join(dir, 'appdata', 'shared'), shards: 16, rescanIntervalMs: 60_000, logger: silentLogger(), nodeId: 'test' });
+  const store = new DirectoryStore({
+    root: join(dir, 'appdata', 'shared'),
+    shards: 16,
+    rescanIntervalMs: 60_000,
+    logger: silentLogger(),
+    nodeId: 'test',
+  });
   await store.start();
-  for (const subject of ['alice', 'alice', 'bob']) await store.create({ jti: newJti('session'), subject, kind: 'session', issuedAt: Date.now(), expiresAt: Date.now() + 60_000, node: 'test' });
+  for (const subject of ['alice', 'alice', 'bob'])
+    await store.create({
+      jti: newJti('session'),
+      subject,
+      kind: 'session',
+      issuedAt: Date.now(),
+      expiresAt: Date.now() + 60_000,
+      node: 'test',
+    });
   await store.close();
 
   const typo = await run('subjects', 'logout', 'alcie', '--config', config);
   assert.equal(typo.code, 0, typo.err);
-  assert.equal(typo.out, 'no tokens found for subject "alcie" (did you mean "alice"?); 0 tokens revoked (its logout marker is written all the same)');
+  assert.equal(
+    typo.out,
+    'no tokens found for subject "alcie" (did you mean "alice"?); 0 tokens revoked (its logout marker is written all the same)',
+  );
   const json = await run('subjects', 'logout', 'alcie', '--config', config, '--json');
   assert.equal(JSON.parse(json.out).didYouMean, 'alice');
   const nobody = await run('subjects', 'logout', 'zed-the-unknown', '--config', config);
@@ -234,7 +254,10 @@ test('sidecar: a port in use stops start-up with exit 2 and one line naming side
     assert.equal((await run('secret', 'generate', '--config', config)).code, 0);
     const r = await run('sidecar', '--config', config);
     assert.equal(r.code, 2);
-    assert.equal(r.err, `tokensync: sidecar.listen: "127.0.0.1:${port}" is in use by another process (EADDRINUSE); stop it, or choose another port`);
+    assert.equal(
+      r.err,
+      `tokensync: sidecar.listen: "127.0.0.1:${port}" is in use by another process (EADDRINUSE); stop it, or choose another port`,
+    );
   } finally {
     busy.close();
   }

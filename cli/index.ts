@@ -51,7 +51,11 @@ export function buildProgram(io: Io = processIo): Command {
  * one-line form: `tokensync: <what>`, with the hint and where to find the usage on the same line.
  */
 export function commanderErrorLine(text: string, command: Command): string {
-  const what = text.replace(/^error:\s*/, '').replace(/\s*[\r\n]+\s*/g, ' ').trim().replace(/\(Did you mean/, '(did you mean');
+  const what = text
+    .replace(/^error:\s*/, '')
+    .replace(/\s*[\r\n]+\s*/g, ' ')
+    .trim()
+    .replace(/\(Did you mean/, '(did you mean');
   const path: string[] = [];
   for (let c: Command | null = command; c; c = c.parent) path.unshift(c.name());
   return `tokensync: ${what} (add --help for usage: ${path.join(' ')} --help)`;

@@ -25,7 +25,18 @@ test('table: aligned columns, upper-case headers, "-" for missing values', () =>
 });
 
 function progress(overrides: Partial<MigrateProgress>): MigrateProgress {
-  return { phase: 'copying', total: 10_000, done: 0, created: 0, existing: 0, skipped: 0, failed: 0, elapsedMs: 0, ratePerSecond: 0, ...overrides };
+  return {
+    phase: 'copying',
+    total: 10_000,
+    done: 0,
+    created: 0,
+    existing: 0,
+    skipped: 0,
+    failed: 0,
+    elapsedMs: 0,
+    ratePerSecond: 0,
+    ...overrides,
+  };
 }
 
 test('plain progress lines: a line per phase, then at most one per interval, and the last one once', () => {

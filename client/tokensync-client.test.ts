@@ -36,7 +36,10 @@ before(async () => {
   dir = await tempDir('tokensync-client-');
   secretPath = join(dir, 'token_secret');
   await writeFile(join(dir, 'admin_token'), ADMIN, { mode: 0o600 });
-  const cliProps = await writeProperties(join(dir, 'cli.properties'), { 'authentication.token.secret.file': secretPath, 'app.data.dir': join(dir, 'cli') });
+  const cliProps = await writeProperties(join(dir, 'cli.properties'), {
+    'authentication.token.secret.file': secretPath,
+    'app.data.dir': join(dir, 'cli'),
+  });
   const gen = await runCli(['secret', 'generate', '--config', cliProps]);
   assert.equal(gen.code, 0, gen.stderr);
   sidecar = await new SidecarProcess({
@@ -69,7 +72,10 @@ test('issue, then validate: typed results as the API sends them', async () => {
   const v = await client.validate(issued.token);
   assert.equal(v.valid, true);
   if (!v.valid) return;
-  assert.deepEqual({ subject: v.subject, jti: v.jti, kind: v.kind, expiresAt: v.expiresAt }, { subject: 'alice', jti: issued.jti, kind: 'session', expiresAt: issued.expiresAt });
+  assert.deepEqual(
+    { subject: v.subject, jti: v.jti, kind: v.kind, expiresAt: v.expiresAt },
+    { subject: 'alice', jti: issued.jti, kind: 'session', expiresAt: issued.expiresAt },
+  );
   assert.equal(v.reissued, undefined);
 
   const api = await client.issue('alice', { kind: 'api' });
@@ -129,7 +135,10 @@ test('inspect and list, page by page and all at once', async () => {
   for await (const r of client.listAll({ subject: 'erin', limit: 2 })) all.push(r);
   assert.deepEqual(all.map((r) => r.jti).sort(), issued.map((t) => t.jti).sort());
   const apiOnly = await client.list({ subject: 'erin', kind: 'api' });
-  assert.deepEqual(apiOnly.items.map((r) => r.kind), ['api', 'api']);
+  assert.deepEqual(
+    apiOnly.items.map((r) => r.kind),
+    ['api', 'api'],
+  );
   assert.equal(apiOnly.nextCursor, null);
 });
 
@@ -153,10 +162,18 @@ test('validate only peeks at a one-time token (consumed: false); authenticate us
   const otp = await client.issue('gwen', { kind: 'onetime' });
   for (let i = 0; i < 2; i++) {
     const peek = await client.validate(otp.token);
-    assert.deepEqual(peek.valid && { kind: peek.kind, consumed: peek.consumed, subject: peek.subject }, { kind: 'onetime', consumed: false, subject: 'gwen' });
+    assert.deepEqual(peek.valid && { kind: peek.kind, consumed: peek.consumed, subject: peek.subject }, {
+      kind: 'onetime',
+      consumed: false,
+      subject: 'gwen',
+    });
   }
   const granted = await client.authenticate(otp.token);
-  assert.deepEqual(granted.valid && { kind: granted.kind, consumed: granted.consumed, jti: granted.jti }, { kind: 'onetime', consumed: true, jti: otp.jti });
+  assert.deepEqual(granted.valid && { kind: granted.kind, consumed: granted.consumed, jti: granted.jti }, {
+    kind: 'onetime',
+    consumed: true,
+    jti: otp.jti,
+  });
   const again = await client.authenticate(otp.token);
   assert.equal(!again.valid && again.reason, 'consumed');
   const atAuth = await request(sidecar.url, 'GET', '/v1/auth', { headers: { cookie: `tokensync=${otp.token}` } });

@@ -79,7 +79,8 @@ export class TokensyncClient {
 
   constructor(options: TokensyncClientOptions) {
     this.url = new URL(options.url);
-    if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:') throw new TypeError(`tokensync client: ${this.url.href} is not an http(s) URL`);
+    if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:')
+      throw new TypeError(`tokensync client: ${this.url.href} is not an http(s) URL`);
     const https = this.url.protocol === 'https:';
     this.send = https ? (httpsRequest as typeof httpRequest) : httpRequest;
     this.basePath = this.url.pathname.replace(/\/+$/, '');
@@ -220,7 +221,12 @@ export class TokensyncClient {
       return new TokensyncClientError(answer.status, body.error, `${what}: ${answer.status} ${message}`, what);
     }
     const text = typeof body === 'string' ? body.slice(0, 200) : '';
-    return new TokensyncClientError(answer.status, 'client.bad_response', `${what}: unexpected answer ${answer.status}${text ? `: ${text}` : ''}`, what);
+    return new TokensyncClientError(
+      answer.status,
+      'client.bad_response',
+      `${what}: unexpected answer ${answer.status}${text ? `: ${text}` : ''}`,
+      what,
+    );
   }
 
   private async call(c: Call): Promise<Answer> {
@@ -272,7 +278,14 @@ export class TokensyncClient {
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
           if (size > MAX_RESPONSE_BYTES) {
-            req.destroy(new TokensyncClientError(res.statusCode ?? 0, 'client.bad_response', `${what}: answer larger than ${MAX_RESPONSE_BYTES} bytes`, what));
+            req.destroy(
+              new TokensyncClientError(
+                res.statusCode ?? 0,
+                'client.bad_response',
+                `${what}: answer larger than ${MAX_RESPONSE_BYTES} bytes`,
+                what,
+              ),
+            );
             return;
           }
           chunks.push(chunk);
@@ -284,7 +297,9 @@ export class TokensyncClient {
             try {
               body = JSON.parse(text);
             } catch {
-              return finish(new TokensyncClientError(res.statusCode ?? 0, 'client.bad_response', `${what}: answer is not valid JSON`, what));
+              return finish(
+                new TokensyncClientError(res.statusCode ?? 0, 'client.bad_response', `${what}: answer is not valid JSON`, what),
+              );
             }
           }
           finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body });
@@ -308,7 +323,15 @@ export class TokensyncClient {
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err instanceof TokensyncClientError) return finish(err);
         if (req.reusedSocket && err.code === 'ECONNRESET') return finish(new ReusedSocketReset(err.message));
-        finish(new TokensyncClientError(0, 'client.unreachable', `${what}: cannot reach the sidecar at ${this.url.origin}: ${err.code ?? err.message}`, what, { cause: err }));
+        finish(
+          new TokensyncClientError(
+            0,
+            'client.unreachable',
+            `${what}: cannot reach the sidecar at ${this.url.origin}: ${err.code ?? err.message}`,
+            what,
+            { cause: err },
+          ),
+        );
       });
       req.end(payload);
     });

@@ -22,7 +22,12 @@ before(async () => {
   await writeFile(join(dir, 'token_secret'), generateSecretLine() + '\n', { mode: 0o600 });
   await writeFile(
     join(dir, 'tokensync.properties'),
-    [`node.id=web1`, `app.data.dir=${dir}/appdata`, `cluster.store.directory.path=${dir}/store`, `authentication.token.secret.file=${dir}/token_secret`].join('\n'),
+    [
+      `node.id=web1`,
+      `app.data.dir=${dir}/appdata`,
+      `cluster.store.directory.path=${dir}/store`,
+      `authentication.token.secret.file=${dir}/token_secret`,
+    ].join('\n'),
   );
   ts = await tokensyncInProcess({ config: join(dir, 'tokensync.properties'), logger: silentLogger() });
 });
@@ -47,7 +52,7 @@ test('defaults: node.id + "-app", a journal folder of its own, the file\'s cooki
   assert.equal(ts.health().status, 'ok');
 });
 
-test('issue, validate, revoke, in the API\'s shapes', async () => {
+test("issue, validate, revoke, in the API's shapes", async () => {
   const issued = await ts.issue('erin', { ttl: '1h', attributes: { role: 'admin' } });
   assert.equal(issued.subject, 'erin');
   assert.equal(issued.kind, 'session');
@@ -90,7 +95,9 @@ test('authenticate uses a one-time token up (validate only peeks), and so does t
   try {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const otp = await ts.issue('ivan', { kind: 'onetime' });
-    const results = await Promise.all(Array.from({ length: 5 }, () => request(url, 'GET', '/me', { headers: { cookie: `tokensync=${otp.token}` } })));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => request(url, 'GET', '/me', { headers: { cookie: `tokensync=${otp.token}` } })),
+    );
     assert.deepEqual(results.map((r) => r.status).sort(), [200, 401, 401, 401, 401]);
     assert.equal(results.find((r) => r.status === 200)!.body.kind, 'onetime');
     assert.ok(results.filter((r) => r.status === 401).every((r) => r.body.reason === 'consumed'));

@@ -126,7 +126,11 @@ function toValidation(result: ServiceValidation): Validation {
     expiresAt: isoOrNull(result.expiresAt),
     ...(result.consumed !== undefined && { consumed: result.consumed }),
     ...(result.reissued && {
-      reissued: { token: result.reissued.token, setCookie: result.reissued.setCookie, expiresAt: new Date(result.reissued.expiresAt).toISOString() },
+      reissued: {
+        token: result.reissued.token,
+        setCookie: result.reissued.setCookie,
+        expiresAt: new Date(result.reissued.expiresAt).toISOString(),
+      },
     }),
   };
 }

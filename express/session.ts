@@ -48,7 +48,9 @@ export async function login(res: Response, subject: string, options: LoginOption
     // Refuse loudly: the browser would get a cookie the middleware never reads, and every next request would look logged out.
     await client.revoke(issued.jti).catch(() => undefined);
     const sidecarCookie = issued.setCookie.slice(0, issued.setCookie.indexOf('='));
-    throw new Error(`tokensync login(): the sidecar sets cookie "${sidecarCookie}" but tokensyncAuth() reads "${state.cookieName}"; set cookieName to the sidecar's authentication.token.cookie`);
+    throw new Error(
+      `tokensync login(): the sidecar sets cookie "${sidecarCookie}" but tokensyncAuth() reads "${state.cookieName}"; set cookieName to the sidecar's authentication.token.cookie`,
+    );
   }
   const previous = req.auth;
   if (previous && (options.revokePrevious ?? true)) await client.revoke(previous.jti);

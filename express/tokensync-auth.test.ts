@@ -72,7 +72,9 @@ function app(options: { required?: boolean; client?: TokensyncClient; trustProxy
     res.json(req.auth);
   });
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
-    res.status(err instanceof TokensyncClientError ? 503 : 500).json({ error: err instanceof TokensyncClientError ? err.code : String(err) });
+    res
+      .status(err instanceof TokensyncClientError ? 503 : 500)
+      .json({ error: err instanceof TokensyncClientError ? err.code : String(err) });
   };
   a.use(onError);
   return a;
@@ -177,13 +179,21 @@ test('one-time tokens presented at once to two apps (each with its own client) a
 });
 
 test('a client without authenticate() is refused when the middleware is made: validating alone would let a one-time token through again and again', () => {
-  const validateOnly = { validate: client.validate.bind(client), issue: client.issue.bind(client), revoke: client.revoke.bind(client), logout: client.logout.bind(client) };
+  const validateOnly = {
+    validate: client.validate.bind(client),
+    issue: client.issue.bind(client),
+    revoke: client.revoke.bind(client),
+    logout: client.logout.bind(client),
+  };
   assert.throws(() => tokensyncAuth({ client: validateOnly as unknown as TokensyncClient }), /no authenticate\(\)/);
 });
 
 test('login sets the cookie and req.auth; logout revokes the token and deletes the cookie', async () => {
   const url = await serve(app());
-  const res = await request(url, 'POST', '/login', { rawBody: 'username=dave', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const res = await request(url, 'POST', '/login', {
+    rawBody: 'username=dave',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
   assert.equal(res.status, 200, res.text);
   assert.equal(res.body.subject, 'dave');
   const cookie = cookieOf(res.headers);
@@ -203,7 +213,9 @@ test('logging in again replaces the previous token; logout everywhere ends every
   const url = await serve(app());
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
   const first = cookieOf((await request(url, 'POST', '/login', { rawBody: 'username=erin', headers: form })).headers);
-  const second = cookieOf((await request(url, 'POST', '/login', { rawBody: 'username=erin', headers: { ...form, cookie: first } })).headers);
+  const second = cookieOf(
+    (await request(url, 'POST', '/login', { rawBody: 'username=erin', headers: { ...form, cookie: first } })).headers,
+  );
   assert.equal((await request(url, 'GET', '/me', { headers: { cookie: first } })).body.reason, 'revoked');
   const elsewhere = cookieOf((await request(url, 'POST', '/login', { rawBody: 'username=erin', headers: form })).headers);
   const out = await request(url, 'POST', '/logout?everywhere=1', { headers: { cookie: second } });
@@ -229,11 +241,16 @@ test('sliding expiry: the reissued token is written back as Set-Cookie (to cooki
   let res = await request(url, 'GET', '/me', { headers: { cookie: `tokensync=${issued.token}` } });
   assert.deepEqual(setCookies(res.headers), []);
   // Past half of the 4 s lifetime (JWT times are whole seconds): poll until the sidecar reissues.
-  await waitFor(async () => {
-    res = await request(url, 'GET', '/me', { headers: { cookie: `tokensync=${issued.token}` } });
-    assert.equal(res.status, 200);
-    return setCookies(res.headers).length > 0;
-  }, 'a reissued cookie', 5000, 100);
+  await waitFor(
+    async () => {
+      res = await request(url, 'GET', '/me', { headers: { cookie: `tokensync=${issued.token}` } });
+      assert.equal(res.status, 200);
+      return setCookies(res.headers).length > 0;
+    },
+    'a reissued cookie',
+    5000,
+    100,
+  );
   const reissued = cookieOf(res.headers);
   assert.notEqual(reissued, `tokensync=${issued.token}`);
   assert.ok(Date.parse(res.body.expiresAt) > Date.parse(issued.expiresAt!));

@@ -50,7 +50,10 @@ export interface Refusal {
 }
 
 /** The middleware, with the client it uses (for `login()`, `logout()` and the app's own calls). */
-export type TokensyncMiddleware<C extends TokensyncBackend = TokensyncClient> = RequestHandler & { readonly client: C; readonly cookieName: string };
+export type TokensyncMiddleware<C extends TokensyncBackend = TokensyncClient> = RequestHandler & {
+  readonly client: C;
+  readonly cookieName: string;
+};
 
 /** What the first tokensync middleware on a request found, kept so a second one (optional app-wide, required per route) asks the sidecar nothing. */
 export interface RequestState {
@@ -84,7 +87,9 @@ function setState(req: Request, state: RequestState): void {
 export function tokensyncAuth<C extends TokensyncBackend = TokensyncClient>(options: TokensyncAuthOptions<C>): TokensyncMiddleware<C> {
   if (!options.client && !options.sidecarUrl) throw new TypeError('tokensyncAuth: pass sidecarUrl or client');
   if (options.client && typeof options.client.authenticate !== 'function') {
-    throw new TypeError('tokensyncAuth: the client has no authenticate() (a one-time token must be consumed, not just validated); pass a TokensyncClient or tokensyncInProcess()');
+    throw new TypeError(
+      'tokensyncAuth: the client has no authenticate() (a one-time token must be consumed, not just validated); pass a TokensyncClient or tokensyncInProcess()',
+    );
   }
   const client = (options.client ?? new TokensyncClient({ url: options.sidecarUrl!, adminToken: options.adminToken })) as C;
   const cookieName = options.cookieName ?? 'tokensync';
@@ -141,7 +146,9 @@ export function tokensyncAuth<C extends TokensyncBackend = TokensyncClient>(opti
 function refuse(req: Request, res: Response, refusal: Refusal, onRefused: TokensyncAuthOptions<TokensyncBackend>['onRefused']): void {
   if (onRefused) return onRefused(req, res, refusal);
   // RFC 6750 section 3.1: no error code when the request carried no credentials at all.
-  const challenge = refusal.missing ? 'Bearer realm="tokensync"' : `Bearer realm="tokensync", error="invalid_token", error_description="${refusal.reason}"`;
+  const challenge = refusal.missing
+    ? 'Bearer realm="tokensync"'
+    : `Bearer realm="tokensync", error="invalid_token", error_description="${refusal.reason}"`;
   res
     .status(401)
     .set({ 'WWW-Authenticate': challenge, 'Cache-Control': 'no-store' })

@@ -56,7 +56,12 @@ else
     before(async () => {
       shared = await tempDir('tokensync-caddy-it-');
       const secret = join(shared, 'token_secret');
-      const gen = await runCli(['secret', 'generate', '--config', await writeProperties(join(shared, 'cli.properties'), { 'authentication.token.secret.file': secret })]);
+      const gen = await runCli([
+        'secret',
+        'generate',
+        '--config',
+        await writeProperties(join(shared, 'cli.properties'), { 'authentication.token.secret.file': secret }),
+      ]);
       assert.equal(gen.code, 0, gen.stderr);
       const spec = (nodeId: string) => ({
         nodeId,
@@ -109,7 +114,12 @@ else
     });
 
     const viaProxy = (headers: Record<string, string> = {}, path = '/app/page') => request(caddy.url, 'GET', path, { headers });
-    const forged = { 'x-auth-subject': 'mallory', 'x-auth-subject-encoding': 'percent', 'x-auth-token-id': 'forged', 'x-auth-token-kind': 'api' };
+    const forged = {
+      'x-auth-subject': 'mallory',
+      'x-auth-subject-encoding': 'percent',
+      'x-auth-token-id': 'forged',
+      'x-auth-token-kind': 'api',
+    };
 
     test('a valid cookie passes: the app gets subject, token id and kind from the sidecar, never the ones the client sent; both sidecars are asked', async () => {
       const { body: issued } = await a.api.issue({ subject: 'alice', ttl: LONG_TTL, clientIp: '127.0.0.1' });
@@ -118,7 +128,16 @@ else
       for (let i = 0; i < 4; i++) {
         const res = await viaProxy({ cookie, ...forged });
         assert.equal(res.status, 200, `${res.text}\n${caddy.logs}`);
-        assert.deepEqual(res.body, { subject: 'alice', subjectEncoding: null, tokenId: issued.jti, kind: 'session', cookie, method: 'GET', path: '/app/page', bodyLength: 0 });
+        assert.deepEqual(res.body, {
+          subject: 'alice',
+          subjectEncoding: null,
+          tokenId: issued.jti,
+          kind: 'session',
+          cookie,
+          method: 'GET',
+          path: '/app/page',
+          bodyLength: 0,
+        });
         assert.deepEqual(setCookies(res), ['theme=dark; Path=/'], "no reissue of a fresh token; the app's own cookie passes");
       }
       assert.deepEqual([(await asked(a)) - before[0]!, (await asked(b)) - before[1]!], [2, 2], 'round robin over both sidecars');
@@ -134,7 +153,10 @@ else
       for (const headers of [{}, forged, { ...forged, cookie: 'tokensync=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.AAAA' }]) {
         const res = await viaProxy(headers);
         assert.equal(res.status, 401, JSON.stringify(headers));
-        assert.match(String(res.headers['www-authenticate']), /^Bearer realm="tokensync", error="invalid_token", error_description="(malformed|bad_signature)"$/);
+        assert.match(
+          String(res.headers['www-authenticate']),
+          /^Bearer realm="tokensync", error="invalid_token", error_description="(malformed|bad_signature)"$/,
+        );
         assert.match(String(res.headers['x-auth-reason']), /^(malformed|bad_signature)$/);
         assert.equal(res.body.valid, false);
         assert.equal(setCookies(res).length, 0);
@@ -160,7 +182,11 @@ else
       assert.equal((await viaProxy({ cookie })).status, 200);
       assert.equal((await b.api.revoke(issued.jti)).status, 204);
       // Sidecar b refuses at once; a learns of the deletion from the store's change notification: wait for that event.
-      await waitFor(async () => (await a.api.validate(issued.token, '127.0.0.1')).status === 401, 'the revocation to reach sidecar a', 2000);
+      await waitFor(
+        async () => (await a.api.validate(issued.token, '127.0.0.1')).status === 401,
+        'the revocation to reach sidecar a',
+        2000,
+      );
       const before = [backendHits, await asked(a), await asked(b)];
       for (let i = 0; i < 4; i++) {
         const res = await viaProxy({ cookie });
@@ -190,7 +216,10 @@ else
       const { body: issued } = await a.api.issue({ subject: 'erin', clientIp: '127.0.0.1' });
       const firstDeadAt = Date.parse(issued.expiresAt) + SKEW_S * 1000;
       const use = await useSession({ url: caddy.url, path: '/app/page', token: issued.token, until: () => Date.now() > firstDeadAt + 500 });
-      assert.ok(use.reissues.length >= 2, `reissued ${use.reissues.length} times in ${use.answers.length} requests over more than one lifetime`);
+      assert.ok(
+        use.reissues.length >= 2,
+        `reissued ${use.reissues.length} times in ${use.answers.length} requests over more than one lifetime`,
+      );
       for (const r of use.answers) assert.deepEqual([r.body.subject, r.body.tokenId], ['erin', issued.jti]);
       for (const c of use.reissues) assert.match(c, /^tokensync=[^;]+; Path=\/; HttpOnly; Secure; SameSite=Lax; Max-Age=\d+$/);
       for (const r of use.answers) assert.ok(setCookies(r).includes('theme=dark; Path=/'), "the app's own cookie passes beside a reissue");

@@ -44,7 +44,11 @@ function scenario(kind: StoreKind): void {
       dir = await tempDir(`tokensync-cli-${kind.toLowerCase()}-`);
       const store: Record<string, string | number> =
         kind === 'DIRECTORY'
-          ? { 'cluster.store.directory.path': join(dir, 'store'), 'cluster.store.directory.shards': 16, 'cluster.store.directory.rescan.interval': '1s' }
+          ? {
+              'cluster.store.directory.path': join(dir, 'store'),
+              'cluster.store.directory.shards': 16,
+              'cluster.store.directory.rescan.interval': '1s',
+            }
           : {
               'cluster.store.type': 'ZOOKEEPER',
               'cluster.store.zookeeper.connect': `${zk!.connectString}/cli-${Date.now()}`,
@@ -54,7 +58,11 @@ function scenario(kind: StoreKind): void {
       const common = { ...store, 'authentication.token.secret.file': join(dir, 'token_secret') };
       config = await writeProperties(join(dir, 'cli.properties'), { ...common, 'node.id': 'cli', 'app.data.dir': join(dir, 'cli') });
       await ok(['secret', 'generate', '--config', config]);
-      node = await new SidecarProcess({ nodeId: 'n1', dir: join(dir, 'n1'), props: { ...common, 'app.data.dir': join(dir, 'n1') } }).start();
+      node = await new SidecarProcess({
+        nodeId: 'n1',
+        dir: join(dir, 'n1'),
+        props: { ...common, 'app.data.dir': join(dir, 'n1') },
+      }).start();
       for (const [name, body] of [
         ['alice', { subject: 'alice' }],
         ['alice2', { subject: 'alice' }],
@@ -86,20 +94,31 @@ function scenario(kind: StoreKind): void {
       const [header, ...rows] = table.trim().split('\n');
       assert.match(header!, /^JTI\s+SUBJECT\s+KIND\s+ISSUED\s+TOKEN EXPIRES\s+RECORD KEPT\s+STATUS\s+NODE$/);
       assert.equal(rows.length, 5);
-      assert.ok(rows.some((r) => /\bbob\s+api\s+.*\bnever\b/.test(r)), table);
+      assert.ok(
+        rows.some((r) => /\bbob\s+api\s+.*\bnever\b/.test(r)),
+        table,
+      );
       // the token expires with authentication.token.expiration (reissued while in use); its record lives as long as
       // the token could be reissued: authentication.token.absolute.lifetime
-      assert.ok(rows.some((r) => /\balice\s+session\s+\d+s ago\s+in (6d 23h|7d), sliding\s+for (29d 23h|30d)\s+live\s+n1$/.test(r)), table);
+      assert.ok(
+        rows.some((r) => /\balice\s+session\s+\d+s ago\s+in (6d 23h|7d), sliding\s+for (29d 23h|30d)\s+live\s+n1$/.test(r)),
+        table,
+      );
       const alice = JSON.parse(await ok(['tokens', 'list', '--config', config, '--subject', 'alice', '--json']));
       assert.deepEqual(alice.items.map((i: { jti: string }) => i.jti).sort(), [tokens.alice!.jti, tokens.alice2!.jti].sort());
       assert.equal(alice.nextCursor, null);
       const api = JSON.parse(await ok(['tokens', 'list', '--config', config, '--kind', 'api', '--json']));
-      assert.deepEqual(api.items.map((i: { subject: string }) => i.subject), ['bob']);
+      assert.deepEqual(
+        api.items.map((i: { subject: string }) => i.subject),
+        ['bob'],
+      );
       // pages of two: every record exactly once
       const seen: string[] = [];
       let cursor: string | null = null;
       do {
-        const page = JSON.parse(await ok(['tokens', 'list', '--config', config, '--limit', '2', '--json', ...(cursor ? ['--cursor', cursor] : [])]));
+        const page = JSON.parse(
+          await ok(['tokens', 'list', '--config', config, '--limit', '2', '--json', ...(cursor ? ['--cursor', cursor] : [])]),
+        );
         assert.ok(page.items.length <= 2);
         seen.push(...page.items.map((i: { jti: string }) => i.jti));
         cursor = page.nextCursor;
@@ -148,7 +167,12 @@ function scenario(kind: StoreKind): void {
       assert.equal((await node.api.validate(tokens.alice2!.token)).status, 200);
       const out = await ok(['tokens', 'revoke', tokens.alice2!.jti, '--config', config]);
       assert.equal(out.trim(), `revoked ${tokens.alice2!.jti} (subject alice)`);
-      await waitFor(async () => (await node.api.validate(tokens.alice2!.token)).body.reason === 'revoked', 'the sidecar refuses the revoked token', 10_000, 20);
+      await waitFor(
+        async () => (await node.api.validate(tokens.alice2!.token)).body.reason === 'revoked',
+        'the sidecar refuses the revoked token',
+        10_000,
+        20,
+      );
       const again = await runCli(['verify', tokens.alice2!.token, '--config', config]);
       assert.equal(again.code, 1);
       assert.match(again.stdout, /^FAIL {4}record: no record/m);
@@ -165,7 +189,10 @@ function scenario(kind: StoreKind): void {
       await waitFor(async () => (await node.api.validate(tokens.carol!.token)).status === 401, 'the sidecar refuses carol', 10_000, 20);
       const v = await runCli(['verify', tokens.carol!.token, '--config', config]);
       assert.equal(v.code, 1);
-      assert.match(v.stdout, /^FAIL {4}logout marker: subject at logout generation 1, token issued at generation 0: logged out after this token was issued$/m);
+      assert.match(
+        v.stdout,
+        /^FAIL {4}logout marker: subject at logout generation 1, token issued at generation 0: logged out after this token was issued$/m,
+      );
     });
 
     test('store stats: counts by kind and shard, markers, largest subjects, what expires soon', async () => {
@@ -184,10 +211,15 @@ function scenario(kind: StoreKind): void {
     });
 
     test('cluster status: the sidecar with address, version, uptime, mirror, lag and state', async () => {
-      await waitFor(async () => {
-        const s = JSON.parse(await ok(['cluster', 'status', '--config', config, '--json']));
-        return s.members.length === 1 && s.members[0].mirrorSize === 4;
-      }, 'the heartbeat reports the mirror', 15_000, 200);
+      await waitFor(
+        async () => {
+          const s = JSON.parse(await ok(['cluster', 'status', '--config', config, '--json']));
+          return s.members.length === 1 && s.members[0].mirrorSize === 4;
+        },
+        'the heartbeat reports the mirror',
+        15_000,
+        200,
+      );
       const status = JSON.parse(await ok(['cluster', 'status', '--config', config, '--json']));
       const [m] = status.members;
       assert.equal(m.nodeId, 'n1');
@@ -206,7 +238,13 @@ function scenario(kind: StoreKind): void {
       const human = await ok(['cluster', 'status', '--config', config]);
       if (kind === 'ZOOKEEPER') assert.match(human, /^NODE\s+ADDRESS\s+VERSION\s+UP\s+MIRROR\s+LAG\s+STATE\s+WATCH\s+KEYS\s+SEEN$/m);
       else assert.match(human, /^NODE\s+ADDRESS\s+VERSION\s+UP\s+MIRROR\s+LAG\s+STATE\s+KEYS\s+SEEN$/m);
-      assert.match(human, new RegExp(`^n1\\s+127\\.0\\.0\\.1:${node.port}\\s+\\S+\\s+\\S+.*\\s+4\\s+\\d+ms\\s+(re)?connected\\s+${kind === 'ZOOKEEPER' ? 'persistent\\s+' : ''}`, 'm'));
+      assert.match(
+        human,
+        new RegExp(
+          `^n1\\s+127\\.0\\.0\\.1:${node.port}\\s+\\S+\\s+\\S+.*\\s+4\\s+\\d+ms\\s+(re)?connected\\s+${kind === 'ZOOKEEPER' ? 'persistent\\s+' : ''}`,
+          'm',
+        ),
+      );
       if (kind === 'ZOOKEEPER') assert.match(human, /^127\.0\.0\.1:\d+\s+standalone\s+3\.\S+.*answers this command$/m);
     });
   });
@@ -227,12 +265,18 @@ test('an unreachable ZooKeeper: exit 1 after a bounded wait, naming the servers 
     'cluster.store.zookeeper.connect': `127.0.0.1:${port}/tokensync`,
     'app.data.dir': dir,
   });
-  for (const args of [['tokens', 'list'], ['config', 'check', '--connect']]) {
+  for (const args of [
+    ['tokens', 'list'],
+    ['config', 'check', '--connect'],
+  ]) {
     const started = Date.now();
     const r = await runCli([...args, '--config', config]);
     const took = Date.now() - started;
     assert.equal(r.code, 1, r.stderr);
-    assert.equal(r.stderr.trim(), `tokensync: no ZooKeeper server of 127.0.0.1:${port} answered within 5000 ms (cluster.store.zookeeper.connect)`);
+    assert.equal(
+      r.stderr.trim(),
+      `tokensync: no ZooKeeper server of 127.0.0.1:${port} answered within 5000 ms (cluster.store.zookeeper.connect)`,
+    );
     assert.ok(took >= 4_500 && took < 15_000, `took ${took} ms`);
   }
 });

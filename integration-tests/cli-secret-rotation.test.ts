@@ -44,7 +44,9 @@ function kidOf(token: string): string {
   return String((JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { kid: unknown }).kid);
 }
 
-async function rotate(...extra: string[]): Promise<{ signing: string; kids: string[]; retired: string[]; stillNeeded: Array<{ kid: string; apiTokens: number }> }> {
+async function rotate(
+  ...extra: string[]
+): Promise<{ signing: string; kids: string[]; retired: string[]; stillNeeded: Array<{ kid: string; apiTokens: number }> }> {
   const r = await runCli(['secret', 'rotate', '--config', config, '--json', ...extra]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
@@ -100,7 +102,13 @@ async function stoppedSigning(kid: string, days: number): Promise<number> {
 
 /** An api token record issued at `issuedAt`, straight into the shared store (no token needed for the check). */
 async function fileApiRecord(issuedAt: number): Promise<string> {
-  const store = new DirectoryStore({ root: join(dir, 'store'), shards: 16, rescanIntervalMs: 60_000, logger: silentLogger(), nodeId: 'test' });
+  const store = new DirectoryStore({
+    root: join(dir, 'store'),
+    shards: 16,
+    rescanIntervalMs: 60_000,
+    logger: silentLogger(),
+    nodeId: 'test',
+  });
   await store.start();
   const jti = newJti('api');
   assert.equal(await store.create({ jti, subject: 'robot', kind: 'api', issuedAt, expiresAt: null, node: 'a' }), true);
@@ -126,13 +134,19 @@ test('--retire keeps a secret a live api token still needs; --force drops it, an
   const kept = await rotate('--retire');
   assert.deepEqual(kept.retired, [k0]); // signed nothing live: it goes
   // --retire only retires: no new secret, the same one signs
-  assert.deepEqual(kept.kids, kids.filter((k) => k !== k0));
+  assert.deepEqual(
+    kept.kids,
+    kids.filter((k) => k !== k0),
+  );
   assert.equal((kept as unknown as { added: unknown }).added, null);
   assert.deepEqual(kept.stillNeeded, [{ kid: aliceKid, apiTokens: 1 }]);
   assert.ok(kept.kids.includes(aliceKid));
   const human = await runCli(['secret', 'rotate', '--config', config, '--retire']);
   assert.equal(human.code, 0, human.stderr);
-  assert.match(human.stdout, new RegExp(`^kept ${aliceKid}: 1 live api token was issued while it signed \\(revoke them, or --retire --force\\)$`, 'm'));
+  assert.match(
+    human.stdout,
+    new RegExp(`^kept ${aliceKid}: 1 live api token was issued while it signed \\(revoke them, or --retire --force\\)$`, 'm'),
+  );
   assert.match(human.stdout, /^retired nothing from .*token_secret$/m);
   assert.match(human.stdout, new RegExp(`^kept ${kids[0]}: signing$`, 'm'));
   assert.match(human.stdout, new RegExp(`^no secret added \\(--retire only retires\\); signing with ${kids[0]}$`, 'm'));
@@ -149,7 +163,13 @@ test('--retire keeps a secret a live api token still needs; --force drops it, an
   assert.equal(kidOf(carol.body.token), k1);
   const verify = await runCli(['verify', alice.body.token, '--config', config]);
   assert.equal(verify.code, 1);
-  assert.match(verify.stdout, new RegExp(`^FAIL {4}kid: ${aliceKid} is not one of the \\d+ secrets of .*token_secret \\(retired, or signed with another cluster's secret\\)$`, 'm'));
+  assert.match(
+    verify.stdout,
+    new RegExp(
+      `^FAIL {4}kid: ${aliceKid} is not one of the \\d+ secrets of .*token_secret \\(retired, or signed with another cluster's secret\\)$`,
+      'm',
+    ),
+  );
 });
 
 test('--retire drops the secret once the api tokens that needed it are revoked', async () => {
@@ -158,7 +178,10 @@ test('--retire drops the secret once the api tokens that needed it are revoked',
   const oldest = current.kids[current.kids.length - 1]!;
   const stopped = await stoppedSigning(oldest, 45);
   const jti = await fileApiRecord(stopped - 1_000);
-  assert.deepEqual((await rotate('--retire')).stillNeeded.find((s) => s.kid === oldest), { kid: oldest, apiTokens: 1 });
+  assert.deepEqual(
+    (await rotate('--retire')).stillNeeded.find((s) => s.kid === oldest),
+    { kid: oldest, apiTokens: 1 },
+  );
   const revoke = await runCli(['tokens', 'revoke', jti, '--config', config]);
   assert.equal(revoke.code, 0, revoke.stderr);
   const retired = await rotate('--retire');

@@ -52,13 +52,21 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
       assert.deepEqual([...out.body.acknowledgedBy].sort(), ['a', 'b', 'c', 'd']);
       return out.body as { gen: number; at: string };
     };
-    const reasons = async (token: string) => Promise.all(all().map(async (node) => {
-      const v = await node.api.validate(token);
-      return `${node.spec.nodeId}:${v.status === 200 ? 'valid' : v.body.reason}`;
-    }));
+    const reasons = async (token: string) =>
+      Promise.all(
+        all().map(async (node) => {
+          const v = await node.api.validate(token);
+          return `${node.spec.nodeId}:${v.status === 200 ? 'valid' : v.body.reason}`;
+        }),
+      );
     const everywhere = (what: string) => all().map((node) => `${node.spec.nodeId}:${what}`);
 
-    for (const [issuer, outNode] of [['a', 'b'], ['b', 'a'], ['c', 'a'], ['a', 'c']] as Array<[Id, Id]>) {
+    for (const [issuer, outNode] of [
+      ['a', 'b'],
+      ['b', 'a'],
+      ['c', 'a'],
+      ['a', 'c'],
+    ] as Array<[Id, Id]>) {
       it(`a token issued on ${issuer} (${OFFSETS[issuer]} s) and logged out on ${outNode} (${OFFSETS[outNode]} s) is refused on every node at once`, async () => {
         const s = subject('logout');
         const issued = await n(issuer).api.issue({ subject: s });
@@ -94,7 +102,8 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
       const sentAt = Date.now();
       const { gen } = await logout(n('b'), s);
       const checkedAt = issued.length;
-      for (const i of issued.slice(0, checkedAt).filter((x) => x.answeredAt < sentAt)) assert.deepEqual(await reasons(i.token), everywhere('revoked'));
+      for (const i of issued.slice(0, checkedAt).filter((x) => x.answeredAt < sentAt))
+        assert.deepEqual(await reasons(i.token), everywhere('revoked'));
       racing = false;
       await Promise.all(issuers);
       let newer = 0;
@@ -115,7 +124,8 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
       const onD = await n('d').api.validate(short.body.token);
       assert.equal(onD.body.reason, 'expired', 'past exp + skew on a clock 90 s ahead: the skew setting covers only 30 s');
       const long = await n('b').api.issue({ subject: s });
-      if (store === 'ZOOKEEPER') await logout(n('d'), s); // members are ephemeral nodes: no clock involved
+      if (store === 'ZOOKEEPER')
+        await logout(n('d'), s); // members are ephemeral nodes: no clock involved
       else {
         // DIRECTORY members are heartbeat files stamped with the writer's clock: to d, 90 s ahead, the others'
         // heartbeats look older than the liveness window (30 s + the skew), so it does not wait for them. The
@@ -123,7 +133,11 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
         const out = await n('d').api.logout(s);
         assert.equal(out.status, 200, out.text);
         assert.deepEqual(out.body.acknowledgedBy, ['d']);
-        await waitFor(async () => (await reasons(long.body.token)).join() === everywhere('revoked').join(), 'the marker reached every node', 10_000);
+        await waitFor(
+          async () => (await reasons(long.body.token)).join() === everywhere('revoked').join(),
+          'the marker reached every node',
+          10_000,
+        );
       }
       assert.deepEqual(await reasons(long.body.token), everywhere('revoked'));
       const after = await n('b').api.issue({ subject: s });
@@ -137,10 +151,15 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
       };
       const restore = async () => {
         for (const p of cluster.proxies.get('c')!) p.restore();
-        await waitFor(async () => {
-          const h = (await n('c').api.get('/healthz')).body;
-          return h.journalPending === 0 && (h.store === 'connected' || h.store === 'reconnected');
-        }, 'c replayed its journal', 30_000, 50);
+        await waitFor(
+          async () => {
+            const h = (await n('c').api.get('/healthz')).body;
+            return h.journalPending === 0 && (h.store === 'connected' || h.store === 'reconnected');
+          },
+          'c replayed its journal',
+          30_000,
+          50,
+        );
       };
 
       it('an issue c journaled while cut off, with a logout on a meanwhile: refused everywhere after the replay', async () => {
@@ -172,7 +191,11 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
         const between = await n('b').api.issue({ subject: s }); // a login elsewhere before the replay
         await restore();
         assert.deepEqual(await reasons(before.body.token), everywhere('revoked'));
-        assert.deepEqual(await reasons(between.body.token), everywhere('revoked'), 'documented: a login made elsewhere before the replay ends too');
+        assert.deepEqual(
+          await reasons(between.body.token),
+          everywhere('revoked'),
+          'documented: a login made elsewhere before the replay ends too',
+        );
         const fresh = await n('b').api.issue({ subject: s });
         assert.deepEqual(await reasons(fresh.body.token), everywhere('valid'));
       });

@@ -31,7 +31,9 @@ before(async () => {
     'authentication.token.secret.file': join(dir, 'cli', 'token_secret'),
   };
   for (const id of ['l1', 'l2', 'l3']) {
-    nodes.push(await new SidecarProcess({ nodeId: id, props: { ...props, 'app.data.dir': join(dir, id) }, dir: join(dir, `${id}-conf`) }).start());
+    nodes.push(
+      await new SidecarProcess({ nodeId: id, props: { ...props, 'app.data.dir': join(dir, id) }, dir: join(dir, `${id}-conf`) }).start(),
+    );
   }
 });
 
@@ -60,7 +62,13 @@ test(`logout everywhere racing with issuing for the same subject, ${ROUNDS} roun
     const issue = async (node: SidecarProcess) => {
       const res = await node.api.issue({ subject, kind: round % 4 === 3 ? 'api' : 'session' });
       assert.equal(res.status, 201, res.text);
-      issued.push({ token: res.body.token, jti: res.body.jti, lgn: claimsOf(res.body.token).lgn, node: node.spec.nodeId, answeredAt: Date.now() });
+      issued.push({
+        token: res.body.token,
+        jti: res.body.jti,
+        lgn: claimsOf(res.body.token).lgn,
+        node: node.spec.nodeId,
+        answeredAt: Date.now(),
+      });
     };
     for (const node of nodes) await issue(node);
     // issuers on every node keep going while the logout runs
@@ -85,7 +93,8 @@ test(`logout everywhere racing with issuing for the same subject, ${ROUNDS} roun
         nodes.map(async (node) => {
           const v = await node.api.validate(i.token);
           checkedBefore++;
-          if (v.status !== 401 || v.body.reason !== 'revoked') failures.push(`round ${round}: ${i.jti} (issued on ${i.node} before the logout) on ${node.spec.nodeId}: ${v.status} ${v.text}`);
+          if (v.status !== 401 || v.body.reason !== 'revoked')
+            failures.push(`round ${round}: ${i.jti} (issued on ${i.node} before the logout) on ${node.spec.nodeId}: ${v.status} ${v.text}`);
         }),
       ),
     );
@@ -99,11 +108,16 @@ test(`logout everywhere racing with issuing for the same subject, ${ROUNDS} roun
       for (const node of nodes) {
         const v = await node.api.validate(i.token);
         const ok = older ? v.status === 401 && v.body.reason === 'revoked' : v.status === 200;
-        if (!ok) failures.push(`round ${round}: ${i.jti} (lgn ${i.lgn} ${older ? '<' : '>='} gen ${gen}, issued on ${i.node}) on ${node.spec.nodeId}: ${v.status} ${v.text}`);
+        if (!ok)
+          failures.push(
+            `round ${round}: ${i.jti} (lgn ${i.lgn} ${older ? '<' : '>='} gen ${gen}, issued on ${i.node}) on ${node.spec.nodeId}: ${v.status} ${v.text}`,
+          );
       }
     }
   }
-  t.diagnostic(`FIGURES ${JSON.stringify({ full: FULL, rounds: ROUNDS, sidecars: 3, tokensIssuedBeforeChecked: checkedBefore, racersOlderThanMarker: racedOlder, racersNewerThanMarker: racedNewer, maxLogoutMs, failures: failures.length })}`);
+  t.diagnostic(
+    `FIGURES ${JSON.stringify({ full: FULL, rounds: ROUNDS, sidecars: 3, tokensIssuedBeforeChecked: checkedBefore, racersOlderThanMarker: racedOlder, racersNewerThanMarker: racedNewer, maxLogoutMs, failures: failures.length })}`,
+  );
   assert.deepEqual(failures.slice(0, 10), [], `${failures.length} failures`);
 });
 
@@ -111,18 +125,24 @@ test(`revoking on another node right after the issue, ${size(2_000, 10_000)} tim
   const rounds = size(2_000, 10_000);
   const failures: string[] = [];
   // 16 at a time, so that the servers lag behind one another as they do under load
-  await forEachBounded(Array.from({ length: rounds }, (_, i) => i), 16, async (round) => {
-    const issuer = nodes[round % 3]!;
-    const revoker = nodes[(round + 1 + (round % 2)) % 3]!;
-    const issued = await issuer.api.issue({ subject: `quick-${round}` });
-    assert.equal(issued.status, 201, issued.text);
-    const res = await revoker.api.revoke(issued.body.jti);
-    if (res.status !== 204) {
-      failures.push(
-        `round ${round}: revoke on ${revoker.spec.nodeId} of a token issued on ${issuer.spec.nodeId} (replicated: ${String(issued.body.replicated)}): ${res.status} ${res.text}`,
-      );
-    }
-  });
-  t.diagnostic(`FIGURES ${JSON.stringify({ full: FULL, scenario: 'revoke right after issue, other node', rounds, failures: failures.length })}`);
+  await forEachBounded(
+    Array.from({ length: rounds }, (_, i) => i),
+    16,
+    async (round) => {
+      const issuer = nodes[round % 3]!;
+      const revoker = nodes[(round + 1 + (round % 2)) % 3]!;
+      const issued = await issuer.api.issue({ subject: `quick-${round}` });
+      assert.equal(issued.status, 201, issued.text);
+      const res = await revoker.api.revoke(issued.body.jti);
+      if (res.status !== 204) {
+        failures.push(
+          `round ${round}: revoke on ${revoker.spec.nodeId} of a token issued on ${issuer.spec.nodeId} (replicated: ${String(issued.body.replicated)}): ${res.status} ${res.text}`,
+        );
+      }
+    },
+  );
+  t.diagnostic(
+    `FIGURES ${JSON.stringify({ full: FULL, scenario: 'revoke right after issue, other node', rounds, failures: failures.length })}`,
+  );
   assert.deepEqual(failures.slice(0, 10), [], `${failures.length} of ${rounds} revocations failed`);
 });

@@ -36,7 +36,11 @@ async function cluster(prefix: string, props: Record<string, string | number>): 
   const nodes: SidecarProcess[] = [];
   for (let i = 1; i <= 3; i++) {
     const id = `${prefix}${i}`;
-    const node = await new SidecarProcess({ nodeId: id, props: { ...props, 'authentication.token.secret.file': secretFile, 'app.data.dir': join(dir, id) }, dir: join(dir, `${id}-conf`) }).start();
+    const node = await new SidecarProcess({
+      nodeId: id,
+      props: { ...props, 'authentication.token.secret.file': secretFile, 'app.data.dir': join(dir, id) },
+      dir: join(dir, `${id}-conf`),
+    }).start();
     nodes.push(node);
     started.push(node);
   }
@@ -73,12 +77,24 @@ async function race(t: { diagnostic: (m: string) => void }, label: string, nodes
       // replayed anywhere afterwards: refused
       for (const n of nodes) {
         for (const again of [await n.api.consume(issued.body.token), await n.api.auth(cookie)]) {
-          if (again.status !== 401 || again.body.reason !== 'consumed') failures.push(`round ${round}: replay on ${n.spec.nodeId} answered ${again.status} ${again.text}`);
+          if (again.status !== 401 || again.body.reason !== 'consumed')
+            failures.push(`round ${round}: replay on ${n.spec.nodeId} answered ${again.status} ${again.text}`);
         }
       }
     }
   }
-  const figures = { full: FULL, store: label, rounds: ROUNDS, consumersPerToken: CONSUMERS, sidecars: nodes.length, presentations, roundsWithoutExactlyOneWinner: failures.length, winnersByNode, winnersByRoute, ms: Date.now() - startedAt };
+  const figures = {
+    full: FULL,
+    store: label,
+    rounds: ROUNDS,
+    consumersPerToken: CONSUMERS,
+    sidecars: nodes.length,
+    presentations,
+    roundsWithoutExactlyOneWinner: failures.length,
+    winnersByNode,
+    winnersByRoute,
+    ms: Date.now() - startedAt,
+  };
   t.diagnostic(`FIGURES ${JSON.stringify(figures)}`);
   assert.deepEqual(failures.slice(0, 10), [], `${failures.length} of ${ROUNDS} rounds without exactly one winner`);
 }

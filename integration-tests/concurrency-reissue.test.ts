@@ -34,7 +34,9 @@ before(async () => {
     'authentication.token.secret.file': join(dir, 'cli', 'token_secret'),
   };
   for (const id of ['r1', 'r2', 'r3']) {
-    nodes.push(await new SidecarProcess({ nodeId: id, props: { ...props, 'app.data.dir': join(dir, id) }, dir: join(dir, `${id}-conf`) }).start());
+    nodes.push(
+      await new SidecarProcess({ nodeId: id, props: { ...props, 'app.data.dir': join(dir, id) }, dir: join(dir, `${id}-conf`) }).start(),
+    );
   }
 });
 
@@ -45,12 +47,16 @@ after(async () => {
 
 async function issueBatch(first: number, n: number): Promise<Array<{ token: string; jti: string; subject: string }>> {
   const issued: Array<{ token: string; jti: string; subject: string }> = [];
-  await forEachBounded(Array.from({ length: n }, (_, i) => first + i), 8, async (i) => {
-    const subject = `slider-${i}`;
-    const res = await nodes[i % 3]!.api.issue({ subject, ttl: TTL_S });
-    assert.equal(res.status, 201, res.text);
-    issued.push({ token: res.body.token, jti: res.body.jti, subject });
-  });
+  await forEachBounded(
+    Array.from({ length: n }, (_, i) => first + i),
+    8,
+    async (i) => {
+      const subject = `slider-${i}`;
+      const res = await nodes[i % 3]!.api.issue({ subject, ttl: TTL_S });
+      assert.equal(res.status, 201, res.text);
+      issued.push({ token: res.body.token, jti: res.body.jti, subject });
+    },
+  );
   return issued;
 }
 
@@ -70,52 +76,57 @@ test(`sliding reissue racing with revocation (by jti and by logout), ${TOKENS} t
   }
 
   async function raceBatch(issued: Array<{ token: string; jti: string; subject: string }>) {
-  await forEachBounded(issued.entries(), 6, async ([i, tok]) => {
-    const copies = new Set<string>([tok.token]);
-    everySeen.set(tok.jti, copies);
-    let revokedAt = 0;
-    let revoking = true;
-    // presenters: one per node, each presenting the latest copy it got
-    const presenters = nodes.map(async (node) => {
-      let current = tok.token;
-      while (revoking || Date.now() - revokedAt < 50) {
-        const v = await node.api.validate(current);
-        if (v.status !== 200) break;
-        if (v.body.reissued) {
-          reissues++;
-          if (revokedAt) reissuedAfterRevocation++;
-          current = v.body.reissued.token;
-          copies.add(current);
-          assert.equal(claimsOf(current).jti, tok.jti, 'a reissue keeps the jti');
-          assert.equal(claimsOf(current).ath, claimsOf(tok.token).ath, 'a reissue keeps the first-login time');
+    await forEachBounded(issued.entries(), 6, async ([i, tok]) => {
+      const copies = new Set<string>([tok.token]);
+      everySeen.set(tok.jti, copies);
+      let revokedAt = 0;
+      let revoking = true;
+      // presenters: one per node, each presenting the latest copy it got
+      const presenters = nodes.map(async (node) => {
+        let current = tok.token;
+        while (revoking || Date.now() - revokedAt < 50) {
+          const v = await node.api.validate(current);
+          if (v.status !== 200) break;
+          if (v.body.reissued) {
+            reissues++;
+            if (revokedAt) reissuedAfterRevocation++;
+            current = v.body.reissued.token;
+            copies.add(current);
+            assert.equal(claimsOf(current).jti, tok.jti, 'a reissue keeps the jti');
+            assert.equal(claimsOf(current).ath, claimsOf(tok.token).ath, 'a reissue keeps the first-login time');
+          }
+        }
+      });
+      await sleep(Math.random() * 15);
+      const revoker = nodes[(i + 1) % 3]!;
+      const byLogout = i % 4 === 0;
+      const res = byLogout ? await revoker.api.logout(tok.subject) : await revoker.api.revoke(tok.jti);
+      revokedAt = Date.now();
+      if (byLogout) {
+        assert.equal(res.status, 200, res.text);
+        assert.deepEqual(res.body.notYetAcknowledgedBy, []);
+      } else assert.equal(res.status, 204, res.text);
+      revoking = false;
+      await Promise.all(presenters);
+      // every copy, on every node: refused once the revocation got there, and for good
+      for (const node of nodes) {
+        for (const copy of copies) {
+          await waitFor(
+            async () => (await node.api.validate(copy)).status === 401,
+            `${tok.jti} copy refused on ${node.spec.nodeId}`,
+            10_000,
+            5,
+          ).catch((err) => failures.push((err as Error).message));
+          // an upper bound: includes the checks of the copies before this one
+          maxPropagationMs = Math.max(maxPropagationMs, Date.now() - revokedAt);
+          if (byLogout) {
+            // a logout returns once every node applied it: refused at once, not eventually
+            const v = await node.api.validate(copy);
+            if (v.status !== 401) failures.push(`${tok.jti}: a copy valid on ${node.spec.nodeId} after the logout returned`);
+          }
         }
       }
     });
-    await sleep(Math.random() * 15);
-    const revoker = nodes[(i + 1) % 3]!;
-    const byLogout = i % 4 === 0;
-    const res = byLogout ? await revoker.api.logout(tok.subject) : await revoker.api.revoke(tok.jti);
-    revokedAt = Date.now();
-    if (byLogout) {
-      assert.equal(res.status, 200, res.text);
-      assert.deepEqual(res.body.notYetAcknowledgedBy, []);
-    } else assert.equal(res.status, 204, res.text);
-    revoking = false;
-    await Promise.all(presenters);
-    // every copy, on every node: refused once the revocation got there, and for good
-    for (const node of nodes) {
-      for (const copy of copies) {
-        await waitFor(async () => (await node.api.validate(copy)).status === 401, `${tok.jti} copy refused on ${node.spec.nodeId}`, 10_000, 5).catch((err) => failures.push((err as Error).message));
-        // an upper bound: includes the checks of the copies before this one
-        maxPropagationMs = Math.max(maxPropagationMs, Date.now() - revokedAt);
-        if (byLogout) {
-          // a logout returns once every node applied it: refused at once, not eventually
-          const v = await node.api.validate(copy);
-          if (v.status !== 401) failures.push(`${tok.jti}: a copy valid on ${node.spec.nodeId} after the logout returned`);
-        }
-      }
-    }
-  });
   }
   // and again, later: nothing came back
   await sleep(500);
@@ -125,10 +136,13 @@ test(`sliding reissue racing with revocation (by jti and by logout), ${TOKENS} t
       for (const node of nodes) {
         const v = await node.api.validate(copy);
         rechecked++;
-        if (v.status !== 401 || v.body.reason !== 'revoked') failures.push(`${jti} came back on ${node.spec.nodeId}: ${v.status} ${v.text}`);
+        if (v.status !== 401 || v.body.reason !== 'revoked')
+          failures.push(`${jti} came back on ${node.spec.nodeId}: ${v.status} ${v.text}`);
       }
     }
   }
-  t.diagnostic(`FIGURES ${JSON.stringify({ full: FULL, tokens: TOKENS, sidecars: 3, reissues, reissuedByALaggingNodeAfterRevocation: reissuedAfterRevocation, copiesRechecked: rechecked, maxMsUntilRefusedEverywhere: maxPropagationMs, failures: failures.length })}`);
+  t.diagnostic(
+    `FIGURES ${JSON.stringify({ full: FULL, tokens: TOKENS, sidecars: 3, reissues, reissuedByALaggingNodeAfterRevocation: reissuedAfterRevocation, copiesRechecked: rechecked, maxMsUntilRefusedEverywhere: maxPropagationMs, failures: failures.length })}`,
+  );
   assert.deepEqual(failures.slice(0, 10), [], `${failures.length} failures`);
 });

@@ -62,7 +62,9 @@ test('issued on A is valid on B at once; revoked on B is refused on A', async ()
 });
 
 test('revoked on B is refused on A by the next request, 100 times (A hears the file go before it reads the request)', async () => {
-  const tokens = await Promise.all(Array.from({ length: 100 }, async (_, i) => (await a.api.issue({ subject: `at-once-${i}` })).body as { jti: string; token: string }));
+  const tokens = await Promise.all(
+    Array.from({ length: 100 }, async (_, i) => (await a.api.issue({ subject: `at-once-${i}` })).body as { jti: string; token: string }),
+  );
   const late: string[] = [];
   for (const t of tokens) {
     assert.equal((await a.api.validate(t.token)).status, 200);
@@ -129,11 +131,16 @@ test('sliding: a session presented past half its lifetime is reissued with the s
   assert.equal(early.body.reissued, undefined);
   // Half of the 4 s lifetime must pass (JWT times are whole seconds, so somewhere in 1 to 3 s): poll until then.
   let later = early;
-  await waitFor(async () => {
-    later = await b.api.validate(issued.body.token);
-    assert.equal(later.status, 200);
-    return later.body.reissued !== undefined;
-  }, 'reissue', 5000, 100);
+  await waitFor(
+    async () => {
+      later = await b.api.validate(issued.body.token);
+      assert.equal(later.status, 200);
+      return later.body.reissued !== undefined;
+    },
+    'reissue',
+    5000,
+    100,
+  );
   assert.match(later.body.reissued.setCookie, /^tokensync=/);
   const again = await a.api.validate(later.body.reissued.token);
   assert.equal(again.body.jti, issued.body.jti);
@@ -190,7 +197,12 @@ test('hostile input gets a 4xx with a reason and changes nothing', async () => {
     ['GET', '/nope', '', 404],
   ];
   for (const [method, path, raw, status] of cases) {
-    const res = await request(a.url, method, path, raw === '' ? {} : { rawBody: String(raw), headers: { 'content-type': 'application/json' } });
+    const res = await request(
+      a.url,
+      method,
+      path,
+      raw === '' ? {} : { rawBody: String(raw), headers: { 'content-type': 'application/json' } },
+    );
     assert.equal(res.status, status, `${method} ${path} ${String(raw).slice(0, 60)} -> ${res.status} ${res.text.slice(0, 200)}`);
     assert.equal(typeof res.body.error, 'string', `${method} ${path}: error code`);
     assert.equal(typeof res.body.message, 'string', `${method} ${path}: message`);
@@ -206,7 +218,10 @@ test('the CLI works on the same store while the sidecars run', async () => {
   const { body } = await a.api.issue({ subject: 'hank', kind: 'api' });
   const list = await runCli(['tokens', 'list', '--subject', 'hank', '--json', '--config', config]);
   assert.equal(list.code, 0, list.stderr);
-  assert.deepEqual(JSON.parse(list.stdout).items.map((i: { jti: string }) => i.jti), [body.jti]);
+  assert.deepEqual(
+    JSON.parse(list.stdout).items.map((i: { jti: string }) => i.jti),
+    [body.jti],
+  );
   const show = await runCli(['tokens', 'show', body.jti, '--config', config]);
   assert.equal(show.code, 0);
   assert.match(show.stdout, /subject\s+hank/);

@@ -76,8 +76,11 @@ test('Dockerfile: multi-stage, every base image pinned to a Node 20 bookworm rel
   assert.equal(new Set(bases).size, 1, `one Node release in every stage: ${bases.join(', ')}`);
   const build = dockerfile[0]!;
   assert.match(build.from, /^node:20\.\d+\.\d+-bookworm(@|$)/, 'the build stage has the full image');
-  const apt = ops(build, 'RUN').map((r) => r.args).join('\n');
-  for (const pkg of ['python3', 'make', 'g++']) assert.ok(apt.includes(` ${pkg}`), `build stage installs ${pkg} for the native zookeeper binding`);
+  const apt = ops(build, 'RUN')
+    .map((r) => r.args)
+    .join('\n');
+  for (const pkg of ['python3', 'make', 'g++'])
+    assert.ok(apt.includes(` ${pkg}`), `build stage installs ${pkg} for the native zookeeper binding`);
   assert.match(runtime.from, /^node:20\.\d+\.\d+-bookworm-slim(@|$)/, 'the runtime stage is slim');
 });
 
@@ -89,8 +92,14 @@ test('Dockerfile: the runtime stage runs as a non-root user, with HEALTHCHECK, V
   assert.equal(health.length, 1);
   assert.match(health[0]!.args, /CMD \["node", "\/app\/docker\/healthcheck\.mjs"\]/);
   assert.ok(!/curl|wget/.test(health[0]!.args), 'no curl or wget in a slim image');
-  assert.deepEqual(ops(runtime, 'VOLUME').map((v) => v.args), ['/var/lib/tokensync']);
-  assert.deepEqual(ops(runtime, 'EXPOSE').map((v) => v.args), ['7468']);
+  assert.deepEqual(
+    ops(runtime, 'VOLUME').map((v) => v.args),
+    ['/var/lib/tokensync'],
+  );
+  assert.deepEqual(
+    ops(runtime, 'EXPOSE').map((v) => v.args),
+    ['7468'],
+  );
   assert.equal(ops(runtime, 'CMD').at(-1)!.args, '["sidecar", "--config", "/etc/tokensync/tokensync.properties"]');
   assert.ok(ops(runtime, 'COPY').some((c) => c.args === 'docker/tokensync.properties /etc/tokensync/tokensync.properties'));
   for (const stage of dockerfile.filter((s) => s.name === 'example-app')) {
@@ -99,7 +108,9 @@ test('Dockerfile: the runtime stage runs as a non-root user, with HEALTHCHECK, V
 });
 
 test('Dockerfile: the build steps are the ones CI runs (npm ci, the native binding check, npm run build)', async () => {
-  const run = ops(dockerfile[0]!, 'RUN').map((r) => r.args).join('\n');
+  const run = ops(dockerfile[0]!, 'RUN')
+    .map((r) => r.args)
+    .join('\n');
   const ci = await readFile(join(ROOT, '.ci', 'run'), 'utf8');
   assert.match(run, /npm ci\b/);
   assert.match(ci, /npm ci\b/);
@@ -117,7 +128,11 @@ test('Dockerfile: the build steps are the ones CI runs (npm ci, the native bindi
 test("Dockerfile: npm ci runs after the sources are in (the package's prepare script compiles them)", async () => {
   const build = dockerfile[0]!.instructions;
   const npmCi = build.findIndex((i) => i.op === 'RUN' && /npm ci\b/.test(i.args));
-  const copied = build.slice(0, npmCi).filter((i) => i.op === 'COPY').map((i) => i.args.split(/\s+/).slice(0, -1)).flat();
+  const copied = build
+    .slice(0, npmCi)
+    .filter((i) => i.op === 'COPY')
+    .map((i) => i.args.split(/\s+/).slice(0, -1))
+    .flat();
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   if (/tsc/.test(pkg.scripts.prepare ?? '')) {
     assert.ok(copied.includes('.') || copied.includes('tsconfig.json'), `tsconfig.json and the sources before npm ci: ${copied.join(' ')}`);
@@ -190,14 +205,19 @@ test("the runtime stage's file layout runs a sidecar, and the image's health che
     'app.data.dir': join(app, 'var-lib-tokensync'),
     'node.id': 'image-layout',
   });
-  const proc = spawn(process.execPath, [join(app, 'bin', 'tokensync.js'), 'sidecar', '--config', props], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [join(app, 'bin', 'tokensync.js'), 'sidecar', '--config', props], {
+    cwd: app,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   try {
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no ready line:\n${output}`)), 30_000 * TIME_SCALE);
       const onData = (c: Buffer) => {
         output += c.toString();
-        const m = /tokensync ready.*?"listen":"127\.0\.0\.1:(\d+)"/.exec(output) ?? /"listen":"127\.0\.0\.1:(\d+)","message":"tokensync ready"/.exec(output);
+        const m =
+          /tokensync ready.*?"listen":"127\.0\.0\.1:(\d+)"/.exec(output) ??
+          /"listen":"127\.0\.0\.1:(\d+)","message":"tokensync ready"/.exec(output);
         if (m) {
           clearTimeout(timer);
           resolve(Number(m[1]));
@@ -208,7 +228,10 @@ test("the runtime stage's file layout runs a sidecar, and the image's health che
       proc.on('exit', (code) => reject(new Error(`exited ${code}:\n${output}`)));
     });
     assert.match(output, /token_secret/, 'a first start creates the secret file, and says so');
-    const healthy = spawnSync(process.execPath, [join(app, 'docker', 'healthcheck.mjs')], { env: { ...process.env, TOKENSYNC_HEALTHCHECK_URL: `http://127.0.0.1:${port}/healthz` }, encoding: 'utf8' });
+    const healthy = spawnSync(process.execPath, [join(app, 'docker', 'healthcheck.mjs')], {
+      env: { ...process.env, TOKENSYNC_HEALTHCHECK_URL: `http://127.0.0.1:${port}/healthz` },
+      encoding: 'utf8',
+    });
     assert.equal(healthy.status, 0, healthy.stderr);
   } finally {
     await new Promise((r) => {
@@ -217,7 +240,10 @@ test("the runtime stage's file layout runs a sidecar, and the image's health che
       proc.kill('SIGTERM');
     });
   }
-  const down = spawnSync(process.execPath, [join(app, 'docker', 'healthcheck.mjs')], { env: { ...process.env, TOKENSYNC_HEALTHCHECK_URL: 'http://127.0.0.1:1/healthz' }, encoding: 'utf8' });
+  const down = spawnSync(process.execPath, [join(app, 'docker', 'healthcheck.mjs')], {
+    env: { ...process.env, TOKENSYNC_HEALTHCHECK_URL: 'http://127.0.0.1:1/healthz' },
+    encoding: 'utf8',
+  });
   assert.equal(down.status, 1);
   assert.match(down.stderr, /127\.0\.0\.1:1\/healthz/);
 });
@@ -231,7 +257,10 @@ test('compose.yaml: pinned images, a 3-node ZooKeeper 3.8.4 ensemble, files it m
     assert.doesNotMatch(image, /:latest$/, image);
   }
   assert.ok(images.includes('zookeeper:3.8.4'));
-  assert.ok(images.some((i) => /^nginx:\d+\.\d+\.\d+/.test(i)), 'nginx pinned to a release');
+  assert.ok(
+    images.some((i) => /^nginx:\d+\.\d+\.\d+/.test(i)),
+    'nginx pinned to a release',
+  );
   assert.match(composeText, /ZOO_SERVERS: server\.1=zk1:2888:3888;2181 server\.2=zk2:2888:3888;2181 server\.3=zk3:2888:3888;2181/);
   for (const id of [1, 2, 3]) assert.match(composeText, new RegExp(`^  zk${id}:\\n(?:    .*\\n)*?      ZOO_MY_ID: ${id}$`, 'm'));
   for (const [, src] of composeText.matchAll(/^\s*- (\.\/[^:\s]+):/gm)) assert.ok(existsSync(join(DOCKER, src!)), `mounted ${src} exists`);
@@ -255,7 +284,10 @@ test(
   'compose.yaml validates against the compose schema (docker compose config --quiet, offline)',
   { skip: composePlugin ? false : 'the docker client here has no compose plugin (docker compose version fails)' },
   () => {
-    const res = spawnSync('docker', ['compose', '-f', join(DOCKER, 'compose.yaml'), 'config', '--quiet'], { encoding: 'utf8', cwd: DOCKER });
+    const res = spawnSync('docker', ['compose', '-f', join(DOCKER, 'compose.yaml'), 'config', '--quiet'], {
+      encoding: 'utf8',
+      cwd: DOCKER,
+    });
     assert.equal(res.status, 0, `${res.stdout}${res.stderr}`);
   },
 );
@@ -284,7 +316,11 @@ test(
   'compose.yaml, parsed: services, dependencies, volumes, builds and the nginx upstreams fit together',
   { skip: yaml ? false : 'no YAML parser in node_modules (the `yaml` package testcontainers depends on)' },
   async () => {
-    const doc = yaml!.parse(composeText, { merge: true }) as { name: string; services: Record<string, ComposeService>; volumes: Record<string, unknown> };
+    const doc = yaml!.parse(composeText, { merge: true }) as {
+      name: string;
+      services: Record<string, ComposeService>;
+      volumes: Record<string, unknown>;
+    };
     const services = doc.services;
     assert.deepEqual(Object.keys(services).sort(), ['app1', 'app2', 'nginx', 'secrets-init', 'sidecar1', 'sidecar2', 'zk1', 'zk2', 'zk3']);
     const stages = new Set(dockerfile.map((s) => s.name));
@@ -308,8 +344,14 @@ test(
       if (name !== 'secrets-init') assert.ok(svc.user === undefined || !/^(0|root)(:|$)/.test(svc.user), `${name} does not run as root`);
     }
     const zk = ['zk1', 'zk2', 'zk3'].map((n) => services[n]!);
-    assert.deepEqual(zk.map((z) => z.image), ['zookeeper:3.8.4', 'zookeeper:3.8.4', 'zookeeper:3.8.4']);
-    assert.deepEqual(zk.map((z) => z.environment!.ZOO_MY_ID), [1, 2, 3]);
+    assert.deepEqual(
+      zk.map((z) => z.image),
+      ['zookeeper:3.8.4', 'zookeeper:3.8.4', 'zookeeper:3.8.4'],
+    );
+    assert.deepEqual(
+      zk.map((z) => z.environment!.ZOO_MY_ID),
+      [1, 2, 3],
+    );
     assert.equal(new Set(zk.map((z) => z.environment!.ZOO_SERVERS)).size, 1, 'one ZOO_SERVERS for the ensemble');
     for (const z of zk) assert.deepEqual(z.healthcheck?.test, ['CMD', 'zkServer.sh', 'status']);
     for (const n of ['sidecar1', 'sidecar2']) {
@@ -319,7 +361,10 @@ test(
       assert.ok(svc.volumes!.includes('secrets:/run/tokensync:ro'));
       assert.equal(svc.depends_on!['secrets-init']!.condition, 'service_completed_successfully');
     }
-    for (const [appName, sidecar] of [['app1', 'sidecar1'], ['app2', 'sidecar2']] as const) {
+    for (const [appName, sidecar] of [
+      ['app1', 'sidecar1'],
+      ['app2', 'sidecar2'],
+    ] as const) {
       assert.equal(services[appName]!.environment!.SIDECAR_URL, `http://${sidecar}:7468`, `${appName} talks to its own sidecar`);
     }
     // nginx.conf's upstreams are these services, on the ports they listen on.
@@ -330,25 +375,34 @@ test(
   },
 );
 
-test('docker/nginx.conf passes nginx -t (a copy with the compose host names mapped to 127.0.0.1)', { skip: nginxSkipReason() }, async () => {
-  assert.ok(findNginx());
-  const prefix = await tempDir('tokensync-nginx-t-');
-  const text = await readFile(join(DOCKER, 'nginx.conf'), 'utf8');
-  // nginx resolves upstream host names while it reads the config; sidecar1, app1, ... exist only on the compose network.
-  const local = localizeConfig(text, {
-    prefix,
-    hosts: { 'sidecar1:7468': '127.0.0.1:7468', 'sidecar2:7468': '127.0.0.1:7469', 'app1:3000': '127.0.0.1:3000', 'app2:3000': '127.0.0.1:3001' },
-  });
-  await mkdir(join(prefix, 'tmp'), { recursive: true });
-  await writeFile(join(prefix, 'nginx.conf'), local);
-  const res = await nginxConfigTest(join(prefix, 'nginx.conf'), prefix);
-  assert.ok(res.ok, res.output);
-  assert.match(res.output, /syntax is ok/);
-  // And the unlocalized file fails only on the host names, which is why the copy is needed.
-  await copyFile(join(DOCKER, 'nginx.conf'), join(prefix, 'raw.conf'));
-  const raw = await nginxConfigTest(join(prefix, 'raw.conf'), prefix);
-  if (!raw.ok) assert.match(raw.output, /host not found in upstream "(sidecar|app)\d:\d+"/);
-});
+test(
+  'docker/nginx.conf passes nginx -t (a copy with the compose host names mapped to 127.0.0.1)',
+  { skip: nginxSkipReason() },
+  async () => {
+    assert.ok(findNginx());
+    const prefix = await tempDir('tokensync-nginx-t-');
+    const text = await readFile(join(DOCKER, 'nginx.conf'), 'utf8');
+    // nginx resolves upstream host names while it reads the config; sidecar1, app1, ... exist only on the compose network.
+    const local = localizeConfig(text, {
+      prefix,
+      hosts: {
+        'sidecar1:7468': '127.0.0.1:7468',
+        'sidecar2:7468': '127.0.0.1:7469',
+        'app1:3000': '127.0.0.1:3000',
+        'app2:3000': '127.0.0.1:3001',
+      },
+    });
+    await mkdir(join(prefix, 'tmp'), { recursive: true });
+    await writeFile(join(prefix, 'nginx.conf'), local);
+    const res = await nginxConfigTest(join(prefix, 'nginx.conf'), prefix);
+    assert.ok(res.ok, res.output);
+    assert.match(res.output, /syntax is ok/);
+    // And the unlocalized file fails only on the host names, which is why the copy is needed.
+    await copyFile(join(DOCKER, 'nginx.conf'), join(prefix, 'raw.conf'));
+    const raw = await nginxConfigTest(join(prefix, 'raw.conf'), prefix);
+    if (!raw.ok) assert.match(raw.output, /host not found in upstream "(sidecar|app)\d:\d+"/);
+  },
+);
 
 test(
   "compose.yaml's secrets-init script, run here with its paths moved to a temp folder: creates both files once, mode 0600",
@@ -364,8 +418,7 @@ test(
     });
     await mkdir(join(dir, 'run'));
     const root = process.getuid?.() === 0;
-    const script = init.command[0]!
-      .replaceAll('/run/tokensync', join(dir, 'run'))
+    const script = init.command[0]!.replaceAll('/run/tokensync', join(dir, 'run'))
       .replaceAll('/etc/tokensync/tokensync.properties', props)
       .replaceAll('node /app/bin/tokensync.js', `${process.execPath} ${join(ROOT, 'bin', 'tokensync.js')}`)
       .replaceAll('node -e', `${process.execPath} -e`)

@@ -25,7 +25,12 @@ before(async () => {
   const secret = join(shared, 'token_secret');
   const adminToken = join(shared, 'admin_token');
   await writeFile(adminToken, randomBytes(32).toString('base64url') + '\n', { mode: 0o600 });
-  const gen = await runCli(['secret', 'generate', '--config', await writeProperties(join(shared, 'cli.properties'), { 'authentication.token.secret.file': secret })]);
+  const gen = await runCli([
+    'secret',
+    'generate',
+    '--config',
+    await writeProperties(join(shared, 'cli.properties'), { 'authentication.token.secret.file': secret }),
+  ]);
   assert.equal(gen.code, 0, gen.stderr);
   const props = (node: string) => ({
     'app.data.dir': join(shared, `appdata-${node}`),
@@ -67,7 +72,11 @@ test('log in on app 1, use the cookie on app 2, log out on app 2: refused on bot
 
   // One revocation reaches the other sidecar through the store's change notification (inotify here):
   // wait for that event rather than assume it already happened. (Logout everywhere is acknowledged: no wait below.)
-  await waitFor(async () => (await request(app1.url, 'GET', '/api/me', { headers: { cookie } })).status === 401, 'the revocation to reach node1', 2000);
+  await waitFor(
+    async () => (await request(app1.url, 'GET', '/api/me', { headers: { cookie } })).status === 401,
+    'the revocation to reach node1',
+    2000,
+  );
   for (const app of [app1, app2]) {
     const me = await request(app.url, 'GET', '/api/me', { headers: { cookie } });
     assert.equal(me.status, 401, app.name);
@@ -82,7 +91,10 @@ test('the login form, a browser login (303 to the private page), the home page k
   const form = await request(app1.url, 'GET', '/');
   assert.match(form.text, /<form method="post" action="\/login">/);
   assert.match(form.text, /no password is asked/);
-  const res = await request(app1.url, 'POST', '/login', { rawBody: 'username=bob', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' } });
+  const res = await request(app1.url, 'POST', '/login', {
+    rawBody: 'username=bob',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+  });
   assert.equal(res.status, 303);
   assert.equal(res.headers.location, '/private');
   const home = await request(app2.url, 'GET', '/', { headers: { cookie: cookieFrom(res) } });
@@ -106,7 +118,8 @@ test('log out everywhere on app 1 ends the sessions started on both apps, at onc
   const out = await request(app1.url, 'POST', '/logout?everywhere=1', { headers: { cookie: second, ...JSON_ACCEPT } });
   assert.equal(out.body.revoked, 2);
   for (const app of [app1, app2]) {
-    for (const cookie of [first, second]) assert.equal((await request(app.url, 'GET', '/api/me', { headers: { cookie } })).body.reason, 'revoked');
+    for (const cookie of [first, second])
+      assert.equal((await request(app.url, 'GET', '/api/me', { headers: { cookie } })).body.reason, 'revoked');
   }
 });
 
@@ -123,7 +136,13 @@ test('user names are escaped in pages; bad ones are refused', async () => {
 
 test("the example's own properties files pass config check", async () => {
   for (const n of [1, 2]) {
-    const res = await runCli(['config', 'check', '--values-only', '--config', join(ROOT, 'examples', 'express-app', `node${n}.properties`)]);
+    const res = await runCli([
+      'config',
+      'check',
+      '--values-only',
+      '--config',
+      join(ROOT, 'examples', 'express-app', `node${n}.properties`),
+    ]);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, new RegExp(`ok \\(DIRECTORY store, node node${n}, listening on 127\\.0\\.0\\.1:747${n}\\)`));
   }
@@ -189,10 +208,14 @@ else
       const out = await request(nginx.url, 'POST', '/logout', { headers: { cookie, ...JSON_ACCEPT } });
       assert.equal(out.body.revoked, 1);
       // The other sidecar learns of the revocation from the store's change notification: wait for it.
-      await waitFor(async () => {
-        const results = await Promise.all([0, 1, 2, 3].map(() => request(nginx.url, 'GET', '/api/me', { headers: { cookie } })));
-        return results.every((r) => r.status === 401);
-      }, 'both sidecars to refuse the revoked token', 2000);
+      await waitFor(
+        async () => {
+          const results = await Promise.all([0, 1, 2, 3].map(() => request(nginx.url, 'GET', '/api/me', { headers: { cookie } })));
+          return results.every((r) => r.status === 401);
+        },
+        'both sidecars to refuse the revoked token',
+        2000,
+      );
       const refused = await request(nginx.url, 'GET', '/api/me', { headers: { cookie } });
       assert.deepEqual(refused.body, { error: 'unauthorized', reason: 'revoked' });
     });

@@ -49,14 +49,20 @@ function suite(name: string, setUp: () => Promise<{ props: Props; dir: string; c
       assert.equal(issued.status, 201, issued.text);
       const cookie = `tokensync=${issued.body.token}`;
       // The app's mirror learns of the record through the store's notification: wait for that, not for time.
-      await waitFor(async () => (await request(app.url, 'GET', '/api/me', { headers: { cookie } })).status === 200, 'the issue to reach the app');
+      await waitFor(
+        async () => (await request(app.url, 'GET', '/api/me', { headers: { cookie } })).status === 200,
+        'the issue to reach the app',
+      );
       const me = await request(app.url, 'GET', '/api/me', { headers: { cookie } });
       assert.equal(me.body.subject, 'carol');
       assert.equal(me.body.jti, issued.body.jti);
 
       const revoked = await sidecar.api.revoke(issued.body.jti);
       assert.equal(revoked.status, 204, revoked.text);
-      await waitFor(async () => (await request(app.url, 'GET', '/api/me', { headers: { cookie } })).status === 401, 'the revocation to reach the app');
+      await waitFor(
+        async () => (await request(app.url, 'GET', '/api/me', { headers: { cookie } })).status === 401,
+        'the revocation to reach the app',
+      );
       const refused = await request(app.url, 'GET', '/api/me', { headers: { cookie } });
       assert.equal(refused.body.reason, 'revoked');
     });
@@ -92,7 +98,9 @@ function suite(name: string, setUp: () => Promise<{ props: Props; dir: string; c
       const second = await sidecar.api.issue({ subject: 'otto', kind: 'onetime' });
       await waitFor(async () => (await sidecar.api.validate(second.body.token)).status === 200, 'the token to be known at the sidecar');
       assert.equal((await sidecar.api.auth({ cookie: `tokensync=${second.body.token}` })).status, 200);
-      const refused = await request(app.url, 'GET', '/api/me', { headers: { cookie: `tokensync=${second.body.token}`, accept: 'application/json' } });
+      const refused = await request(app.url, 'GET', '/api/me', {
+        headers: { cookie: `tokensync=${second.body.token}`, accept: 'application/json' },
+      });
       assert.deepEqual([refused.status, refused.body.reason], [401, 'consumed']);
     });
 

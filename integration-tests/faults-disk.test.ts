@@ -76,7 +76,12 @@ after(async () => {
 async function sidecar(id: string, props: Record<string, string | number>): Promise<SidecarProcess> {
   const node = await new SidecarProcess({
     nodeId: id,
-    props: { 'authentication.token.secret.file': secretFile, 'cluster.store.directory.shards': 8, 'cluster.store.directory.rescan.interval': '500ms', ...props },
+    props: {
+      'authentication.token.secret.file': secretFile,
+      'cluster.store.directory.shards': 8,
+      'cluster.store.directory.rescan.interval': '500ms',
+      ...props,
+    },
     dir: join(dir, `${id}-conf`),
   }).start();
   sidecars.push(node);
@@ -95,7 +100,15 @@ async function issueStable(node: SidecarProcess, n: number, subject: string): Pr
 
 /** Writes while the disk is unusable: every answer is 201/204 (journaled) or a clear 503, never a 500. */
 async function writesWhileBroken(node: SidecarProcess, victims: IssuedToken[], n: number) {
-  const out = { tried: 0, accepted: 0, refused503: 0, other: [] as string[], messages: new Set<string>(), acceptedTokens: [] as IssuedToken[], revoked: [] as string[] };
+  const out = {
+    tried: 0,
+    accepted: 0,
+    refused503: 0,
+    other: [] as string[],
+    messages: new Set<string>(),
+    acceptedTokens: [] as IssuedToken[],
+    revoked: [] as string[],
+  };
   for (let i = 0; i < n; i++) {
     out.tried++;
     const victim = i % 3 === 2 ? victims.shift() : undefined;
@@ -120,7 +133,12 @@ test('disk full under <AppData> (DIRECTORY store and journal): writes answer 503
   const a = await sidecar('full-a', { ...props, 'app.data.dir': join(mount, 'a') });
   const b = await sidecar('full-b', { ...props, 'app.data.dir': join(mount, 'b') });
   const stable = await issueStable(a, 20, 'full');
-  await waitFor(async () => (await Promise.all(stable.map((s) => b.api.validate(s.token)))).every((v) => v.status === 200), 'b knows them', 10_000, 50);
+  await waitFor(
+    async () => (await Promise.all(stable.map((s) => b.api.validate(s.token)))).every((v) => v.status === 200),
+    'b knows them',
+    10_000,
+    50,
+  );
 
   const filler = await fill(mount);
   const broken = await writesWhileBroken(a, [...stable.slice(10)], size(30, 300));
@@ -138,7 +156,12 @@ test('disk full under <AppData> (DIRECTORY store and journal): writes answer 503
   }
 
   await rm(filler);
-  await waitFor(async () => (await a.api.get('/healthz')).body.store !== 'suspended' && (await a.api.get('/healthz')).body.journalPending === 0, 'a recovers once there is room', 20_000, 100);
+  await waitFor(
+    async () => (await a.api.get('/healthz')).body.store !== 'suspended' && (await a.api.get('/healthz')).body.journalPending === 0,
+    'a recovers once there is room',
+    20_000,
+    100,
+  );
   const after = await a.api.issue({ subject: 'after-full' });
   assert.equal(after.status, 201, after.text);
   assert.equal(after.body.replicated, true);
@@ -147,10 +170,14 @@ test('disk full under <AppData> (DIRECTORY store and journal): writes answer 503
   await a.kill();
   await a.start();
   for (const node of [a, b]) {
-    for (const tok of broken.acceptedTokens) assert.equal((await node.api.validate(tok.token)).status, 200, `accepted during the full disk: ${tok.jti} on ${node.spec.nodeId}`);
-    for (const jti of broken.revoked) assert.equal((await node.api.validate(stable.find((s) => s.jti === jti)!.token)).body.reason, 'revoked');
+    for (const tok of broken.acceptedTokens)
+      assert.equal((await node.api.validate(tok.token)).status, 200, `accepted during the full disk: ${tok.jti} on ${node.spec.nodeId}`);
+    for (const jti of broken.revoked)
+      assert.equal((await node.api.validate(stable.find((s) => s.jti === jti)!.token)).body.reason, 'revoked');
   }
-  t.diagnostic(`FIGURES ${JSON.stringify({ full: FULL, scenario: 'disk full', writesTried: broken.tried, accepted: broken.accepted, refused503: broken.refused503, validationsDuring: validations, validationsFailed: 0 })}`);
+  t.diagnostic(
+    `FIGURES ${JSON.stringify({ full: FULL, scenario: 'disk full', writesTried: broken.tried, accepted: broken.accepted, refused503: broken.refused503, validationsDuring: validations, validationsFailed: 0 })}`,
+  );
   await a.stop();
   await b.stop();
 });
@@ -176,7 +203,9 @@ test('the journal disk fills while the store is unreachable: acknowledged writes
 
   await remount(storeMount, 'ro');
   const broken = await writesWhileBroken(a, [...stable], 60);
-  t.diagnostic(`journal disk full: ${JSON.stringify({ ...broken, messages: [...broken.messages], acceptedTokens: broken.acceptedTokens.length })}`);
+  t.diagnostic(
+    `journal disk full: ${JSON.stringify({ ...broken, messages: [...broken.messages], acceptedTokens: broken.acceptedTokens.length })}`,
+  );
   assert.deepEqual(broken.other, [], 'no 500, no other status');
   assert.ok(broken.accepted > 0 && broken.refused503 > 0, 'some writes were journaled, then the journal was full');
   // room again: the next writes are journaled after the cut-short one, not glued to it
@@ -187,9 +216,12 @@ test('the journal disk fills while the store is unreachable: acknowledged writes
   await remount(storeMount, 'rw');
   await a.start(); // replays the journal
   await waitFor(async () => (await a.api.get('/healthz')).body.journalPending === 0, 'journal replayed', 20_000, 100);
-  for (const tok of [...broken.acceptedTokens, ...later.acceptedTokens]) assert.equal((await a.api.validate(tok.token)).status, 200, `acknowledged during the outage, lost after kill -9: ${tok.jti}`);
+  for (const tok of [...broken.acceptedTokens, ...later.acceptedTokens])
+    assert.equal((await a.api.validate(tok.token)).status, 200, `acknowledged during the outage, lost after kill -9: ${tok.jti}`);
   for (const jti of broken.revoked) assert.equal((await a.api.validate(stable.find((s) => s.jti === jti)!.token)).body.reason, 'revoked');
-  t.diagnostic(`FIGURES ${JSON.stringify({ full: FULL, scenario: 'journal disk full', writesTried: broken.tried + later.tried, accepted: broken.accepted + later.accepted, refused503: broken.refused503, lost: 0 })}`);
+  t.diagnostic(
+    `FIGURES ${JSON.stringify({ full: FULL, scenario: 'journal disk full', writesTried: broken.tried + later.tried, accepted: broken.accepted + later.accepted, refused503: broken.refused503, lost: 0 })}`,
+  );
   await a.stop();
 });
 
@@ -202,20 +234,33 @@ test('read-only store folder under a running sidecar: writes are journaled, vali
   // the store keeps no file open between writes, so the kernel lets it be remounted read-only under the sidecar
   await remount(mount, 'ro');
   const broken = await writesWhileBroken(a, [...stable.slice(10)], size(30, 300));
-  t.diagnostic(`read-only store: ${JSON.stringify({ ...broken, messages: [...broken.messages], acceptedTokens: broken.acceptedTokens.length })}`);
+  t.diagnostic(
+    `read-only store: ${JSON.stringify({ ...broken, messages: [...broken.messages], acceptedTokens: broken.acceptedTokens.length })}`,
+  );
   assert.deepEqual(broken.other, []);
   assert.equal(broken.accepted, broken.tried, 'journaled while the store is read-only');
   assert.equal((await a.api.get('/healthz')).body.store, 'suspended');
   for (const s of stable.slice(0, 10)) assert.equal((await a.api.validate(s.token)).status, 200, 'validation continues');
   for (const tok of broken.acceptedTokens) assert.equal((await a.api.validate(tok.token)).status, 200, 'journaled issues valid at once');
   await remount(mount, 'rw');
-  await waitFor(async () => (await a.api.get('/healthz')).body.journalPending === 0, 'journal replayed once writable', 20_000, 100).catch(async (err) => {
-    throw new Error(`${(err as Error).message}: ${JSON.stringify((await a.api.get('/healthz')).body)}\n${a.logs.split('\n').filter((l) => /journal|store state|error/i.test(l)).slice(-12).join('\n')}`);
-  });
+  await waitFor(async () => (await a.api.get('/healthz')).body.journalPending === 0, 'journal replayed once writable', 20_000, 100).catch(
+    async (err) => {
+      throw new Error(
+        `${(err as Error).message}: ${JSON.stringify((await a.api.get('/healthz')).body)}\n${a.logs
+          .split('\n')
+          .filter((l) => /journal|store state|error/i.test(l))
+          .slice(-12)
+          .join('\n')}`,
+      );
+    },
+  );
   const other = await sidecar('ro-b', { 'cluster.store.directory.path': join(mount, 'shared'), 'app.data.dir': join(dir, 'ro-b') });
   for (const tok of broken.acceptedTokens) assert.equal((await other.api.validate(tok.token)).status, 200, 'replayed into the store');
-  for (const jti of broken.revoked) assert.equal((await other.api.validate(stable.find((s) => s.jti === jti)!.token)).body.reason, 'revoked');
-  t.diagnostic(`FIGURES ${JSON.stringify({ full: FULL, scenario: 'read-only store', writesTried: broken.tried, accepted: broken.accepted, validationsDuring: 10 + broken.acceptedTokens.length, validationsFailed: 0, lost: 0 })}`);
+  for (const jti of broken.revoked)
+    assert.equal((await other.api.validate(stable.find((s) => s.jti === jti)!.token)).body.reason, 'revoked');
+  t.diagnostic(
+    `FIGURES ${JSON.stringify({ full: FULL, scenario: 'read-only store', writesTried: broken.tried, accepted: broken.accepted, validationsDuring: 10 + broken.acceptedTokens.length, validationsFailed: 0, lost: 0 })}`,
+  );
   await a.stop();
   await other.stop();
 });
@@ -234,7 +279,13 @@ test('read-only <AppData> (journal and DIRECTORY store) at start: the sidecar re
     (e: Error) => e.message,
   );
   assert.ok(err, 'a sidecar whose <AppData> is read-only does not start');
-  t.diagnostic(`start on a read-only <AppData>: ${err!.split('\n').filter((l) => /EROFS|read-only/i.test(l)).slice(0, 2).join(' | ')}`);
+  t.diagnostic(
+    `start on a read-only <AppData>: ${err!
+      .split('\n')
+      .filter((l) => /EROFS|read-only/i.test(l))
+      .slice(0, 2)
+      .join(' | ')}`,
+  );
   assert.match(err!, /EROFS|read-only/i, 'the error names the cause');
   assert.match(err!, /journal|appdata|app\.data\.dir|directory/i, 'and what to fix');
   await remount(mount, 'rw');

@@ -26,8 +26,13 @@ const figures: Record<string, unknown>[] = [];
 before(async () => {
   zk = await startZooKeeper({ servers: 3 });
   let props: Record<string, string | number | boolean>;
-  ({ dir, props } = await zooKeeperSidecarProps(zk.connectString, CHROOT, { prefix: 'tokensync-faults-kill-', sessionTimeout: '4s', shards: 32 }));
-  const make = (id: string) => new SidecarProcess({ nodeId: id, props: { ...props, 'app.data.dir': join(dir, id) }, dir: join(dir, `${id}-conf`) }).start();
+  ({ dir, props } = await zooKeeperSidecarProps(zk.connectString, CHROOT, {
+    prefix: 'tokensync-faults-kill-',
+    sessionTimeout: '4s',
+    shards: 32,
+  }));
+  const make = (id: string) =>
+    new SidecarProcess({ nodeId: id, props: { ...props, 'app.data.dir': join(dir, id) }, dir: join(dir, `${id}-conf`) }).start();
   victim = await make('victim');
   others = [await make('k2'), await make('k3')];
 });
@@ -80,11 +85,15 @@ async function burst(node: SidecarProcess, ledger: Ledger, revocable: IssuedToke
 
 async function issueOn(node: SidecarProcess, n: number, subject: string): Promise<IssuedToken[]> {
   const out: IssuedToken[] = [];
-  await forEachBounded(Array.from({ length: n }, (_, i) => i), 8, async (i) => {
-    const res = await node.api.issue({ subject: `${subject}-${i % 20}` });
-    assert.equal(res.status, 201, res.text);
-    out.push({ jti: res.body.jti, token: res.body.token, node: node.spec.nodeId, replicated: res.body.replicated, at: Date.now() });
-  });
+  await forEachBounded(
+    Array.from({ length: n }, (_, i) => i),
+    8,
+    async (i) => {
+      const res = await node.api.issue({ subject: `${subject}-${i % 20}` });
+      assert.equal(res.status, 201, res.text);
+      out.push({ jti: res.body.jti, token: res.body.token, node: node.spec.nodeId, replicated: res.body.replicated, at: Date.now() });
+    },
+  );
   return out;
 }
 
@@ -94,7 +103,12 @@ async function storeStates(nodes: SidecarProcess[]): Promise<string[]> {
 
 async function killEnsemble() {
   for (let i = 0; i < zk.servers; i++) await zk.kill(i);
-  await waitFor(async () => (await storeStates(others)).every((s) => s === 'suspended' || s === 'lost'), 'the sidecars notice the outage', 20_000, 50);
+  await waitFor(
+    async () => (await storeStates(others)).every((s) => s === 'suspended' || s === 'lost'),
+    'the sidecars notice the outage',
+    20_000,
+    50,
+  );
 }
 
 async function startEnsemble() {
@@ -103,15 +117,30 @@ async function startEnsemble() {
 }
 
 async function settled(nodes: SidecarProcess[]) {
-  await waitFor(async () => (await storeStates(nodes)).every((s) => s === 'connected' || s === 'reconnected'), 'every sidecar connected', 30_000, 50);
-  await waitFor(async () => (await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.journalPending))).every((p) => p === 0), 'journals replayed', 30_000, 50);
+  await waitFor(
+    async () => (await storeStates(nodes)).every((s) => s === 'connected' || s === 'reconnected'),
+    'every sidecar connected',
+    30_000,
+    50,
+  );
+  await waitFor(
+    async () => (await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.journalPending))).every((p) => p === 0),
+    'journals replayed',
+    30_000,
+    50,
+  );
   let last = '';
-  await waitFor(async () => {
-    const tree = await treeDigestFresh(zk.connectString, CHROOT);
-    const mirrors = await Promise.all(nodes.map(async (n) => (await n.api.get('/v1/cluster?digest=1')).body.mirror.digest));
-    last = JSON.stringify({ tree, mirrors });
-    return mirrors.every((m) => m.size === tree.size && m.xor === tree.xor);
-  }, 'every mirror equals the tree', 30_000, 200).catch((err) => {
+  await waitFor(
+    async () => {
+      const tree = await treeDigestFresh(zk.connectString, CHROOT);
+      const mirrors = await Promise.all(nodes.map(async (n) => (await n.api.get('/v1/cluster?digest=1')).body.mirror.digest));
+      last = JSON.stringify({ tree, mirrors });
+      return mirrors.every((m) => m.size === tree.size && m.xor === tree.xor);
+    },
+    'every mirror equals the tree',
+    30_000,
+    200,
+  ).catch((err) => {
     throw new Error(`${(err as Error).message}: ${last}`);
   });
 }
@@ -119,7 +148,15 @@ async function settled(nodes: SidecarProcess[]) {
 async function assertNothingLost(ledger: Ledger, label: string) {
   const all = [victim, ...others];
   const check = await checkLedger(all, ledger.issued, ledger.revoked, ledger.unknown);
-  figures.push({ scenario: label, requestsSent: ledger.sent, issuesAcknowledged: ledger.issued.length, revocationsAcknowledged: ledger.revoked.size, revocationsUnanswered: ledger.unknown.size, issuesLost: check.issuesLost.length, revocationsUndone: check.revocationsLost.length });
+  figures.push({
+    scenario: label,
+    requestsSent: ledger.sent,
+    issuesAcknowledged: ledger.issued.length,
+    revocationsAcknowledged: ledger.revoked.size,
+    revocationsUnanswered: ledger.unknown.size,
+    issuesLost: check.issuesLost.length,
+    revocationsUndone: check.revocationsLost.length,
+  });
   assert.deepEqual(check.issuesLost.slice(0, 10), [], `${label}: acknowledged issues lost`);
   assert.deepEqual(check.revocationsLost.slice(0, 10), [], `${label}: acknowledged revocations undone`);
 }
@@ -145,14 +182,22 @@ test('kill -9 in the middle of a burst of journaled issues and revocations, the 
     const ledger: Ledger = { issued: [], revoked: new Set(), unknown: new Set(), sent: 0 };
     const known = await issueOn(others[round % 2]!, 40, `down${round}`);
     ledger.issued.push(...known);
-    await waitFor(async () => (await Promise.all(known.map((t) => victim.api.validate(t.token)))).every((v) => v.status === 200), 'the victim knows them', 10_000, 50);
+    await waitFor(
+      async () => (await Promise.all(known.map((t) => victim.api.validate(t.token)))).every((v) => v.status === 200),
+      'the victim knows them',
+      10_000,
+      50,
+    );
     await killEnsemble();
     await waitFor(async () => (await victim.api.get('/healthz')).body.store !== 'connected', 'the victim notices the outage', 20_000, 50);
     const running = burst(victim, ledger, [...known], 16, 5_000);
     await sleep(200 + Math.random() * 600);
     await victim.kill();
     await running;
-    assert.ok(ledger.issued.some((t) => t.node === 'victim' && !t.replicated), 'issues were journaled');
+    assert.ok(
+      ledger.issued.some((t) => t.node === 'victim' && !t.replicated),
+      'issues were journaled',
+    );
     await startEnsemble();
     await victim.start(); // replays its journal
     await settled([victim, ...others]);
@@ -175,14 +220,24 @@ test('kill -9 while the journal is replayed, another node revoking what was repl
     await startEnsemble();
     // kill once the replay is under way, and a few milliseconds later each round
     let pendingAtKill = pendingAtStart;
-    await waitFor(async () => {
-      pendingAtKill = (await victim.api.get('/healthz')).body.journalPending;
-      return pendingAtKill < pendingAtStart;
-    }, 'the replay starts', 30_000, 1);
+    await waitFor(
+      async () => {
+        pendingAtKill = (await victim.api.get('/healthz')).body.journalPending;
+        return pendingAtKill < pendingAtStart;
+      },
+      'the replay starts',
+      30_000,
+      1,
+    );
     await sleep(delayMs + Math.random() * 2);
     await victim.kill();
     // another node revokes every one of them that reached the tree
-    await waitFor(async () => (await storeStates(others)).every((s) => s === 'connected' || s === 'reconnected'), 'the others reconnect', 30_000, 50);
+    await waitFor(
+      async () => (await storeStates(others)).every((s) => s === 'connected' || s === 'reconnected'),
+      'the others reconnect',
+      30_000,
+      50,
+    );
     let revokedByOthers = 0;
     await forEachBounded(journaled, 8, async (tok) => {
       const res = await others[0]!.api.revoke(tok.jti);
@@ -203,8 +258,17 @@ test('kill -9 while the journal is replayed, another node revoking what was repl
       `round ${round} (+${delayMs} ms): journaled ${pendingAtStart}, pending at the kill ${pendingAtKill}, revoked on k2 before the restart ${revokedByOthers}; ` +
         `the receipt of the transaction cut off by the kill: ${applied ? 'applied' : fenced ? 'not applied (fenced)' : 'none pending'}`,
     );
-    assert.ok(!restartLog.includes('may have been revoked since'), 'every create sent before the kill was settled by its receipt, none guessed');
-    figures.push({ scenario: `kill during replay, round ${round}`, journaled: pendingAtStart, pendingAtKill, revokedElsewhereBeforeRestart: revokedByOthers, receipt: applied ? 'applied' : fenced ? 'fenced' : 'none' });
+    assert.ok(
+      !restartLog.includes('may have been revoked since'),
+      'every create sent before the kill was settled by its receipt, none guessed',
+    );
+    figures.push({
+      scenario: `kill during replay, round ${round}`,
+      journaled: pendingAtStart,
+      pendingAtKill,
+      revokedElsewhereBeforeRestart: revokedByOthers,
+      receipt: applied ? 'applied' : fenced ? 'fenced' : 'none',
+    });
     await assertNothingLost(ledger, `kill during replay, round ${round}`);
   }
   t.diagnostic(`receipts settled after the restarts: ${settled_.applied} applied, ${settled_.fenced} fenced`);

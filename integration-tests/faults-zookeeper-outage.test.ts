@@ -27,8 +27,16 @@ const nodes: SidecarProcess[] = [];
 before(async () => {
   zk = await startZooKeeper({ servers: 3 });
   let props: Record<string, string | number | boolean>;
-  ({ dir, props } = await zooKeeperSidecarProps(zk.connectString, CHROOT, { prefix: 'tokensync-faults-outage-', sessionTimeout: '4s', shards: 32 }));
-  for (const [id, policy] of [['cached1', 'serve-cached'], ['cached2', 'serve-cached'], ['reject1', 'reject']] as const) {
+  ({ dir, props } = await zooKeeperSidecarProps(zk.connectString, CHROOT, {
+    prefix: 'tokensync-faults-outage-',
+    sessionTimeout: '4s',
+    shards: 32,
+  }));
+  for (const [id, policy] of [
+    ['cached1', 'serve-cached'],
+    ['cached2', 'serve-cached'],
+    ['reject1', 'reject'],
+  ] as const) {
     nodes.push(
       await new SidecarProcess({
         nodeId: id,
@@ -81,7 +89,12 @@ test(`whole ensemble down for ${OUTAGE_MS / 1000} s under load: serve-cached val
   const downAt = Date.now();
   for (let i = 0; i < zk.servers; i++) await zk.kill(i);
   let seen: string[] = [];
-  await waitFor(async () => (seen = await states()).every((s) => s === 'suspended' || s === 'lost'), 'every sidecar notices the outage', 20_000, 50).catch((err) => {
+  await waitFor(
+    async () => (seen = await states()).every((s) => s === 'suspended' || s === 'lost'),
+    'every sidecar notices the outage',
+    20_000,
+    50,
+  ).catch((err) => {
     throw new Error(`${(err as Error).message}: ${seen}\n${nodes.map((n) => n.logs.split('\n').slice(-6).join('\n')).join('\n')}`);
   });
   const noticedMs = Date.now() - downAt;
@@ -103,14 +116,30 @@ test(`whole ensemble down for ${OUTAGE_MS / 1000} s under load: serve-cached val
   for (let i = 0; i < zk.servers; i++) await zk.start(i);
   await zk.waitForQuorum();
   const upAt = Date.now();
-  await waitFor(async () => (await states()).every((s) => s === 'connected' || s === 'reconnected'), 'every sidecar reconnects', 30_000, 50);
+  await waitFor(
+    async () => (await states()).every((s) => s === 'connected' || s === 'reconnected'),
+    'every sidecar reconnects',
+    30_000,
+    50,
+  );
   const reconnectMs = Date.now() - upAt;
   let pending: number[] = [];
-  await waitFor(async () => {
-    pending = await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.journalPending));
-    return pending.every((p) => p === 0);
-  }, 'journals replayed while the load goes on', 30_000, 100).catch((err) => {
-    const lines = nodes.map((n) => n.logs.split('\n').filter((l) => /journal|->|session|replay/.test(l)).slice(-12).join('\n'));
+  await waitFor(
+    async () => {
+      pending = await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.journalPending));
+      return pending.every((p) => p === 0);
+    },
+    'journals replayed while the load goes on',
+    30_000,
+    100,
+  ).catch((err) => {
+    const lines = nodes.map((n) =>
+      n.logs
+        .split('\n')
+        .filter((l) => /journal|->|session|replay/.test(l))
+        .slice(-12)
+        .join('\n'),
+    );
     throw new Error(`${(err as Error).message}: pending ${pending}\n${lines.join('\n')}`);
   });
   const drainMs = Date.now() - upAt;
@@ -119,23 +148,32 @@ test(`whole ensemble down for ${OUTAGE_MS / 1000} s under load: serve-cached val
   await load.stop();
 
   const journaled = [...load.issued.values()].filter((i) => !i.replicated).length;
-  t.diagnostic(`FIGURES ${JSON.stringify({ full: FULL, outageMs: OUTAGE_MS, noticedMs, reconnectMs, drainMs, duringOutage, journaledIssues: journaled, ...load.summary() })}`);
+  t.diagnostic(
+    `FIGURES ${JSON.stringify({ full: FULL, outageMs: OUTAGE_MS, noticedMs, reconnectMs, drainMs, duringOutage, journaledIssues: journaled, ...load.summary() })}`,
+  );
   assert.deepEqual(load.anomalies.slice(0, 10), [], `${load.anomalies.length} anomalies`);
   assert.ok(duringOutage.rejected503 > 0, 'the reject policy answered 503 during the outage');
   assert.ok(duringOutage.issues > 10 && journaled > 10, 'issues were accepted and journaled during the outage');
   assert.ok(duringOutage.revocations > 5, 'revocations were accepted during the outage');
 
   let last = '';
-  await waitFor(async () => {
-    const tree = await treeDigestFresh(zk.connectString, CHROOT);
-    const mirrors = await Promise.all(nodes.map(async (n) => (await n.api.get('/v1/cluster?digest=1')).body.mirror.digest));
-    last = JSON.stringify({ tree, mirrors });
-    return mirrors.every((m) => m.size === tree.size && m.xor === tree.xor);
-  }, 'every mirror equals the tree', 30_000, 200).catch((err) => {
+  await waitFor(
+    async () => {
+      const tree = await treeDigestFresh(zk.connectString, CHROOT);
+      const mirrors = await Promise.all(nodes.map(async (n) => (await n.api.get('/v1/cluster?digest=1')).body.mirror.digest));
+      last = JSON.stringify({ tree, mirrors });
+      return mirrors.every((m) => m.size === tree.size && m.xor === tree.xor);
+    },
+    'every mirror equals the tree',
+    30_000,
+    200,
+  ).catch((err) => {
     throw new Error(`${(err as Error).message}: ${last}`);
   });
   const ledger = await checkLedger(nodes, [...stable, ...load.issued.values()], load.revoked, load.revokeUnknown);
-  t.diagnostic(`LEDGER ${JSON.stringify({ issuesChecked: ledger.issuesChecked, revocationsChecked: ledger.revocationsChecked, issuesLost: ledger.issuesLost.length, revocationsLost: ledger.revocationsLost.length })}`);
+  t.diagnostic(
+    `LEDGER ${JSON.stringify({ issuesChecked: ledger.issuesChecked, revocationsChecked: ledger.revocationsChecked, issuesLost: ledger.issuesLost.length, revocationsLost: ledger.revocationsLost.length })}`,
+  );
   assert.deepEqual(ledger.issuesLost.slice(0, 10), []);
   assert.deepEqual(ledger.revocationsLost.slice(0, 10), []);
 });

@@ -78,11 +78,23 @@ const isUp = (s: string) => s === 'connected' || s === 'reconnected';
 const assertMirrorsEqualTree = () => assertMirrorsEqualTreeOf(zk.connectString, CHROOT, all);
 
 /** Cuts (or blackholes) every proxy for `ms` under load, restores, and checks what the cut sidecars did. */
-async function partition(t: { diagnostic: (m: string) => void }, label: string, mode: 'cut' | 'blackhole', ms: number, expectLost: boolean) {
+async function partition(
+  t: { diagnostic: (m: string) => void },
+  label: string,
+  mode: 'cut' | 'blackhole',
+  ms: number,
+  expectLost: boolean,
+) {
   const logMark = cached.logs.length;
   // revoked on the direct node during the cut: the cut sidecars must refuse them once back
-  const doomed = await Promise.all(Array.from({ length: 10 }, async (_, i) => (await direct.api.issue({ subject: `doomed-${label}-${i}` })).body as { jti: string; token: string }));
-  for (const d of doomed) await waitFor(async () => (await cached.api.validate(d.token)).status === 200, 'the cut sidecars know it', 10_000, 20);
+  const doomed = await Promise.all(
+    Array.from(
+      { length: 10 },
+      async (_, i) => (await direct.api.issue({ subject: `doomed-${label}-${i}` })).body as { jti: string; token: string },
+    ),
+  );
+  for (const d of doomed)
+    await waitFor(async () => (await cached.api.validate(d.token)).status === 200, 'the cut sidecars know it', 10_000, 20);
 
   const load = new LoadRun(all, {
     validators: 3,
@@ -94,7 +106,8 @@ async function partition(t: { diagnostic: (m: string) => void }, label: string, 
     subject: `p-${label}`,
     allowValidation: (status, node, phase) => status === 503 && node === rejecting && (phase === 'cut' || phase === 'restoring'),
     // a cut sidecar cannot look up the subject of a token it never saw
-    allowWrite: (op, status, node, phase) => op === 'revoke' && status === 503 && node !== direct && (phase === 'cut' || phase === 'restoring'),
+    allowWrite: (op, status, node, phase) =>
+      op === 'revoke' && status === 503 && node !== direct && (phase === 'cut' || phase === 'restoring'),
   }).start();
   await load.waitForOps(300);
 
@@ -104,8 +117,26 @@ async function partition(t: { diagnostic: (m: string) => void }, label: string, 
     if (mode === 'cut') p.cut();
     else p.blackhole();
   }
-  await waitFor(async () => !isUp(await storeState(cached)) && !isUp(await storeState(rejecting)), 'the cut sidecars report the partition', 20_000, 25).catch(async (err) => {
-    throw new Error(`${(err as Error).message}: ${await storeState(cached)}/${await storeState(rejecting)}; proxies ${proxies.map((p) => `${p.state} open ${p.openConnections} accepted ${p.connectionsAccepted}`)}\n${[cached, rejecting].map((n) => n.logs.split('\n').filter((l) => /ZooKeeper|session/.test(l)).slice(-15).join('\n')).join('\n----\n')}`);
+  await waitFor(
+    async () => !isUp(await storeState(cached)) && !isUp(await storeState(rejecting)),
+    'the cut sidecars report the partition',
+    20_000,
+    25,
+  ).catch(async (err) => {
+    throw new Error(
+      `${(err as Error).message}: ${await storeState(cached)}/${await storeState(rejecting)}; proxies ${proxies.map((p) => `${p.state} open ${p.openConnections} accepted ${p.connectionsAccepted}`)}\n${[
+        cached,
+        rejecting,
+      ]
+        .map((n) =>
+          n.logs
+            .split('\n')
+            .filter((l) => /ZooKeeper|session/.test(l))
+            .slice(-15)
+            .join('\n'),
+        )
+        .join('\n----\n')}`,
+    );
   });
   const noticedMs = Date.now() - cutAt;
   const reported = { healthz: await storeState(cached), cluster: (await cached.api.cluster()).body.store.state as string };
@@ -122,7 +153,12 @@ async function partition(t: { diagnostic: (m: string) => void }, label: string, 
   if (expectLost) {
     await waitFor(async () => (await storeState(cached)) === 'lost', 'the cut sidecar reports the session lost', 20_000, 25);
     // its ephemeral member node is gone with the session
-    await waitFor(async () => !(await direct.api.cluster()).body.members.some((m: { nodeId: string }) => m.nodeId === 'cut-cached'), 'the cluster sees the member gone', 20_000, 100);
+    await waitFor(
+      async () => !(await direct.api.cluster()).body.members.some((m: { nodeId: string }) => m.nodeId === 'cut-cached'),
+      'the cluster sees the member gone',
+      20_000,
+      100,
+    );
   } else {
     assert.equal(await storeState(cached), 'suspended', `a cut shorter than the session timeout stays suspended`);
   }
@@ -135,24 +171,50 @@ async function partition(t: { diagnostic: (m: string) => void }, label: string, 
   await waitFor(async () => (await Promise.all(all.map(storeState))).every(isUp), 'the cut sidecars recover by themselves', 30_000, 25);
   const recoveredMs = Date.now() - restoredAt;
   load.setPhase('restored');
-  await waitFor(async () => (await Promise.all(all.map(async (n) => (await n.api.get('/healthz')).body.journalPending))).every((p) => p === 0), 'journals replayed', 30_000, 50);
+  await waitFor(
+    async () => (await Promise.all(all.map(async (n) => (await n.api.get('/healthz')).body.journalPending))).every((p) => p === 0),
+    'journals replayed',
+    30_000,
+    50,
+  );
   await load.waitForOps(300);
   await load.stop();
 
   const transitions = (cached.logs.slice(logMark).match(/ZooKeeper connection \w+ -> \w+/g) ?? []).map((l) => l.split(' ').pop());
   if (expectLost) assert.ok(transitions.includes('lost'), `lost reported: ${transitions}`);
   else assert.ok(!transitions.includes('lost'), `the session survived a short cut: ${transitions}`);
-  await waitFor(async () => (await direct.api.cluster()).body.members.some((m: { nodeId: string }) => m.nodeId === 'cut-cached'), 'the member is back', 20_000, 100);
+  await waitFor(
+    async () => (await direct.api.cluster()).body.members.some((m: { nodeId: string }) => m.nodeId === 'cut-cached'),
+    'the member is back',
+    20_000,
+    100,
+  );
   await assertMirrorsEqualTree();
   for (const node of all) {
-    for (const d of doomed) assert.equal((await node.api.validate(d.token)).body.reason, 'revoked', `${d.jti} revoked elsewhere during the cut, on ${node.spec.nodeId}`);
+    for (const d of doomed)
+      assert.equal(
+        (await node.api.validate(d.token)).body.reason,
+        'revoked',
+        `${d.jti} revoked elsewhere during the cut, on ${node.spec.nodeId}`,
+      );
     assert.equal((await node.api.validate(journaled.body.token)).status, 200, 'the journaled issue reached everyone');
   }
   assert.deepEqual(load.anomalies.slice(0, 10), [], `${load.anomalies.length} anomalies`);
   const ledger = await checkLedger(all, load.issued.values(), load.revoked, load.revokeUnknown);
   assert.deepEqual(ledger.issuesLost.slice(0, 10), []);
   assert.deepEqual(ledger.revocationsLost.slice(0, 10), []);
-  const f = { scenario: label, cutMs: ms, noticedMs, reported, stateAtRestore, recoveredMs, transitions, ...load.summary(), issuesChecked: ledger.issuesChecked, revocationsChecked: ledger.revocationsChecked };
+  const f = {
+    scenario: label,
+    cutMs: ms,
+    noticedMs,
+    reported,
+    stateAtRestore,
+    recoveredMs,
+    transitions,
+    ...load.summary(),
+    issuesChecked: ledger.issuesChecked,
+    revocationsChecked: ledger.revocationsChecked,
+  };
   figures.push(f);
   t.diagnostic(`FIGURES ${JSON.stringify({ full: FULL, ...f })}`);
 }
@@ -182,7 +244,10 @@ test('answers lost on the way back (applied, never acknowledged), the tokens rev
       return { jti: res.body.jti as string, token: res.body.token as string, replicated: res.body.replicated as boolean };
     }),
   );
-  assert.ok(issued.every((x) => !x.replicated), 'journaled, not acknowledged by ZooKeeper');
+  assert.ok(
+    issued.every((x) => !x.replicated),
+    'journaled, not acknowledged by ZooKeeper',
+  );
   // the client revokes them on the other node, which sees what ZooKeeper applied
   const revoked: string[] = [];
   for (const x of issued) {
@@ -194,12 +259,18 @@ test('answers lost on the way back (applied, never acknowledged), the tokens rev
   assert.ok(revoked.length > 0, 'some unanswered creates had been applied');
   for (const p of proxies) p.restore();
   await waitFor(async () => (await Promise.all(all.map(storeState))).every(isUp), 'the muted sidecars recover', 30_000, 25);
-  await waitFor(async () => (await Promise.all(all.map(async (n) => (await n.api.get('/healthz')).body.journalPending))).every((p) => p === 0), 'journals replayed', 30_000, 50);
+  await waitFor(
+    async () => (await Promise.all(all.map(async (n) => (await n.api.get('/healthz')).body.journalPending))).every((p) => p === 0),
+    'journals replayed',
+    30_000,
+    50,
+  );
   await assertMirrorsEqualTree();
   for (const node of all) {
     for (const x of issued) {
       const res = await node.api.validate(x.token);
-      if (revoked.includes(x.jti)) assert.equal(res.body.reason, 'revoked', `${x.jti}, revoked on direct, came back on ${node.spec.nodeId}`);
+      if (revoked.includes(x.jti))
+        assert.equal(res.body.reason, 'revoked', `${x.jti}, revoked on direct, came back on ${node.spec.nodeId}`);
       else assert.equal(res.status, 200, `${x.jti}, never revoked, on ${node.spec.nodeId}: ${res.text}`);
     }
   }

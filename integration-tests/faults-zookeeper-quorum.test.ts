@@ -29,9 +29,15 @@ const nodes: SidecarProcess[] = [];
 before(async () => {
   zk = await startZooKeeper({ servers: 3 });
   let props: Record<string, string | number | boolean>;
-  ({ dir, props } = await zooKeeperSidecarProps(zk.connectString, CHROOT, { prefix: 'tokensync-faults-quorum-', sessionTimeout: '4s', shards: 32 }));
+  ({ dir, props } = await zooKeeperSidecarProps(zk.connectString, CHROOT, {
+    prefix: 'tokensync-faults-quorum-',
+    sessionTimeout: '4s',
+    shards: 32,
+  }));
   for (const id of ['q1', 'q2', 'q3']) {
-    nodes.push(await new SidecarProcess({ nodeId: id, props: { ...props, 'app.data.dir': join(dir, id) }, dir: join(dir, `${id}-conf`) }).start());
+    nodes.push(
+      await new SidecarProcess({ nodeId: id, props: { ...props, 'app.data.dir': join(dir, id) }, dir: join(dir, `${id}-conf`) }).start(),
+    );
   }
 });
 
@@ -74,14 +80,28 @@ test('leader killed, then a follower killed, under validation, issuing and revok
   const newLeader = await zk.waitForQuorum();
   const electionMs = Date.now() - t0;
   // the sidecars that were on the dead leader reconnect elsewhere; issuing replicates again
-  await waitFor(async () => (await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.store))).every((s) => s === 'connected' || s === 'reconnected'), 'every sidecar connected again', 20_000, 50);
+  await waitFor(
+    async () =>
+      (await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.store))).every(
+        (s) => s === 'connected' || s === 'reconnected',
+      ),
+    'every sidecar connected again',
+    20_000,
+    50,
+  );
   await load.waitForOps(300);
   await new Promise((r) => setTimeout(r, phaseMs));
 
   const follower = [0, 1, 2].find((i) => i !== leader && i !== newLeader)!;
   load.setPhase('no-quorum');
   await zk.kill(follower);
-  await waitFor(async () => (await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.store))).every((s) => s === 'suspended' || s === 'lost'), 'every sidecar notices the lost quorum', 20_000, 50);
+  await waitFor(
+    async () =>
+      (await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.store))).every((s) => s === 'suspended' || s === 'lost'),
+    'every sidecar notices the lost quorum',
+    20_000,
+    50,
+  );
   await load.waitForOps(300);
   await new Promise((r) => setTimeout(r, phaseMs));
 
@@ -92,32 +112,61 @@ test('leader killed, then a follower killed, under validation, issuing and revok
   const quorumBackAt = Date.now();
   // apart from 'restarting' (servers starting, no quorum yet), so that an anomaly says on which side of it it fell
   load.setPhase('rejoining');
-  await waitFor(async () => (await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.store))).every((s) => s === 'connected' || s === 'reconnected'), 'every sidecar connected again', 30_000, 50);
+  await waitFor(
+    async () =>
+      (await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.store))).every(
+        (s) => s === 'connected' || s === 'reconnected',
+      ),
+    'every sidecar connected again',
+    30_000,
+    50,
+  );
   const reconnectMs = Date.now() - quorumBackAt;
   let pending: number[] = [];
-  await waitFor(async () => {
-    pending = await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.journalPending));
-    return pending.every((p) => p === 0);
-  }, 'journals replayed while the load goes on', 30_000, 100).catch((err) => {
-    const journalLines = nodes.map((n) => n.logs.split('\n').filter((l) => /journal|->/.test(l)).slice(-8).join('\n'));
-    throw new Error(`${(err as Error).message}: journal entries pending ${pending}; ${JSON.stringify(load.summary())}\n${journalLines.join('\n')}`);
+  await waitFor(
+    async () => {
+      pending = await Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.journalPending));
+      return pending.every((p) => p === 0);
+    },
+    'journals replayed while the load goes on',
+    30_000,
+    100,
+  ).catch((err) => {
+    const journalLines = nodes.map((n) =>
+      n.logs
+        .split('\n')
+        .filter((l) => /journal|->/.test(l))
+        .slice(-8)
+        .join('\n'),
+    );
+    throw new Error(
+      `${(err as Error).message}: journal entries pending ${pending}; ${JSON.stringify(load.summary())}\n${journalLines.join('\n')}`,
+    );
   });
   load.setPhase('quorum-back');
   await load.waitForOps(300);
   await load.stop();
 
   const summary = { ...load.summary(), phases: load.phases };
-  const transitions = nodes.map((n) => `${n.spec.nodeId}: ${(n.logs.match(/ZooKeeper connection \w+ -> \w+/g) ?? []).map((l) => l.split(' ').pop()).join(',')}`);
+  const transitions = nodes.map(
+    (n) => `${n.spec.nodeId}: ${(n.logs.match(/ZooKeeper connection \w+ -> \w+/g) ?? []).map((l) => l.split(' ').pop()).join(',')}`,
+  );
   t.diagnostic(`FIGURES ${JSON.stringify({ full: FULL, electionMs, reconnectMs, ...summary, transitions })}`);
   const refusedInQuorum = load.anomalies.filter((a) => a.phase !== 'no-quorum' && a.phase !== 'restarting');
   assert.deepEqual(refusedInQuorum.slice(0, 10), [], `${refusedInQuorum.length} requests refused while a quorum stood`);
-  assert.equal(load.validationsFailed, 0, `validations failed: ${JSON.stringify(load.anomalies.filter((a) => a.op === 'validate').slice(0, 10))}`);
+  assert.equal(
+    load.validationsFailed,
+    0,
+    `validations failed: ${JSON.stringify(load.anomalies.filter((a) => a.op === 'validate').slice(0, 10))}`,
+  );
   assert.equal(load.anomalies.length, 0, JSON.stringify(load.anomalies.slice(0, 10)));
   assert.ok(load.counts.issue.ok > 20 && load.counts.revoke.ok > 10, `load ran: ${JSON.stringify(summary)}`);
 
   await assertMirrorsEqualTree(nodes);
   const ledger = await checkLedger(nodes, [...stable, ...load.issued.values()], load.revoked, load.revokeUnknown);
-  t.diagnostic(`LEDGER ${JSON.stringify({ issuesChecked: ledger.issuesChecked, revocationsChecked: ledger.revocationsChecked, issuesLost: ledger.issuesLost.length, revocationsLost: ledger.revocationsLost.length })}`);
+  t.diagnostic(
+    `LEDGER ${JSON.stringify({ issuesChecked: ledger.issuesChecked, revocationsChecked: ledger.revocationsChecked, issuesLost: ledger.issuesLost.length, revocationsLost: ledger.revocationsLost.length })}`,
+  );
   assert.deepEqual(ledger.issuesLost, []);
   assert.deepEqual(ledger.revocationsLost, []);
 });

@@ -4,7 +4,16 @@ import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { forEachBounded, indices } from '../sidecar/util/for-each-bounded.js';
 import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
-import { FuzzGenerator, isAlive, readSigningSecret, rssKiB, sendFuzz, type FuzzMaterial, type FuzzOutcome, type FuzzRequest } from './support/fuzz.js';
+import {
+  FuzzGenerator,
+  isAlive,
+  readSigningSecret,
+  rssKiB,
+  sendFuzz,
+  type FuzzMaterial,
+  type FuzzOutcome,
+  type FuzzRequest,
+} from './support/fuzz.js';
 
 /**
  * Random and malformed requests against a live sidecar (DIRECTORY store):
@@ -46,14 +55,25 @@ before(async () => {
   const tokens: string[] = [];
   const jtis: string[] = [];
   for (const [i, subject] of subjects.entries()) {
-    for (const body of [{ subject }, { subject, kind: 'api' }, { subject, kind: 'onetime' }, { subject, clientIp: i % 2 ? '203.0.113.7' : '::1' }]) {
+    for (const body of [
+      { subject },
+      { subject, kind: 'api' },
+      { subject, kind: 'onetime' },
+      { subject, clientIp: i % 2 ? '203.0.113.7' : '::1' },
+    ]) {
       const res = await sidecar.api.issue(body);
       assert.equal(res.status, 201, res.text);
       tokens.push(res.body.token);
       jtis.push(res.body.jti);
     }
   }
-  material = { tokens, jtis, subjects: [...subjects, 'zoë', '__proto__'], secret: await readSigningSecret(join(dir, 'token_secret')), cookieName: 'tokensync' };
+  material = {
+    tokens,
+    jtis,
+    subjects: [...subjects, 'zoë', '__proto__'],
+    secret: await readSigningSecret(join(dir, 'token_secret')),
+    cookieName: 'tokensync',
+  };
 });
 
 after(async () => {
@@ -73,7 +93,15 @@ interface RunStats {
 }
 
 async function run(generator: FuzzGenerator, count: number, onAnswer?: (done: number) => void): Promise<RunStats> {
-  const stats: RunStats = { requests: 0, ms: 0, outcomes: new Map(), byKind: { http: 0, raw: 0 }, failures: [], unanswered: new Map(), timeouts: { http: 0, raw: 0 } };
+  const stats: RunStats = {
+    requests: 0,
+    ms: 0,
+    outcomes: new Map(),
+    byKind: { http: 0, raw: 0 },
+    failures: [],
+    unanswered: new Map(),
+    timeouts: { http: 0, raw: 0 },
+  };
   const started = Date.now();
   await forEachBounded(indices(count), CONCURRENCY, async () => {
     const req: FuzzRequest = generator.next();
@@ -107,47 +135,57 @@ function histogram(outcomes: Map<FuzzOutcome, number>): string {
     .join(', ');
 }
 
-test(`fuzz: ${TOTAL} random and malformed requests, no 5xx, no crash, no unbounded memory growth`, { timeout: Math.max(120_000, TOTAL * 10) }, async () => {
-  const pid = sidecar.pid!;
-  const generator = new FuzzGenerator(SEED, material);
-  console.log(`fuzz: seed ${SEED} (replay with TOKENSYNC_FUZZ_SEED=${SEED}), ${TOTAL} requests after a warm-up of ${WARM_UP}, ${CONCURRENCY} at a time`);
-  const rssStart = await rssKiB(pid);
-  const warm = await run(generator, WARM_UP);
-  const rssBefore = await rssKiB(pid);
-  // RSS read after every tenth of the run, without pausing it: growth that goes on and on shows as a climbing series.
-  const readings: Array<Promise<number>> = [];
-  const main = await run(generator, TOTAL, (done) => {
-    if (done % Math.max(1, Math.floor(TOTAL / 10)) === 0) readings.push(rssKiB(pid));
-  });
-  const series = await Promise.all(readings);
-  const rssAfter = await rssKiB(pid);
-  // Settle: a moment for idle sockets and pending writes, then one more reading.
-  await new Promise((r) => setTimeout(r, 1000));
-  const rssSettled = await rssKiB(pid);
+test(
+  `fuzz: ${TOTAL} random and malformed requests, no 5xx, no crash, no unbounded memory growth`,
+  { timeout: Math.max(120_000, TOTAL * 10) },
+  async () => {
+    const pid = sidecar.pid!;
+    const generator = new FuzzGenerator(SEED, material);
+    console.log(
+      `fuzz: seed ${SEED} (replay with TOKENSYNC_FUZZ_SEED=${SEED}), ${TOTAL} requests after a warm-up of ${WARM_UP}, ${CONCURRENCY} at a time`,
+    );
+    const rssStart = await rssKiB(pid);
+    const warm = await run(generator, WARM_UP);
+    const rssBefore = await rssKiB(pid);
+    // RSS read after every tenth of the run, without pausing it: growth that goes on and on shows as a climbing series.
+    const readings: Array<Promise<number>> = [];
+    const main = await run(generator, TOTAL, (done) => {
+      if (done % Math.max(1, Math.floor(TOTAL / 10)) === 0) readings.push(rssKiB(pid));
+    });
+    const series = await Promise.all(readings);
+    const rssAfter = await rssKiB(pid);
+    // Settle: a moment for idle sockets and pending writes, then one more reading.
+    await new Promise((r) => setTimeout(r, 1000));
+    const rssSettled = await rssKiB(pid);
 
-  const rate = Math.round((main.requests / main.ms) * 1000);
-  const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
-  console.log(`fuzz: warm-up ${warm.requests} requests in ${warm.ms} ms; statuses ${histogram(warm.outcomes)}`);
-  console.log(`fuzz: ${main.requests} requests in ${(main.ms / 1000).toFixed(1)} s = ${rate} requests/s (${main.byKind.http} through node:http, ${main.byKind.raw} raw)`);
-  console.log(`fuzz: statuses ${histogram(main.outcomes)}`);
-  console.log(`fuzz: timeouts http ${main.timeouts.http}, raw ${main.timeouts.raw}`);
-  console.log(`fuzz: sidecar RSS after each tenth of the run: ${series.map((k) => (k / 1024).toFixed(1)).join(', ')} MiB`);
-  console.log(`fuzz: sidecar RSS at start ${mib(rssStart)}, after warm-up ${mib(rssBefore)}, after the run ${mib(rssAfter)}, 1 s later ${mib(rssSettled)} (growth ${mib(rssSettled - rssBefore)}, limit ${mib(RSS_GROWTH_LIMIT_KIB)})`);
-  for (const [outcome, examples] of main.unanswered) for (const e of examples) console.log(`fuzz: e.g. ${outcome}: ${e}`);
-  for (const f of [...warm.failures, ...main.failures]) console.log(`fuzz: FAILED ${f.outcome} for ${f.req}\n      answer ${f.body}`);
+    const rate = Math.round((main.requests / main.ms) * 1000);
+    const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+    console.log(`fuzz: warm-up ${warm.requests} requests in ${warm.ms} ms; statuses ${histogram(warm.outcomes)}`);
+    console.log(
+      `fuzz: ${main.requests} requests in ${(main.ms / 1000).toFixed(1)} s = ${rate} requests/s (${main.byKind.http} through node:http, ${main.byKind.raw} raw)`,
+    );
+    console.log(`fuzz: statuses ${histogram(main.outcomes)}`);
+    console.log(`fuzz: timeouts http ${main.timeouts.http}, raw ${main.timeouts.raw}`);
+    console.log(`fuzz: sidecar RSS after each tenth of the run: ${series.map((k) => (k / 1024).toFixed(1)).join(', ')} MiB`);
+    console.log(
+      `fuzz: sidecar RSS at start ${mib(rssStart)}, after warm-up ${mib(rssBefore)}, after the run ${mib(rssAfter)}, 1 s later ${mib(rssSettled)} (growth ${mib(rssSettled - rssBefore)}, limit ${mib(RSS_GROWTH_LIMIT_KIB)})`,
+    );
+    for (const [outcome, examples] of main.unanswered) for (const e of examples) console.log(`fuzz: e.g. ${outcome}: ${e}`);
+    for (const f of [...warm.failures, ...main.failures]) console.log(`fuzz: FAILED ${f.outcome} for ${f.req}\n      answer ${f.body}`);
 
-  const serverErrors = [...warm.outcomes, ...main.outcomes].filter(([o]) => typeof o === 'number' && o >= 500);
-  assert.deepEqual(serverErrors, [], 'no 5xx');
-  assert.equal(main.timeouts.http + warm.timeouts.http, 0, 'every well-formed request is answered');
-  assert.equal(main.requests, TOTAL);
-  assert.ok(isAlive(pid), 'the sidecar process is alive');
-  assert.equal((await sidecar.api.get('/healthz')).status, 200);
-  assert.equal((await sidecar.api.get('/readyz')).status, 200);
-  // The tokens mixed in still behave: an api token nobody revoked still validates, a forged one does not.
-  const stillThere = await sidecar.api.issue({ subject: 'after-fuzz', kind: 'api' });
-  assert.equal(stillThere.status, 201);
-  assert.equal((await sidecar.api.validate(stillThere.body.token)).status, 200);
-  assert.ok(rssSettled - rssBefore < RSS_GROWTH_LIMIT_KIB, `RSS grew by ${mib(rssSettled - rssBefore)} over ${TOTAL} requests`);
-  const unexpected = sidecar.logs.split('\n').filter((l) => /unexpected error/.test(l));
-  assert.deepEqual(unexpected.slice(0, 5), [], 'the sidecar logged an unexpected error');
-});
+    const serverErrors = [...warm.outcomes, ...main.outcomes].filter(([o]) => typeof o === 'number' && o >= 500);
+    assert.deepEqual(serverErrors, [], 'no 5xx');
+    assert.equal(main.timeouts.http + warm.timeouts.http, 0, 'every well-formed request is answered');
+    assert.equal(main.requests, TOTAL);
+    assert.ok(isAlive(pid), 'the sidecar process is alive');
+    assert.equal((await sidecar.api.get('/healthz')).status, 200);
+    assert.equal((await sidecar.api.get('/readyz')).status, 200);
+    // The tokens mixed in still behave: an api token nobody revoked still validates, a forged one does not.
+    const stillThere = await sidecar.api.issue({ subject: 'after-fuzz', kind: 'api' });
+    assert.equal(stillThere.status, 201);
+    assert.equal((await sidecar.api.validate(stillThere.body.token)).status, 200);
+    assert.ok(rssSettled - rssBefore < RSS_GROWTH_LIMIT_KIB, `RSS grew by ${mib(rssSettled - rssBefore)} over ${TOTAL} requests`);
+    const unexpected = sidecar.logs.split('\n').filter((l) => /unexpected error/.test(l));
+    assert.deepEqual(unexpected.slice(0, 5), [], 'the sidecar logged an unexpected error');
+  },
+);

@@ -53,7 +53,9 @@ function countedApi(api: Api): Api {
   return new Proxy(api, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
-      return typeof value === 'function' ? (...args: unknown[]) => (value as (...a: unknown[]) => Promise<HttpResult>).apply(target, args).then(counted) : value;
+      return typeof value === 'function'
+        ? (...args: unknown[]) => (value as (...a: unknown[]) => Promise<HttpResult>).apply(target, args).then(counted)
+        : value;
     },
   });
 }
@@ -91,7 +93,10 @@ before(async () => {
 
 after(async () => {
   if (!sidecar) return;
-  const statuses = [...tally.statuses].sort(([a], [b]) => a - b).map(([k, n]) => `${k}: ${n}`).join(', ');
+  const statuses = [...tally.statuses]
+    .sort(([a], [b]) => a - b)
+    .map(([k, n]) => `${k}: ${n}`)
+    .join(', ');
   console.log(`hostile-input: ${tally.requests} requests (plus 41 slow connections); statuses ${statuses}`);
   const healthy = (await sidecar.api.get('/healthz').catch(() => undefined))?.status;
   const code = await sidecar.stop();
@@ -183,8 +188,31 @@ test('alg none and algorithm confusion are refused as bad_signature at every ent
 test('unknown and path-like kids are refused, even on a token signed with the right secret', async () => {
   await withUnchangedStore(async () => {
     const payload = { sub: 'alice', jti: alice.jti, knd: 'session', iat: now(), exp: now() + 3600, ath: Date.now() };
-    const kids: unknown[] = ['nope', '../../token_secret', secretPath, `file://${secretPath}`, '/dev/zero', '/proc/self/environ', '..\\..\\token_secret', '%2e%2e%2ftoken_secret', '\u0000', '__proto__', 'constructor', 'toString', 42, null, {}, [kid], 'x'.repeat(2000)];
-    for (const k of kids) await refusedEverywhere(forgeJwt({ alg: 'HS256', typ: 'JWT', kid: k }, payload, secret), 'bad_signature', `kid ${JSON.stringify(k).slice(0, 40)}`);
+    const kids: unknown[] = [
+      'nope',
+      '../../token_secret',
+      secretPath,
+      `file://${secretPath}`,
+      '/dev/zero',
+      '/proc/self/environ',
+      '..\\..\\token_secret',
+      '%2e%2e%2ftoken_secret',
+      '\u0000',
+      '__proto__',
+      'constructor',
+      'toString',
+      42,
+      null,
+      {},
+      [kid],
+      'x'.repeat(2000),
+    ];
+    for (const k of kids)
+      await refusedEverywhere(
+        forgeJwt({ alg: 'HS256', typ: 'JWT', kid: k }, payload, secret),
+        'bad_signature',
+        `kid ${JSON.stringify(k).slice(0, 40)}`,
+      );
   });
 });
 
@@ -208,7 +236,11 @@ test('tampered claims, a swapped payload and a wrong secret are refused as bad_s
     await refusedEverywhere(forgeJwt({ alg: 'HS256', typ: 'JWT', kid }, claims, wrong), 'bad_signature', 'wrong secret, right kid');
     await refusedEverywhere(forgeJwt({ alg: 'HS256', typ: 'JWT' }, claims, wrong), 'bad_signature', 'wrong secret, no kid');
     await refusedEverywhere(forgeJwt({ alg: 'HS256', typ: 'JWT', kid }, claims, ''), 'bad_signature', 'empty secret');
-    await refusedEverywhere(forgeJwt({ alg: 'HS256', typ: 'JWT', kid }, claims, secret.slice(0, -1)), 'bad_signature', 'secret with its last character dropped');
+    await refusedEverywhere(
+      forgeJwt({ alg: 'HS256', typ: 'JWT', kid }, claims, secret.slice(0, -1)),
+      'bad_signature',
+      'secret with its last character dropped',
+    );
     await refusedEverywhere(`${h}.${b64url(claims)}.`, 'malformed', 'signature stripped');
     // The untouched token is still fine: nothing above hurt it.
     assert.equal((await sidecar.api.validate(alice.token)).status, 200);
@@ -220,16 +252,39 @@ test('expired and not-yet-valid tokens are refused as expired, issued or forged'
   assert.equal(shortLived.status, 201);
   assert.equal((await sidecar.api.validate(shortLived.body.token)).status, 200);
   // A 1 s token is refused once its exp plus the 2 s clock skew has passed: wait for it, no longer.
-  await waitFor(async () => (await sidecar.api.validate(shortLived.body.token)).body.reason === 'expired', 'the 1 s token to expire', 10_000, 100);
+  await waitFor(
+    async () => (await sidecar.api.validate(shortLived.body.token)).body.reason === 'expired',
+    'the 1 s token to expire',
+    10_000,
+    100,
+  );
   await withUnchangedStore(async () => {
     await refusedEverywhere(shortLived.body.token, 'expired', 'issued with ttl 1s, now past exp + skew', /^expired at /);
     const t = now();
     const base = { sub: 'alice', jti: jti(), knd: 'session', ath: Date.now() - 7_200_000 };
-    await refusedEverywhere(forgeJwt({ alg: 'HS256', typ: 'JWT', kid }, { ...base, iat: t - 7200, exp: t - 3600 }, secret), 'expired', 'forged, expired an hour ago', /^expired at /);
-    await refusedEverywhere(forgeJwt({ alg: 'HS256', typ: 'JWT', kid }, { ...base, iat: t, nbf: t + 3600, exp: t + 7200 }, secret), 'expired', 'nbf an hour ahead', /^not valid before /);
-    await refusedEverywhere(forgeJwt({ alg: 'HS256', typ: 'JWT', kid }, { ...base, iat: t, nbf: t + 60 + SKEW_S, exp: t + 7200 }, secret), 'expired', 'nbf just past the skew', /^not valid before /);
+    await refusedEverywhere(
+      forgeJwt({ alg: 'HS256', typ: 'JWT', kid }, { ...base, iat: t - 7200, exp: t - 3600 }, secret),
+      'expired',
+      'forged, expired an hour ago',
+      /^expired at /,
+    );
+    await refusedEverywhere(
+      forgeJwt({ alg: 'HS256', typ: 'JWT', kid }, { ...base, iat: t, nbf: t + 3600, exp: t + 7200 }, secret),
+      'expired',
+      'nbf an hour ahead',
+      /^not valid before /,
+    );
+    await refusedEverywhere(
+      forgeJwt({ alg: 'HS256', typ: 'JWT', kid }, { ...base, iat: t, nbf: t + 60 + SKEW_S, exp: t + 7200 }, secret),
+      'expired',
+      'nbf just past the skew',
+      /^not valid before /,
+    );
     // The same forged claims inside the skew are no longer refused for time: the missing record refuses them.
-    const inSkew = await post('/v1/validate', JSON.stringify({ token: forgeJwt({ alg: 'HS256', typ: 'JWT', kid }, { ...base, iat: t, nbf: t - 1, exp: t + 7200 }, secret) }));
+    const inSkew = await post(
+      '/v1/validate',
+      JSON.stringify({ token: forgeJwt({ alg: 'HS256', typ: 'JWT', kid }, { ...base, iat: t, nbf: t - 1, exp: t + 7200 }, secret) }),
+    );
     assertRefused(inSkew, 401, 'revoked', 'nbf in the past, no record');
   });
   await sidecar.api.revoke(shortLived.body.jti);
@@ -246,9 +301,19 @@ test('duplicate cookies of our name are refused; identical duplicates and other 
       ['forged then valid', { cookie: `${COOKIE}=${forged}; ${COOKIE}=${alice.token}` }, 401, 'malformed'],
       ["alice's then bob's", { cookie: `${COOKIE}=${alice.token}; ${COOKIE}=${bob.token}` }, 401, 'malformed'],
       ['valid then empty', { cookie: `${COOKIE}=${alice.token}; ${COOKIE}=` }, 401, 'malformed'],
-      ['forged cookie, valid bearer: the cookie is what counts', { cookie: `${COOKIE}=${forged}`, authorization: `Bearer ${alice.token}` }, 401, 'bad_signature'],
+      [
+        'forged cookie, valid bearer: the cookie is what counts',
+        { cookie: `${COOKIE}=${forged}`, authorization: `Bearer ${alice.token}` },
+        401,
+        'bad_signature',
+      ],
       ['name in another case', { cookie: `TOKENSYNC=${alice.token}` }, 401, 'malformed'],
-      ['prefixed and suffixed names', { cookie: `x${COOKIE}=${alice.token}; ${COOKIE}_=${alice.token}; __Host-${COOKIE}=${alice.token}` }, 401, 'malformed'],
+      [
+        'prefixed and suffixed names',
+        { cookie: `x${COOKIE}=${alice.token}; ${COOKIE}_=${alice.token}; __Host-${COOKIE}=${alice.token}` },
+        401,
+        'malformed',
+      ],
       ['a token longer than 4096 characters', { cookie: `${COOKIE}=${'A'.repeat(5000)}` }, 401, 'malformed'],
     ];
     for (const [what, headers, status, reason] of cases) {
@@ -263,7 +328,13 @@ test('duplicate cookies of our name are refused; identical duplicates and other 
     const dupMessage = (await sidecar.api.auth({ cookie: `${COOKIE}=${alice.token}; ${COOKIE}=${forged}` })).body.message;
     assert.match(dupMessage, /more than one tokensync cookie/);
     // Two Cookie header lines are joined by the server: the duplicate is still seen.
-    const twoLines = await rawRequest(sidecar.port, rawHttp('GET', '/v1/auth', [['Cookie', `${COOKIE}=${alice.token}`], ['Cookie', `${COOKIE}=${forged}`]]));
+    const twoLines = await rawRequest(
+      sidecar.port,
+      rawHttp('GET', '/v1/auth', [
+        ['Cookie', `${COOKIE}=${alice.token}`],
+        ['Cookie', `${COOKIE}=${forged}`],
+      ]),
+    );
     assert.equal(twoLines.status, 401);
     assert.match(twoLines.head, /X-Auth-Reason: malformed/i);
   });
@@ -274,7 +345,14 @@ test('oversized headers get 431 and oversized bodies 413, at once, and the sidec
     const big = 'z'.repeat(17_000);
     const headerCases: Array<[string, Buffer]> = [
       ['one long cookie', rawHttp('GET', '/v1/auth', [['Cookie', `${COOKIE}=${big}`]])],
-      ['many headers adding up', rawHttp('GET', '/v1/auth', Array.from({ length: 100 }, (_, i) => [`X-H${i}`, 'v'.repeat(200)] as [string, string]))],
+      [
+        'many headers adding up',
+        rawHttp(
+          'GET',
+          '/v1/auth',
+          Array.from({ length: 100 }, (_, i) => [`X-H${i}`, 'v'.repeat(200)] as [string, string]),
+        ),
+      ],
       ['a long request target', rawHttp('GET', `/v1/tokens?subject=${big}`)],
       ['a long bearer token', rawHttp('GET', '/v1/auth', [['Authorization', `Bearer ${big}`]])],
     ];
@@ -300,16 +378,34 @@ test('oversized headers get 431 and oversized bodies 413, at once, and the sidec
       assertRefused(await post(path, Buffer.alloc(1024 * 1024, 0x20)), 413, 'request.too_large', `${path} 1 MiB`);
       // Declared too large, and never sent: answered at once, without waiting for a body.
       const started = Date.now();
-      const declared = await rawRequest(sidecar.port, rawHttp('POST', path, [['Content-Type', 'application/json'], ['Content-Length', '1000000000']]), 5000);
+      const declared = await rawRequest(
+        sidecar.port,
+        rawHttp('POST', path, [
+          ['Content-Type', 'application/json'],
+          ['Content-Length', '1000000000'],
+        ]),
+        5000,
+      );
       assert.equal(declared.status, 413, `${path} declared 1 GB: ${declared.head}`);
       assert.ok(Date.now() - started < 2000, `declared 1 GB took ${Date.now() - started} ms`);
       // Chunked, no length declared: counted as it arrives.
       const chunk = `1000\r\n${' '.repeat(4096)}\r\n`;
-      const chunked = await rawRequest(sidecar.port, Buffer.from(`POST ${path} HTTP/1.1\r\nHost: ${LOOPBACK}\r\nConnection: close\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.repeat(5)}0\r\n\r\n`), 5000);
+      const chunked = await rawRequest(
+        sidecar.port,
+        Buffer.from(
+          `POST ${path} HTTP/1.1\r\nHost: ${LOOPBACK}\r\nConnection: close\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.repeat(5)}0\r\n\r\n`,
+        ),
+        5000,
+      );
       assert.equal(chunked.status, 413, `${path} chunked 20 KiB: ${chunked.head}`);
     }
     // A compressed body is not inflated: it is not JSON.
-    assertRefused(await post('/v1/validate', Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]), { 'content-encoding': 'gzip' }), 400, undefined, 'gzip body');
+    assertRefused(
+      await post('/v1/validate', Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]), { 'content-encoding': 'gzip' }),
+      400,
+      undefined,
+      'gzip body',
+    );
     assert.equal((await sidecar.api.validate(alice.token)).status, 200);
   });
 });
@@ -328,10 +424,16 @@ test('slow clients holding partial requests do not stop the sidecar serving othe
   try {
     // 20 clients sending headers a line at a time, 20 sending a body a byte at a time.
     for (let i = 0; i < 20; i++) open(`GET /v1/auth HTTP/1.1\r\nHost: ${LOOPBACK}\r\n`, `X-Slow-${i}: x\r\n`);
-    for (let i = 0; i < 20; i++) open(`POST /v1/validate HTTP/1.1\r\nHost: ${LOOPBACK}\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{"token":"`, 'a');
+    for (let i = 0; i < 20; i++)
+      open(
+        `POST /v1/validate HTTP/1.1\r\nHost: ${LOOPBACK}\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{"token":"`,
+        'a',
+      );
     // One more that stops half way through its body, to be finished later.
     const body = '{"token":"not.a.token"}';
-    const late = open(`POST /v1/validate HTTP/1.1\r\nHost: ${LOOPBACK}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+    const late = open(
+      `POST /v1/validate HTTP/1.1\r\nHost: ${LOOPBACK}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+    );
     const lateAnswer = new Promise<string>((resolve) => {
       let text = '';
       late.on('data', (c: Buffer) => (text += c.toString('latin1')));
@@ -381,21 +483,43 @@ test('invalid UTF-8 is a 4xx, never a mangled subject in the store', async () =>
       const issue = await post('/v1/tokens', json('subject'));
       assertRefused(issue, 400, 'request.malformed_json', `subject with ${what}`);
       assert.match(issue.body.message, /UTF-8/, what);
-      assertRefused(await post('/v1/tokens', Buffer.concat([Buffer.from('{"subject":"x","attributes":{"'), bytes, Buffer.from('":1}}')])), 400, 'request.malformed_json', `attribute name with ${what}`);
+      assertRefused(
+        await post('/v1/tokens', Buffer.concat([Buffer.from('{"subject":"x","attributes":{"'), bytes, Buffer.from('":1}}')])),
+        400,
+        'request.malformed_json',
+        `attribute name with ${what}`,
+      );
       assertRefused(await post('/v1/validate', json('token')), 400, 'request.malformed_json', `token with ${what}`);
       assertRefused(await post('/v1/tokens/consume', json('token')), 400, 'request.malformed_json', `consume with ${what}`);
     }
     // Percent-encoded in the path: not a subject, not a jti.
-    for (const path of ['/v1/subjects/%ff%fe/tokens', '/v1/subjects/%C0%AF/tokens', '/v1/subjects/%ED%A0%80/tokens', '/v1/tokens/%C0%AF%C0%AF%C0%AF%C0%AF', '/v1/tokens/%ff%ff%ff%ff%ff%ff%ff%ff']) {
+    for (const path of [
+      '/v1/subjects/%ff%fe/tokens',
+      '/v1/subjects/%C0%AF/tokens',
+      '/v1/subjects/%ED%A0%80/tokens',
+      '/v1/tokens/%C0%AF%C0%AF%C0%AF%C0%AF',
+      '/v1/tokens/%ff%ff%ff%ff%ff%ff%ff%ff',
+    ]) {
       const method = path.startsWith('/v1/subjects') ? 'DELETE' : 'GET';
       assertRefused(await request(sidecar.url, method, path), 400, undefined, `${method} ${path}`);
     }
     // Raw bytes in the request line are refused by the HTTP parser; in a cookie they are just not a token.
     const rawPath = await rawRequest(sidecar.port, rawHttp('GET', '/v1/tokens/\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8'));
     assert.ok(rawPath.status >= 400 && rawPath.status < 500, rawPath.head);
-    const rawCookie = await rawRequest(sidecar.port, rawHttp('GET', '/v1/auth', [['Cookie', Buffer.concat([Buffer.from(`${COOKIE}=`), Buffer.from([0xff, 0xfe]), Buffer.from(alice.token)])]]));
+    const rawCookie = await rawRequest(
+      sidecar.port,
+      rawHttp('GET', '/v1/auth', [
+        ['Cookie', Buffer.concat([Buffer.from(`${COOKIE}=`), Buffer.from([0xff, 0xfe]), Buffer.from(alice.token)])],
+      ]),
+    );
     assert.equal(rawCookie.status, 401, rawCookie.head);
-    const rawForwarded = await rawRequest(sidecar.port, rawHttp('GET', '/v1/auth', [['Cookie', `${COOKIE}=${alice.token}`], ['X-Forwarded-For', Buffer.from([0xff, 0x2c, 0xfe])]]));
+    const rawForwarded = await rawRequest(
+      sidecar.port,
+      rawHttp('GET', '/v1/auth', [
+        ['Cookie', `${COOKIE}=${alice.token}`],
+        ['X-Forwarded-For', Buffer.from([0xff, 0x2c, 0xfe])],
+      ]),
+    );
     assert.ok(rawForwarded.status === 200 || rawForwarded.status === 401, rawForwarded.head);
   });
   // Valid UTF-8 beyond ASCII is kept exactly, and sent percent-encoded in X-Auth-Subject.
@@ -529,7 +653,12 @@ test('prototype-pollution keys in bodies, attributes and claims are refused, and
       const t = now();
       const text = `{"sub":"alice","jti":"${jti()}","iat":${t - 3000},"exp":${t + 600},${JSON.stringify(claim)}:{"polluted":true}}`;
       const body = `${b64url({ alg: 'HS256', typ: 'JWT', kid })}.${Buffer.from(text).toString('base64url')}`;
-      await refusedEverywhere(`${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`, 'malformed', `claim ${claim}`, new RegExp(`claim name "${claim}"`));
+      await refusedEverywhere(
+        `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`,
+        'malformed',
+        `claim ${claim}`,
+        new RegExp(`claim name "${claim}"`),
+      );
     }
     // Canaries: had any of the above polluted Object.prototype in the sidecar, these would answer differently.
     assertRefused(await post('/v1/validate', '{}'), 400, 'request.token', 'empty validate');
@@ -556,7 +685,11 @@ test('attribute names and subjects named like Object.prototype members are plain
     assert.equal(v.body.subject, subject);
     assert.equal((await sidecar.api.auth({ cookie: `${COOKIE}=${t.body.token}` })).headers['x-auth-subject'], subject);
     const list = await sidecar.api.list(`?subject=${encodeURIComponent(subject)}`);
-    assert.deepEqual(list.body.items.map((i: { jti: string }) => i.jti), [t.body.jti], subject);
+    assert.deepEqual(
+      list.body.items.map((i: { jti: string }) => i.jti),
+      [t.body.jti],
+      subject,
+    );
     const out = await sidecar.api.logout(subject);
     assert.equal(out.status, 200, subject);
     assert.equal(out.body.revoked, 1, subject);
@@ -569,7 +702,15 @@ test('attribute names and subjects named like Object.prototype members are plain
 
 test('unparseable and absolute-form request targets are a 4xx; an X-Forwarded-For of garbage is a 401', async () => {
   await withUnchangedStore(async () => {
-    for (const target of ['http://[/', 'http://a:b@[::1/v1', 'http://x:99999/', 'http://x%/', 'http://', 'http://[::1', 'https://]/v1/auth']) {
+    for (const target of [
+      'http://[/',
+      'http://a:b@[::1/v1',
+      'http://x:99999/',
+      'http://x%/',
+      'http://',
+      'http://[::1',
+      'https://]/v1/auth',
+    ]) {
       const res = await rawRequest(sidecar.port, rawHttp('GET', target));
       assert.ok(res.status >= 400 && res.status < 500, `GET ${target} -> ${res.head}`);
     }
@@ -580,7 +721,23 @@ test('unparseable and absolute-form request targets are a 4xx; an X-Forwarded-Fo
     // Address binding from a trusted proxy (loopback): the client address is whatever the header says.
     const bound = await sidecar.api.issue({ subject: 'bound', kind: 'api', clientIp: '203.0.113.7' });
     assert.equal(bound.status, 201);
-    const forwarded = ['::%x', 'fe80::%eth0', 'fe80::1%eth0', '1::%25', '::ffff:203.0.113.7%x', '::1.2.3.4', '1.2.3.4.5', '256.1.1.1', 'unknown', ',', ', ,', '-1', 'a'.repeat(1000), '203.0.113.7, ::%x', '::%x, 203.0.113.7'];
+    const forwarded = [
+      '::%x',
+      'fe80::%eth0',
+      'fe80::1%eth0',
+      '1::%25',
+      '::ffff:203.0.113.7%x',
+      '::1.2.3.4',
+      '1.2.3.4.5',
+      '256.1.1.1',
+      'unknown',
+      ',',
+      ', ,',
+      '-1',
+      'a'.repeat(1000),
+      '203.0.113.7, ::%x',
+      '::%x, 203.0.113.7',
+    ];
     for (const xff of forwarded) {
       for (const header of ['x-forwarded-for', 'x-real-ip']) {
         const res = await sidecar.api.auth({ authorization: `Bearer ${bound.body.token}`, [header]: xff });

@@ -15,7 +15,11 @@ let node: SidecarProcess;
 
 before(async () => {
   dir = await tempDir('tokensync-listings-');
-  const common = { 'cluster.store.directory.path': join(dir, 'store'), 'cluster.store.directory.shards': 16, 'authentication.token.secret.file': join(dir, 'token_secret') };
+  const common = {
+    'cluster.store.directory.path': join(dir, 'store'),
+    'cluster.store.directory.shards': 16,
+    'authentication.token.secret.file': join(dir, 'token_secret'),
+  };
   config = await writeProperties(join(dir, 'cli.properties'), { ...common, 'node.id': 'cli', 'app.data.dir': join(dir, 'cli') });
   assert.equal((await runCli(['secret', 'generate', '--config', config])).code, 0);
   node = await new SidecarProcess({ nodeId: 'n1', dir: join(dir, 'n1'), props: { ...common, 'app.data.dir': join(dir, 'n1') } }).start();
@@ -44,7 +48,13 @@ test('a token issued with ttl 10s lists its own expiry (10 s) apart from the rec
 
   const table = await cli('tokens', 'list', '--subject', 'tina');
   assert.match(table, /^JTI\s+SUBJECT\s+KIND\s+ISSUED\s+TOKEN EXPIRES\s+RECORD KEPT\s+STATUS\s+NODE$/m);
-  assert.match(table, new RegExp(`^${jti.replace(/\./g, '\\.')}\\s+tina\\s+session\\s+\\S+ ago\\s+in (10|9|8)s, sliding\\s+for (29d 23h|30d)\\s+live\\s+n1$`, 'm'));
+  assert.match(
+    table,
+    new RegExp(
+      `^${jti.replace(/\./g, '\\.')}\\s+tina\\s+session\\s+\\S+ ago\\s+in (10|9|8)s, sliding\\s+for (29d 23h|30d)\\s+live\\s+n1$`,
+      'm',
+    ),
+  );
   assert.doesNotMatch(table, /expires in 29d/i);
 
   const show = await cli('tokens', 'show', jti);
@@ -62,7 +72,7 @@ test('a token issued with ttl 10s lists its own expiry (10 s) apart from the rec
   assert.equal(view.revokedByLogout, false);
 });
 
-test('api and one-time tokens: never, and the one-time token\'s own expiry', async () => {
+test("api and one-time tokens: never, and the one-time token's own expiry", async () => {
   const apiToken = await node.api.issue({ subject: 'robot', kind: 'api' });
   const once = await node.api.issue({ subject: 'otto', kind: 'onetime' });
   const apiView = await api(`/v1/tokens/${apiToken.body.jti as string}`);
@@ -79,15 +89,24 @@ test('records a logout revoked are marked until the reaper deletes them', async 
   const jti = kept.body.jti as string;
   const out = await cli('subjects', 'logout', 'lena');
   assert.equal(out.trim(), 'logged out lena everywhere: 1 token revoked, logout generation 1');
-  assert.match(await cli('tokens', 'list', '--subject', 'lena'), new RegExp(`^${jti.replace(/\./g, '\\.')}\\s+lena\\s.*\\srevoked by logout\\s+n1$`, 'm'));
+  assert.match(
+    await cli('tokens', 'list', '--subject', 'lena'),
+    new RegExp(`^${jti.replace(/\./g, '\\.')}\\s+lena\\s.*\\srevoked by logout\\s+n1$`, 'm'),
+  );
   assert.match(await cli('tokens', 'show', jti), /^status {12}revoked by logout \(the reaper deletes the record later\)$/m);
   const json = JSON.parse(await cli('tokens', 'list', '--subject', 'lena', '--json')) as { items: Array<{ revokedByLogout: boolean }> };
-  assert.deepEqual(json.items.map((i) => i.revokedByLogout), [true]);
+  assert.deepEqual(
+    json.items.map((i) => i.revokedByLogout),
+    [true],
+  );
   // the sidecar learns the marker from the store and lists it the same way
   const { waitFor } = await import('../sidecar/util/wait-for.js');
   await waitFor(async () => (await api(`/v1/tokens/${jti}`)).revokedByLogout === true, 'the API marks the record revoked by logout');
   const page = (await api('/v1/tokens?subject=lena')) as { items: Array<{ revokedByLogout: boolean }> };
-  assert.deepEqual(page.items.map((i) => i.revokedByLogout), [true]);
+  assert.deepEqual(
+    page.items.map((i) => i.revokedByLogout),
+    [true],
+  );
   // a token issued after the logout is live again
   const again = await node.api.issue({ subject: 'lena' });
   assert.equal((await api(`/v1/tokens/${again.body.jti as string}`)).revokedByLogout, false);

@@ -40,7 +40,11 @@ before(async () => {
     'cluster.store.zookeeper.shards': 256,
   };
   // what the README tells the operator to write: the previous store's file and the next one's
-  previousConfig = await writeProperties(join(dir, 'previous.properties'), { ...oldProps, 'node.id': 'ops', 'app.data.dir': join(dir, 'ops') });
+  previousConfig = await writeProperties(join(dir, 'previous.properties'), {
+    ...oldProps,
+    'node.id': 'ops',
+    'app.data.dir': join(dir, 'ops'),
+  });
   nextConfig = await writeProperties(join(dir, 'next.properties'), { ...newProps, 'node.id': 'ops', 'app.data.dir': join(dir, 'ops') });
   assert.equal((await runCli(['secret', 'generate', '--config', previousConfig])).code, 0);
   [a, b] = await startSidecars([
@@ -111,7 +115,8 @@ test('migrate a live two-node cluster from DIRECTORY to ZOOKEEPER, one node at a
         }
         const other = node === a ? b : a;
         const { result: v, node: checked } = await send(other, (n) => n.api.validate(issued.body.token));
-        if (v.status !== 200) failures.push(`${issued.body.jti} issued on ${node.spec.nodeId}, refused on ${checked.spec.nodeId}: ${v.text}`);
+        if (v.status !== 200)
+          failures.push(`${issued.body.jti} issued on ${node.spec.nodeId}, refused on ${checked.spec.nodeId}: ${v.text}`);
         else if (checked !== node) crossNode++;
         pool.push(issued.body);
       } catch (err) {
@@ -181,5 +186,8 @@ test('migrate a live two-node cluster from DIRECTORY to ZOOKEEPER, one node at a
     }
   }
   const status = JSON.parse((await runCli(['cluster', 'status', '--config', nextConfig, '--json'])).stdout);
-  assert.deepEqual(status.members.map((m: { nodeId: string; storeType: string }) => `${m.nodeId}:${m.storeType}`), ['a:ZOOKEEPER', 'b:ZOOKEEPER']);
+  assert.deepEqual(
+    status.members.map((m: { nodeId: string; storeType: string }) => `${m.nodeId}:${m.storeType}`),
+    ['a:ZOOKEEPER', 'b:ZOOKEEPER'],
+  );
 });

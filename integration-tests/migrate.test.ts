@@ -46,7 +46,12 @@ before(async () => {
   source = await new SidecarProcess({
     nodeId: 'd1',
     dir: join(dir, 'd1'),
-    props: { ...secret, 'app.data.dir': join(dir, 'd1'), 'cluster.store.directory.path': join(dir, 'store'), 'cluster.store.directory.shards': 32 },
+    props: {
+      ...secret,
+      'app.data.dir': join(dir, 'd1'),
+      'cluster.store.directory.path': join(dir, 'store'),
+      'cluster.store.directory.shards': 32,
+    },
   }).start();
   for (let batch = 0; batch < 10; batch++) {
     const issued = await Promise.all(Array.from({ length: 20 }, (_, i) => source.api.issue({ subject: `user${batch * 20 + i}` })));
@@ -84,12 +89,24 @@ test('DIRECTORY -> ZOOKEEPER while the sidecar keeps validating: live records an
   assert.equal(failures, 0, `${failures} of ${validations} validations failed during the migration`);
   assert.ok(validations > 0);
   const live = sessions.length + 1; // + the api token; the one-time token and leaver's token stay behind
-  assert.match(run.stdout, new RegExp(`^records: ${live + 2} in the source, ${live} copied, 0 already there, 2 not needed \\(0 expired, 1 logged out, 1 one-time, 0 deleted meanwhile\\), 0 failed$`, 'm'));
+  assert.match(
+    run.stdout,
+    new RegExp(
+      `^records: ${live + 2} in the source, ${live} copied, 0 already there, 2 not needed \\(0 expired, 1 logged out, 1 one-time, 0 deleted meanwhile\\), 0 failed$`,
+      'm',
+    ),
+  );
   assert.match(run.stdout, /^markers: 1 in the source, 1 copied, 0 already there, 0 failed$/m);
-  assert.match(run.stdout, new RegExp(`^verified: all ${live} live records of the source are in the target \\(${live} records there\\)`, 'm'));
+  assert.match(
+    run.stdout,
+    new RegExp(`^verified: all ${live} live records of the source are in the target \\(${live} records there\\)`, 'm'),
+  );
   // not a terminal: plain progress lines on stderr
   assert.match(run.stderr, /^migrating DIRECTORY .*\/store -> ZOOKEEPER 127\.0\.0\.1:\d+\/tokensync$/m);
-  assert.match(run.stderr, new RegExp(`^copying: ${live + 2}/${live + 2} records \\(100%\\), \\d+/s; ${live} created, 0 already there, 2 skipped, 0 failed$`, 'm'));
+  assert.match(
+    run.stderr,
+    new RegExp(`^copying: ${live + 2}/${live + 2} records \\(100%\\), \\d+/s; ${live} created, 0 already there, 2 skipped, 0 failed$`, 'm'),
+  );
   assert.match(run.stderr, /^verifying: 32\/32 shard groups compared$/m);
 });
 
@@ -98,13 +115,35 @@ test('a second run copies nothing; --json gives the documented fields', async ()
   assert.equal(run.code, 0, run.stderr + run.stdout);
   const result = JSON.parse(run.stdout);
   assert.deepEqual(Object.keys(result).sort(), [
-    'aborted', 'copyMs', 'copyRatePerSecond', 'errors', 'markers', 'ok', 'records', 'source', 'target', 'totalMs', 'verification', 'verifyMs', 'verifyOnly',
+    'aborted',
+    'copyMs',
+    'copyRatePerSecond',
+    'errors',
+    'markers',
+    'ok',
+    'records',
+    'source',
+    'target',
+    'totalMs',
+    'verification',
+    'verifyMs',
+    'verifyOnly',
   ]);
   assert.equal(result.ok, true);
   assert.equal(result.records.created, 0);
   assert.equal(result.records.existing, sessions.length + 1);
   assert.deepEqual(result.markers, { source: 1, copied: 0, existing: 1, failed: 0 });
-  assert.deepEqual(Object.keys(result.verification).sort(), ['checked', 'inTarget', 'issuedSinceStart', 'markersMissing', 'missing', 'notNeeded', 'ok', 'sampleMissing', 'targetRecords']);
+  assert.deepEqual(Object.keys(result.verification).sort(), [
+    'checked',
+    'inTarget',
+    'issuedSinceStart',
+    'markersMissing',
+    'missing',
+    'notNeeded',
+    'ok',
+    'sampleMissing',
+    'targetRecords',
+  ]);
 });
 
 test('a sidecar on the new store accepts the old tokens and refuses the logged-out ones', async () => {
@@ -129,7 +168,13 @@ test('--verify-only finds a record missing from the target (exit 1); migrating a
   assert.equal((await runCli(['tokens', 'revoke', victim.jti, '--config', zkConfig])).code, 0);
   const check = await runCli(['store', 'migrate', '--config', dirConfig, '--to-config', zkConfig, '--verify-only']);
   assert.equal(check.code, 1);
-  assert.match(check.stdout, new RegExp(`^verification FAILED: 1 of ${sessions.length + 2} source records missing from the target, 0 logout markers missing \\(e\\.g\\. ${victim.jti.replace(/\./g, '\\.')}~`, 'm'));
+  assert.match(
+    check.stdout,
+    new RegExp(
+      `^verification FAILED: 1 of ${sessions.length + 2} source records missing from the target, 0 logout markers missing \\(e\\.g\\. ${victim.jti.replace(/\./g, '\\.')}~`,
+      'm',
+    ),
+  );
   assert.doesNotMatch(check.stdout, /^records:/m); // nothing copied
   const fix = await runCli(['store', 'migrate', '--config', dirConfig, '--to-config', zkConfig, '--json']);
   assert.equal(fix.code, 0, fix.stderr + fix.stdout);

@@ -26,9 +26,15 @@ test('a ZOOKEEPER node without the secret file stops (exit 2) saying where the s
   });
   const run = await runCli(['sidecar', '--config', config]);
   assert.equal(run.code, 2, run.stderr);
-  const lines = run.stderr.trim().split('\n').filter((l) => l.startsWith('tokensync:'));
+  const lines = run.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('tokensync:'));
   assert.equal(lines.length, 1, run.stderr);
-  assert.match(lines[0]!, /no secret file, and this node joins a ZOOKEEPER store whose members must all sign with one secret: copy the cluster's token_secret from a running node/);
+  assert.match(
+    lines[0]!,
+    /no secret file, and this node joins a ZOOKEEPER store whose members must all sign with one secret: copy the cluster's token_secret from a running node/,
+  );
   assert.deepEqual(await readdir(join(dir, 'appdata')).catch(() => []), [], 'no secret (nor anything else) was written');
 
   // the config check says the same, without starting anything
@@ -40,7 +46,11 @@ test('a ZOOKEEPER node without the secret file stops (exit 2) saying where the s
 test('DIRECTORY: a brand-new single node creates its secret; a node joining it does not, and stops with exit 2', async () => {
   const dir = await tempDir('tokensync-secret-dir-');
   const store = join(dir, 'store');
-  const first = new SidecarProcess({ nodeId: 'first', dir: join(dir, 'first'), props: { 'app.data.dir': join(dir, 'first', 'appdata'), 'cluster.store.directory.path': store } });
+  const first = new SidecarProcess({
+    nodeId: 'first',
+    dir: join(dir, 'first'),
+    props: { 'app.data.dir': join(dir, 'first', 'appdata'), 'cluster.store.directory.path': store },
+  });
   started.push(await first.start());
   assert.match(first.logs, /created a new signing secret; copy this file to every node before starting them/);
   assert.deepEqual(await readdir(join(dir, 'first', 'appdata')).then((n) => n.includes('token_secret')), true);
@@ -53,7 +63,10 @@ test('DIRECTORY: a brand-new single node creates its secret; a node joining it d
   });
   const run = await runCli(['sidecar', '--config', config]);
   assert.equal(run.code, 2, run.stderr);
-  assert.match(run.stderr, /^tokensync: .*token_secret: no secret file, and other members \(first\) use the DIRECTORY store .*, whose tokens are all signed with one secret: copy the cluster's token_secret/m);
+  assert.match(
+    run.stderr,
+    /^tokensync: .*token_secret: no secret file, and other members \(first\) use the DIRECTORY store .*, whose tokens are all signed with one secret: copy the cluster's token_secret/m,
+  );
   assert.deepEqual(await readdir(join(dir, 'second')).catch(() => []), [], 'second made no secret');
 
   // the first node gone, its tokens stay in the store: a node without the secret still makes none
@@ -61,14 +74,21 @@ test('DIRECTORY: a brand-new single node creates its secret; a node joining it d
   await first.stop();
   const later = await runCli(['sidecar', '--config', config]);
   assert.equal(later.code, 2, later.stderr);
-  assert.match(later.stderr, /^tokensync: .*token_secret: no secret file, and the DIRECTORY store .* already holds tokens, signed with another secret: copy the cluster's token_secret/m);
+  assert.match(
+    later.stderr,
+    /^tokensync: .*token_secret: no secret file, and the DIRECTORY store .* already holds tokens, signed with another secret: copy the cluster's token_secret/m,
+  );
   assert.deepEqual(await readdir(join(dir, 'second')).catch(() => []), []);
 });
 
 test('a member with another secret is flagged by cluster status, fails --check, and the sidecars log an error', async () => {
   const dir = await tempDir('tokensync-secret-split-');
   const store = join(dir, 'store');
-  const node = (id: string) => ({ 'app.data.dir': join(dir, id), 'cluster.store.directory.path': store, 'authentication.token.secret.file': join(dir, id, 'token_secret') });
+  const node = (id: string) => ({
+    'app.data.dir': join(dir, id),
+    'cluster.store.directory.path': store,
+    'authentication.token.secret.file': join(dir, id, 'token_secret'),
+  });
   for (const id of ['a', 'odd']) {
     const made = await runCli(['secret', 'generate', '--config', await writeProperties(join(dir, `${id}-cli.properties`), node(id))]);
     assert.equal(made.code, 0, made.stderr);
@@ -90,16 +110,29 @@ test('a member with another secret is flagged by cluster status, fails --check, 
   const status = await runCli(['cluster', 'status', '--check', '--config', cli]);
   assert.equal(status.code, 1, status.stdout + status.stderr);
   assert.match(status.stdout, /^odd .* DIFFERS/m);
-  assert.match(status.stdout, /keys differ on odd: signs with \S+ and accepts \S+; most members sign with \S+ .*its tokens are refused by a, b; it refuses tokens of a, b\): give it the cluster's secret file/);
+  assert.match(
+    status.stdout,
+    /keys differ on odd: signs with \S+ and accepts \S+; most members sign with \S+ .*its tokens are refused by a, b; it refuses tokens of a, b\): give it the cluster's secret file/,
+  );
   assert.match(status.stderr, /^tokensync: 1 member sign or accept other keys than the rest: odd$/m);
-  const json = JSON.parse((await runCli(['cluster', 'status', '--json', '--config', cli])).stdout) as { members: Array<{ nodeId: string; signingKid: string; acceptedKids: string[] }>; keyDisagreements: Array<{ nodeId: string }> };
-  assert.deepEqual(json.keyDisagreements.map((d) => d.nodeId), ['odd']);
+  const json = JSON.parse((await runCli(['cluster', 'status', '--json', '--config', cli])).stdout) as {
+    members: Array<{ nodeId: string; signingKid: string; acceptedKids: string[] }>;
+    keyDisagreements: Array<{ nodeId: string }>;
+  };
+  assert.deepEqual(
+    json.keyDisagreements.map((d) => d.nodeId),
+    ['odd'],
+  );
   assert.equal(json.members.find((m) => m.nodeId === 'a')!.signingKid, json.members.find((m) => m.nodeId === 'b')!.signingKid);
   // ids only: no member report carries a secret
   const secretA = (await readFile(join(dir, 'a', 'token_secret'), 'utf8')).trim();
   assert.ok(!status.stdout.includes(secretA) && !JSON.stringify(json).includes(secretA));
 
   for (const n of [a, odd]) {
-    await waitFor(() => /"level":"error","member":"odd","message":"a cluster member signs or accepts other keys than the rest/.test(n.logs), `${n.spec.nodeId} logs an error naming odd:\n${n.logs.slice(-2000)}`, 20_000);
+    await waitFor(
+      () => /"level":"error","member":"odd","message":"a cluster member signs or accepts other keys than the rest/.test(n.logs),
+      `${n.spec.nodeId} logs an error naming odd:\n${n.logs.slice(-2000)}`,
+      20_000,
+    );
   }
 });

@@ -31,7 +31,11 @@ async function consumptions(node: SidecarProcess): Promise<Record<string, number
   return counts;
 }
 
-function suite(label: string, start: () => Promise<{ a: SidecarProcess; b: SidecarProcess }>, extra?: (nodes: () => { a: SidecarProcess; b: SidecarProcess }) => void) {
+function suite(
+  label: string,
+  start: () => Promise<{ a: SidecarProcess; b: SidecarProcess }>,
+  extra?: (nodes: () => { a: SidecarProcess; b: SidecarProcess }) => void,
+) {
   describe(`one-time tokens at forward-auth on ${label}`, () => {
     let a: SidecarProcess;
     let b: SidecarProcess;
@@ -59,7 +63,7 @@ function suite(label: string, start: () => Promise<{ a: SidecarProcess; b: Sidec
       assert.deepEqual([consume.status, consume.body.reason], [401, 'consumed']);
     });
 
-    test('issued on A, used first through B: B lets it through once, A then refuses it (whatever A\'s mirror has heard)', async () => {
+    test("issued on A, used first through B: B lets it through once, A then refuses it (whatever A's mirror has heard)", async () => {
       const issued = await a.api.issue({ subject: 'dan', kind: 'onetime' });
       // Presented on A right away would be answered from A's mirror; on B the record may not have arrived yet,
       // and B confirms it in the store. Either way: one 200.
@@ -109,9 +113,14 @@ function suite(label: string, start: () => Promise<{ a: SidecarProcess; b: Sidec
         ];
         const results = await Promise.all(tries);
         const wins = results.filter((r) => r.status === 200).length;
-        const consumed = results.filter((r) => r.status === 401 && (r.headers['x-auth-reason'] === 'consumed' || r.body?.reason === 'consumed')).length;
+        const consumed = results.filter(
+          (r) => r.status === 401 && (r.headers['x-auth-reason'] === 'consumed' || r.body?.reason === 'consumed'),
+        ).length;
         granted += wins;
-        if (wins !== 1 || consumed !== results.length - 1) failures.push(`round ${round}: ${results.map((r) => `${r.status} ${r.headers['x-auth-reason'] ?? r.body?.reason ?? ''}`).join(', ')}`);
+        if (wins !== 1 || consumed !== results.length - 1)
+          failures.push(
+            `round ${round}: ${results.map((r) => `${r.status} ${r.headers['x-auth-reason'] ?? r.body?.reason ?? ''}`).join(', ')}`,
+          );
       }
       assert.deepEqual(failures, [], `${failures.length} of ${RACE_ROUNDS} rounds without exactly one 200`);
       // Every grant, at forward-auth or at /v1/tokens/consume, is one consumption won in the metrics.
@@ -134,9 +143,14 @@ suite(
   'ZooKeeper',
   async () => {
     zk = await startZooKeeper({ servers: 1 });
-    const { dir, props } = await zooKeeperSidecarProps(zk.connectString, '/onetime-forward-auth', { prefix: 'tokensync-onetime-zk-', sessionTimeout: '4s' });
+    const { dir, props } = await zooKeeperSidecarProps(zk.connectString, '/onetime-forward-auth', {
+      prefix: 'tokensync-onetime-zk-',
+      sessionTimeout: '4s',
+    });
     zkDir = dir;
-    const nodes = await startSidecars(['a', 'b'].map((id) => ({ nodeId: id, dir: join(dir, `${id}-conf`), props: { ...props, 'app.data.dir': join(dir, id) } })));
+    const nodes = await startSidecars(
+      ['a', 'b'].map((id) => ({ nodeId: id, dir: join(dir, `${id}-conf`), props: { ...props, 'app.data.dir': join(dir, id) } })),
+    );
     zkNodes.push(...nodes);
     return { a: nodes[0]!, b: nodes[1]! };
   },
@@ -147,22 +161,36 @@ suite(
       const session = await a.api.issue({ subject: 'frank' });
       await waitFor(async () => (await b.api.validate(onetime.body.token)).status === 200, 'B to know the token', 5000, 20);
       await zk!.stop(0);
-      await waitFor(async () => {
-        const states = await Promise.all([a, b].map(async (n) => (await n.api.get('/healthz')).body.store));
-        return states.every((s) => s === 'suspended' || s === 'lost');
-      }, 'both sidecars to notice the store is gone', 20_000, 50);
+      await waitFor(
+        async () => {
+          const states = await Promise.all([a, b].map(async (n) => (await n.api.get('/healthz')).body.store));
+          return states.every((s) => s === 'suspended' || s === 'lost');
+        },
+        'both sidecars to notice the store is gone',
+        20_000,
+        50,
+      );
       for (const node of [a, b, a, b]) {
         const res = await node.api.auth(cookie(onetime.body.token));
         assert.equal(res.status, 503, `${node.spec.nodeId}: ${oneLine(res)}`);
         assert.equal(res.body.error, 'store.unavailable');
-        assert.equal((await node.api.auth(cookie(session.body.token))).status, 200, 'the outage policy serve-cached still validates a session');
+        assert.equal(
+          (await node.api.auth(cookie(session.body.token))).status,
+          200,
+          'the outage policy serve-cached still validates a session',
+        );
       }
       assert.equal((await consumptions(a)).unavailable, 2);
       await zk!.start(0);
-      await waitFor(async () => {
-        const states = await Promise.all([a, b].map(async (n) => (await n.api.get('/healthz')).body.store));
-        return states.every((s) => s === 'connected' || s === 'reconnected');
-      }, 'both sidecars to reconnect', 30_000, 50);
+      await waitFor(
+        async () => {
+          const states = await Promise.all([a, b].map(async (n) => (await n.api.get('/healthz')).body.store));
+          return states.every((s) => s === 'connected' || s === 'reconnected');
+        },
+        'both sidecars to reconnect',
+        30_000,
+        50,
+      );
       const results = await Promise.all([a, b, a, b].map((n) => n.api.auth(cookie(onetime.body.token))));
       assert.deepEqual(results.map((r) => r.status).sort(), [200, 401, 401, 401], results.map(oneLine).join('\n'));
     });
@@ -183,13 +211,22 @@ let sharedDir: string | undefined;
 suite('a shared DIRECTORY store', async () => {
   sharedDir = await tempDir('tokensync-onetime-dir-');
   const secret = join(sharedDir, 'token_secret');
-  const gen = await runCli(['secret', 'generate', '--config', await writeProperties(join(sharedDir, 'cli.properties'), { 'authentication.token.secret.file': secret })]);
+  const gen = await runCli([
+    'secret',
+    'generate',
+    '--config',
+    await writeProperties(join(sharedDir, 'cli.properties'), { 'authentication.token.secret.file': secret }),
+  ]);
   assert.equal(gen.code, 0, gen.stderr);
   const nodes = await startSidecars(
     ['a', 'b'].map((id) => ({
       nodeId: id,
       dir: join(sharedDir!, `${id}-conf`),
-      props: { 'app.data.dir': join(sharedDir!, id), 'cluster.store.directory.path': join(sharedDir!, 'store'), 'authentication.token.secret.file': secret },
+      props: {
+        'app.data.dir': join(sharedDir!, id),
+        'cluster.store.directory.path': join(sharedDir!, 'store'),
+        'authentication.token.secret.file': secret,
+      },
     })),
   );
   dirNodes.push(...nodes);

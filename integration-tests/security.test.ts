@@ -40,7 +40,9 @@ function countedApi(api: Api): Api {
   return new Proxy(api, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
-      return typeof value === 'function' ? (...args: unknown[]) => (value as (...a: unknown[]) => Promise<HttpResult>).apply(target, args).then(counted) : value;
+      return typeof value === 'function'
+        ? (...args: unknown[]) => (value as (...a: unknown[]) => Promise<HttpResult>).apply(target, args).then(counted)
+        : value;
     },
   });
 }
@@ -71,7 +73,10 @@ before(async () => {
 
 after(async () => {
   await sidecar?.stop();
-  const statuses = [...tally.statuses].sort(([a], [b]) => a - b).map(([k, n]) => `${k}: ${n}`).join(', ');
+  const statuses = [...tally.statuses]
+    .sort(([a], [b]) => a - b)
+    .map(([k, n]) => `${k}: ${n}`)
+    .join(', ');
   console.log(`security: ${tally.requests} requests; statuses ${statuses}`);
 });
 
@@ -112,7 +117,10 @@ test('admin endpoints need the admin token: 401 without it, 401 with a wrong one
     ['a prefix of the right token', bearer(adminToken.slice(0, -1))],
     ['the right token plus a character', bearer(`${adminToken}x`)],
     ['the right token under Basic', { authorization: `Basic ${adminToken}` }],
-    ['the right token base64-encoded as Basic credentials', { authorization: `Basic ${Buffer.from(`admin:${adminToken}`).toString('base64')}` }],
+    [
+      'the right token base64-encoded as Basic credentials',
+      { authorization: `Basic ${Buffer.from(`admin:${adminToken}`).toString('base64')}` },
+    ],
     ['the right token without a scheme', { authorization: adminToken }],
     ['an empty bearer', { authorization: 'Bearer ' }],
     ['the right token as a cookie', { cookie: `tokensync=${adminToken}` }],
@@ -129,7 +137,10 @@ test('admin endpoints need the admin token: 401 without it, 401 with a wrong one
   const afterRefusals = await storeSnapshot(storeRoot);
   assert.deepEqual(snapshotDiff(before, afterRefusals).length, 1, 'only the one issued record');
   // Unauthenticated callers cannot even probe input validation.
-  assertAdminRefused(await request(sidecar.url, 'POST', '/v1/tokens', { rawBody: '{"subject":', headers: { 'content-type': 'application/json' } }), 'malformed body, no token');
+  assertAdminRefused(
+    await request(sidecar.url, 'POST', '/v1/tokens', { rawBody: '{"subject":', headers: { 'content-type': 'application/json' } }),
+    'malformed body, no token',
+  );
   assertAdminRefused(await request(sidecar.url, 'GET', '/v1/tokens?limit=0'), 'bad limit, no token');
   assertAdminRefused(await request(sidecar.url, 'GET', '/v1/tokens/..%2F..%2Fetc'), 'bad jti, no token');
 
@@ -137,7 +148,10 @@ test('admin endpoints need the admin token: 401 without it, 401 with a wrong one
     for (const headers of [bearer(adminToken), { authorization: `bearer ${adminToken}` }, { authorization: `BEARER   ${adminToken}  ` }]) {
       const res = await request(sidecar.url, method, path, { ...(body === undefined ? {} : { body }), headers });
       if (method === 'DELETE' && res.status === 404) continue; // already revoked with the previous spelling
-      assert.ok(ok.includes(res.status), `${method} ${path} with ${headers.authorization.slice(0, 7)}: ${res.status} ${res.text.slice(0, 200)}`);
+      assert.ok(
+        ok.includes(res.status),
+        `${method} ${path} with ${headers.authorization.slice(0, 7)}: ${res.status} ${res.text.slice(0, 200)}`,
+      );
     }
   }
 });
@@ -151,11 +165,15 @@ test('validate, auth, consume, healthz, readyz and metrics stay open when an adm
   // A one-time token at forward-auth: consumed there without the admin token, one request through.
   const link = await sidecar.api.issue({ subject: 'open', kind: 'onetime' });
   const statuses = [];
-  for (let i = 0; i < 3; i++) statuses.push((await request(sidecar.url, 'GET', '/v1/auth', { headers: { cookie: `tokensync=${link.body.token}` } })).status);
+  for (let i = 0; i < 3; i++)
+    statuses.push((await request(sidecar.url, 'GET', '/v1/auth', { headers: { cookie: `tokensync=${link.body.token}` } })).status);
   assert.deepEqual(statuses, [200, 401, 401]);
   for (const path of ['/healthz', '/readyz', '/metrics']) assert.equal((await request(sidecar.url, 'GET', path)).status, 200, path);
   // And they do not become admin endpoints by carrying a wrong admin token.
-  assert.equal((await request(sidecar.url, 'POST', '/v1/validate', { body: { token: session.body.token }, headers: bearer('wrong') })).status, 200);
+  assert.equal(
+    (await request(sidecar.url, 'POST', '/v1/validate', { body: { token: session.body.token }, headers: bearer('wrong') })).status,
+    200,
+  );
 });
 
 test('the admin check cannot be sidestepped by path tricks, methods or a second Authorization header', async () => {
@@ -179,11 +197,28 @@ test('the admin check cannot be sidestepped by path tricks, methods or a second 
     ['GET', '/v1/tokens/%2e%2e'],
   ];
   for (const [method, path] of paths) {
-    const res = await rawRequest(sidecar.port, rawHttp(method, path, [['Content-Type', 'application/json'], ['X-HTTP-Method-Override', 'GET']], method === 'POST' || method === 'DELETE' ? '{"subject":"sneaky"}' : undefined));
+    const res = await rawRequest(
+      sidecar.port,
+      rawHttp(
+        method,
+        path,
+        [
+          ['Content-Type', 'application/json'],
+          ['X-HTTP-Method-Override', 'GET'],
+        ],
+        method === 'POST' || method === 'DELETE' ? '{"subject":"sneaky"}' : undefined,
+      ),
+    );
     assert.ok([401, 404, 405].includes(res.status), `${method} ${path} -> ${res.head.split('\r\n')[0]}`);
   }
   // Two Authorization headers, the wrong one first: node keeps the first, and it is wrong.
-  const two = await rawRequest(sidecar.port, rawHttp('GET', '/v1/cluster', [['Authorization', 'Bearer wrong'], ['Authorization', `Bearer ${adminToken}`]]));
+  const two = await rawRequest(
+    sidecar.port,
+    rawHttp('GET', '/v1/cluster', [
+      ['Authorization', 'Bearer wrong'],
+      ['Authorization', `Bearer ${adminToken}`],
+    ]),
+  );
   assert.equal(two.status, 401, two.head);
   assert.deepEqual(snapshotDiff(before, await storeSnapshot(storeRoot)), []);
 });
@@ -199,7 +234,12 @@ test('the secrets, the admin token, the ZooKeeper password and issued tokens nev
   const api = sidecar.api;
   // Every endpoint, succeeding and failing.
   const tokens: string[] = [];
-  for (const body of [{ subject: 'leak' }, { subject: 'leak', kind: 'api', attributes: { role: 'x' } }, { subject: 'leak', kind: 'onetime' }, { subject: 'leak', clientIp: '203.0.113.7', ttl: '1h' }]) {
+  for (const body of [
+    { subject: 'leak' },
+    { subject: 'leak', kind: 'api', attributes: { role: 'x' } },
+    { subject: 'leak', kind: 'onetime' },
+    { subject: 'leak', clientIp: '203.0.113.7', ttl: '1h' },
+  ]) {
     const res = await api.issue(body);
     assert.equal(res.status, 201);
     tokens.push(res.body.token);
@@ -221,7 +261,12 @@ test('the secrets, the admin token, the ZooKeeper password and issued tokens nev
   keep(await api.cluster());
   keep(await api.get('/healthz'));
   keep(await api.get('/readyz'));
-  keep(await request(sidecar.url, 'POST', '/v1/tokens', { rawBody: '{"subject":', headers: { ...bearer(adminToken), 'content-type': 'application/json' } }));
+  keep(
+    await request(sidecar.url, 'POST', '/v1/tokens', {
+      rawBody: '{"subject":',
+      headers: { ...bearer(adminToken), 'content-type': 'application/json' },
+    }),
+  );
   keep(await request(sidecar.url, 'POST', '/v1/tokens', { body: { token: 'a.b.c' }, headers: bearer(adminToken) }));
   keep(await request(sidecar.url, 'GET', '/v1/cluster', { headers: bearer('wrong') }));
   keep(await request(sidecar.url, 'PUT', '/v1/tokens'));
@@ -249,7 +294,16 @@ test('the secrets, the admin token, the ZooKeeper password and issued tokens nev
 
   // The CLI on the same store and secret.
   const config = await cliProperties();
-  for (const args of [['verify', tokens[0]!, '--json'], ['verify', `${tokens[0]}x`], ['tokens', 'list', '--json'], ['tokens', 'list'], ['store', 'stats', '--json'], ['cluster', 'status', '--json'], ['config', 'check', '--json'], ['config', 'check']]) {
+  for (const args of [
+    ['verify', tokens[0]!, '--json'],
+    ['verify', `${tokens[0]}x`],
+    ['tokens', 'list', '--json'],
+    ['tokens', 'list'],
+    ['store', 'stats', '--json'],
+    ['cluster', 'status', '--json'],
+    ['config', 'check', '--json'],
+    ['config', 'check'],
+  ]) {
     const out = await runCli([...args, '--config', config]);
     answers.push(out.stdout, out.stderr);
   }
@@ -279,7 +333,8 @@ test('the secrets, the admin token, the ZooKeeper password and issued tokens nev
   // Tokens are answers to the caller, never logged or stored: the store holds records, not tokens.
   for (const t of tokens) {
     const signature = t.split('.')[2]!;
-    for (const [where, text] of places.filter(([w]) => w !== 'the HTTP answers and CLI output')) assert.ok(!text.includes(signature), `a token appears in ${where}`);
+    for (const [where, text] of places.filter(([w]) => w !== 'the HTTP answers and CLI output'))
+      assert.ok(!text.includes(signature), `a token appears in ${where}`);
   }
   assert.match(sidecar.logs, /signing keys reloaded/, 'the log the check above looked at is the whole story');
   assert.match(sidecar.logs, /"password":"\*\*\*"/, 'the ZooKeeper password is shown masked');
@@ -337,13 +392,21 @@ test('a secret file that group or others can read is refused at start-up: one cl
   for (const mode of [0o644, 0o640, 0o604, 0o660, 0o606, 0o666]) {
     await writeFile(path, `${secret}\n`);
     await chmod(path, mode);
-    const line = await refusedToStart(config, new RegExp(`^tokensync: ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: mode ${mode.toString(8)} lets other users read the signing secret; run: chmod 600 `));
+    const line = await refusedToStart(
+      config,
+      new RegExp(
+        `^tokensync: ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: mode ${mode.toString(8)} lets other users read the signing secret; run: chmod 600 `,
+      ),
+    );
     assert.ok(!line.includes(secret));
     assert.equal((await stat(path)).mode & 0o777, mode, 'the file is left as it was, not silently chmod-ed');
   }
   // The CLI commands that read the secret refuse it the same way.
   await chmod(path, 0o644);
-  for (const args of [['verify', 'a.b.c'], ['secret', 'rotate']]) {
+  for (const args of [
+    ['verify', 'a.b.c'],
+    ['secret', 'rotate'],
+  ]) {
     const out = await runCli([...args, '--config', config]);
     assert.equal(out.code, 2, `${args.join(' ')}: ${out.code} ${out.stderr}`);
     assert.match(out.stderr, /lets other users read the signing secret/);
@@ -385,7 +448,10 @@ async function listeningAddresses(pid: number): Promise<string[]> {
     if (m) inodes.add(m[1]!);
   }
   const out: string[] = [];
-  for (const [file, v6] of [['/proc/net/tcp', false], ['/proc/net/tcp6', true]] as const) {
+  for (const [file, v6] of [
+    ['/proc/net/tcp', false],
+    ['/proc/net/tcp6', true],
+  ] as const) {
     const text = await readFile(file, 'utf8').catch(() => '');
     for (const row of text.split('\n').slice(1)) {
       const f = row.trim().split(/\s+/);
@@ -455,7 +521,12 @@ test('the sidecar listens on loopback by default, and warns when told to listen 
   await writeFile(config, `sidecar.admin.token.file=${adminFile}\n`, { flag: 'a' });
   const { proc: guarded, output: guardedOutput, exited: guardedExit } = spawnSidecar(config);
   try {
-    await waitFor(() => /tokensync ready/.test(guardedOutput()) || guarded.exitCode !== null, 'the guarded 0.0.0.0 sidecar to be ready', 30_000, 50);
+    await waitFor(
+      () => /tokensync ready/.test(guardedOutput()) || guarded.exitCode !== null,
+      'the guarded 0.0.0.0 sidecar to be ready',
+      30_000,
+      50,
+    );
     const guardedLog = guardedOutput();
     const line = guardedLog.split('\n').find((l) => /listens beyond loopback/.test(l));
     assert.ok(line, `no line in:\n${guardedLog.slice(-2000)}`);

@@ -64,7 +64,10 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
       // within [-15, +15] s: any two at most 30 s apart, the default skew
       const offsets = [0, 1, 2].map(() => Math.round(random() * 30 - 15));
-      const cluster = await startSkewCluster(store, offsets.map((offset, i) => ({ nodeId: `r${i}`, offset })));
+      const cluster = await startSkewCluster(
+        store,
+        offsets.map((offset, i) => ({ nodeId: `r${i}`, offset })),
+      );
       clusters.push(cluster);
       const nodes = [...cluster.nodes.values()];
       const subjects = Array.from({ length: SUBJECTS }, (_, i) => `rnd-${store.toLowerCase()}-${SEED}-${i}`);
@@ -74,7 +77,17 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
       /** One-time tokens nobody could consume (another one-time issue for the subject replaced them), and races all lost before a later try won. */
       const noWinner: string[] = [];
       const lateWinner: string[] = [];
-      const counts = { issue: 0, validate: 0, mustRefuse: 0, mustAccept: 0, either: 0, logout: 0, onetime: 0, consumeWins: 0, consumeLosses: 0 };
+      const counts = {
+        issue: 0,
+        validate: 0,
+        mustRefuse: 0,
+        mustAccept: 0,
+        either: 0,
+        logout: 0,
+        onetime: 0,
+        consumeWins: 0,
+        consumeLosses: 0,
+      };
 
       const issue = async (node: SidecarProcess, subject: string, kind: 'session' | 'api') => {
         const issueSentAt = Date.now();
@@ -91,7 +104,8 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
         counts.validate++;
         const of = logouts.filter((l) => l.subject === tok.subject);
         const mustRefuse = of.some((l) => l.returnedAt !== undefined && l.returnedAt <= sentAt && tok.answeredAt < l.sentAt);
-        const mustAccept = !mustRefuse && of.every((l) => l.sentAt >= doneAt || (l.returnedAt !== undefined && l.returnedAt < tok.issueSentAt));
+        const mustAccept =
+          !mustRefuse && of.every((l) => l.sentAt >= doneAt || (l.returnedAt !== undefined && l.returnedAt < tok.issueSentAt));
         const what = `${tok.subject} token issued on ${tok.node}, validated on ${node.spec.nodeId} (offsets ${offsets.join('/')})`;
         if (mustRefuse) {
           counts.mustRefuse++;
@@ -107,7 +121,8 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
         logouts.push(entry);
         const res = await node.api.logout(subject);
         if (res.status !== 200) return void violations.push(`logout on ${node.spec.nodeId}: ${res.status} ${res.text}`);
-        if (res.body.notYetAcknowledgedBy.length > 0) violations.push(`logout on ${node.spec.nodeId} not acknowledged by ${res.body.notYetAcknowledgedBy}`);
+        if (res.body.notYetAcknowledgedBy.length > 0)
+          violations.push(`logout on ${node.spec.nodeId} not acknowledged by ${res.body.notYetAcknowledgedBy}`);
         entry.returnedAt = Date.now();
         counts.logout++;
       };
@@ -121,8 +136,11 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
         const consume = async (node: SidecarProcess) => {
           const sentAt = Date.now();
           const r = await node.api.consume(res.body.token);
-          const loggedOut = logouts.some((l) => l.subject === subject && l.returnedAt !== undefined && l.returnedAt <= sentAt && answeredAt < l.sentAt);
-          if (loggedOut && r.status === 200) violations.push(`a one-time token of ${subject} consumed on ${node.spec.nodeId} after a logout returned`);
+          const loggedOut = logouts.some(
+            (l) => l.subject === subject && l.returnedAt !== undefined && l.returnedAt <= sentAt && answeredAt < l.sentAt,
+          );
+          if (loggedOut && r.status === 200)
+            violations.push(`a one-time token of ${subject} consumed on ${node.spec.nodeId} after a logout returned`);
           return r;
         };
         const tries = await Promise.all([pick(nodes), pick(nodes), pick(nodes)].map(consume));
@@ -132,9 +150,11 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
         const wins = all.filter((r) => r.status === 200).length;
         counts.consumeWins += wins;
         counts.consumeLosses += all.length - wins;
-        if (wins > 1) violations.push(`one-time token consumed ${wins} times: ${all.map((r) => `${r.status} ${r.body?.reason ?? ''}`).join(', ')}`);
+        if (wins > 1)
+          violations.push(`one-time token consumed ${wins} times: ${all.map((r) => `${r.status} ${r.body?.reason ?? ''}`).join(', ')}`);
         if (wins === 0) noWinner.push(all.map((r) => `${r.status} ${r.body?.reason ?? ''}`).join(', '));
-        else if (tries.every((r) => r.status !== 200)) lateWinner.push(all.map((r) => `${r.status} ${r.body?.reason ?? r.text.slice(0, 80)}`).join(', '));
+        else if (tries.every((r) => r.status !== 200))
+          lateWinner.push(all.map((r) => `${r.status} ${r.body?.reason ?? r.text.slice(0, 80)}`).join(', '));
       };
 
       const started = Date.now();
@@ -152,9 +172,24 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
       });
       // a final pass: every token against every node, after everything returned
       for (const tok of issued.slice(-200)) for (const node of nodes) await validate(node, tok);
-      const figures = { store, full: FULL, seed: SEED, offsets, ops: OPS, ms: Date.now() - started, ...counts, onetimeReplaced: noWinner.length, raceLostThenWon: lateWinner.length, lateWinnerSample: lateWinner.slice(0, 3), violations: violations.length };
+      const figures = {
+        store,
+        full: FULL,
+        seed: SEED,
+        offsets,
+        ops: OPS,
+        ms: Date.now() - started,
+        ...counts,
+        onetimeReplaced: noWinner.length,
+        raceLostThenWon: lateWinner.length,
+        lateWinnerSample: lateWinner.slice(0, 3),
+        violations: violations.length,
+      };
       t.diagnostic(`FIGURES ${JSON.stringify(figures)}`);
-      assert.ok(counts.mustRefuse > 0 && counts.mustAccept > 0 && counts.logout > 0, `the run exercised both rules: ${JSON.stringify(counts)}`);
+      assert.ok(
+        counts.mustRefuse > 0 && counts.mustAccept > 0 && counts.logout > 0,
+        `the run exercised both rules: ${JSON.stringify(counts)}`,
+      );
       assert.deepEqual(violations.slice(0, 10), [], `${violations.length} violations (seed ${SEED})`);
     });
   });

@@ -15,7 +15,9 @@ import { PATCHED_ZOOKEEPER_VERSION } from '../sidecar/store/zookeeper/binding-pa
  */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PATCHES = join(ROOT, 'patches', 'zookeeper');
-const patchFiles = readdirSync(PATCHES).filter((name) => name.endsWith('.patch')).sort();
+const patchFiles = readdirSync(PATCHES)
+  .filter((name) => name.endsWith('.patch'))
+  .sort();
 let work: string;
 let pristine: string;
 
@@ -42,7 +44,10 @@ function project(name: string, from = pristine): { dir: string; binding: string 
 
 function run(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   const { npm_lifecycle_event: _, ...rest } = process.env;
-  const result = spawnSync(process.execPath, [join(dir, 'scripts', 'patch-zookeeper-binding.mjs'), ...args], { encoding: 'utf8', env: { ...rest, ...env } });
+  const result = spawnSync(process.execPath, [join(dir, 'scripts', 'patch-zookeeper-binding.mjs'), ...args], {
+    encoding: 'utf8',
+    env: { ...rest, ...env },
+  });
   return { code: result.status, out: result.stdout, err: result.stderr };
 }
 
@@ -68,7 +73,10 @@ test('on pristine sources: every patch applied, the same bytes GNU patch writes;
 
   const first = run(dir, ['--no-build']);
   assert.equal(first.code, 0, first.err);
-  assert.match(first.out, /patched .*: 01-fd\.patch, 02-addwatch\.patch, 03-resolve\.patch, 04-send\.patch, 05-poll\.patch, 06-multi\.patch/);
+  assert.match(
+    first.out,
+    /patched .*: 01-fd\.patch, 02-addwatch\.patch, 03-resolve\.patch, 04-send\.patch, 05-poll\.patch, 06-multi\.patch/,
+  );
 
   const reference = project('gnu').binding;
   gnuPatch(reference);
@@ -103,7 +111,13 @@ test('sources holding the first patches get the rest, in order', () => {
 test('sources it does not recognise: one line, nothing written; exit 1 by hand, 0 inside an install', () => {
   const { dir, binding } = project('changed');
   const file = join(binding, 'src', 'node-zk.cpp');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('int rc = zookeeper_interest(zhandle, &fd, &interest, &tv);', 'int rc = zookeeper_interest(zhandle, &fd, &interest, &tv); /* local */'));
+  writeFileSync(
+    file,
+    readFileSync(file, 'utf8').replace(
+      'int rc = zookeeper_interest(zhandle, &fd, &interest, &tv);',
+      'int rc = zookeeper_interest(zhandle, &fd, &interest, &tv); /* local */',
+    ),
+  );
   const before = snapshot(binding);
   const byHand = run(dir, ['--no-build']);
   assert.equal(byHand.code, 1);
@@ -122,7 +136,12 @@ test('another zookeeper version: one line naming the pin, exit 0 inside an insta
   const result = run(dir, [], { npm_lifecycle_event: 'postinstall' });
   assert.equal(result.code, 0);
   assert.equal(result.out, '');
-  assert.match(result.err.trim(), new RegExp(`^patch-zookeeper-binding: zookeeper 7\\.3\\.1 is installed at .*, the patches are written for zookeeper@${PATCHED_ZOOKEEPER_VERSION.replace(/\./g, '\\.')} \\(pin it: npm install zookeeper@[\\d.]+\\); the zookeeper binding stays unpatched[^\\n]*$`));
+  assert.match(
+    result.err.trim(),
+    new RegExp(
+      `^patch-zookeeper-binding: zookeeper 7\\.3\\.1 is installed at .*, the patches are written for zookeeper@${PATCHED_ZOOKEEPER_VERSION.replace(/\./g, '\\.')} \\(pin it: npm install zookeeper@[\\d.]+\\); the zookeeper binding stays unpatched[^\\n]*$`,
+    ),
+  );
   assert.deepEqual(snapshot(binding), snapshot(pristine));
   assert.equal(run(dir, ['--check']).code, 1);
 });

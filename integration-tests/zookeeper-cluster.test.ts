@@ -54,12 +54,17 @@ async function mirrorDigest(node: SidecarProcess) {
 /** Every mirror equals a fresh read of the tree (waits for notifications in flight). */
 async function assertMirrorsEqualTree(nodes: SidecarProcess[]) {
   let last = '';
-  await waitFor(async () => {
-    const tree = await treeDigest(raw, CHROOT);
-    const mirrors = await Promise.all(nodes.map(mirrorDigest));
-    last = JSON.stringify({ tree, mirrors });
-    return mirrors.every((m) => m.size === tree.size && m.xor === tree.xor);
-  }, 'mirrors equal to the tree', 20_000, 50).catch((err) => {
+  await waitFor(
+    async () => {
+      const tree = await treeDigest(raw, CHROOT);
+      const mirrors = await Promise.all(nodes.map(mirrorDigest));
+      last = JSON.stringify({ tree, mirrors });
+      return mirrors.every((m) => m.size === tree.size && m.xor === tree.xor);
+    },
+    'mirrors equal to the tree',
+    20_000,
+    50,
+  ).catch((err) => {
     throw new Error(`${(err as Error).message}: ${last}`);
   });
 }
@@ -100,7 +105,10 @@ test('cluster status shows both members with the CLI', async () => {
   const cfg = await writeProperties(join(dir, 'zk-cli.properties'), { ...props, 'app.data.dir': join(dir, 'cli') });
   const status = await runCli(['cluster', 'status', '--json', '--config', cfg]);
   assert.equal(status.code, 0, status.stderr);
-  assert.deepEqual(JSON.parse(status.stdout).members.map((m: { nodeId: string }) => m.nodeId), ['a', 'b']);
+  assert.deepEqual(
+    JSON.parse(status.stdout).members.map((m: { nodeId: string }) => m.nodeId),
+    ['a', 'b'],
+  );
   const list = await runCli(['tokens', 'list', '--subject', 'user3', '--json', '--config', cfg]);
   assert.equal(list.code, 0, list.stderr);
   assert.equal(JSON.parse(list.stdout).items.length, 1);
@@ -127,10 +135,15 @@ test('the leader killed under validation load: no validation fails, issuing resu
   const duringElection = done - atKill;
   // issuing works again once a quorum stands (a write caught by the reconnect is journaled, not lost)
   let issued: Awaited<ReturnType<typeof a.api.issue>> | undefined;
-  await waitFor(async () => {
-    issued = await a.api.issue({ subject: 'after-election' });
-    return issued.status === 201 && issued.body.replicated === true;
-  }, 'issuing resumes', 20_000, 100);
+  await waitFor(
+    async () => {
+      issued = await a.api.issue({ subject: 'after-election' });
+      return issued.status === 201 && issued.body.replicated === true;
+    },
+    'issuing resumes',
+    20_000,
+    100,
+  );
   // a count, not a rate: on a busy machine an election can be over before 100 validations were answered
   await waitFor(() => done > 100, 'at least 100 validations', 20_000, 20);
   stop = true;

@@ -59,7 +59,7 @@ const assertMirrorsEqualTree = () => assertMirrorsEqualTreeOf(zk.connectString, 
 
 test('three ZooKeeper containers on a network of their own, client ports published on 127.0.0.1 only', { skip }, async () => {
   assert.equal(zk.provider, 'container');
-  assert.equal(await zk.waitForQuorum() >= 0, true);
+  assert.equal((await zk.waitForQuorum()) >= 0, true);
   const { getContainerRuntimeClient } = await import('testcontainers');
   const client = await getContainerRuntimeClient();
   const cluster = zk as ZooKeeperContainerCluster;
@@ -102,7 +102,10 @@ test('one-time tokens: 4 consumers on 2 nodes, 30 rounds, exactly one winner eac
     const { body } = await (round % 2 ? a : b).api.issue({ subject: `otp${round}`, kind: 'onetime' });
     const results = await Promise.all([a, b, a, b].map((n) => n.api.consume(body.token)));
     assert.equal(results.filter((r) => r.status === 200).length, 1, `round ${round}: ${results.map((r) => r.status)}`);
-    assert.ok(results.filter((r) => r.status !== 200).every((r) => r.body.reason === 'consumed'), `round ${round}: ${results.map((r) => r.text)}`);
+    assert.ok(
+      results.filter((r) => r.status !== 200).every((r) => r.body.reason === 'consumed'),
+      `round ${round}: ${results.map((r) => r.text)}`,
+    );
   }
 });
 
@@ -115,10 +118,15 @@ test('the leader container killed and started again through the runtime: issuing
   const newLeader = await zk.waitForQuorum();
   assert.notEqual(newLeader, leader);
   let during: Awaited<ReturnType<typeof a.api.issue>> | undefined;
-  await waitFor(async () => {
-    during = await b.api.issue({ subject: 'during-kill' });
-    return during.status === 201 && during.body.replicated === true;
-  }, 'issuing on two servers', 20_000, 100);
+  await waitFor(
+    async () => {
+      during = await b.api.issue({ subject: 'during-kill' });
+      return during.status === 201 && during.body.replicated === true;
+    },
+    'issuing on two servers',
+    20_000,
+    100,
+  );
   assert.equal((await a.api.validate(during!.body.token)).status, 200);
   assert.equal((await b.api.validate(before.body.token)).status, 200);
 

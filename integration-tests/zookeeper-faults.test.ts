@@ -19,7 +19,11 @@ const nodes: SidecarProcess[] = [];
 
 before(async () => {
   zk = await startZooKeeper({ servers: 3 });
-  ({ dir, props } = await zooKeeperSidecarProps(zk.connectString, CHROOT, { prefix: 'tokensync-zk-faults-', sessionTimeout: '3s', shards: 32 }));
+  ({ dir, props } = await zooKeeperSidecarProps(zk.connectString, CHROOT, {
+    prefix: 'tokensync-zk-faults-',
+    sessionTimeout: '3s',
+    shards: 32,
+  }));
 });
 
 after(async () => {
@@ -28,7 +32,11 @@ after(async () => {
 });
 
 async function sidecar(nodeId: string, extra: Record<string, string | number | boolean> = {}): Promise<SidecarProcess> {
-  const node = await new SidecarProcess({ nodeId, props: { ...props, 'app.data.dir': join(dir, nodeId), ...extra }, dir: join(dir, `${nodeId}-conf`) }).start();
+  const node = await new SidecarProcess({
+    nodeId,
+    props: { ...props, 'app.data.dir': join(dir, nodeId), ...extra },
+    dir: join(dir, `${nodeId}-conf`),
+  }).start();
   nodes.push(node);
   return node;
 }
@@ -145,7 +153,9 @@ test('consistency: random issues, revocations and expiries from three sidecars w
   stop = true;
   await traffic;
   assert.ok(acked > 50, `traffic ran (${acked} acknowledged operations)`);
-  await Promise.all(sidecars.map((n) => waitFor(async () => (await n.api.get('/healthz')).body.journalPending === 0, 'journal drained', 30_000, 100)));
+  await Promise.all(
+    sidecars.map((n) => waitFor(async () => (await n.api.get('/healthz')).body.journalPending === 0, 'journal drained', 30_000, 100)),
+  );
   await assertMirrorsEqualTree(sidecars);
   // nothing acknowledged is lost: every token still believed live validates everywhere (the 1 s ones may have expired)
   for (const t of live.slice(-50)) {

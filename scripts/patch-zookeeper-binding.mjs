@@ -27,11 +27,14 @@ function giveUp(line) {
   process.exit(inInstall ? 0 : 1);
 }
 
-const patches = readdirSync(PATCH_DIR).filter((name) => name.endsWith('.patch')).sort().map((name) => {
-  const parsed = parsePatch(readFileSync(join(PATCH_DIR, name), 'utf8'));
-  if (!parsed.fields.Stamp || !parsed.fields['Applies-To']) throw new Error(`${name}: the header needs "Stamp:" and "Applies-To:"`);
-  return { name, ...parsed };
-});
+const patches = readdirSync(PATCH_DIR)
+  .filter((name) => name.endsWith('.patch'))
+  .sort()
+  .map((name) => {
+    const parsed = parsePatch(readFileSync(join(PATCH_DIR, name), 'utf8'));
+    if (!parsed.fields.Stamp || !parsed.fields['Applies-To']) throw new Error(`${name}: the header needs "Stamp:" and "Applies-To:"`);
+    return { name, ...parsed };
+  });
 const target = patches[0].fields['Applies-To'];
 const ids = patches.map((patch) => patch.fields.Stamp);
 
@@ -54,7 +57,12 @@ if (!existsSync(cClient) && !checkOnly) {
   try {
     execFileSync(process.execPath, ['scripts/prepublish.js'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (error) {
-    giveUp(`could not unpack the C client in ${dir} (${String(error.stderr ?? error.message).trim().split('\n').pop()})`);
+    giveUp(
+      `could not unpack the C client in ${dir} (${String(error.stderr ?? error.message)
+        .trim()
+        .split('\n')
+        .pop()})`,
+    );
   }
 }
 
@@ -76,7 +84,13 @@ function undo(texts, patch) {
 let applied = patches.length;
 for (; applied > 0; applied--) {
   const texts = new Map();
-  if (patches.slice(0, applied).reverse().every((patch) => undo(texts, patch))) break;
+  if (
+    patches
+      .slice(0, applied)
+      .reverse()
+      .every((patch) => undo(texts, patch))
+  )
+    break;
 }
 const pending = patches.slice(applied);
 const changed = new Map();
@@ -114,8 +128,10 @@ if (pending.length === 0 && (process.argv.includes('--no-build') || (built && !p
 if (process.argv.includes('--no-build')) process.exit(0);
 
 // npm sets npm_config_node_gyp for lifecycle scripts; by hand, use the node-gyp that ships inside npm.
-const gyp = [process.env.npm_config_node_gyp, join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')]
-  .find((path) => path && existsSync(path));
+const gyp = [
+  process.env.npm_config_node_gyp,
+  join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+].find((path) => path && existsSync(path));
 if (!gyp) giveUp('node-gyp not found (it ships with npm), cannot build the binding');
 // A full rebuild (configure, the C client, the addon): a plain `build` keeps paths to objects that may be gone.
 const args = ['rebuild'];

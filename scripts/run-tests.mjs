@@ -29,7 +29,9 @@ function walk(dir, out) {
 }
 
 // Filters match the path from the repository root: a checkout under /work/wt/caddy must not match "caddy" everywhere.
-const files = dirs.flatMap((d) => walk(join(root, d), [])).filter((f) => filters.length === 0 || filters.some((x) => relative(root, f).includes(x)));
+const files = dirs
+  .flatMap((d) => walk(join(root, d), []))
+  .filter((f) => filters.length === 0 || filters.some((x) => relative(root, f).includes(x)));
 if (files.length === 0) {
   console.error('no test files found: run `npm run build` first');
   process.exit(1);
@@ -40,7 +42,15 @@ const runDir = mkdtempSync(join(tmpdir(), 'tokensync-tests-'));
 const tap = join(runDir, 'results.tap');
 const result = spawnSync(
   process.execPath,
-  ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
+  [
+    '--test',
+    '--test-concurrency=1',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tap}`,
+    ...files,
+  ],
   // One run dir for every file: the ZooKeeper harness decides its provider once per run there.
   { stdio: 'inherit', cwd: root, env: { ...process.env, TOKENSYNC_TEST_RUN_DIR: runDir } },
 );

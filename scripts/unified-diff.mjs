@@ -18,7 +18,10 @@ export function parsePatch(text) {
   let i = first;
   while (i < lines.length) {
     if (!lines[i].startsWith('--- ')) {
-      if (lines[i] === '') { i++; continue; }
+      if (lines[i] === '') {
+        i++;
+        continue;
+      }
       throw new Error(`line ${i + 1}: expected "--- " or "@@ ", found ${JSON.stringify(lines[i].slice(0, 40))}`);
     }
     const path = stripPrefix(lines[i + 1].slice(4));

@@ -46,7 +46,10 @@ function forbiddenImports(root: string): string[] {
     const from = relative(root, file).split(sep).join('/');
     for (const spec of importSpecifiers(readFileSync(file, 'utf8'))) {
       if (!spec.startsWith('.')) continue;
-      const target = relative(root, resolve(dirname(file), spec)).split(sep).join('/').replace(/\.js$/, '.ts');
+      const target = relative(root, resolve(dirname(file), spec))
+        .split(sep)
+        .join('/')
+        .replace(/\.js$/, '.ts');
       const toTests = NEVER_FROM_PRODUCT.some((f) => within(target, f));
       const toStore = STORE_BLIND.some((f) => within(from, f)) && CONCRETE_STORES.some((f) => within(target, f));
       const toHttp = HTTP_BLIND.some((f) => within(from, f)) && HTTP.some((f) => within(target, f));
@@ -73,12 +76,15 @@ describe('import boundaries', () => {
     write('sidecar/a.ts', "import { x } from '../integration-tests/zookeeper/index.js';\nexport * from './b.js';\n");
     write('sidecar/deep/b.ts', "export { y } from '../../bench/support/zk.js';\n");
     write('cli/c.ts', "const m = await import('../bench/run.js');\nimport '../integration-tests/support/http.js';\n");
-    write('express/d.ts', "import type { T } from \"../integration-tests/support/load.js\";\n");
+    write('express/d.ts', 'import type { T } from "../integration-tests/support/load.js";\n');
     write('sidecar/http/e.ts', "import { DirectoryStore } from '../store/directory/directory-store.js';\n");
     write('sidecar/store/create-store.ts', "import { DirectoryStore } from './directory/directory-store.js';\n");
     write('sidecar/a.test.ts', "import { x } from '../integration-tests/zookeeper/index.js';\n");
     write('client/f.ts', "import { benchmark } from './bench-like.js';\n");
-    write('sidecar/service/g.ts', "import type { RecordViewContext } from '../http/requests.js';\nimport { x } from '../store/record-view.js';\n");
+    write(
+      'sidecar/service/g.ts',
+      "import type { RecordViewContext } from '../http/requests.js';\nimport { x } from '../store/record-view.js';\n",
+    );
     write('cli/commands/h.ts', "import { recordView } from '../../sidecar/http/requests.js';\n");
     write('sidecar/preflight/i.ts', "import { directoryUsage } from '../store/directory/directory-usage.js';\n");
     write('sidecar/http/j.ts', "import { TokenService } from '../service/token-service.js';\n");

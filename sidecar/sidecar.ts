@@ -95,7 +95,16 @@ export async function createSidecar(options: TokensyncOptions, deps: SidecarDeps
     storeState: () => store.state,
     ...(hasCreateBatches(store) && { createBatches: () => store.createBatches }),
   });
-  const membership = new Membership({ nodeId: options.nodeId, store, mirror, codec, clock, logger, inProcess: deps.listen === false, journalPending: () => journal.size });
+  const membership = new Membership({
+    nodeId: options.nodeId,
+    store,
+    mirror,
+    codec,
+    clock,
+    logger,
+    inProcess: deps.listen === false,
+    journalPending: () => journal.size,
+  });
   const secrets = new SecretReloader(options.token.secretFile, codec, logger, () => membership.keysChanged());
   const service = new TokenService({
     nodeId: options.nodeId,

@@ -61,7 +61,18 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
 
     const rows = all.map((s) => {
       const p = percentilesOf(s.histogram);
-      return [s.name, s.what, p.count, ms(p.p50Ms), ms(p.p90Ms), ms(p.p99Ms), ms(p.maxMs), `${((100 * s.firstLook) / Math.max(1, p.count)).toFixed(1)}%`, s.lost, s.load];
+      return [
+        s.name,
+        s.what,
+        p.count,
+        ms(p.p50Ms),
+        ms(p.p90Ms),
+        ms(p.p99Ms),
+        ms(p.maxMs),
+        `${((100 * s.firstLook) / Math.max(1, p.count)).toFixed(1)}%`,
+        s.lost,
+        s.load,
+      ];
     });
     const [issueHttp, revokeHttp, issueMirror, revokeMirror] = all.map((s) => percentilesOf(s.histogram)) as [
       ReturnType<typeof percentilesOf>,
@@ -82,17 +93,31 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       },
     ];
     const markdown = [
-      table(['measurement', 'from -> to', 'tokens', 'p50', 'p90', 'p99', 'max', 'seen at first look', `lost (> ${MAX_WAIT_MS / 1000} s)`, 'load avg at end'], rows),
+      table(
+        [
+          'measurement',
+          'from -> to',
+          'tokens',
+          'p50',
+          'p90',
+          'p99',
+          'max',
+          'seen at first look',
+          `lost (> ${MAX_WAIT_MS / 1000} s)`,
+          'load avg at end',
+        ],
+        rows,
+      ),
       '',
       '- **Over HTTP (two sidecar processes)**: A and B are `tokensync sidecar` processes on the same 3-node ensemble (full connect string, ' +
-        'default 4096 shards). For an issue, the clock starts when A\'s `201` arrives and B is asked `POST /v1/validate` in a loop with no delay ' +
+        "default 4096 shards). For an issue, the clock starts when A's `201` arrives and B is asked `POST /v1/validate` in a loop with no delay " +
         'until it answers `200`. **This is immediate by design**: B confirms a validly signed token its mirror does not know against ZooKeeper ' +
         '(`sync` + `exists`, one round trip) before refusing it, so the figure is one validation round trip plus that read, not mirror propagation. ' +
-        'For a revocation the clock starts at A\'s `204` and B is polled until `401`: B already holds the token in its mirror, so this one ' +
-        'does measure propagation: ZooKeeper commit, B\'s child watch on the shard, B\'s re-listing of the shard, the mirror update.',
+        "For a revocation the clock starts at A's `204` and B is polled until `401`: B already holds the token in its mirror, so this one " +
+        "does measure propagation: ZooKeeper commit, B's child watch on the shard, B's re-listing of the shard, the mirror update.",
       '- **Pure mirror propagation (in-process)**: two `ZooKeeperStore`s in the bench process, A connected to one follower and B to the other ' +
-        '(the slowest path: the write goes follower -> leader -> quorum, and B\'s follower must apply it before its watch fires), B feeding a ' +
-        '`Mirror`. The clock starts when A\'s `create` (or `delete`) returns and stops when B\'s mirror holds (or no longer holds) the jti; ' +
+        "(the slowest path: the write goes follower -> leader -> quorum, and B's follower must apply it before its watch fires), B feeding a " +
+        "`Mirror`. The clock starts when A's `create` (or `delete`) returns and stops when B's mirror holds (or no longer holds) the jti; " +
         '"seen at first look" counts tokens B\'s mirror already had when A\'s reply arrived (recorded as 1 µs).',
       `- Sequential: one token at a time, ${n} tokens per row; the revocation rows revoke the tokens the issue rows issued.`,
       '',
@@ -139,7 +164,9 @@ async function measureSidecars(ctx: BenchContext, a: SidecarProcess, b: SidecarP
     await untilStatus(res.body.token as string, 200, issue, t0);
   }
   issue.load = loadavg();
-  ctx.log(`HTTP issue   p50 ${ms(percentilesOf(issue.histogram).p50Ms)} p99 ${ms(percentilesOf(issue.histogram).p99Ms)} lost ${issue.lost} load ${issue.load}`);
+  ctx.log(
+    `HTTP issue   p50 ${ms(percentilesOf(issue.histogram).p50Ms)} p99 ${ms(percentilesOf(issue.histogram).p99Ms)} lost ${issue.lost} load ${issue.load}`,
+  );
   for (const { token, jti } of tokens) {
     const res = await request(a.url, 'DELETE', `/v1/tokens/${encodeURIComponent(jti)}`);
     const t0 = performance.now();
@@ -147,14 +174,25 @@ async function measureSidecars(ctx: BenchContext, a: SidecarProcess, b: SidecarP
     await untilStatus(token, 401, revoke, t0);
   }
   revoke.load = loadavg();
-  ctx.log(`HTTP revoke  p50 ${ms(percentilesOf(revoke.histogram).p50Ms)} p99 ${ms(percentilesOf(revoke.histogram).p99Ms)} lost ${revoke.lost} load ${revoke.load}`);
+  ctx.log(
+    `HTTP revoke  p50 ${ms(percentilesOf(revoke.histogram).p50Ms)} p99 ${ms(percentilesOf(revoke.histogram).p99Ms)} lost ${revoke.lost} load ${revoke.load}`,
+  );
   return [issue, revoke];
 }
 
 async function measureMirrors(ctx: BenchContext, zk: ZooKeeperCluster, followers: [number, number], n: number): Promise<Series[]> {
-  const issue = series('issue, mirror: create on A -> in B\'s mirror', '`ZooKeeperStore.create` returned -> B\'s `Mirror` holds the jti');
-  const revoke = series('revoke, mirror: delete on A -> out of B\'s mirror', '`ZooKeeperStore.delete` returned -> B\'s `Mirror` drops the jti');
-  const options = (server: string) => ({ servers: [server], chroot: '/bench-prop-mirror', sessionTimeoutMs: 15_000, shards: 4096, logger: silentLogger() });
+  const issue = series("issue, mirror: create on A -> in B's mirror", "`ZooKeeperStore.create` returned -> B's `Mirror` holds the jti");
+  const revoke = series(
+    "revoke, mirror: delete on A -> out of B's mirror",
+    "`ZooKeeperStore.delete` returned -> B's `Mirror` drops the jti",
+  );
+  const options = (server: string) => ({
+    servers: [server],
+    chroot: '/bench-prop-mirror',
+    sessionTimeoutMs: 15_000,
+    shards: 4096,
+    logger: silentLogger(),
+  });
   const storeA = new ZooKeeperStore(options(zk.getServerConnectString(followers[0])));
   const storeB = new ZooKeeperStore(options(zk.getServerConnectString(followers[1])));
   const mirror = new Mirror(() => storeB.shards);
@@ -201,15 +239,37 @@ async function measureMirrors(ctx: BenchContext, zk: ZooKeeperCluster, followers
     const records: TokenRecord[] = [];
     for (let i = 0; i < n; i++) {
       const now = Date.now();
-      const rec: TokenRecord = { jti: newJti('session'), subject: `mirror-user-${i % 100}`, kind: 'session', issuedAt: now, expiresAt: now + 3_600_000, node: 'bench-a' };
+      const rec: TokenRecord = {
+        jti: newJti('session'),
+        subject: `mirror-user-${i % 100}`,
+        kind: 'session',
+        issuedAt: now,
+        expiresAt: now + 3_600_000,
+        node: 'bench-a',
+      };
       records.push(rec);
-      await one(issue, rec.jti, (present) => present, () => storeA.create(rec));
+      await one(
+        issue,
+        rec.jti,
+        (present) => present,
+        () => storeA.create(rec),
+      );
     }
     issue.load = loadavg();
-    ctx.log(`mirror issue  p50 ${ms(percentilesOf(issue.histogram).p50Ms)} p99 ${ms(percentilesOf(issue.histogram).p99Ms)} lost ${issue.lost} load ${issue.load}`);
-    for (const rec of records) await one(revoke, rec.jti, (present) => !present, () => storeA.delete(rec));
+    ctx.log(
+      `mirror issue  p50 ${ms(percentilesOf(issue.histogram).p50Ms)} p99 ${ms(percentilesOf(issue.histogram).p99Ms)} lost ${issue.lost} load ${issue.load}`,
+    );
+    for (const rec of records)
+      await one(
+        revoke,
+        rec.jti,
+        (present) => !present,
+        () => storeA.delete(rec),
+      );
     revoke.load = loadavg();
-    ctx.log(`mirror revoke p50 ${ms(percentilesOf(revoke.histogram).p50Ms)} p99 ${ms(percentilesOf(revoke.histogram).p99Ms)} lost ${revoke.lost} load ${revoke.load}`);
+    ctx.log(
+      `mirror revoke p50 ${ms(percentilesOf(revoke.histogram).p50Ms)} p99 ${ms(percentilesOf(revoke.histogram).p99Ms)} lost ${revoke.lost} load ${revoke.load}`,
+    );
     return [issue, revoke];
   } finally {
     mirror.detach();

@@ -10,7 +10,15 @@ import { runAutocannon, type LoadResult } from '../support/load.js';
 import { populate } from '../support/populate.js';
 import { table, type BenchContext, type Goal, type Section, type SectionResult } from '../support/section.js';
 import { fmt, loadavg, median, mib, ms } from '../support/stats.js';
-import { initialRebuildMs, issueToken, makeSecretFile, memoryOf, waitReadyz, zkSidecar, type SidecarProcess } from '../support/tokensync.js';
+import {
+  initialRebuildMs,
+  issueToken,
+  makeSecretFile,
+  memoryOf,
+  waitReadyz,
+  zkSidecar,
+  type SidecarProcess,
+} from '../support/tokensync.js';
 import { bigZooKeeper, connectBinding, zkCall, zookeeperHeapUsed } from '../support/zk.js';
 import type { StartedLocalZooKeeper } from '../../integration-tests/zookeeper/local-zookeeper.js';
 
@@ -68,7 +76,8 @@ async function populatedBefore(servers: string, size: number): Promise<Populated
   const zk = await connectBinding(servers);
   try {
     const data = await new Promise<Buffer | null | undefined>((resolve) => {
-      if (zk.native.a_get(populatedMark(size), false, (rc, _error, _stat, d) => resolve(rc === 0 ? d : undefined)) !== 0) resolve(undefined);
+      if (zk.native.a_get(populatedMark(size), false, (rc, _error, _stat, d) => resolve(rc === 0 ? d : undefined)) !== 0)
+        resolve(undefined);
     });
     return data ? (JSON.parse(data.toString()) as Populated) : undefined;
   } finally {
@@ -107,7 +116,9 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
   try {
     // one server: populating is 3x faster than on an ensemble, and a joining sidecar only reads (served by the
     // server it is connected to, ensemble or not). A big heap for ten million znodes; no snapshots while populating.
-    const builder = bigZooKeeper(1, zkHeap(ctx), '-Dzookeeper.snapCount=100000000').withStartupTimeout(900_000).withSessionTimeouts(undefined, 600_000);
+    const builder = bigZooKeeper(1, zkHeap(ctx), '-Dzookeeper.snapCount=100000000')
+      .withStartupTimeout(900_000)
+      .withSessionTimeouts(undefined, 600_000);
     const startedAt = Date.now();
     zk = await (keptDir ? builder.keepDataIn(keptDir) : builder).start();
     const zkStartS = (Date.now() - startedAt) / 1000;
@@ -120,7 +131,9 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
         continue;
       }
       ctx.log(`populating /scale-${size} with ${fmt(size)} records (transactions of 1,000 creates)...`);
-      const p = await populate(zk.connectString, `/scale-${size}`, size, (done, rate) => ctx.log(`  ${fmt(done)} created, ${fmt(rate)}/s, load ${loadavg()}`));
+      const p = await populate(zk.connectString, `/scale-${size}`, size, (done, rate) =>
+        ctx.log(`  ${fmt(done)} created, ${fmt(rate)}/s, load ${loadavg()}`),
+      );
       populated.push({ size, ...p, load: loadavg() });
       await markPopulated(zk.connectString, populated[populated.length - 1]!);
       ctx.log(`populated ${fmt(size)} in ${p.seconds.toFixed(1)} s (${fmt(p.perSecond)} creates/s), load ${loadavg()}`);
@@ -134,8 +147,15 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       await zk.start(0);
       await zk.waitForQuorum({ timeoutMs: 900_000 });
     }
-    const zkFigures = { heap: zkHeap(ctx), heapUsed: await zookeeperHeapUsed(zk.pids[0]!), snapshotBytes: newestSnapshotBytes(zk.getDataDir(0)), startS: zkStartS };
-    ctx.log(`ZooKeeper: heap used ${mib(zkFigures.heapUsed)} of ${zkFigures.heap}, snapshot ${mib(zkFigures.snapshotBytes)}, start ${zkStartS.toFixed(0)} s`);
+    const zkFigures = {
+      heap: zkHeap(ctx),
+      heapUsed: await zookeeperHeapUsed(zk.pids[0]!),
+      snapshotBytes: newestSnapshotBytes(zk.getDataDir(0)),
+      startS: zkStartS,
+    };
+    ctx.log(
+      `ZooKeeper: heap used ${mib(zkFigures.heapUsed)} of ${zkFigures.heap}, snapshot ${mib(zkFigures.snapshotBytes)}, start ${zkStartS.toFixed(0)} s`,
+    );
 
     const secret = await makeSecretFile(ctx.scratch);
     for (const size of [0, ...sizes]) {
@@ -171,12 +191,25 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
 
     const rounds = ctx.quick ? 1 : 2;
     const durationS = ctx.quick ? 3 : 5;
-    for (const node of nodes) await runAutocannon({ url: `${node.sidecar.url}/v1/auth`, headers: { cookie: `tokensync=${node.token}` }, connections: CONNECTIONS, durationS: 1 });
+    for (const node of nodes)
+      await runAutocannon({
+        url: `${node.sidecar.url}/v1/auth`,
+        headers: { cookie: `tokensync=${node.token}` },
+        connections: CONNECTIONS,
+        durationS: 1,
+      });
     for (let round = 1; round <= rounds; round++) {
       for (const node of nodes) {
-        const r = await runAutocannon({ url: `${node.sidecar.url}/v1/auth`, headers: { cookie: `tokensync=${node.token}` }, connections: CONNECTIONS, durationS });
+        const r = await runAutocannon({
+          url: `${node.sidecar.url}/v1/auth`,
+          headers: { cookie: `tokensync=${node.token}` },
+          connections: CONNECTIONS,
+          durationS,
+        });
         node.runs.push(r);
-        ctx.log(`round ${round} ${fmt(node.size).padStart(9)} tokens: ${fmt(r.rps)} req/s p50 ${ms(r.p50Ms)} p99 ${ms(r.p99Ms)} non-2xx ${r.non2xx} load ${r.load}`);
+        ctx.log(
+          `round ${round} ${fmt(node.size).padStart(9)} tokens: ${fmt(r.rps)} req/s p50 ${ms(r.p50Ms)} p99 ${ms(r.p99Ms)} non-2xx ${r.non2xx} load ${r.load}`,
+        );
       }
     }
     return summarize(nodes, populated, inProcess, zkFigures, { rounds, durationS });
@@ -239,7 +272,20 @@ function summarize(
   ];
   const markdown = [
     table(
-      ['live tokens', 'mirror size', 'ready (spawn -> /readyz 200)', 'mirror load (initial rebuild)', 'RSS', 'peak RSS', 'RSS bytes/token over empty', '/v1/auth req/s', 'p50', 'p99', 'non-2xx + errors', 'load avg 1m'],
+      [
+        'live tokens',
+        'mirror size',
+        'ready (spawn -> /readyz 200)',
+        'mirror load (initial rebuild)',
+        'RSS',
+        'peak RSS',
+        'RSS bytes/token over empty',
+        '/v1/auth req/s',
+        'p50',
+        'p99',
+        'non-2xx + errors',
+        'load avg 1m',
+      ],
       rows,
     ),
     '',

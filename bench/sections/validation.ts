@@ -103,7 +103,12 @@ async function measureHttp(ctx: BenchContext) {
       {
         name: 'tokensync `POST /v1/validate` (JSON body)',
         short: 'tokensync /v1/validate',
-        spec: { url: `${sidecar.url}/v1/validate`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) },
+        spec: {
+          url: `${sidecar.url}/v1/validate`,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ token }),
+        },
         pids: [sidecar.pid],
       },
       {
@@ -127,7 +132,9 @@ async function measureHttp(ctx: BenchContext) {
     }
 
     const tools: Array<'autocannon' | 'wrk'> = useWrk ? ['autocannon', 'wrk'] : ['autocannon'];
-    ctx.log(`warm-up ${warmupS} s per target, then ${rounds} round(s) of ${durationS} s per tool and target, ${CONNECTIONS} connections, alternated`);
+    ctx.log(
+      `warm-up ${warmupS} s per target, then ${rounds} round(s) of ${durationS} s per tool and target, ${CONNECTIONS} connections, alternated`,
+    );
     for (const t of targets) await runAutocannon({ ...t.spec, connections: CONNECTIONS, durationS: warmupS });
 
     const samples = new Map<string, Sample[]>();
@@ -167,10 +174,22 @@ async function measureHttp(ctx: BenchContext) {
  * signing its own tokens would) and created through a ZooKeeperStore in the sidecar's tree, pipelined. Resolves
  * once the sidecar's mirror holds them all.
  */
-async function mintTokens(ctx: BenchContext, zk: ZooKeeperCluster, secretFile: string, sidecar: SidecarProcess, n: number): Promise<string[]> {
+async function mintTokens(
+  ctx: BenchContext,
+  zk: ZooKeeperCluster,
+  secretFile: string,
+  sidecar: SidecarProcess,
+  n: number,
+): Promise<string[]> {
   const codec = new TokenCodec(await readSecretFile(secretFile), 'HS256');
   const policy = new TokenPolicy(DEFAULT_OPTIONS.token, systemClock);
-  const store = new ZooKeeperStore({ servers: zk.connectString.split(','), chroot: '/bench-validate', sessionTimeoutMs: 15_000, shards: 4096, logger: silentLogger() });
+  const store = new ZooKeeperStore({
+    servers: zk.connectString.split(','),
+    chroot: '/bench-validate',
+    sessionTimeoutMs: 15_000,
+    shards: 4096,
+    logger: silentLogger(),
+  });
   await store.start();
   const tokens: string[] = [];
   try {
@@ -180,7 +199,14 @@ async function mintTokens(ctx: BenchContext, zk: ZooKeeperCluster, secretFile: s
         while (next < n) {
           const i = next++;
           const { claims, recordExpiresAt } = policy.issue('session', `user-${i}@example.com`, newJti('session'));
-          await store.create({ jti: claims.jti, subject: claims.sub, kind: 'session', issuedAt: claims.ath, expiresAt: recordExpiresAt, node: 'bench' });
+          await store.create({
+            jti: claims.jti,
+            subject: claims.sub,
+            kind: 'session',
+            issuedAt: claims.ath,
+            expiresAt: recordExpiresAt,
+            node: 'bench',
+          });
           tokens.push(codec.sign(claims));
         }
       }),
@@ -192,7 +218,8 @@ async function mintTokens(ctx: BenchContext, zk: ZooKeeperCluster, secretFile: s
   for (;;) {
     const res = await request(sidecar.url, 'GET', '/v1/cluster');
     if (Number(res.body?.mirror?.size) >= n) break;
-    if (Date.now() > deadline) throw new Error(`the sidecar's mirror holds ${String(res.body?.mirror?.size)} of ${n} minted tokens after 60 s`);
+    if (Date.now() > deadline)
+      throw new Error(`the sidecar's mirror holds ${String(res.body?.mirror?.size)} of ${n} minted tokens after 60 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
   ctx.log(`minted ${fmt(n)} tokens with records for the cold path`);
@@ -221,17 +248,41 @@ function summarize(
         ms(med(tool, t.short, (s) => s.p50Ms)),
         ms(med(tool, t.short, (s) => s.p99Ms)),
         med(tool, t.short, (s) => s.serverCores).toFixed(2),
-        fmt(med(tool, t.short, (s) => (s.serverCores * 1e6) / s.rps), 1),
+        fmt(
+          med(tool, t.short, (s) => (s.serverCores * 1e6) / s.rps),
+          1,
+        ),
         tool === 'autocannon' ? med(tool, t.short, (s) => s.generatorCores).toFixed(2) : '-',
         all.reduce((n, s) => n + s.non2xx + s.errors, 0),
-        ratio(rps, med(tool, express, (s) => s.rps)),
-        ratio(rps, med(tool, empty, (s) => s.rps)),
+        ratio(
+          rps,
+          med(tool, express, (s) => s.rps),
+        ),
+        ratio(
+          rps,
+          med(tool, empty, (s) => s.rps),
+        ),
         all.map((s) => s.load.split('/')[0]).join(', '),
       ];
     });
     parts.push(
       `**${tool}** (${tool === 'wrk' ? 'one thread, ' : ''}${CONNECTIONS} connections, ${run.durationS} s per run, median of ${run.rounds} run(s) alternated A B C D A B C D):\n\n` +
-        table(['system', 'req/s', 'p50', 'p99', 'server CPU (cores)', 'server CPU µs per request', 'load generator CPU (cores)', 'non-2xx + errors', 'vs express-session', 'vs empty server', 'load avg 1m at each run'], rows),
+        table(
+          [
+            'system',
+            'req/s',
+            'p50',
+            'p99',
+            'server CPU (cores)',
+            'server CPU µs per request',
+            'load generator CPU (cores)',
+            'non-2xx + errors',
+            'vs express-session',
+            'vs empty server',
+            'load avg 1m at each run',
+          ],
+          rows,
+        ),
     );
   }
 
@@ -249,7 +300,10 @@ function summarize(
       goal: 'validation >= 6x the express-session + connect-redis peer',
       figure:
         `${ratio(authRps, expressRps)} (/v1/auth, ${primary}: ${fmt(authRps)} vs ${fmt(expressRps)} req/s); ` +
-        `every signature verified anew: ${ratio(med(primary, cold, (s) => s.rps), expressRps)}`,
+        `every signature verified anew: ${ratio(
+          med(primary, cold, (s) => s.rps),
+          expressRps,
+        )}`,
       met: authRps >= 6 * expressRps,
       why: authRps >= 6 * expressRps ? undefined : 'see the note under the tables',
     },
@@ -265,7 +319,7 @@ function summarize(
       why:
         authP99 < 5 && validateP99 < 5
           ? undefined
-          : 'the tail is the shared machine\'s scheduling (other engineers\' test runs; load average in the tables): the empty server\'s p99 moves with it',
+          : "the tail is the shared machine's scheduling (other engineers' test runs; load average in the tables): the empty server's p99 moves with it",
     },
   );
   const generatorBound = acGen > 0.85;
@@ -299,12 +353,17 @@ function summarize(
       `wrk -t1 -c${CONNECTIONS} -d${run.durationS}s --timeout 10s -s <script.lua setting method, headers and body> <url>`,
       '```',
       'tokensync: one sidecar process on a local single-server ZooKeeper 3.8 (`cluster.store.type=ZOOKEEPER`, defaults otherwise), ' +
-        'one session token presented over and over (a mirror hit). express-session: the README\'s recommended options (`resave: false`, ' +
+        "one session token presented over and over (a mirror hit). express-session: the README's recommended options (`resave: false`, " +
         '`saveUninitialized: false`), connect-redis defaults (a live session costs a redis `GET` and an `EXPIRE` via `touch`), ' +
-        'redis-server 7 started by the bench on a loopback port (`--save \'\'`, no AOF).',
+        "redis-server 7 started by the bench on a loopback port (`--save ''`, no AOF).",
     ].join('\n'),
   );
-  return { markdown: parts.join('\n\n'), goals, throughput, costs: { authUs, coldUs: cpuPer(primary, cold), emptyUs, expressUs, tool: primary } };
+  return {
+    markdown: parts.join('\n\n'),
+    goals,
+    throughput,
+    costs: { authUs, coldUs: cpuPer(primary, cold), emptyUs, expressUs, tool: primary },
+  };
 }
 
 // ------------------------------------------------------------------------------------------------ in-process
@@ -318,16 +377,22 @@ function whereTheTimeGoes(
   const budgetUs = http.emptyUs / 0.8 - http.emptyUs;
   const extraUs = http.authUs - http.emptyUs;
   return [
-    '**Where a validation\'s time goes** (this run; CPU per request over HTTP from the tables above, in-process costs from this table):',
+    "**Where a validation's time goes** (this run; CPU per request over HTTP from the tables above, in-process costs from this table):",
     '',
     table(
       ['part', 'µs per request'],
       [
-        ['Node\'s HTTP server itself (the empty server\'s whole cost: parse, socket write, keep-alive)', fmt(http.emptyUs, 1)],
+        ["Node's HTTP server itself (the empty server's whole cost: parse, socket write, keep-alive)", fmt(http.emptyUs, 1)],
         ['`TokenService.validateNow` of a cookie verified before (in-process; what forward-auth calls)', fmt(cpu.serviceUs, 1)],
-        ['the rest of the forward-auth handler (cookie split, 5 response headers through Node\'s header checks, GC of all of it)', fmt(Math.max(0, handlerUs), 1)],
+        [
+          "the rest of the forward-auth handler (cookie split, 5 response headers through Node's header checks, GC of all of it)",
+          fmt(Math.max(0, handlerUs), 1),
+        ],
         [`tokensync \`GET /v1/auth\`, the same cookie, in total (${http.tool})`, fmt(http.authUs, 1)],
-        [`tokensync \`GET /v1/auth\`, every signature verified anew, in total (${http.tool}); \`TokenService.validate\` cold in-process: ${fmt(cpu.coldUs, 1)}`, fmt(http.coldUs, 1)],
+        [
+          `tokensync \`GET /v1/auth\`, every signature verified anew, in total (${http.tool}); \`TokenService.validate\` cold in-process: ${fmt(cpu.coldUs, 1)}`,
+          fmt(http.coldUs, 1),
+        ],
       ],
     ),
     '',
@@ -343,7 +408,7 @@ function whereTheTimeGoes(
       '(`X-Auth-Subject`, `-Token-Id`, `-Token-Kind`, `Cache-Control: no-store`, which docs/stack.md relies on, and `Content-Length`).',
     '- The hot path, as profiled: the request is answered in its own tick (no promise, no URL object, no route table) when the mirror settles the ' +
       'token; the header list is built once per verified token; the client address is worked out only under address binding; validation counters are ' +
-      'plain numbers handed to prom-client on scrape; verified tokens are looked up by their last 22 characters, which are signature (a hit only for the same whole text), so a cookie\'s few hundred characters are compared, not hashed.',
+      "plain numbers handed to prom-client on scrape; verified tokens are looked up by their last 22 characters, which are signature (a hit only for the same whole text), so a cookie's few hundred characters are compared, not hashed.",
     `- A token not seen lately pays \`TokenCodec.verify\`: ${fmt(cpu.codecUs, 1)} µs with node:crypto (HMAC, \`timingSafeEqual\`, canonical base64url ` +
       `signature, the pinned algorithm and a known \`kid\` required, same claim checks), against ${fmt(cpu.jwtUs, 1)} µs for \`jwt.verify\` (jsonwebtoken, ` +
       `which it used before; signing moved to node:crypto too, byte for byte the same tokens: token-codec.sign-equivalence.test.ts) and ${fmt(cpu.floorUs, 1)} µs for the HMAC alone. Its verdicts are held to jsonwebtoken's by ` +
@@ -419,12 +484,30 @@ async function measureInProcess(ctx: BenchContext) {
   };
   if (directVerify(token) === undefined) throw new Error('the direct verify refused a valid token');
   const cases: Array<{ name: string; fn: () => unknown }> = [
-    { name: 'HMAC-SHA256 over the token\'s signed bytes (`createHmac(key).update(header.payload).digest()`): the floor', fn: () => createHmac('sha256', key).update(signingInput).digest() },
-    { name: 'a direct HS256 verify: header segment compared with the expected one, HMAC, `timingSafeEqual`, payload `JSON.parse` (no jsonwebtoken)', fn: () => directVerify(token) },
-    { name: '`jwt.verify` (jsonwebtoken, algorithm pinned, a KeyObject): what `TokenCodec.verify` called before', fn: () => jwt.verify(token, key, { algorithms: ['HS256'], ignoreExpiration: true, ignoreNotBefore: true }) },
-    { name: '`TokenCodec.verify` (node:crypto: header, HMAC, `timingSafeEqual`, canonical signature, claim checks)', fn: () => codec.verify(token) },
-    { name: '`TokenService.validate` of a token not seen lately (verify + policy + mirror lookup + marker + metrics), awaited', fn: () => service.validate(cold[coldNext++ % cold.length]) },
-    { name: '`TokenService.validateNow` of the same token again (its signature remembered as verified; what forward-auth calls)', fn: () => service.validateNow(token) },
+    {
+      name: "HMAC-SHA256 over the token's signed bytes (`createHmac(key).update(header.payload).digest()`): the floor",
+      fn: () => createHmac('sha256', key).update(signingInput).digest(),
+    },
+    {
+      name: 'a direct HS256 verify: header segment compared with the expected one, HMAC, `timingSafeEqual`, payload `JSON.parse` (no jsonwebtoken)',
+      fn: () => directVerify(token),
+    },
+    {
+      name: '`jwt.verify` (jsonwebtoken, algorithm pinned, a KeyObject): what `TokenCodec.verify` called before',
+      fn: () => jwt.verify(token, key, { algorithms: ['HS256'], ignoreExpiration: true, ignoreNotBefore: true }),
+    },
+    {
+      name: '`TokenCodec.verify` (node:crypto: header, HMAC, `timingSafeEqual`, canonical signature, claim checks)',
+      fn: () => codec.verify(token),
+    },
+    {
+      name: '`TokenService.validate` of a token not seen lately (verify + policy + mirror lookup + marker + metrics), awaited',
+      fn: () => service.validate(cold[coldNext++ % cold.length]),
+    },
+    {
+      name: '`TokenService.validateNow` of the same token again (its signature remembered as verified; what forward-auth calls)',
+      fn: () => service.validateNow(token),
+    },
   ];
   for (const c of cases) await nsPerCall(Math.min(iterations, 20_000), c.fn); // warm-up (JIT)
   const results = new Map<string, number[]>();

@@ -75,15 +75,40 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
     zk = await startBigZooKeeper(3, '1g');
     await zk.waitForQuorum();
     const secret = await makeSecretFile(ctx.scratch);
-    for (const id of ['w-a', 'w-b', 'w-c']) sidecars.push(zkSidecar(id, ctx.scratch, `${zk.connectString}/bench-writes`, secret, { 'log.level': 'info' }));
+    for (const id of ['w-a', 'w-b', 'w-c'])
+      sidecars.push(zkSidecar(id, ctx.scratch, `${zk.connectString}/bench-writes`, secret, { 'log.level': 'info' }));
     await Promise.all(sidecars.map((s) => s.start()));
     const body = JSON.stringify({ subject: 'bench-writer@example.com' });
     const issueVia = (s: SidecarProcess) =>
-      runAutocannon({ url: `${s.url}/v1/tokens`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS_PER_SIDECAR, durationS });
+      runAutocannon({
+        url: `${s.url}/v1/tokens`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        connections: CONNECTIONS_PER_SIDECAR,
+        durationS,
+      });
     // warm-up: JIT, connection pools, the first shard listings
-    await Promise.all(sidecars.map((s) => runAutocannon({ url: `${s.url}/v1/tokens`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 8, durationS: 1 })));
+    await Promise.all(
+      sidecars.map((s) =>
+        runAutocannon({
+          url: `${s.url}/v1/tokens`,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          connections: 8,
+          durationS: 1,
+        }),
+      ),
+    );
 
-    const store = new ZooKeeperStore({ servers: zk.connectString.split(','), chroot: '/bench-writes', sessionTimeoutMs: 15_000, shards: 4096, logger: silentLogger() });
+    const store = new ZooKeeperStore({
+      servers: zk.connectString.split(','),
+      chroot: '/bench-writes',
+      sessionTimeoutMs: 15_000,
+      shards: 4096,
+      logger: silentLogger(),
+    });
     await store.start();
     stores.push(store);
     /** `ZooKeeperStore.create` in this process, into the tree the three sidecars watch: ZooKeeper's share without HTTP. */
@@ -94,14 +119,25 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       await Promise.all(
         Array.from({ length: STORE_IN_FLIGHT }, async () => {
           while (next++ < n) {
-            await store.create({ jti: newJti('session'), subject: 'bench-writer@example.com', kind: 'session', issuedAt: now, expiresAt: now + 3_600_000, node: 'bench' });
+            await store.create({
+              jti: newJti('session'),
+              subject: 'bench-writer@example.com',
+              kind: 'session',
+              issuedAt: now,
+              expiresAt: now + 3_600_000,
+              node: 'bench',
+            });
           }
         }),
       );
       return n / ((performance.now() - started) / 1000);
     };
     /** Runs `fn`, then splits the CPU the processes used by `per` (tokens or creates). */
-    const cpuSplit = async <T>(issuers: SidecarProcess[], fn: () => Promise<T>, per: (value: T) => number): Promise<{ value: T; split: CpuSplit }> => {
+    const cpuSplit = async <T>(
+      issuers: SidecarProcess[],
+      fn: () => Promise<T>,
+      per: (value: T) => number,
+    ): Promise<{ value: T; split: CpuSplit }> => {
       const watchers = sidecars.filter((s) => !issuers.includes(s));
       const started = performance.now();
       const { value, cores } = await measureCpu([zk!.pids, [process.pid], issuers.map((s) => s.pid), watchers.map((s) => s.pid)], fn);
@@ -118,8 +154,14 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
     const measure = async (through: SidecarProcess[]): Promise<WriteSample> => {
       const before = await writeCounters(zk!);
       const issuedBefore = await issuedCount(sidecars);
-      const { value: results, split } = await cpuSplit(through, () => Promise.all(through.map(issueVia)), (rs) =>
-        Math.max(1, rs.reduce((n, r: LoadResult) => n + r.ok, 0)),
+      const { value: results, split } = await cpuSplit(
+        through,
+        () => Promise.all(through.map(issueVia)),
+        (rs) =>
+          Math.max(
+            1,
+            rs.reduce((n, r: LoadResult) => n + r.ok, 0),
+          ),
       );
       await sleep(1_000); // requests still in flight when autocannon stopped complete (and count) before the counters are read
       const after = await writeCounters(zk!);
@@ -145,7 +187,9 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
         rawSplit = (await cpuSplit([], creates, () => rawN)).split; // the creates alone, not the deletes after them
       });
       raw.push({ rate, load: loadavg(), split: rawSplit! });
-      ctx.log(`round ${round} raw create      ${fmt(rate).padStart(7)} creates/s (${fmt(rawN)} pipelined, 1000 in flight)  ${splitText(rawSplit!)}  load ${loadavg()}`);
+      ctx.log(
+        `round ${round} raw create      ${fmt(rate).padStart(7)} creates/s (${fmt(rawN)} pipelined, 1000 in flight)  ${splitText(rawSplit!)}  load ${loadavg()}`,
+      );
       let multiSplit: CpuSplit | undefined;
       const multiRate = await rawCreateRate(
         zk.connectString,
@@ -159,7 +203,11 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       ctx.log(
         `round ${round} raw multi       ${fmt(multiRate).padStart(7)} creates/s (${fmt(rawN)}, ${multiShape.batch} per multi, ${multiShape.inFlight} in flight)  ${splitText(multiSplit!)}  load ${loadavg()}`,
       );
-      const watched = await cpuSplit([], () => storeRate(rawN), () => rawN);
+      const watched = await cpuSplit(
+        [],
+        () => storeRate(rawN),
+        () => rawN,
+      );
       const sRate = watched.value;
       const watchUs = watched.split.watchers / sidecars.length;
       viaStore.push({ rate: sRate, load: loadavg(), watchUs, split: watched.split });
@@ -224,12 +272,50 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
     ];
     const markdown = [
       table(
-        ['path', 'tokens (creates)/s', 'vs raw create', 'vs raw multi', 'p50', 'p99', 'connections', 'ZooKeeper txns per token', 'znodes per token', 'sidecar CPU (cores)', 'sidecar CPU µs per token', 'failed', 'load avg 1m at each run'],
         [
-          ['raw `create`, zookeeper binding, 1,000 in flight, one session (`rawCreateRate`)', fmt(rawRate), '1.00x', ratio(rawRate, rawMultiRate), '-', '-', '-', '1', '1', '-', '-', 0, raw.map((r) => r.load.split('/')[0]).join(', ')],
+          'path',
+          'tokens (creates)/s',
+          'vs raw create',
+          'vs raw multi',
+          'p50',
+          'p99',
+          'connections',
+          'ZooKeeper txns per token',
+          'znodes per token',
+          'sidecar CPU (cores)',
+          'sidecar CPU µs per token',
+          'failed',
+          'load avg 1m at each run',
+        ],
+        [
+          [
+            'raw `create`, zookeeper binding, 1,000 in flight, one session (`rawCreateRate`)',
+            fmt(rawRate),
+            '1.00x',
+            ratio(rawRate, rawMultiRate),
+            '-',
+            '-',
+            '-',
+            '1',
+            '1',
+            '-',
+            '-',
+            0,
+            raw.map((r) => r.load.split('/')[0]).join(', '),
+          ],
           [
             `raw \`multi\`: the same creates, ${multiShape.batch} per transaction, ${multiShape.inFlight} transactions in flight (the store's defaults)`,
-            fmt(rawMultiRate), ratio(rawMultiRate, rawRate), '1.00x', '-', '-', '-', (1 / multiShape.batch).toFixed(3), '1', '-', '-', 0,
+            fmt(rawMultiRate),
+            ratio(rawMultiRate, rawRate),
+            '1.00x',
+            '-',
+            '-',
+            '-',
+            (1 / multiShape.batch).toFixed(3),
+            '1',
+            '-',
+            '-',
+            0,
             rawMulti.map((r) => r.load.split('/')[0]).join(', '),
           ],
           [
@@ -237,7 +323,14 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
             fmt(median(viaStore.map((r) => r.rate))),
             ratio(median(viaStore.map((r) => r.rate)), rawRate),
             ratio(median(viaStore.map((r) => r.rate)), rawMultiRate),
-            '-', '-', '-', '-', '1', '-', `${fmt(median(viaStore.map((r) => r.watchUs)), 0)} (each watching sidecar)`, 0,
+            '-',
+            '-',
+            '-',
+            '-',
+            '1',
+            '-',
+            `${fmt(median(viaStore.map((r) => r.watchUs)), 0)} (each watching sidecar)`,
+            0,
             viaStore.map((r) => r.load.split('/')[0]).join(', '),
           ],
           row('`POST /v1/tokens` through one sidecar', one, CONNECTIONS_PER_SIDECAR),
@@ -247,27 +340,50 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       '',
       `Median of ${rounds} round(s), each round raw create -> raw multi -> store -> one -> three (alternated). Sidecar runs last ${durationS} s under autocannon ` +
         `(${CONNECTIONS_PER_SIDECAR} connections per sidecar, session tokens for one subject); the raw run creates ${fmt(rawN)} record-sized ` +
-        'znodes under a fresh parent and deletes them afterwards. Writes per token: the leader\'s zxid counter (`srvr`) and `zk_znode_count` (`mntr`) ' +
+        "znodes under a fresh parent and deletes them afterwards. Writes per token: the leader's zxid counter (`srvr`) and `zk_znode_count` (`mntr`) " +
         'before and after each run (1 s after the load stops, so that requests in flight complete), divided by the tokens the sidecars issued ' +
         '(their `tokensync_tokens_issued_total`); the membership heartbeats (one `set` per sidecar every 5 s) are included.',
       '',
       'Where the 2 cores went, in µs of CPU per token (per create for the raw run), median of the rounds: the three ZooKeeper JVMs, the ' +
-        'bench process (the raw client, the store row\'s client, or autocannon generating the HTTP load), the sidecars that issued and the ' +
+        "bench process (the raw client, the store row's client, or autocannon generating the HTTP load), the sidecars that issued and the " +
         'sidecars that only watched (`/proc/<pid>/stat` before and after each run). "2-core ceiling" is 2,000,000 µs divided by the total: ' +
         'the rate at which this box runs out of CPU for that path.',
       '',
       table(
         ['path', 'JVMs', 'bench process', 'issuing sidecars', 'watching sidecars', 'total', '2-core ceiling (/s)', 'measured (/s)'],
-        ([
-          ['raw `create`', raw.map((r) => r.split), rawRate],
-          ['raw `multi`', rawMulti.map((r) => r.split), rawMultiRate],
-          ['`ZooKeeperStore.create`, 3 sidecars watching', viaStore.map((r) => r.split), median(viaStore.map((r) => r.rate))],
-          ['one sidecar', one.map((r) => r.split), oneRate],
-          ['three sidecars', three.map((r) => r.split), threeRate],
-        ] as const).map(([name, splits, rate]) => {
+        (
+          [
+            ['raw `create`', raw.map((r) => r.split), rawRate],
+            ['raw `multi`', rawMulti.map((r) => r.split), rawMultiRate],
+            ['`ZooKeeperStore.create`, 3 sidecars watching', viaStore.map((r) => r.split), median(viaStore.map((r) => r.rate))],
+            ['one sidecar', one.map((r) => r.split), oneRate],
+            ['three sidecars', three.map((r) => r.split), threeRate],
+          ] as const
+        ).map(([name, splits, rate]) => {
           const m = (f: (s: CpuSplit) => number) => median(splits.map(f));
           const total = m((s) => s.jvms + s.client + s.issuers + s.watchers);
-          return [name, fmt(m((s) => s.jvms), 0), fmt(m((s) => s.client), 0), fmt(m((s) => s.issuers), 0), fmt(m((s) => s.watchers), 0), fmt(total, 0), fmt(2e6 / total), fmt(rate)];
+          return [
+            name,
+            fmt(
+              m((s) => s.jvms),
+              0,
+            ),
+            fmt(
+              m((s) => s.client),
+              0,
+            ),
+            fmt(
+              m((s) => s.issuers),
+              0,
+            ),
+            fmt(
+              m((s) => s.watchers),
+              0,
+            ),
+            fmt(total, 0),
+            fmt(2e6 / total),
+            fmt(rate),
+          ];
         }),
       ),
       '',
@@ -277,11 +393,11 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
         'shard in every sidecar, and each re-listed the shard to learn the name and re-arm the watch; the same bench then measured 0.37x raw ' +
         'for the store row, 0.14x for one sidecar and 0.16x for three. The next cost found and removed was the C client resolving the ' +
         'connect string with `getaddrinfo()` on every socket event (its resolution delay defaults to "always"): 50 µs of client CPU per ' +
-        'raw create and far more per token in a sidecar, in the raw row as much as in ours. Then the C client\'s two `send()` calls per ' +
+        "raw create and far more per token in a sidecar, in the raw row as much as in ours. Then the C client's two `send()` calls per " +
         'request (the length, then the body: two TCP segments): one `sendmsg()` now carries up to 32 requests, and a sidecar sends the ' +
         'creates of one event-loop turn together (15 % more tokens/s through one sidecar in an A/B run, the JVMs 50 µs less per token).',
       '',
-      'Then the binding\'s poll: after every socket event it stopped and restarted its poll handle and compared sockets by `fstat()`, ' +
+      "Then the binding's poll: after every socket event it stopped and restarted its poll handle and compared sockets by `fstat()`, " +
         'about five system calls per reply or notification; it now leaves a running poll alone (`strace -c`: a watching sidecar went ' +
         'from about 8.5 system calls per notification to 3).',
       '',
@@ -290,10 +406,10 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
         'JVM CPU per token. A sidecar now sends the record creates asked for together as ONE ZooKeeper `multi` (up to ' +
         '`cluster.store.zookeeper.write.batch` = 128 creates, 2 transactions in flight, more creates waiting meanwhile: group commit; the ' +
         'binding lacked multi, `scripts/patch-zookeeper-binding.mjs` adds `a_multi`). Each record is still its own znode created by its ' +
-        'own create op (the znodes column stays 1.000); the transactions column shows how many tokens shared one. The goal\'s ceiling is ' +
+        "own create op (the znodes column stays 1.000); the transactions column shows how many tokens shared one. The goal's ceiling is " +
         'the one the issue names, raw single creates of the same client library; "vs raw multi" compares with the same library sending ' +
-        'the same transactions (the store\'s defaults), the ceiling of the batched design. What a token costs now is mostly the ' +
-        'sidecar\'s HTTP path and the load generator (see the CPU table): on machines of their own the JVMs would keep their cores.',
+        "the same transactions (the store's defaults), the ceiling of the batched design. What a token costs now is mostly the " +
+        "sidecar's HTTP path and the load generator (see the CPU table): on machines of their own the JVMs would keep their cores.",
       '',
       'Everything shares 2 cores: three ZooKeeper JVMs, the sidecars and the load generator. "sidecar CPU" is what the sidecar processes used ' +
         'together (1.0 = one core).',

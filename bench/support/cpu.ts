@@ -15,7 +15,10 @@ export function cpuSeconds(pid: number | undefined): number {
 }
 
 /** Runs `fn` and reports the CPU share (1.0 = one full core) each group of processes used meanwhile. */
-export async function measureCpu<T>(groups: Array<Array<number | undefined>>, fn: () => Promise<T>): Promise<{ value: T; cores: number[] }> {
+export async function measureCpu<T>(
+  groups: Array<Array<number | undefined>>,
+  fn: () => Promise<T>,
+): Promise<{ value: T; cores: number[] }> {
   const before = groups.map((pids) => pids.map(cpuSeconds));
   const started = performance.now();
   const value = await fn();

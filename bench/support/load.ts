@@ -48,9 +48,12 @@ export async function runAutocannon(spec: LoadSpec): Promise<LoadResult> {
     ...(spec.rotateCookie ? { requests: [{ setupRequest: rotatingCookie(spec.rotateCookie) }] } : {}),
   });
   // without a callback autocannon returns its tracker (an EventEmitter) made thenable
-  (instance as unknown as NodeJS.EventEmitter).on('response', (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
-    histogram.recordValue(Math.max(1, Math.round(responseTimeMs * 1000)));
-  });
+  (instance as unknown as NodeJS.EventEmitter).on(
+    'response',
+    (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
+      histogram.recordValue(Math.max(1, Math.round(responseTimeMs * 1000)));
+    },
+  );
   const result = await instance;
   const total = result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'];
   const out: LoadResult = {
@@ -128,7 +131,14 @@ export async function runWrk(spec: LoadSpec, scratchDir: string): Promise<LoadRe
   });
   const m = /BENCH (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(stdout);
   if (!m) throw new Error(`wrk printed no summary: ${stdout.slice(-500)}`);
-  const [requests, durationUs, status, errors, p50Us, p99Us] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [requests, durationUs, status, errors, p50Us, p99Us] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   return {
     tool: 'wrk',
     rps: requests / (durationUs / 1e6),

@@ -36,9 +36,15 @@ export function describeMachine(loadAtStart: string, loadAtEnd: string): string 
     ['redis-server', redisVersion()],
     ['wrk', wrkVersion()],
     ['autocannon', packageVersion('autocannon')],
-    ['express / express-session / connect-redis / redis', ['express', 'express-session', 'connect-redis', 'redis'].map(packageVersion).join(' / ')],
+    [
+      'express / express-session / connect-redis / redis',
+      ['express', 'express-session', 'connect-redis', 'redis'].map(packageVersion).join(' / '),
+    ],
     ['tokensync commit', sh('git', ['rev-parse', '--short', 'HEAD']) || 'unknown'],
-    ['load average (1/5/15 min) at start and end', `${loadAtStart} -> ${loadAtEnd} (the machine is shared with other engineers' test runs)`],
+    [
+      'load average (1/5/15 min) at start and end',
+      `${loadAtStart} -> ${loadAtEnd} (the machine is shared with other engineers' test runs)`,
+    ],
   ];
   return table(['', ''], rows);
 }

@@ -38,11 +38,13 @@ export async function populate(
   if (!multi) throw new Error('the zookeeper binding lacks a_multi (tokensync multi patch)');
   try {
     // layout 1: the tree as a tokensync before layout 2 left it (names without the expiry)
-    if (recordLayout === 1) await zkCall((cb) => zk.native.a_set(`${chroot}/meta`, JSON.stringify({ layoutVersion: 1, shards: actualShards }), -1, cb));
+    if (recordLayout === 1)
+      await zkCall((cb) => zk.native.a_set(`${chroot}/meta`, JSON.stringify({ layoutVersion: 1, shards: actualShards }), -1, cb));
     // a run cut short (a server paused too long in a full GC) is resumed: count what is there
     const shardPaths = Array.from({ length: actualShards }, (_, s) => `${chroot}/tokens/${shardName(s, actualShards)}`);
     let existing = 0;
-    for (const p of shardPaths) existing += (await zkCall<{ numChildren: number }>((cb) => zk.native.a_exists(p, false, cb as never)))?.numChildren ?? 0;
+    for (const p of shardPaths)
+      existing += (await zkCall<{ numChildren: number }>((cb) => zk.native.a_exists(p, false, cb as never)))?.numChildren ?? 0;
     const now = Date.now();
     const expiresAt = now + 7 * 86_400_000;
     const started = performance.now();
@@ -53,9 +55,21 @@ export async function populate(
       const b = first + k;
       const ops: ZkNativeOp[] = [];
       for (let i = b * BATCH; i < Math.min(n, (b + 1) * BATCH); i++) {
-        const record: TokenRecord = { jti: newJti('session'), subject: `user-${i >> 1}@example.com`, kind: 'session', issuedAt: now, expiresAt, node: 'bench-populate' };
+        const record: TokenRecord = {
+          jti: newJti('session'),
+          subject: `user-${i >> 1}@example.com`,
+          kind: 'session',
+          issuedAt: now,
+          expiresAt,
+          node: 'bench-populate',
+        };
         const name = recordName(record, recordLayout);
-        ops.push({ type: 1, path: `${chroot}/tokens/${shardName(shardOf(record.jti, actualShards), actualShards)}/${name}`, data: JSON.stringify(record), flags: 0 });
+        ops.push({
+          type: 1,
+          path: `${chroot}/tokens/${shardName(shardOf(record.jti, actualShards), actualShards)}/${name}`,
+          data: JSON.stringify(record),
+          flags: 0,
+        });
       }
       for (let attempt = 1; ; attempt++) {
         try {
@@ -63,7 +77,10 @@ export async function populate(
           break;
         } catch (err) {
           // a timed-out transaction was applied wholly or not at all: its first node tells which
-          const applied = await zkCall((cb) => zk.native.a_exists(ops[0]!.path, false, cb)).then(() => true, () => false);
+          const applied = await zkCall((cb) => zk.native.a_exists(ops[0]!.path, false, cb)).then(
+            () => true,
+            () => false,
+          );
           if (applied) break;
           if (attempt === 5) throw err;
           await sleep(2_000 * attempt);

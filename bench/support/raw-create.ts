@@ -61,7 +61,8 @@ export async function rawCreateRate(
       await aroundCreates(() =>
         run(batches, multi.inFlight, (b) => {
           const ops: ZkNativeOp[] = [];
-          for (let i = b * multi.batch; i < Math.min(n, (b + 1) * multi.batch); i++) ops.push({ type: 1 as const, path: `${parent}/n${i}`, data: PAYLOAD, flags: 0 });
+          for (let i = b * multi.batch; i < Math.min(n, (b + 1) * multi.batch); i++)
+            ops.push({ type: 1 as const, path: `${parent}/n${i}`, data: PAYLOAD, flags: 0 });
           return callback((cb) => multiOp.call(zk.native, ops, cb));
         }),
       );

@@ -35,7 +35,16 @@ export function readBlocks(docPath: string): Map<string, Block> {
 
 export function blockOf(result: SectionResult, stamp: string): Block {
   const data = { goals: result.goals, plot: result.plot };
-  const text = [`## ${result.title}`, '', `_Measured ${stamp}._`, '', result.markdown.trim(), '', `<!-- bench-data ${JSON.stringify(data).replace(/--/g, '- -')} -->`, ''].join('\n');
+  const text = [
+    `## ${result.title}`,
+    '',
+    `_Measured ${stamp}._`,
+    '',
+    result.markdown.trim(),
+    '',
+    `<!-- bench-data ${JSON.stringify(data).replace(/--/g, '- -')} -->`,
+    '',
+  ].join('\n');
   return { id: result.id, text, data };
 }
 
@@ -58,7 +67,11 @@ export async function writeReport(options: {
   const goalTable = goals.length
     ? table(
         ['goal (issue 5)', 'figure', 'met?'],
-        goals.map((g) => [g.goal, g.figure, g.met === undefined ? (g.why ?? 'no threshold set') : g.met ? 'yes' : `**no**${g.why ? `: ${g.why}` : ''}`]),
+        goals.map((g) => [
+          g.goal,
+          g.figure,
+          g.met === undefined ? (g.why ?? 'no threshold set') : g.met ? 'yes' : `**no**${g.why ? `: ${g.why}` : ''}`,
+        ]),
       )
     : '_No section has run yet._';
   const doc = [

@@ -22,7 +22,9 @@ export function bigZooKeeper(servers: 1 | 3, heap: string, ...jvmFlags: string[]
 /** Heap used by a ZooKeeper JVM after a full GC, in bytes (`jcmd GC.run` then `GC.heap_info`); NaN when jcmd cannot tell. */
 export async function zookeeperHeapUsed(pid: number): Promise<number> {
   const run = (args: string[]) =>
-    new Promise<string>((resolve) => execFile('jcmd', [String(pid), ...args], { timeout: 120_000 }, (err, stdout) => resolve(err ? '' : stdout)));
+    new Promise<string>((resolve) =>
+      execFile('jcmd', [String(pid), ...args], { timeout: 120_000 }, (err, stdout) => resolve(err ? '' : stdout)),
+    );
   await run(['GC.run']);
   const info = await run(['GC.heap_info']);
   let used = 0;

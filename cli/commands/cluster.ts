@@ -8,7 +8,9 @@ export function makeClusterCommand(): Command {
   const cluster = new Command('cluster').description('the sidecars of the cluster and the servers of their store');
   cluster
     .command('status')
-    .description('members with their address, version, uptime, mirror size, lag and store connection; for ZooKeeper, every server of the ensemble')
+    .description(
+      'members with their address, version, uptime, mirror size, lag and store connection; for ZooKeeper, every server of the ensemble',
+    )
     .option('-c, --config <file>', 'properties file naming the store')
     .option('--json', 'machine output: {store, servers, members, keyDisagreements}')
     .option('--check', 'for monitoring: exit 1 when a member signs or accepts other keys than the others')
@@ -24,7 +26,7 @@ export function makeClusterCommand(): Command {
         'that does not allow them (4lw.commands.whitelist) shows mode "unknown".',
         '',
         'Every member reports the key ids (kids, never the secrets) it signs with and accepts; a member whose keys',
-        'differ from the others\' is flagged: tokens are refused between them. With --check, that exits 1.',
+        "differ from the others' is flagged: tokens are refused between them. With --check, that exits 1.",
       ].join('\n'),
     )
     .action(async (opts: { config?: string; json?: boolean; check?: boolean }, command: Command) => {
@@ -45,19 +47,22 @@ export function makeClusterCommand(): Command {
         }
         io.out(`store: ${description.type} ${description.location} (${description.shards} shards)`);
         if (servers) {
-          io.out('\n' + table(
-            servers.map((s) => ({
-              server: s.server,
-              mode: s.mode,
-              version: s.version,
-              zxid: s.zxid,
-              clients: s.connections,
-              znodes: s.nodes,
-              latency: s.latency,
-              note: s.ours ? 'answers this command' : s.note,
-            })),
-            ['server', 'mode', 'version', 'zxid', 'clients', 'znodes', 'latency', 'note'],
-          ));
+          io.out(
+            '\n' +
+              table(
+                servers.map((s) => ({
+                  server: s.server,
+                  mode: s.mode,
+                  version: s.version,
+                  zxid: s.zxid,
+                  clients: s.connections,
+                  znodes: s.nodes,
+                  latency: s.latency,
+                  note: s.ours ? 'answers this command' : s.note,
+                })),
+                ['server', 'mode', 'version', 'zxid', 'clients', 'znodes', 'latency', 'note'],
+              ),
+          );
         }
         io.out('');
         const now = Date.now();
@@ -74,7 +79,10 @@ export function makeClusterCommand(): Command {
               lag: `${m.mirrorLagMs}ms`,
               state: m.state,
               ...(watch && { watch: m.watch ?? '-' }),
-              keys: m.signingKid === undefined ? '-' : `${m.signingKid}${(m.acceptedKids?.length ?? 1) > 1 ? ` +${m.acceptedKids!.length - 1}` : ''}${flagged.has(m.nodeId) ? ' DIFFERS' : ''}`,
+              keys:
+                m.signingKid === undefined
+                  ? '-'
+                  : `${m.signingKid}${(m.acceptedKids?.length ?? 1) > 1 ? ` +${m.acceptedKids!.length - 1}` : ''}${flagged.has(m.nodeId) ? ' DIFFERS' : ''}`,
               seen: relativeTime(m.updatedAt, now),
             })),
             ['node', 'address', 'version', 'up', 'mirror', 'lag', 'state', ...(watch ? ['watch'] : []), 'keys', 'seen'],
@@ -85,7 +93,10 @@ export function makeClusterCommand(): Command {
         return differ;
       });
       if (opts.check && disagreements.length > 0) {
-        throw new CliError(`${disagreements.length} member${disagreements.length === 1 ? '' : 's'} sign or accept other keys than the rest: ${disagreements.map((d) => d.nodeId).join(', ')}`, 1);
+        throw new CliError(
+          `${disagreements.length} member${disagreements.length === 1 ? '' : 's'} sign or accept other keys than the rest: ${disagreements.map((d) => d.nodeId).join(', ')}`,
+          1,
+        );
       }
     });
   return cluster;

@@ -28,18 +28,40 @@ test('a fresh single node: ok, says a first start creates the secret, and writes
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /: ok \(DIRECTORY store, node \S+, listening on 127\.0\.0\.1:0\)/);
   assert.match(r.out, /^secret: none yet; the first start creates .*token_secret/m);
-  assert.match(r.out, /^store reachable: DIRECTORY .*; empty: the first start would create .*meta\.json \(layout 2, 256 shards\), 256 shard folders .*\(nothing was created now\)$/m);
+  assert.match(
+    r.out,
+    /^store reachable: DIRECTORY .*; empty: the first start would create .*meta\.json \(layout 2, 256 shards\), 256 shard folders .*\(nothing was created now\)$/m,
+  );
   assert.deepEqual(await readdir(dir), ['node.properties'], '--connect created nothing');
 });
 
 test('what the sidecar refuses, config check refuses (exit 2, one line each): secret mode, missing files, unknown keys', async () => {
-  const { config, secret } = await node([`authentication.token.secret.file=secret/token_secret`, 'sidecar.admin.token.file=admin-token', 'authentication.token.sliding.window=1h']);
+  const { config, secret } = await node([
+    `authentication.token.secret.file=secret/token_secret`,
+    'sidecar.admin.token.file=admin-token',
+    'authentication.token.sliding.window=1h',
+  ]);
   const r = await run('config', 'check', '--config', config);
   assert.equal(r.code, 2, r.out + r.err);
   const lines = r.err.split('\n');
-  assert.ok(lines.some((l) => /^tokensync: authentication\.token\.secret\.file: ".*secret\/token_secret" does not exist; copy the cluster's token_secret/.test(l)), r.err);
-  assert.ok(lines.some((l) => /^tokensync: .*admin-token: cannot read the admin token file \(ENOENT\); fix or unset sidecar\.admin\.token\.file$/.test(l)), r.err);
-  assert.ok(lines.some((l) => /^tokensync: unknown key "authentication\.token\.sliding\.window" \(did you mean "authentication\.token\.sliding"\?\)$/.test(l)), r.err);
+  assert.ok(
+    lines.some((l) =>
+      /^tokensync: authentication\.token\.secret\.file: ".*secret\/token_secret" does not exist; copy the cluster's token_secret/.test(l),
+    ),
+    r.err,
+  );
+  assert.ok(
+    lines.some((l) =>
+      /^tokensync: .*admin-token: cannot read the admin token file \(ENOENT\); fix or unset sidecar\.admin\.token\.file$/.test(l),
+    ),
+    r.err,
+  );
+  assert.ok(
+    lines.some((l) =>
+      /^tokensync: unknown key "authentication\.token\.sliding\.window" \(did you mean "authentication\.token\.sliding"\?\)$/.test(l),
+    ),
+    r.err,
+  );
   assert.doesNotMatch(r.out, /: ok/);
   void secret;
 
@@ -49,7 +71,10 @@ test('what the sidecar refuses, config check refuses (exit 2, one line each): se
   await chmod(weak.secret, 0o644);
   const mode = await run('config', 'check', '--config', weak.config);
   assert.equal(mode.code, 2);
-  assert.match(mode.err, new RegExp(`^tokensync: ${weak.secret}: mode 644 lets other users read the signing secret; run: chmod 600 ${weak.secret}$`, 'm'));
+  assert.match(
+    mode.err,
+    new RegExp(`^tokensync: ${weak.secret}: mode 644 lets other users read the signing secret; run: chmod 600 ${weak.secret}$`, 'm'),
+  );
   await chmod(weak.secret, 0o600);
   await writeFile(weak.secret, 'short\n', { mode: 0o600 });
   const short = await run('config', 'check', '--config', weak.config);
@@ -79,8 +104,11 @@ test('--json: ok false and the errors listed, exit 2', async () => {
   assert.deepEqual(json.errors, ['unknown key "bogus.key"']);
 });
 
-test('--values-only checks keys and values, not this machine\'s files: for a file made for another machine', async () => {
-  const { config } = await node(['authentication.token.secret.file=/run/elsewhere/token_secret', 'sidecar.admin.token.file=/run/elsewhere/admin_token']);
+test("--values-only checks keys and values, not this machine's files: for a file made for another machine", async () => {
+  const { config } = await node([
+    'authentication.token.secret.file=/run/elsewhere/token_secret',
+    'sidecar.admin.token.file=/run/elsewhere/admin_token',
+  ]);
   assert.equal((await run('config', 'check', '--config', config)).code, 2);
   const r = await run('config', 'check', '--values-only', '--config', config);
   assert.equal(r.code, 0, r.err);

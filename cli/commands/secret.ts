@@ -19,13 +19,23 @@ export function makeSecretCommand(): Command {
     .option('-c, --config <file>', 'properties file (authentication.token.secret.file)')
     .option('--force', 'overwrite an existing secret file (logs everyone out)')
     .option('--json', 'machine output')
-    .addHelpText('after', '\nExample:\n  tokensync secret generate --config node1.properties\n  then copy the file to every node (same path, mode 0600)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  tokensync secret generate --config node1.properties\n  then copy the file to every node (same path, mode 0600)',
+    )
     .action(async (opts: Opts & { force?: boolean }, command: Command) => {
       const io = ioOf(command);
       const { token } = await loadOptions(opts.config, io);
       const path = token.secretFile;
-      const exists = await fs.stat(path).then(() => true, () => false);
-      if (exists && !opts.force) throw new CliError(`${path} exists; use 'tokensync secret rotate' to add a secret, or --force to replace it (logs everyone out)`, 1);
+      const exists = await fs.stat(path).then(
+        () => true,
+        () => false,
+      );
+      if (exists && !opts.force)
+        throw new CliError(
+          `${path} exists; use 'tokensync secret rotate' to add a secret, or --force to replace it (logs everyone out)`,
+          1,
+        );
       await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 });
       const line = generateSecretLine();
       await writeSecretFile(path, [line]);
@@ -35,9 +45,14 @@ export function makeSecretCommand(): Command {
 
   secret
     .command('rotate')
-    .description('put a new signing secret first; older ones keep verifying, so nobody is logged out. With --retire: only drop old secrets, add none')
+    .description(
+      'put a new signing secret first; older ones keep verifying, so nobody is logged out. With --retire: only drop old secrets, add none',
+    )
     .option('-c, --config <file>', 'properties file (authentication.token.secret.file, and the store for --retire)')
-    .option('--retire', 'instead of adding a secret: drop those that stopped signing longer ago than the longest token lifetime, unless live api tokens still need them')
+    .option(
+      '--retire',
+      'instead of adding a secret: drop those that stopped signing longer ago than the longest token lifetime, unless live api tokens still need them',
+    )
     .option('--force', 'with --retire: drop them even if api tokens signed with them are live (those tokens stop validating)')
     .option('--json', 'machine output: {path, signing, kids, added, retired, kept, stillNeeded}')
     .addHelpText(
@@ -60,7 +75,10 @@ export function makeSecretCommand(): Command {
       const path = options.token.secretFile;
       await readSecretFile(path); // refuses a weak or world-readable file before touching it
       const text = await fs.readFile(path, 'utf8');
-      const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+      const lines = text
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
       const history = await readHistory(path);
       const now = Date.now();
       const longest = Math.max(options.token.absoluteLifetimeMs, options.token.expirationMs, options.token.onetimeExpirationMs);
@@ -79,7 +97,11 @@ export function makeSecretCommand(): Command {
         }));
         let candidates = periods.filter((p, i) => i > 0 && p.until !== undefined && now - p.until > longest);
         if (candidates.length > 0 && !opts.force) {
-          const counts = await apiTokensIssuedIn(opts.config, io, candidates.map((c) => [c.from, c.until!]));
+          const counts = await apiTokensIssuedIn(
+            opts.config,
+            io,
+            candidates.map((c) => [c.from, c.until!]),
+          );
           candidates = candidates.filter((c, i) => {
             if (counts[i]! === 0) return true;
             stillNeeded.push({ kid: c.kid, apiTokens: counts[i]! });
@@ -95,10 +117,13 @@ export function makeSecretCommand(): Command {
           kept.push({
             kid: p.kid,
             why:
-              i === 0 ? 'signing'
-              : needed ? `${needed.apiTokens} live api token${needed.apiTokens === 1 ? ' was' : 's were'} issued while it signed (revoke them, or --retire --force)`
-              : p.until === undefined ? `no record of when it stopped signing (edited by hand?); counted from now, it may go after ${new Date(now + longest).toISOString()}`
-              : `stopped signing ${relativeTime(p.until, now).replace(' ago', '')} ago; tokens it signed may be valid until ${new Date(p.until + longest).toISOString()}`,
+              i === 0
+                ? 'signing'
+                : needed
+                  ? `${needed.apiTokens} live api token${needed.apiTokens === 1 ? ' was' : 's were'} issued while it signed (revoke them, or --retire --force)`
+                  : p.until === undefined
+                    ? `no record of when it stopped signing (edited by hand?); counted from now, it may go after ${new Date(now + longest).toISOString()}`
+                    : `stopped signing ${relativeTime(p.until, now).replace(' ago', '')} ago; tokens it signed may be valid until ${new Date(p.until + longest).toISOString()}`,
           });
         }
         // a secret without a record gets one now, so that a later --retire can judge it
@@ -146,7 +171,10 @@ async function apiTokensIssuedIn(config: string | undefined, io: Io, periods: Ar
       } while (cursor);
     });
   } catch (err) {
-    throw new CliError(`cannot check the store for api tokens that still need the old secrets (${err instanceof Error ? err.message : String(err)}); nothing changed. Use --retire --force to retire without checking`, 1);
+    throw new CliError(
+      `cannot check the store for api tokens that still need the old secrets (${err instanceof Error ? err.message : String(err)}); nothing changed. Use --retire --force to retire without checking`,
+      1,
+    );
   }
   return counts;
 }

@@ -13,7 +13,9 @@ export function makeSidecarCommand(): Command {
       const sidecar = await Sidecar.start(options);
       // A promise nobody awaited must not take the whole sidecar (and every validation) down: log it loudly.
       process.on('unhandledRejection', (reason) => {
-        sidecar.logger.error('unhandled rejection (a bug: please report it)', { error: reason instanceof Error ? reason.stack ?? reason.message : String(reason) });
+        sidecar.logger.error('unhandled rejection (a bug: please report it)', {
+          error: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason),
+        });
       });
       process.on('uncaughtException', (err) => {
         sidecar.logger.error('uncaught exception; exiting', { error: err.stack ?? err.message });

@@ -36,13 +36,22 @@ export function makeSubjectsCommand(): Command {
         // a typo logs nobody out: say so, with the subject that was probably meant
         const suggestion = count === 0 ? nearest(subject, others) : undefined;
         if (opts.json) {
-          printJson(io, { subject, revoked: count, gen, ...(suggestion !== undefined ? { didYouMean: suggestion } : {}), ...(previous ? { fallback: true } : {}) });
+          printJson(io, {
+            subject,
+            revoked: count,
+            gen,
+            ...(suggestion !== undefined ? { didYouMean: suggestion } : {}),
+            ...(previous ? { fallback: true } : {}),
+          });
         } else if (count === 0) {
           io.out(
             `no tokens found for subject ${JSON.stringify(subject)}${suggestion !== undefined ? ` (did you mean ${JSON.stringify(suggestion)}?)` : ''}; ` +
               '0 tokens revoked (its logout marker is written all the same)',
           );
-        } else io.out(`logged out ${subject} everywhere: ${count} token${count === 1 ? '' : 's'} revoked, logout generation ${gen}${previous ? ' (marker written to the fallback store too)' : ''}`);
+        } else
+          io.out(
+            `logged out ${subject} everywhere: ${count} token${count === 1 ? '' : 's'} revoked, logout generation ${gen}${previous ? ' (marker written to the fallback store too)' : ''}`,
+          );
       });
     });
   return subjects;

@@ -45,7 +45,11 @@ export function makeVerifyCommand(): Command {
           });
         }
         const v = codec.verify(token);
-        checks.push({ check: 'signature', ok: v.ok, detail: v.ok ? `${options.token.algorithm}, kid ${String(kid ?? '(none)')}` : `${v.reason}: ${v.message}` });
+        checks.push({
+          check: 'signature',
+          ok: v.ok,
+          detail: v.ok ? `${options.token.algorithm}, kid ${String(kid ?? '(none)')}` : `${v.reason}: ${v.message}`,
+        });
         if (!v.ok) return void (reason = v.reason);
         const policy = new TokenPolicy(options.token, systemClock);
         const refusal = policy.check(v.claims, opts.clientIp);
@@ -54,8 +58,12 @@ export function makeVerifyCommand(): Command {
         if (refusal) return void (reason = refusal.reason);
         // The record's name carries the logout generation: the token's lgn, else (a token the application signed) the listing's.
         const lgn = v.claims.lgn;
-        const listed = lgn === undefined && isValidJti(v.claims.jti) ? (await store.listShard(shardOf(v.claims.jti, store.shards))).map(parseRecordName).find((r) => r?.jti === v.claims.jti) : undefined;
-        const ref: RecordRef = listed ?? (lgn ? { jti: v.claims.jti, subject: v.claims.sub, gen: lgn } : { jti: v.claims.jti, subject: v.claims.sub });
+        const listed =
+          lgn === undefined && isValidJti(v.claims.jti)
+            ? (await store.listShard(shardOf(v.claims.jti, store.shards))).map(parseRecordName).find((r) => r?.jti === v.claims.jti)
+            : undefined;
+        const ref: RecordRef =
+          listed ?? (lgn ? { jti: v.claims.jti, subject: v.claims.sub, gen: lgn } : { jti: v.claims.jti, subject: v.claims.sub });
         const wellFormed = isValidJti(ref.jti) && isValidSubject(ref.subject);
         let exists = wellFormed && (await store.exists(ref));
         let detail = exists ? `present in the ${store.type} store` : 'no record (revoked, consumed, reaped or never issued)';
@@ -73,7 +81,10 @@ export function makeVerifyCommand(): Command {
         checks.push({
           check: 'logout marker',
           ok: !out,
-          detail: marker === undefined ? 'none for this subject' : `subject at logout generation ${marker.gen}, token issued at ${lgn === undefined && marker.legacyBefore !== undefined && !ref.gen ? new Date(v.claims.ath).toISOString() : `generation ${tokenGen}`}${out ? ': logged out after this token was issued' : ': issued after the last logout'}`,
+          detail:
+            marker === undefined
+              ? 'none for this subject'
+              : `subject at logout generation ${marker.gen}, token issued at ${lgn === undefined && marker.legacyBefore !== undefined && !ref.gen ? new Date(v.claims.ath).toISOString() : `generation ${tokenGen}`}${out ? ': logged out after this token was issued' : ': issued after the last logout'}`,
         });
         if (out) return void (reason = 'revoked');
         valid = true;

@@ -64,7 +64,10 @@ app.get('/healthz', (_req, res) => {
 app.use(auth);
 
 app.get('/', (req, res) => {
-  const refused = typeof req.query.refused === 'string' ? `<p class="refused">Please log in (your session was refused: ${escape(req.query.refused)}).</p>` : '';
+  const refused =
+    typeof req.query.refused === 'string'
+      ? `<p class="refused">Please log in (your session was refused: ${escape(req.query.refused)}).</p>`
+      : '';
   const body = req.auth
     ? `<p>Signed in as <b>${escape(req.auth.subject)}</b>.</p>
        <p><a href="/private">Private page</a> · <a href="/api/me">/api/me</a></p>

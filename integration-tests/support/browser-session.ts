@@ -33,7 +33,11 @@ export async function useSession(o: {
   while (!o.until()) {
     const current = use.tokens.at(-1)!;
     const res = await request(o.url, 'GET', o.path ?? '/', { headers: { cookie: `${name}=${current}` } });
-    assert.equal(res.status, 200, `request ${use.answers.length + 1} of a session in use (${use.tokens.length - 1} reissues so far): ${res.status} ${res.text}`);
+    assert.equal(
+      res.status,
+      200,
+      `request ${use.answers.length + 1} of a session in use (${use.tokens.length - 1} reissues so far): ${res.status} ${res.text}`,
+    );
     use.answers.push(res);
     const reissue = setCookies(res).find((c) => c.startsWith(`${name}=`));
     if (reissue) {

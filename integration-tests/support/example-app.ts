@@ -19,7 +19,10 @@ export class ExampleApp {
   ) {}
 
   async start(): Promise<this> {
-    const proc = spawn(process.execPath, [SERVER], { env: { ...process.env, PORT: '0', NODE_NAME: this.name, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [SERVER], {
+      env: { ...process.env, PORT: '0', NODE_NAME: this.name, ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.proc = proc;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.name} did not start:\n${this.output}`)), 15_000 * TIME_SCALE);

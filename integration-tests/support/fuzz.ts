@@ -79,7 +79,14 @@ function dechunk(bytes: Buffer): Buffer {
 export function rawHttp(method: string, target: string, headers: Array<[string, string | Buffer]> = [], body?: string | Buffer): Buffer {
   const lines: Buffer[] = [Buffer.from(`${method} ${target} HTTP/1.1\r\nHost: ${LOOPBACK}\r\nConnection: close\r\n`, 'latin1')];
   const hasLength = headers.some(([n]) => /^(content-length|transfer-encoding)$/i.test(n));
-  for (const [name, value] of headers) lines.push(Buffer.concat([Buffer.from(`${name}: `, 'latin1'), Buffer.from(value as string, typeof value === 'string' ? 'latin1' : undefined), Buffer.from('\r\n')]));
+  for (const [name, value] of headers)
+    lines.push(
+      Buffer.concat([
+        Buffer.from(`${name}: `, 'latin1'),
+        Buffer.from(value as string, typeof value === 'string' ? 'latin1' : undefined),
+        Buffer.from('\r\n'),
+      ]),
+    );
   const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
   if (payload && !hasLength) lines.push(Buffer.from(`Content-Length: ${payload.length}\r\n`));
   lines.push(Buffer.from('\r\n'));
@@ -89,7 +96,8 @@ export function rawHttp(method: string, target: string, headers: Array<[string, 
 
 // ---------------------------------------------------------------- JWTs
 
-export const b64url = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+export const b64url = (value: unknown): string =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
 /** A JWT signed with HMAC over exactly these header and payload objects. */
 export function forgeJwt(header: object, payload: object, secret: string, hash: 'sha256' | 'sha384' | 'sha512' = 'sha256'): string {
@@ -108,7 +116,10 @@ export function decodeJwtPart(token: string, part: 0 | 1): Record<string, unknow
 
 /** The first (signing) line of a secret file. */
 export async function readSigningSecret(path: string): Promise<string> {
-  return (await readFile(path, 'utf8')).split('\n').map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'))!;
+  return (await readFile(path, 'utf8'))
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l !== '' && !l.startsWith('#'))!;
 }
 
 // ---------------------------------------------------------------- the store
@@ -130,7 +141,14 @@ export async function storeSnapshot(root: string): Promise<Map<string, string>> 
     for (const e of entries) {
       const path = join(dir, e.name);
       if (e.isDirectory()) await walk(path, `${rel}/${e.name}`);
-      else out.set(`${rel}/${e.name}`, createHash('sha256').update(await readFile(path).catch(() => Buffer.alloc(0))).digest('hex').slice(0, 16));
+      else
+        out.set(
+          `${rel}/${e.name}`,
+          createHash('sha256')
+            .update(await readFile(path).catch(() => Buffer.alloc(0)))
+            .digest('hex')
+            .slice(0, 16),
+        );
     }
   };
   await walk(join(root, 'tokens'), 'tokens');
@@ -197,18 +215,151 @@ export type FuzzRequest =
   | { kind: 'http'; method: string; path: string; headers: Record<string, string>; body?: Buffer; label: string }
   | { kind: 'raw'; bytes: Buffer; label: string };
 
-const METHODS = ['GET', 'POST', 'DELETE', 'PUT', 'PATCH', 'HEAD', 'OPTIONS', 'TRACE', 'PROPFIND', 'SEARCH', 'M-SEARCH', 'PURGE', 'get', 'FOO', 'X'];
-const ENDPOINTS = ['/v1/auth', '/v1/validate', '/v1/tokens', '/v1/tokens/consume', '/v1/cluster', '/healthz', '/readyz', '/metrics', '/v1/subjects/x/tokens', '/v1/tokens/s.AAAAAAAAAAAAAAAAAAAAAA'];
+const METHODS = [
+  'GET',
+  'POST',
+  'DELETE',
+  'PUT',
+  'PATCH',
+  'HEAD',
+  'OPTIONS',
+  'TRACE',
+  'PROPFIND',
+  'SEARCH',
+  'M-SEARCH',
+  'PURGE',
+  'get',
+  'FOO',
+  'X',
+];
+const ENDPOINTS = [
+  '/v1/auth',
+  '/v1/validate',
+  '/v1/tokens',
+  '/v1/tokens/consume',
+  '/v1/cluster',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/v1/subjects/x/tokens',
+  '/v1/tokens/s.AAAAAAAAAAAAAAAAAAAAAA',
+];
 const PATH_GARBAGE = [
-  '..', '%2e%2e', '%2E%2E%2F', '..%2f', '%252e%252e', '%00', '%', '%%', '%G0', '%ZZ', '%e0%a4%a', '%C0%AF', '%ff%fe', '%F0%9F%98%80',
-  '//', '///', '/./', '.', '~', '*', 'con', 'nul', '..;', ';jsessionid=1', '?', '#', '&', '=', '+', '%20', '%0d%0a', '\\', '%5c', 'ä',
-  'etc/passwd', '..%2f..%2f..%2fetc%2fpasswd', 'token_secret', 'appdata/token_secret', '%u0000', '${jndi:ldap://127.0.0.1/x}', '{{7*7}}',
+  '..',
+  '%2e%2e',
+  '%2E%2E%2F',
+  '..%2f',
+  '%252e%252e',
+  '%00',
+  '%',
+  '%%',
+  '%G0',
+  '%ZZ',
+  '%e0%a4%a',
+  '%C0%AF',
+  '%ff%fe',
+  '%F0%9F%98%80',
+  '//',
+  '///',
+  '/./',
+  '.',
+  '~',
+  '*',
+  'con',
+  'nul',
+  '..;',
+  ';jsessionid=1',
+  '?',
+  '#',
+  '&',
+  '=',
+  '+',
+  '%20',
+  '%0d%0a',
+  '\\',
+  '%5c',
+  'ä',
+  'etc/passwd',
+  '..%2f..%2f..%2fetc%2fpasswd',
+  'token_secret',
+  'appdata/token_secret',
+  '%u0000',
+  '${jndi:ldap://127.0.0.1/x}',
+  '{{7*7}}',
 ];
 const QUERY_KEYS = ['subject', 'kind', 'limit', 'cursor', '__proto__', 'constructor', 'x', '', 'limit[]', 'subject[0]'];
-const QUERY_VALUES = ['', '0', '-1', '1', '1000', '1001', '1e400', 'NaN', 'session', 'api', 'onetime', 'root', '__proto__', '%', '%00', 'a'.repeat(200), '0:', '99999999999999999999:z', ':', 'garbage', '1:s.A~YQ'];
-const HEADER_NAMES = ['X-Forwarded-For', 'X-Real-IP', 'Authorization', 'Cookie', 'Content-Type', 'Accept', 'Accept-Encoding', 'Expect', 'Origin', 'Range', 'If-None-Match', 'X-Http-Method-Override', 'Forwarded', 'Upgrade', 'X-Foo', 'Content-Encoding', 'Transfer-Encoding'];
-const IPISH = ['127.0.0.1', '::1', '203.0.113.7', '10.0.0.1', '::%x', 'fe80::1%eth0', '::ffff:127.0.0.1', '::1.2.3.4', '1.2.3.4.5', '256.1.1.1', 'unknown', '', ',', ', ,', 'a'.repeat(300), '127.0.0.1, ::%x', '0.0.0.0/0', '[::1]:80', '-1'];
-const CONTENT_TYPES = ['application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', '*/*', ''];
+const QUERY_VALUES = [
+  '',
+  '0',
+  '-1',
+  '1',
+  '1000',
+  '1001',
+  '1e400',
+  'NaN',
+  'session',
+  'api',
+  'onetime',
+  'root',
+  '__proto__',
+  '%',
+  '%00',
+  'a'.repeat(200),
+  '0:',
+  '99999999999999999999:z',
+  ':',
+  'garbage',
+  '1:s.A~YQ',
+];
+const HEADER_NAMES = [
+  'X-Forwarded-For',
+  'X-Real-IP',
+  'Authorization',
+  'Cookie',
+  'Content-Type',
+  'Accept',
+  'Accept-Encoding',
+  'Expect',
+  'Origin',
+  'Range',
+  'If-None-Match',
+  'X-Http-Method-Override',
+  'Forwarded',
+  'Upgrade',
+  'X-Foo',
+  'Content-Encoding',
+  'Transfer-Encoding',
+];
+const IPISH = [
+  '127.0.0.1',
+  '::1',
+  '203.0.113.7',
+  '10.0.0.1',
+  '::%x',
+  'fe80::1%eth0',
+  '::ffff:127.0.0.1',
+  '::1.2.3.4',
+  '1.2.3.4.5',
+  '256.1.1.1',
+  'unknown',
+  '',
+  ',',
+  ', ,',
+  'a'.repeat(300),
+  '127.0.0.1, ::%x',
+  '0.0.0.0/0',
+  '[::1]:80',
+  '-1',
+];
+const CONTENT_TYPES = [
+  'application/json',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/json; charset=latin1',
+  '*/*',
+  '',
+];
 
 export class FuzzGenerator {
   private readonly rnd: () => number;
@@ -257,7 +408,15 @@ export class FuzzGenerator {
       case 4:
         return `${b64url({ alg: this.pick(['none', 'None', 'HS512', 'RS256', 'ES256', '']), typ: 'JWT' })}.${valid.split('.')[1]}.${this.chance(0.5) ? '' : valid.split('.')[2]}`;
       case 5:
-        return forgeJwt({ alg: 'HS256', typ: 'JWT', kid: this.pick(['../../token_secret', '/etc/passwd', '__proto__', 'constructor', kidOfSecret(m.secret), '', 'x'.repeat(100)]) }, { sub: this.pick(m.subjects), jti: this.pick(m.jtis), iat: now, exp: now + 3600 }, this.chance(0.5) ? m.secret : randomBytes(32).toString('base64url'));
+        return forgeJwt(
+          {
+            alg: 'HS256',
+            typ: 'JWT',
+            kid: this.pick(['../../token_secret', '/etc/passwd', '__proto__', 'constructor', kidOfSecret(m.secret), '', 'x'.repeat(100)]),
+          },
+          { sub: this.pick(m.subjects), jti: this.pick(m.jtis), iat: now, exp: now + 3600 },
+          this.chance(0.5) ? m.secret : randomBytes(32).toString('base64url'),
+        );
       case 6:
         return forgeJwt({ alg: 'HS256', typ: 'JWT' }, this.claims(now), m.secret);
       case 7:
@@ -276,7 +435,11 @@ export class FuzzGenerator {
   /** Claims with the right secret but hostile content: expired, not yet valid, wrong types, prototype names. */
   private claims(now: number): Record<string, unknown> {
     const m = this.material;
-    const base: Record<string, unknown> = { sub: this.pick([...m.subjects, '', 'x'.repeat(300), '\u0000', '__proto__']), jti: this.pick([...m.jtis, 'short', '../../x', 'a'.repeat(100)]), iat: now };
+    const base: Record<string, unknown> = {
+      sub: this.pick([...m.subjects, '', 'x'.repeat(300), '\u0000', '__proto__']),
+      jti: this.pick([...m.jtis, 'short', '../../x', 'a'.repeat(100)]),
+      iat: now,
+    };
     switch (this.int(8)) {
       case 0:
         return { ...base, exp: now - 3600 };
@@ -285,7 +448,9 @@ export class FuzzGenerator {
       case 2:
         return { ...base, exp: '1e400', iat: 'yesterday' };
       case 3:
-        return JSON.parse(`{"sub":"a","jti":"aaaaaaaaaa","iat":${now},"exp":${now + 99},"${this.pick(['constructor', '__proto__', 'toString', 'valueOf'])}":{"polluted":true}}`);
+        return JSON.parse(
+          `{"sub":"a","jti":"aaaaaaaaaa","iat":${now},"exp":${now + 99},"${this.pick(['constructor', '__proto__', 'toString', 'valueOf'])}":{"polluted":true}}`,
+        );
       case 4:
         return { ...base, knd: this.pick(['root', 'api', 'onetime', 'session', 5, null]) };
       case 5:
@@ -316,12 +481,17 @@ export class FuzzGenerator {
           return `${endpoint}?${this.query()}`;
       }
     }
-    const segments = Array.from({ length: 1 + this.int(5) }, () => this.pick(this.chance(0.8) ? PATH_GARBAGE : ['v1', 'tokens', 'subjects', 'auth', 'validate']));
+    const segments = Array.from({ length: 1 + this.int(5) }, () =>
+      this.pick(this.chance(0.8) ? PATH_GARBAGE : ['v1', 'tokens', 'subjects', 'auth', 'validate']),
+    );
     return `/${segments.join('/')}`.replace(/[\u0000-\u0020\u007f-\uffff]/g, (c) => encodeURIComponent(c));
   }
 
   private query(): string {
-    return Array.from({ length: this.int(4) }, () => `${this.pick(QUERY_KEYS)}=${encodeURIComponent(this.pick(QUERY_VALUES)).replace(/%25/g, this.chance(0.3) ? '%' : '%25')}`).join('&');
+    return Array.from(
+      { length: this.int(4) },
+      () => `${this.pick(QUERY_KEYS)}=${encodeURIComponent(this.pick(QUERY_VALUES)).replace(/%25/g, this.chance(0.3) ? '%' : '%25')}`,
+    ).join('&');
   }
 
   private cookie(): string {
@@ -357,7 +527,10 @@ export class FuzzGenerator {
       case 'Cookie':
         return this.cookie();
       case 'Authorization':
-        return `${this.pick(['Bearer ', 'bearer ', 'BEARER  ', 'Basic ', 'Bearer', ''])}${this.token()}`.replace(/[^\t\x20-\x7e\x80-\xff]/g, '');
+        return `${this.pick(['Bearer ', 'bearer ', 'BEARER  ', 'Basic ', 'Bearer', ''])}${this.token()}`.replace(
+          /[^\t\x20-\x7e\x80-\xff]/g,
+          '',
+        );
       case 'X-Forwarded-For':
       case 'X-Real-IP':
         return Array.from({ length: 1 + this.int(3) }, () => this.pick(IPISH)).join(this.pick([', ', ',', ' ']));
@@ -370,7 +543,11 @@ export class FuzzGenerator {
       case 'Content-Encoding':
         return this.pick(['gzip', 'br', 'identity', 'x']);
       default:
-        return this.chance(0.2) ? this.bytes(this.int(40)).toString('latin1').replace(/[^\t\x20-\x7e\x80-\xff]/g, '') : this.printable(this.int(100));
+        return this.chance(0.2)
+          ? this.bytes(this.int(40))
+              .toString('latin1')
+              .replace(/[^\t\x20-\x7e\x80-\xff]/g, '')
+          : this.printable(this.int(100));
     }
   }
 
@@ -378,9 +555,39 @@ export class FuzzGenerator {
     const m = this.material;
     const depth = this.pick([1, 2, 10, 100, 2000]);
     const nested = '['.repeat(depth) + ']'.repeat(depth);
-    const values: unknown[] = [this.token(), this.pick(m.subjects), '', null, true, 0, -1, 1e308, 'x'.repeat(this.pick([10, 200, 2000])), { a: 1 }, [1], '__proto__'];
+    const values: unknown[] = [
+      this.token(),
+      this.pick(m.subjects),
+      '',
+      null,
+      true,
+      0,
+      -1,
+      1e308,
+      'x'.repeat(this.pick([10, 200, 2000])),
+      { a: 1 },
+      [1],
+      '__proto__',
+    ];
     const pickValue = () => (this.chance(0.1) ? nested : JSON.stringify(this.pick(values)));
-    const numberish = () => this.pick(['1e400', '-1e400', '-0', '0.0001', '12345678901234567890', '1', '60', '"45s"', '"-1s"', '"7d"', '"forever"', 'null', '[]', '{}', '3.5']);
+    const numberish = () =>
+      this.pick([
+        '1e400',
+        '-1e400',
+        '-0',
+        '0.0001',
+        '12345678901234567890',
+        '1',
+        '60',
+        '"45s"',
+        '"-1s"',
+        '"7d"',
+        '"forever"',
+        'null',
+        '[]',
+        '{}',
+        '3.5',
+      ]);
     const fields: string[] = [];
     const names = ['subject', 'token', 'kind', 'ttl', 'clientIp', 'attributes', '__proto__', 'constructor', 'prototype', 'x'];
     for (let i = 0, n = this.int(6); i < n; i++) {
@@ -389,7 +596,18 @@ export class FuzzGenerator {
       if (name === 'ttl') value = numberish();
       else if (name === 'kind') value = JSON.stringify(this.pick(['session', 'api', 'onetime', 'root', '', 5]));
       else if (name === 'clientIp') value = JSON.stringify(this.pick(IPISH));
-      else if (name === 'attributes') value = this.pick(['{"a":1}', '{"__proto__":{"polluted":1}}', '{"__proto__":"x"}', '{"constructor":{"prototype":{"p":1}}}', '{"n":1e400}', '[]', '"x"', `{${Array.from({ length: 40 }, (_, k) => `"k${k}":${k}`).join(',')}}`, nested]);
+      else if (name === 'attributes')
+        value = this.pick([
+          '{"a":1}',
+          '{"__proto__":{"polluted":1}}',
+          '{"__proto__":"x"}',
+          '{"constructor":{"prototype":{"p":1}}}',
+          '{"n":1e400}',
+          '[]',
+          '"x"',
+          `{${Array.from({ length: 40 }, (_, k) => `"k${k}":${k}`).join(',')}}`,
+          nested,
+        ]);
       else value = pickValue();
       fields.push(`${JSON.stringify(name)}:${value}`);
     }
@@ -421,7 +639,12 @@ export class FuzzGenerator {
   private routeRequest(): { method: string; path: string; body?: Buffer; headers: Record<string, string> } {
     const m = this.material;
     const headers: Record<string, string> = {};
-    const tokenBody = () => Buffer.from(this.chance(0.7) ? JSON.stringify({ token: this.token(), ...(this.chance(0.3) ? { clientIp: this.pick(IPISH) } : {}) }) : this.jsonBody());
+    const tokenBody = () =>
+      Buffer.from(
+        this.chance(0.7)
+          ? JSON.stringify({ token: this.token(), ...(this.chance(0.3) ? { clientIp: this.pick(IPISH) } : {}) })
+          : this.jsonBody(),
+      );
     const r = this.rnd();
     if (r < 0.3) {
       if (this.chance(0.7)) headers.Cookie = this.cookie();
@@ -432,10 +655,27 @@ export class FuzzGenerator {
     }
     if (r < 0.55) return { method: 'POST', path: '/v1/validate', body: this.chance(0.9) ? tokenBody() : this.body(), headers };
     if (r < 0.65) return { method: 'POST', path: '/v1/tokens/consume', body: tokenBody(), headers };
-    if (r < 0.72) return { method: 'POST', path: '/v1/tokens', body: this.chance(0.5) ? Buffer.from(JSON.stringify({ token: this.token() })) : this.body(), headers };
-    if (r < 0.8) return { method: 'GET', path: this.chance(0.5) ? `/v1/tokens/${encodeURIComponent(this.pick(m.jtis))}` : `/v1/tokens?${this.query()}`, headers };
-    if (r < 0.83) return { method: 'DELETE', path: `/v1/tokens/${this.chance(0.2) ? this.pick(m.jtis) : this.pick(PATH_GARBAGE)}`, headers };
-    if (r < 0.85) return { method: 'DELETE', path: `/v1/subjects/${encodeURIComponent(this.pick(m.subjects))}${this.pick(['', '', '%ff', '%00'])}/tokens`, headers };
+    if (r < 0.72)
+      return {
+        method: 'POST',
+        path: '/v1/tokens',
+        body: this.chance(0.5) ? Buffer.from(JSON.stringify({ token: this.token() })) : this.body(),
+        headers,
+      };
+    if (r < 0.8)
+      return {
+        method: 'GET',
+        path: this.chance(0.5) ? `/v1/tokens/${encodeURIComponent(this.pick(m.jtis))}` : `/v1/tokens?${this.query()}`,
+        headers,
+      };
+    if (r < 0.83)
+      return { method: 'DELETE', path: `/v1/tokens/${this.chance(0.2) ? this.pick(m.jtis) : this.pick(PATH_GARBAGE)}`, headers };
+    if (r < 0.85)
+      return {
+        method: 'DELETE',
+        path: `/v1/subjects/${encodeURIComponent(this.pick(m.subjects))}${this.pick(['', '', '%ff', '%00'])}/tokens`,
+        headers,
+      };
     return { method: 'GET', path: this.pick(['/v1/cluster', '/healthz', '/readyz', '/metrics']), headers };
   }
 
@@ -466,7 +706,24 @@ export class FuzzGenerator {
 
   /** Malformed HTTP that node:http would refuse to send. */
   private rawRequest(): FuzzRequest {
-    const target = this.pick(['/healthz', '/v1/auth', '/v1/validate', '/v1/tokens', 'http://[/', 'http://x:99999/', 'http://x%/', 'http://', '*', '//evil/healthz', 'http://127.0.0.1/v1/auth', '/v1/tokens/\xff\xfe', '/\x00', '/a b', '/v1/auth#frag', '']);
+    const target = this.pick([
+      '/healthz',
+      '/v1/auth',
+      '/v1/validate',
+      '/v1/tokens',
+      'http://[/',
+      'http://x:99999/',
+      'http://x%/',
+      'http://',
+      '*',
+      '//evil/healthz',
+      'http://127.0.0.1/v1/auth',
+      '/v1/tokens/\xff\xfe',
+      '/\x00',
+      '/a b',
+      '/v1/auth#frag',
+      '',
+    ]);
     const method = this.pick(['GET', 'POST', 'G\x00ET', 'GET ', '', 'CONNECT', 'PRI', '\xff']);
     const version = this.pick(['HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/9.9', 'HTTP/1.1 x', '']);
     const body = Buffer.from(this.jsonBody());
@@ -481,7 +738,14 @@ export class FuzzGenerator {
         break;
       case 2:
         headerLines.push('Transfer-Encoding: chunked');
-        return { kind: 'raw', bytes: Buffer.from(`POST /v1/validate HTTP/1.1${eol}${headerLines.join(eol)}${eol}${eol}${this.pick(['zz', '-1', '1'.repeat(30), 'ffffffffffffffff'])}\r\n${body.toString('latin1')}\r\n0\r\n\r\n`, 'latin1'), label: 'raw bad chunk' };
+        return {
+          kind: 'raw',
+          bytes: Buffer.from(
+            `POST /v1/validate HTTP/1.1${eol}${headerLines.join(eol)}${eol}${eol}${this.pick(['zz', '-1', '1'.repeat(30), 'ffffffffffffffff'])}\r\n${body.toString('latin1')}\r\n0\r\n\r\n`,
+            'latin1',
+          ),
+          label: 'raw bad chunk',
+        };
       case 3:
         headerLines.push(`Content-Length: ${this.pick(['-1', 'abc', '1e3', ' 5', '99999999999999999999', '0x10'])}`);
         break;
@@ -492,7 +756,20 @@ export class FuzzGenerator {
         headerLines.push(`Bad\x00Name: x`, `Cookie: ${this.material.cookieName}=\xff\xfe${this.token()}`);
         break;
       case 6:
-        return { kind: 'raw', bytes: Buffer.from(this.pick(['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', '\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03', 'GET /\r\n\r\n', '\r\n\r\n\r\n', 'GET / HTTP/1.1\r\n' + 'X: y\r\n'.repeat(3000) + '\r\n']), 'latin1'), label: 'raw non-HTTP/1.1' };
+        return {
+          kind: 'raw',
+          bytes: Buffer.from(
+            this.pick([
+              'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
+              '\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03',
+              'GET /\r\n\r\n',
+              '\r\n\r\n\r\n',
+              'GET / HTTP/1.1\r\n' + 'X: y\r\n'.repeat(3000) + '\r\n',
+            ]),
+            'latin1',
+          ),
+          label: 'raw non-HTTP/1.1',
+        };
       case 7:
         headerLines.push(`X-Forwarded-For: ${this.pick(IPISH)}`, `Authorization: Bearer ${this.token()}`);
         break;
@@ -503,7 +780,11 @@ export class FuzzGenerator {
         headerLines.push(`Content-Length: ${body.length}`, 'Expect: 100-continue');
     }
     const head = `${method} ${target} ${version}`.replace(/ +$/, '');
-    return { kind: 'raw', bytes: Buffer.concat([Buffer.from(`${head}${eol}${headerLines.join(eol)}${eol}${eol}`, 'latin1'), body]), label: `raw ${JSON.stringify(method).slice(1, -1)} ${JSON.stringify(target).slice(1, 30)}` };
+    return {
+      kind: 'raw',
+      bytes: Buffer.concat([Buffer.from(`${head}${eol}${headerLines.join(eol)}${eol}${eol}`, 'latin1'), body]),
+      label: `raw ${JSON.stringify(method).slice(1, -1)} ${JSON.stringify(target).slice(1, 30)}`,
+    };
   }
 
   next(): FuzzRequest {
@@ -530,7 +811,15 @@ export function httpFuzzRequest(
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: LOOPBACK, port, method, path, agent: fuzzAgent, timeout: timeoutMs, headers: { ...(body ? { 'content-length': String(body.length) } : {}), ...headers } },
+      {
+        host: LOOPBACK,
+        port,
+        method,
+        path,
+        agent: fuzzAgent,
+        timeout: timeoutMs,
+        headers: { ...(body ? { 'content-length': String(body.length) } : {}), ...headers },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -558,7 +847,8 @@ export async function sendFuzz(port: number, req: FuzzRequest, timeoutMs = 3000)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
     // node:http refusing to send what we built (an invalid header value) is our side, not the sidecar's.
-    if (/^ERR_(INVALID_CHAR|INVALID_HTTP_TOKEN|UNESCAPED_CHARACTERS|HTTP_INVALID_HEADER_VALUE|INVALID_ARG_VALUE)/.test(code)) return { outcome: 'client-refused', body: String(err) };
+    if (/^ERR_(INVALID_CHAR|INVALID_HTTP_TOKEN|UNESCAPED_CHARACTERS|HTTP_INVALID_HEADER_VALUE|INVALID_ARG_VALUE)/.test(code))
+      return { outcome: 'client-refused', body: String(err) };
     if (code === 'FUZZ_TIMEOUT') return { outcome: 'timeout', body: String(err) };
     return { outcome: 'closed', body: `${code} ${String(err)}` };
   }

@@ -253,7 +253,13 @@ export class LoadRun {
       const ok = res.status === 201;
       this.count('issue', res.status, ok);
       if (ok) {
-        const t: IssuedToken = { jti: res.body.jti, token: res.body.token, node: node.spec.nodeId, replicated: res.body.replicated === true, at: Date.now() };
+        const t: IssuedToken = {
+          jti: res.body.jti,
+          token: res.body.token,
+          node: node.spec.nodeId,
+          replicated: res.body.replicated === true,
+          at: Date.now(),
+        };
         this.issued.set(t.jti, t);
         (this.rand(2) === 0 ? this.keepers : this.revocable).push(t);
       } else if (!(typeof res.status === 'number' && this.options.allowWrite?.('issue', res.status, node, this.phaseName))) {
@@ -279,7 +285,12 @@ export class LoadRun {
       const res = await this.call(() => node.api.revoke(t.jti));
       const ok = res.status === 204;
       this.count('revoke', res.status, ok);
-      if (ok) this.revoked.set(t.jti, { node: node.spec.nodeId, at: Date.now(), replicated: (res as HttpResult).headers['x-replicated'] === 'true' });
+      if (ok)
+        this.revoked.set(t.jti, {
+          node: node.spec.nodeId,
+          at: Date.now(),
+          replicated: (res as HttpResult).headers['x-replicated'] === 'true',
+        });
       else {
         if (res.status === 'error') this.revokeUnknown.add(t.jti);
         else this.revocable.push(t); // refused: try again later, elsewhere
@@ -320,7 +331,8 @@ export async function checkLedger(
     const v = await node.api.validate(t.token);
     if (revoked.has(t.jti)) {
       out.revocationsChecked++;
-      if (v.status !== 401 || v.body?.reason !== 'revoked') out.revocationsLost.push(`${t.jti} valid on ${node.spec.nodeId}: ${v.status} ${v.text.slice(0, 120)}`);
+      if (v.status !== 401 || v.body?.reason !== 'revoked')
+        out.revocationsLost.push(`${t.jti} valid on ${node.spec.nodeId}: ${v.status} ${v.text.slice(0, 120)}`);
     } else {
       out.issuesChecked++;
       if (v.status !== 200) out.issuesLost.push(`${t.jti} (from ${t.node}) on ${node.spec.nodeId}: ${v.status} ${v.text.slice(0, 120)}`);

@@ -127,7 +127,9 @@ export class NginxProcess {
 
   private async spawn(nginx: string): Promise<void> {
     this.output = '';
-    const proc = spawn(nginx, ['-p', this.prefix, '-c', this.configPath, '-e', join(this.prefix, 'error.log')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(nginx, ['-p', this.prefix, '-c', this.configPath, '-e', join(this.prefix, 'error.log')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.proc = proc;
     live.add(proc);
     proc.stdout!.on('data', (c: Buffer) => (this.output += c.toString()));

@@ -20,7 +20,12 @@ process.on('exit', () => {
 
 /** Writes a properties file. */
 export async function writeProperties(path: string, props: Record<string, string | number | boolean>): Promise<string> {
-  await writeFile(path, Object.entries(props).map(([k, v]) => `${k}=${String(v)}`).join('\n') + '\n');
+  await writeFile(
+    path,
+    Object.entries(props)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join('\n') + '\n',
+  );
   return path;
 }
 
@@ -72,7 +77,10 @@ export class SidecarProcess {
     });
     const offset = this.spec.clockOffsetSeconds;
     const env = offset ? faketimeEnv(offset) : process.env;
-    const proc = spawn(process.execPath, [this.spec.bin ?? BIN, 'sidecar', '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const proc = spawn(process.execPath, [this.spec.bin ?? BIN, 'sidecar', '--config', this.configPath], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
     this.proc = proc;
     live.add(proc);
     proc.on('exit', (code, signal) => {
@@ -83,11 +91,16 @@ export class SidecarProcess {
     // only this run's output: after a kill or stop, the previous run's "tokensync ready" line is still in it
     const from = this.output.length;
     const ready = new Promise<void>((resolveReady, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.spec.nodeId} did not become ready:\n${this.output.slice(-3000)}`)), 30_000 * TIME_SCALE);
+      const timer = setTimeout(
+        () => reject(new Error(`${this.spec.nodeId} did not become ready:\n${this.output.slice(-3000)}`)),
+        30_000 * TIME_SCALE,
+      );
       const onData = (chunk: Buffer) => {
         this.output += chunk.toString();
         const run = this.output.slice(from);
-        const m = /"listen":"127\.0\.0\.1:(\d+)","message":"tokensync ready"/.exec(run) ?? /tokensync ready.*?"listen":"127\.0\.0\.1:(\d+)"/.exec(run);
+        const m =
+          /"listen":"127\.0\.0\.1:(\d+)","message":"tokensync ready"/.exec(run) ??
+          /tokensync ready.*?"listen":"127\.0\.0\.1:(\d+)"/.exec(run);
         if (m) {
           clearTimeout(timer);
           this.port = Number(m[1]);
@@ -145,7 +158,10 @@ export async function startSidecars(specs: SidecarSpec[]): Promise<SidecarProces
 }
 
 /** Runs the CLI to completion. */
-export function runCli(args: string[], options: { cwd?: string; input?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  options: { cwd?: string; input?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun) => {
     const proc = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

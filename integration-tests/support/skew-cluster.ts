@@ -24,7 +24,11 @@ export interface SkewCluster extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-export async function startSkewCluster(store: SkewStore, specs: SkewNodeSpec[], extra: Record<string, string | number | boolean> = {}): Promise<SkewCluster> {
+export async function startSkewCluster(
+  store: SkewStore,
+  specs: SkewNodeSpec[],
+  extra: Record<string, string | number | boolean> = {},
+): Promise<SkewCluster> {
   const dir = await tempDir(`tokensync-skew-${store.toLowerCase()}-`);
   const nodes = new Map<string, SidecarProcess>();
   const proxies = new Map<string, TcpProxy[]>();
@@ -39,12 +43,23 @@ export async function startSkewCluster(store: SkewStore, specs: SkewNodeSpec[], 
     const cli = await writeProperties(join(dir, 'cli.properties'), { 'app.data.dir': join(dir, 'cli') });
     const made = await runCli(['secret', 'generate', '--config', cli]);
     if (made.code !== 0) throw new Error(made.stderr);
-    const common: Record<string, string | number | boolean> = { 'authentication.token.secret.file': join(dir, 'cli', 'token_secret'), ...extra };
+    const common: Record<string, string | number | boolean> = {
+      'authentication.token.secret.file': join(dir, 'cli', 'token_secret'),
+      ...extra,
+    };
     if (store === 'ZOOKEEPER') {
       zk = await startZooKeeper({ servers: 1, provider: 'local' });
-      Object.assign(common, { 'cluster.store.type': 'ZOOKEEPER', 'cluster.store.zookeeper.session.timeout': '4s', 'cluster.store.zookeeper.shards': 32 });
+      Object.assign(common, {
+        'cluster.store.type': 'ZOOKEEPER',
+        'cluster.store.zookeeper.session.timeout': '4s',
+        'cluster.store.zookeeper.shards': 32,
+      });
     } else {
-      Object.assign(common, { 'cluster.store.directory.path': join(dir, 'shared'), 'cluster.store.directory.rescan.interval': '1s', 'cluster.store.directory.shards': 16 });
+      Object.assign(common, {
+        'cluster.store.directory.path': join(dir, 'shared'),
+        'cluster.store.directory.rescan.interval': '1s',
+        'cluster.store.directory.shards': 16,
+      });
     }
     await Promise.all(
       specs.map(async (spec) => {
@@ -58,7 +73,12 @@ export async function startSkewCluster(store: SkewStore, specs: SkewNodeSpec[], 
           }
           props['cluster.store.zookeeper.connect'] = `${connect}/skew`;
         }
-        const node = new SidecarProcess({ nodeId: spec.nodeId, props, dir: join(dir, `${spec.nodeId}-conf`), clockOffsetSeconds: spec.offset });
+        const node = new SidecarProcess({
+          nodeId: spec.nodeId,
+          props,
+          dir: join(dir, `${spec.nodeId}-conf`),
+          clockOffsetSeconds: spec.offset,
+        });
         nodes.set(spec.nodeId, node);
         await node.start();
       }),

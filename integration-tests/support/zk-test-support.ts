@@ -94,8 +94,22 @@ export async function rawClient(connect: string, logger: Logger): Promise<ZkClie
 export async function openPartSession(connect: string, chroot: string, logger: Logger, shards = 4) {
   const errors: unknown[] = [];
   const session = new ZkSession(
-    { connectString: connect, location: connect + chroot, sessionTimeoutMs: 10_000, operationTimeoutMs: 5_000, connectTimeoutMs: 10_000, logger, clock: systemClock },
-    { stateChanged: () => undefined, replacing: () => undefined, reconnected: () => undefined, watch: () => undefined, report: (e) => void errors.push(e) },
+    {
+      connectString: connect,
+      location: connect + chroot,
+      sessionTimeoutMs: 10_000,
+      operationTimeoutMs: 5_000,
+      connectTimeoutMs: 10_000,
+      logger,
+      clock: systemClock,
+    },
+    {
+      stateChanged: () => undefined,
+      replacing: () => undefined,
+      reconnected: () => undefined,
+      watch: () => undefined,
+      report: (e) => void errors.push(e),
+    },
   );
   session.begin();
   await session.connect();

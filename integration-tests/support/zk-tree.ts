@@ -77,12 +77,17 @@ interface HasApi {
 export async function assertMirrorsEqualTree(connect: string, chroot: string, sidecars: HasApi[], timeoutMs = 30_000): Promise<void> {
   const { waitFor } = await import('../../sidecar/util/wait-for.js');
   let last = '';
-  await waitFor(async () => {
-    const tree = await treeDigestFresh(connect, chroot);
-    const mirrors = await Promise.all(sidecars.map(async (n) => (await n.api.get('/v1/cluster?digest=1')).body.mirror.digest));
-    last = JSON.stringify({ tree, mirrors });
-    return mirrors.every((m: { size: number; xor: string }) => m.size === tree.size && m.xor === tree.xor);
-  }, 'every mirror equals the tree', timeoutMs, 200).catch((err: Error) => {
+  await waitFor(
+    async () => {
+      const tree = await treeDigestFresh(connect, chroot);
+      const mirrors = await Promise.all(sidecars.map(async (n) => (await n.api.get('/v1/cluster?digest=1')).body.mirror.digest));
+      last = JSON.stringify({ tree, mirrors });
+      return mirrors.every((m: { size: number; xor: string }) => m.size === tree.size && m.xor === tree.xor);
+    },
+    'every mirror equals the tree',
+    timeoutMs,
+    200,
+  ).catch((err: Error) => {
     throw new Error(`${err.message}: ${last}`);
   });
 }

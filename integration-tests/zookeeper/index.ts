@@ -12,12 +12,7 @@
  * `TOKENSYNC_ZK_PROVIDER=local|container` forces a provider; `TOKENSYNC_TEST_TIMEOUT_MULTIPLIER` scales every
  * wait of the harness.
  */
-import {
-  findLocalZooKeeper,
-  LocalZooKeeper,
-  type WaitForQuorumOptions,
-  type ZooKeeperMode,
-} from './local-zookeeper.js';
+import { findLocalZooKeeper, LocalZooKeeper, type WaitForQuorumOptions, type ZooKeeperMode } from './local-zookeeper.js';
 import {
   chooseProvider,
   DEFAULT_ZOOKEEPER_IMAGE,
@@ -137,4 +132,3 @@ async function loadContainerProvider(): Promise<typeof import('./zookeeper-conta
   await prepareTestcontainers();
   return import('./zookeeper-container.js');
 }
-

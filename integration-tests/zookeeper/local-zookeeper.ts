@@ -57,9 +57,7 @@ export function fourLetterWord(host: string, port: number, word: string, timeout
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const socket = net.connect({ host, port });
-    socket.setTimeout(timeoutMs, () =>
-      socket.destroy(new Error(`'${word}' to ${host}:${port} got no answer within ${timeoutMs} ms`)),
-    );
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`'${word}' to ${host}:${port} got no answer within ${timeoutMs} ms`)));
     socket.once('connect', () => socket.write(word));
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.once('error', reject);
@@ -149,9 +147,7 @@ export interface LocalZooKeeperAvailability {
  * Checks for java and the ZooKeeper jar without starting anything (no JVM is launched: that alone takes longer
  * than the whole check should).
  */
-export function findLocalZooKeeper(
-  options: { java?: string; zookeeperJar?: string } = {},
-): LocalZooKeeperAvailability {
+export function findLocalZooKeeper(options: { java?: string; zookeeperJar?: string } = {}): LocalZooKeeperAvailability {
   const zookeeperJar = options.zookeeperJar ?? DEFAULT_ZOOKEEPER_JAR;
   const java = options.java ?? findJava();
   const missing: string[] = [];
@@ -171,7 +167,10 @@ export function findLocalZooKeeper(
 function findJava(): string | undefined {
   const candidates = [
     ...(process.env.JAVA_HOME ? [path.join(process.env.JAVA_HOME, 'bin', 'java')] : []),
-    ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'java')),
+    ...(process.env.PATH ?? '')
+      .split(path.delimiter)
+      .filter(Boolean)
+      .map((dir) => path.join(dir, 'java')),
   ];
   return candidates.find((candidate) => {
     try {
@@ -683,9 +682,7 @@ export class StartedLocalZooKeeper implements ZooKeeperCluster, AsyncDisposable 
       if (Date.now() > deadline) break;
       await sleep(POLL_INTERVAL_MS);
     }
-    const report = this.members
-      .map((server, i) => `server ${i} (${server.state}, ${modes[i]}):\n${server.logTail(8)}`)
-      .join('\n');
+    const report = this.members.map((server, i) => `server ${i} (${server.state}, ${modes[i]}):\n${server.logTail(8)}`).join('\n');
     throw new Error(`no quorum within ${timeoutMs} ms\n${report}`);
   }
 

@@ -25,7 +25,11 @@ function choose(env: Record<string, string | undefined>, calls = 1, image?: stri
     else childEnv[key] = value;
   }
   const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: childEnv, encoding: 'utf8' });
-  const answers = res.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { provider: string; reason: string });
+  const answers = res.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { provider: string; reason: string });
   const lines = res.stderr.split('\n').filter((line) => line.startsWith('ZooKeeper for this test run:'));
   return { status: res.status, stderr: res.stderr, answers, lines };
 }
@@ -43,7 +47,10 @@ test('forced by TOKENSYNC_ZK_PROVIDER: one line for the run, written for its oth
   await withRunDir(async (dir) => {
     const first = choose({ TOKENSYNC_ZK_PROVIDER: 'local', TOKENSYNC_TEST_RUN_DIR: dir }, 3);
     assert.equal(first.status, 0, first.stderr);
-    assert.deepEqual(first.answers.map((a) => a.provider), ['local', 'local', 'local']);
+    assert.deepEqual(
+      first.answers.map((a) => a.provider),
+      ['local', 'local', 'local'],
+    );
     assert.deepEqual(first.lines, ['ZooKeeper for this test run: local processes (LocalZooKeeper) (TOKENSYNC_ZK_PROVIDER=local)']);
     const stored = JSON.parse(await readFile(join(dir, CHOICE_FILE), 'utf8')) as { provider: string };
     assert.equal(stored.provider, 'local');
@@ -70,7 +77,10 @@ test('without the image (or without a runtime) the run uses local processes, and
   await withRunDir(async (dir) => {
     const res = choose({ TOKENSYNC_ZK_PROVIDER: undefined, TOKENSYNC_TEST_RUN_DIR: dir }, 2, 'tokensync-test/no-such-image:0');
     assert.equal(res.status, 0, res.stderr);
-    assert.deepEqual(res.answers.map((a) => a.provider), ['local', 'local']);
+    assert.deepEqual(
+      res.answers.map((a) => a.provider),
+      ['local', 'local'],
+    );
     assert.equal(res.lines.length, 1, res.stderr);
     // Which of the two reasons depends on the machine; both are a reason to stay local.
     assert.match(

@@ -36,10 +36,7 @@ const decided = new Map<string, Promise<StoredChoice>>();
  * An explicit provider (a test's own option: not announced), else the run's choice: `TOKENSYNC_ZK_PROVIDER`, or
  * detection.
  */
-export async function chooseProvider(
-  explicit?: ZooKeeperProvider,
-  image = DEFAULT_ZOOKEEPER_IMAGE,
-): Promise<ProviderChoice> {
+export async function chooseProvider(explicit?: ZooKeeperProvider, image = DEFAULT_ZOOKEEPER_IMAGE): Promise<ProviderChoice> {
   const fromEnv = process.env[PROVIDER_ENV];
   if (fromEnv !== undefined && fromEnv !== '' && fromEnv !== 'local' && fromEnv !== 'container') {
     throw new Error(`${PROVIDER_ENV} must be 'local' or 'container', got '${fromEnv}'`);
@@ -133,10 +130,7 @@ async function loadTestcontainers(): Promise<typeof import('testcontainers')> {
     // The raw error is a TypeError deep in undici.
     const nodeMajor = Number(process.versions.node.split('.')[0]);
     const hint = nodeMajor < 22 ? ' (testcontainers 12 pulls in undici 8, which needs Node >= 22.19)' : '';
-    throw new Error(
-      `testcontainers failed to load on Node ${process.versions.node}${hint}: ${(error as Error).message}`,
-      { cause: error },
-    );
+    throw new Error(`testcontainers failed to load on Node ${process.versions.node}${hint}: ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -11,14 +11,7 @@
  * needs Node >= 22.19 (it throws on load under Node 20). Import this file dynamically, as `index.ts` does, so
  * that a failed load means "no container provider" rather than a crashed test file.
  */
-import {
-  AbstractStartedContainer,
-  GenericContainer,
-  Network,
-  Wait,
-  getContainerRuntimeClient,
-  type StartedNetwork,
-} from 'testcontainers';
+import { AbstractStartedContainer, GenericContainer, Network, Wait, getContainerRuntimeClient, type StartedNetwork } from 'testcontainers';
 
 import type { ZooKeeperCluster } from './index.js';
 import { DEFAULT_ZOOKEEPER_IMAGE } from './provider-choice.js';
@@ -42,8 +35,7 @@ export { DEFAULT_ZOOKEEPER_IMAGE };
  * would start one). `timeout`: a server still starting can accept the connection and never answer it, and
  * testcontainers waits for each command without a limit of its own (seen: a test file hung for 18 minutes).
  */
-const READY_COMMAND =
-  `timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${ZOOKEEPER_CLIENT_PORT} && printf srvr >&3 && grep -q "^Mode: " <&3'`;
+const READY_COMMAND = `timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${ZOOKEEPER_CLIENT_PORT} && printf srvr >&3 && grep -q "^Mode: " <&3'`;
 
 export class ZooKeeperContainer extends GenericContainer {
   private readonly serverJvmFlags: string[] = [];
@@ -102,9 +94,7 @@ export class ZooKeeperContainer extends GenericContainer {
     const exposed = this.exposedPorts.some((p) => parseInt(String(typeof p === 'object' ? p.container : p), 10) === ZOOKEEPER_CLIENT_PORT);
     if (!exposed) {
       this.withExposedPorts(
-        this.hostPort === undefined
-          ? ZOOKEEPER_CLIENT_PORT
-          : { container: ZOOKEEPER_CLIENT_PORT, host: this.hostPort },
+        this.hostPort === undefined ? ZOOKEEPER_CLIENT_PORT : { container: ZOOKEEPER_CLIENT_PORT, host: this.hostPort },
       );
     }
     // Published on the host's loopback only (the runtime's default is every interface).
@@ -146,9 +136,7 @@ export interface ZooKeeperContainersOptions {
  * runtime's default bridge). Members of an ensemble find each other by container name, `<network>-zk1..N`. Each
  * client port is bound to a fixed host port so that a stopped and restarted member keeps its address.
  */
-export async function startZooKeeperContainers(
-  options: ZooKeeperContainersOptions = {},
-): Promise<ZooKeeperContainerCluster> {
+export async function startZooKeeperContainers(options: ZooKeeperContainersOptions = {}): Promise<ZooKeeperContainerCluster> {
   const servers = options.servers ?? 1;
   const network = await new Network().start();
   // Container names, not network aliases: with aliases testcontainers starts a container on the runtime's default

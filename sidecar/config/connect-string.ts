@@ -69,10 +69,7 @@ function reconcileChroots(chroots: (string | undefined)[], entries: string[], te
   const onLastOnly = given.length === 1 && chroots.at(-1) !== undefined;
   if (given.length > 0 && given.length < chroots.length && !onLastOnly) {
     const first = entries[chroots.findIndex((chroot) => chroot !== undefined)];
-    throw invalid(
-      text,
-      `has a chroot after "${first}" but not after every host (give it once, after the last host)`,
-    );
+    throw invalid(text, `has a chroot after "${first}" but not after every host (give it once, after the last host)`);
   }
   return given[0] ?? '';
 }
@@ -84,8 +81,7 @@ function normalizeChroot(raw: string, text: string): string {
   if (raw === '/') return '';
   const chroot = raw.endsWith('/') ? raw.slice(0, -1) : raw;
   const segments = chroot.split('/').slice(1);
-  const bad = (why: string) =>
-    invalid(text, `has an invalid chroot "${raw}": ${why} (use /name or /name/name...)`);
+  const bad = (why: string) => invalid(text, `has an invalid chroot "${raw}": ${why} (use /name or /name/name...)`);
   if (segments.includes('')) throw bad('empty segment');
   if (segments.some((segment) => segment === '.' || segment === '..')) throw bad('"." and ".." are not allowed');
   if (FORBIDDEN_IN_PATH.test(chroot)) throw bad('control or reserved characters');

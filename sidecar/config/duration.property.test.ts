@@ -74,7 +74,13 @@ test('a compound written largest unit first is the exact sum of its parts', () =
   const part = fc.option(fc.nat({ max: 100_000 }), { nil: undefined });
   fc.assert(
     fc.property(part, part, part, part, part, (d, h, m, s, ms) => {
-      const parts: [number | undefined, keyof typeof UNIT_MS][] = [[d, 'd'], [h, 'h'], [m, 'm'], [s, 's'], [ms, 'ms']];
+      const parts: [number | undefined, keyof typeof UNIT_MS][] = [
+        [d, 'd'],
+        [h, 'h'],
+        [m, 'm'],
+        [s, 's'],
+        [ms, 'ms'],
+      ];
       const written = parts.filter(([n]) => n !== undefined);
       fc.pre(written.length > 0);
       const text = written.map(([n, unit]) => `${n}${unit}`).join('');
@@ -125,7 +131,10 @@ test('any text at all is a duration or a one-line ConfigError naming it, nothing
     fc.stringMatching(/^-?\d{0,25}(\.\d{0,25})?(ms|s|m|h|d|[A-Za-z]{0,3})?$/),
   ];
   for (const arbitrary of arbitraries) {
-    fc.assert(fc.property(arbitrary, (text) => void parseOrConfigError(text)), { numRuns: 500 });
+    fc.assert(
+      fc.property(arbitrary, (text) => void parseOrConfigError(text)),
+      { numRuns: 500 },
+    );
   }
 });
 

@@ -26,9 +26,7 @@ const COMPONENT = /(\d+)(?:\.(\d+))?(ms|s|m|h|d)/g;
  */
 export function parseDuration(text: string): number {
   const trimmed = text.trim();
-  const total = BARE_SECONDS.test(trimmed)
-    ? componentMs(trimmed, 's', text)
-    : compoundMs(trimmed, text);
+  const total = BARE_SECONDS.test(trimmed) ? componentMs(trimmed, 's', text) : compoundMs(trimmed, text);
   if (total > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw invalid(text, `is too long (at most ${formatDuration(Number.MAX_SAFE_INTEGER)})`);
   }

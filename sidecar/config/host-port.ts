@@ -56,9 +56,7 @@ function splitHostPort(text: string): { host: string; portText: string | undefin
   const colons = text.split(':').length - 1;
   if (colons > 1) throw invalid(text, 'looks like an IPv6 address without brackets (write [address]:port, e.g. [::1]:2181)');
   const colon = text.indexOf(':');
-  return colon < 0
-    ? { host: text, portText: undefined }
-    : { host: text.slice(0, colon), portText: text.slice(colon + 1) };
+  return colon < 0 ? { host: text, portText: undefined } : { host: text.slice(0, colon), portText: text.slice(colon + 1) };
 }
 
 function parsePort(text: string, portText: string | undefined, { defaultPort, minPort }: HostPortRules): number {

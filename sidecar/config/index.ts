@@ -24,10 +24,5 @@ export {
 export { KNOWN_KEYS, type ConfigKey, type KnownKey } from './keys.js';
 export { describeOptions, REDACTED, type OptionsDescription } from './describe-options.js';
 export { DURATION_FORMS, formatDuration, parseDuration } from './duration.js';
-export {
-  DEFAULT_ZOOKEEPER_PORT,
-  formatConnectString,
-  parseConnectString,
-  type ConnectString,
-} from './connect-string.js';
+export { DEFAULT_ZOOKEEPER_PORT, formatConnectString, parseConnectString, type ConnectString } from './connect-string.js';
 export { ConfigError, type ConfigErrorCode } from '../errors/config-error.js';

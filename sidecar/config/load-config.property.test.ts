@@ -52,7 +52,27 @@ const keyArb = fc.oneof(
 const valueArb = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.string({ maxLength: 20 }),
-  fc.constantFrom('', ' ', '0', '-1', '1e309', 'true', 'ZOOKEEPER', 'zookeeper', 'digest:u:p', 'digest::', '[::1]:0', '0.0.0.0:99999', '\\', '\\u12', '\\uZZZZ', '\u0000', '7 days', '1d', '1ms'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '0',
+    '-1',
+    '1e309',
+    'true',
+    'ZOOKEEPER',
+    'zookeeper',
+    'digest:u:p',
+    'digest::',
+    '[::1]:0',
+    '0.0.0.0:99999',
+    '\\',
+    '\\u12',
+    '\\uZZZZ',
+    '\u0000',
+    '7 days',
+    '1d',
+    '1ms',
+  ),
 );
 const separatorArb = fc.constantFrom('=', ':', ' ', ' = ', '\t', '=\\\n   ');
 const lineArb = fc.oneof(
@@ -63,15 +83,22 @@ const lineArb = fc.oneof(
 const fileArb = fc.tuple(fc.array(lineArb, { maxLength: 12 }), fc.constantFrom('\n', '\r\n', '\r')).map(([lines, nl]) => lines.join(nl));
 
 test('any string as a properties file gives options or a one-line ConfigError, nothing else', () => {
-  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => void parseOrConfigError(text)), { numRuns: 1000 });
-  fc.assert(fc.property(fc.string({ unit: 'binary-ascii', maxLength: 200 }), (text) => void parseOrConfigError(text)), { numRuns: 500 });
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => void parseOrConfigError(text)),
+    { numRuns: 1000 },
+  );
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary-ascii', maxLength: 200 }), (text) => void parseOrConfigError(text)),
+    { numRuns: 500 },
+  );
 });
 
 test('files of plausible and implausible key=value lines give options or a one-line ConfigError, strict or not', () => {
   fc.assert(
     fc.property(fileArb, fc.boolean(), (text, strict) => {
       const outcome = parseOrConfigError(text, strict);
-      if (strict && !(outcome instanceof ConfigError)) assert.ok(!outcome.warnings.some((w) => w.startsWith('unknown key')), 'strict never warns about unknown keys');
+      if (strict && !(outcome instanceof ConfigError))
+        assert.ok(!outcome.warnings.some((w) => w.startsWith('unknown key')), 'strict never warns about unknown keys');
     }),
     { numRuns: 2000 },
   );
@@ -208,24 +235,47 @@ test('booleans, choices and numbers round-trip in any case', () => {
 
 test('names, addresses and paths round-trip', () => {
   fc.assert(fc.property(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,40}$/), (id) => roundTrip('node.id', id, id)));
-  fc.assert(fc.property(fc.stringMatching(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,40}$/), (name) => roundTrip('authentication.token.cookie', name, name)));
   fc.assert(
-    fc.property(fc.ipV4(), fc.integer({ min: 0, max: 65535 }), (host, port) => roundTrip('sidecar.listen', `${host}:${port}`, { host, port })),
+    fc.property(fc.stringMatching(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,40}$/), (name) => roundTrip('authentication.token.cookie', name, name)),
   );
   fc.assert(
-    fc.property(fc.ipV6(), fc.integer({ min: 0, max: 65535 }), (host, port) => roundTrip('sidecar.listen', `[${host}]:${port}`, { host, port })),
+    fc.property(fc.ipV4(), fc.integer({ min: 0, max: 65535 }), (host, port) =>
+      roundTrip('sidecar.listen', `${host}:${port}`, { host, port }),
+    ),
   );
   fc.assert(
-    fc.property(fc.uniqueArray(fc.oneof(fc.ipV4(), fc.ipV4().map((ip) => `${ip}/${ip.length % 33}`)), { minLength: 1, maxLength: 5 }), (list) =>
-      roundTrip('sidecar.trusted.proxies', list.join(', '), list),
+    fc.property(fc.ipV6(), fc.integer({ min: 0, max: 65535 }), (host, port) =>
+      roundTrip('sidecar.listen', `[${host}]:${port}`, { host, port }),
+    ),
+  );
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(
+        fc.oneof(
+          fc.ipV4(),
+          fc.ipV4().map((ip) => `${ip}/${ip.length % 33}`),
+        ),
+        { minLength: 1, maxLength: 5 },
+      ),
+      (list) => roundTrip('sidecar.trusted.proxies', list.join(', '), list),
     ),
   );
   // Paths: any text without NUL and without surrounding whitespace, escaped by the properties writer.
   const pathText = fc
     .string({ unit: 'binary', minLength: 1, maxLength: 40 })
     .filter((p) => !p.includes('\0') && p.trim() === p && p !== '');
-  for (const key of ['app.data.dir', 'cluster.store.directory.path', 'authentication.token.secret.file', 'sidecar.admin.token.file', 'cluster.store.journal.dir', 'cluster.store.fallback.config'] as const) {
-    fc.assert(fc.property(pathText, (p) => roundTrip(key, p, resolve(BASE, p))), { numRuns: 200 });
+  for (const key of [
+    'app.data.dir',
+    'cluster.store.directory.path',
+    'authentication.token.secret.file',
+    'sidecar.admin.token.file',
+    'cluster.store.journal.dir',
+    'cluster.store.fallback.config',
+  ] as const) {
+    fc.assert(
+      fc.property(pathText, (p) => roundTrip(key, p, resolve(BASE, p))),
+      { numRuns: 200 },
+    );
   }
   // A relative app.data.dir moves every derived default with it.
   fc.assert(
@@ -254,7 +304,9 @@ test('the ZooKeeper password never shows: not in errors, not in the options as l
   const user = fc.stringMatching(/^[a-z][a-z0-9]{0,10}$/);
   fc.assert(
     fc.property(user, password, (u, p) => {
-      const { options } = parse(`${line('cluster.store.zookeeper.auth', `digest:${u}:${p}`)}cluster.store.type=ZOOKEEPER\ncluster.store.zookeeper.connect=zk1\n`);
+      const { options } = parse(
+        `${line('cluster.store.zookeeper.auth', `digest:${u}:${p}`)}cluster.store.type=ZOOKEEPER\ncluster.store.zookeeper.connect=zk1\n`,
+      );
       assert.deepEqual({ ...options.store.zookeeper.auth }, { scheme: 'digest', user: u, password: p });
       for (const shown of [JSON.stringify(options), inspect(options, { depth: 10 }), JSON.stringify(describeOptions(options))]) {
         assert.ok(!shown.includes(p), `password in ${shown.slice(0, 300)}`);

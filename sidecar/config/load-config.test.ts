@@ -12,8 +12,7 @@ import { tempDir } from '../util/test-temp-dirs.js';
 
 const BASE = '/srv/tokensync';
 const ENV = { hostname: 'node-a', cwd: '/cwd' };
-const parse = (text: string, options: ParsePropertiesOptions = {}) =>
-  parseProperties(text, { baseDir: BASE, env: ENV, ...options });
+const parse = (text: string, options: ParsePropertiesOptions = {}) => parseProperties(text, { baseDir: BASE, env: ENV, ...options });
 
 function expectedDefaults(base: string, hostname = ENV.hostname): TokensyncOptions {
   return {
@@ -71,9 +70,7 @@ test('an empty file gives every default', () => {
 
 test('comments, blank lines and Java separators are understood', () => {
   const { options, warnings } = parse(
-    ['# comment', '! also a comment', '', 'node.id: n1', 'log.level   debug', 'authentication.token.cookie = \\', '    sid'].join(
-      '\n',
-    ),
+    ['# comment', '! also a comment', '', 'node.id: n1', 'log.level   debug', 'authentication.token.cookie = \\', '    sid'].join('\n'),
   );
   assert.deepEqual(warnings, []);
   assert.equal(options.nodeId, 'n1');
@@ -159,7 +156,10 @@ sidecar.max.body=1m
     log: { level: 'warn' },
   } satisfies TokensyncOptions);
   // Every documented key was exercised above.
-  const written = text.trim().split('\n').map((line) => line.split('=')[0]);
+  const written = text
+    .trim()
+    .split('\n')
+    .map((line) => line.split('=')[0]);
   assert.deepEqual(written.sort(), Object.keys(KNOWN_KEYS).sort());
 });
 
@@ -175,7 +175,16 @@ test('store type, outage policy, log level and algorithm are case-insensitive', 
 });
 
 test('booleans accept true/false/yes/no/on/off/1/0 in any case', () => {
-  for (const [text, value] of [['TRUE', true], ['Yes', true], ['on', true], ['1', true], ['false', false], ['NO', false], ['Off', false], ['0', false]] as const) {
+  for (const [text, value] of [
+    ['TRUE', true],
+    ['Yes', true],
+    ['on', true],
+    ['1', true],
+    ['false', false],
+    ['NO', false],
+    ['Off', false],
+    ['0', false],
+  ] as const) {
     assert.equal(parse(`authentication.token.sliding=${text}`).options.token.sliding, value, text);
   }
 });
@@ -323,9 +332,7 @@ test('a connect string is validated even while the store is DIRECTORY', () => {
 });
 
 test('an unknown key is a warning with the nearest known key', () => {
-  const { options, warnings } = parse(
-    'authentication.token.expiraton=1d\nNODE.ID=x\nsomething.else=1\nnode.id=n1\nnode.id=n2',
-  );
+  const { options, warnings } = parse('authentication.token.expiraton=1d\nNODE.ID=x\nsomething.else=1\nnode.id=n1\nnode.id=n2');
   assert.deepEqual(warnings, [
     'key "node.id" is set more than once; the last value is used',
     'unknown key "authentication.token.expiraton" (did you mean "authentication.token.expiration"?)',
@@ -340,10 +347,7 @@ test('strict: an unknown key is an error', () => {
   const error = configError(() => parse('authentication.token.expiraton=1d', { strict: true }), 'config.unknown_key');
   assert.equal(error.key, 'authentication.token.expiraton');
   assert.equal(error.value, undefined);
-  assert.equal(
-    error.message,
-    'authentication.token.expiraton: unknown key (did you mean "authentication.token.expiration"?)',
-  );
+  assert.equal(error.message, 'authentication.token.expiraton: unknown key (did you mean "authentication.token.expiration"?)');
   assert.deepEqual(parse('node.id=n1', { strict: true }).warnings, []);
 });
 

@@ -120,11 +120,10 @@ function parseValue(key: ConfigKey, raw: string, context: ParseContext): unknown
   const text = raw.trim();
   if (text === '') {
     if (spec.emptyMeansUnset) return undefined;
-    throw new ConfigError(
-      'config.invalid',
-      `is empty (use ${spec.allowed}, or remove the line for the default: ${spec.default})`,
-      { key, value: raw },
-    );
+    throw new ConfigError('config.invalid', `is empty (use ${spec.allowed}, or remove the line for the default: ${spec.default})`, {
+      key,
+      value: raw,
+    });
   }
   try {
     return spec.parse(text, context);
@@ -199,11 +198,7 @@ function defaultNodeId(hostname: string): string {
 function checkAcrossKeys(options: TokensyncOptions, entries: Map<string, string>): void {
   if (options.store.type === 'ZOOKEEPER' && options.store.zookeeper.connect === undefined) {
     const key: ConfigKey = 'cluster.store.zookeeper.connect';
-    throw new ConfigError(
-      'config.missing',
-      `is required when cluster.store.type is ZOOKEEPER (use ${KEY_SPECS[key].allowed})`,
-      { key },
-    );
+    throw new ConfigError('config.missing', `is required when cluster.store.type is ZOOKEEPER (use ${KEY_SPECS[key].allowed})`, { key });
   }
 
   const { expirationMs, absoluteLifetimeMs } = options.token;

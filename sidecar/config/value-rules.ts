@@ -24,11 +24,7 @@ export interface ValueRule<T> {
   emptyMeansUnset?: boolean;
 }
 
-export function duration(
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-  allowed = describeDurationRange(min, max),
-): ValueRule<number> {
+export function duration(min: number, max = Number.MAX_SAFE_INTEGER, allowed = describeDurationRange(min, max)): ValueRule<number> {
   return {
     allowed,
     parse(text) {
@@ -126,7 +122,10 @@ export function byteSize(min: number, max: number): ValueRule<number> {
 }
 
 export function formatSize(bytes: number): string {
-  for (const [suffix, unit] of [['m', 1024 * 1024], ['k', 1024]] as const) {
+  for (const [suffix, unit] of [
+    ['m', 1024 * 1024],
+    ['k', 1024],
+  ] as const) {
     if (bytes >= unit && bytes % unit === 0) return `${bytes / unit}${suffix}`;
   }
   return String(bytes);

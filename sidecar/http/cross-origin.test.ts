@@ -10,7 +10,8 @@ test('API clients and same-origin pages pass; reads pass whatever their origin',
   assert.equal(crossSiteRefusal('DELETE', { host, 'sec-fetch-site': 'none' }), undefined, 'typed into the address bar');
   const proxied = { host: '127.0.0.1:8080', origin: 'https://console.example', 'sec-fetch-site': 'same-origin' };
   assert.equal(crossSiteRefusal('DELETE', proxied), undefined, 'the console behind a proxy that rewrites Host');
-  for (const method of ['GET', 'HEAD', 'OPTIONS']) assert.equal(crossSiteRefusal(method, { host, origin: 'https://evil.example' }), undefined);
+  for (const method of ['GET', 'HEAD', 'OPTIONS'])
+    assert.equal(crossSiteRefusal(method, { host, origin: 'https://evil.example' }), undefined);
 });
 
 test('a cross-site or foreign-origin write is refused with the reason', () => {
@@ -29,7 +30,10 @@ test('through the HTTP server: a foreign page cannot issue, a same-origin one an
   const { silentLogger } = await import('../util/logger.js');
   let issued = 0;
   const service = { issue: async () => ({ token: 't', jti: 'j', subject: 's', kind: 'session', expiresAt: null, issued: ++issued }) };
-  const metrics = new Metrics({ mirrorSize: () => 0, mirrorLagMs: () => 0, journalPending: () => 0, storeState: () => 'connected' }, { defaultMetrics: false });
+  const metrics = new Metrics(
+    { mirrorSize: () => 0, mirrorLagMs: () => 0, journalPending: () => 0, storeState: () => 'connected' },
+    { defaultMetrics: false },
+  );
   const http = new HttpServer({
     service: service as never,
     metrics,
@@ -44,7 +48,11 @@ test('through the HTTP server: a foreign page cannot issue, a same-origin one an
   const { port } = await http.listen('127.0.0.1', 0);
   try {
     const post = (headers: Record<string, string>) =>
-      fetch(`http://127.0.0.1:${port}/v1/tokens`, { method: 'POST', headers: { 'content-type': 'text/plain', ...headers }, body: '{"subject":"alice"}' });
+      fetch(`http://127.0.0.1:${port}/v1/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', ...headers },
+        body: '{"subject":"alice"}',
+      });
     const foreign = await post({ origin: 'https://evil.example' });
     assert.equal(foreign.status, 403);
     assert.equal(((await foreign.json()) as { error: string }).error, 'request.cross_site');

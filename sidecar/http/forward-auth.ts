@@ -54,7 +54,10 @@ export function clientAddress(req: IncomingMessage, trustedProxies: string[]): s
   if (!peer || !ipInRanges(peer, trustedProxies)) return peer;
   const xff = req.headers['x-forwarded-for'];
   if (xff) {
-    const hops = (Array.isArray(xff) ? xff.join(',') : xff).split(',').map((h) => h.trim()).filter(Boolean);
+    const hops = (Array.isArray(xff) ? xff.join(',') : xff)
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean);
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = normalizeIp(hops[i]!);
       if (!ipInRanges(hop, trustedProxies)) return hop;

@@ -37,7 +37,10 @@ const service = {
 } as unknown as TokenService;
 
 let adminToken: string | undefined;
-const metrics = new Metrics({ mirrorSize: () => 0, mirrorLagMs: () => 0, journalPending: () => 0, storeState: () => 'connected' }, { defaultMetrics: false });
+const metrics = new Metrics(
+  { mirrorSize: () => 0, mirrorLagMs: () => 0, journalPending: () => 0, storeState: () => 'connected' },
+  { defaultMetrics: false },
+);
 const http = new HttpServer({
   service,
   metrics,
@@ -126,7 +129,16 @@ test('an issued token: 201, the JSON body and headers as before, either way the 
 
 test('refusals are the same either way: malformed JSON, a bad field, a refused mirror, an error of the service', async () => {
   adminToken = undefined;
-  for (const body of ['{', '', '[]', JSON.stringify({ subject: '' }), JSON.stringify({ subject: 'a', kind: 'x' }), JSON.stringify({ token: 'x' }), JSON.stringify({ token: 'x', subject: 'a' }), JSON.stringify({ subject: 'store-down' })]) {
+  for (const body of [
+    '{',
+    '',
+    '[]',
+    JSON.stringify({ subject: '' }),
+    JSON.stringify({ subject: 'a', kind: 'x' }),
+    JSON.stringify({ token: 'x' }),
+    JSON.stringify({ token: 'x', subject: 'a' }),
+    JSON.stringify({ subject: 'store-down' }),
+  ]) {
     const answer = await bothWays(body);
     assert.equal(answer.status, 400, `${body}: ${answer.body}`);
     assert.ok(JSON.parse(answer.body).error, answer.body);

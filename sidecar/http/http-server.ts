@@ -57,10 +57,14 @@ const REFUSAL_HEADERS = new Map<RefusalReason, readonly string[]>(
   REFUSAL_REASONS.map((reason) => [
     reason,
     [
-      'Cache-Control', 'no-store',
-      'WWW-Authenticate', `Bearer realm="tokensync", error="invalid_token", error_description="${reason}"`,
-      'X-Auth-Reason', reason,
-      'Content-Type', JSON_TYPE,
+      'Cache-Control',
+      'no-store',
+      'WWW-Authenticate',
+      `Bearer realm="tokensync", error="invalid_token", error_description="${reason}"`,
+      'X-Auth-Reason',
+      reason,
+      'Content-Type',
+      JSON_TYPE,
     ],
   ]),
 );
@@ -175,9 +179,15 @@ export class HttpServer {
         });
       }),
       r('GET', '/v1/cluster', 'cluster', true, async (_req, res, url) =>
-        this.json(res, 200, await this.o.cluster({ digest: url.searchParams.get('digest') === '1', servers: url.searchParams.get('servers') === '1' })),
+        this.json(
+          res,
+          200,
+          await this.o.cluster({ digest: url.searchParams.get('digest') === '1', servers: url.searchParams.get('servers') === '1' }),
+        ),
       ),
-      r('GET', '/v1/stats', 'stats', true, (_req, res) => this.json(res, 200, { at: new Date().toISOString(), ...this.o.health(), ...this.o.metrics.snapshot() })),
+      r('GET', '/v1/stats', 'stats', true, (_req, res) =>
+        this.json(res, 200, { at: new Date().toISOString(), ...this.o.health(), ...this.o.metrics.snapshot() }),
+      ),
       r('*', '/console(?:/.*)?', 'console', false, consoleHandler()),
       r('GET', '/healthz', 'healthz', false, (_req, res) => this.json(res, 200, this.o.health())),
       r('GET', '/readyz', 'readyz', false, (_req, res) => {
@@ -319,8 +329,7 @@ export class HttpServer {
       if (duplicate) result = { valid: false, reason: 'malformed', message: `more than one ${this.o.cookieName} cookie` };
       else if (!token) {
         result = { valid: false, reason: 'malformed', message: `no ${this.o.cookieName} cookie and no Authorization: Bearer token` };
-      }
-      else {
+      } else {
         // The client address costs a few IP parses; only address binding looks at it.
         const ip = this.o.service.usesClientAddress ? clientAddress(req, this.o.trustedProxies) : undefined;
         result = this.o.service.authenticate(token, ip); // consumes a one-time token: it lets one request through
@@ -388,7 +397,7 @@ export class HttpServer {
       if (err.status >= 500) this.o.logger.warn('request failed', { code: err.code, error: err.message });
       return this.json(res, err.status, { error: err.code, message: err.message });
     }
-    this.o.logger.error('unexpected error handling a request', { error: err instanceof Error ? err.stack ?? err.message : String(err) });
+    this.o.logger.error('unexpected error handling a request', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     this.json(res, 500, { error: 'internal', message: 'internal error (see the sidecar log)' });
   }
 

@@ -52,7 +52,10 @@ function assertWellFormedIssue(body: Record<string, unknown>, req: IssueRequest)
     for (const [key, value] of entries) {
       assert.ok(key.length <= 64);
       assert.ok(
-        value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && value.length <= 1024),
+        value === null ||
+          typeof value === 'boolean' ||
+          (typeof value === 'number' && Number.isFinite(value)) ||
+          (typeof value === 'string' && value.length <= 1024),
         `attribute ${key}: ${inspect(value)}`,
       );
       assert.ok(Object.is(value, given[key]), `attribute ${key}: ${inspect(value)} kept as ${inspect(given[key])}`);
@@ -74,55 +77,152 @@ function parseIssueBody(body: unknown): IssueRequest | BadRequestError {
 const numberText = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => JSON.stringify(n)),
   fc.integer().map(String),
-  fc.constantFrom('1e400', '-1e400', '1e-400', '-0', '0.0', '12345678901234567890123', '1E308', '4.9e-324', '9007199254740993', '1.0000000000000001', '30'),
+  fc.constantFrom(
+    '1e400',
+    '-1e400',
+    '1e-400',
+    '-0',
+    '0.0',
+    '12345678901234567890123',
+    '1E308',
+    '4.9e-324',
+    '9007199254740993',
+    '1.0000000000000001',
+    '30',
+  ),
 );
 const stringText = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 30 }).map((s) => JSON.stringify(s)),
-  fc.constantFrom('"\\ud800"', '"\\u0000"', '"45s"', '"7d"', '"-5s"', '"0s"', '"1ms"', '"11d"', '"3651d"', '"::1"', '"127.0.0.1"', '"1.2.3.4.5"', '"::ffff:10.0.0.1"', '"session"', '"api"', '"onetime"', '""', '"  "'),
+  fc.constantFrom(
+    '"\\ud800"',
+    '"\\u0000"',
+    '"45s"',
+    '"7d"',
+    '"-5s"',
+    '"0s"',
+    '"1ms"',
+    '"11d"',
+    '"3651d"',
+    '"::1"',
+    '"127.0.0.1"',
+    '"1.2.3.4.5"',
+    '"::ffff:10.0.0.1"',
+    '"session"',
+    '"api"',
+    '"onetime"',
+    '""',
+    '"  "',
+  ),
 );
-const nameText = fc.oneof(
-  fc.constantFrom('subject', 'kind', 'ttl', 'clientIp', 'attributes', 'token', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf'),
-  fc.string({ unit: 'binary', maxLength: 70 }),
-).map((k) => JSON.stringify(k));
+const nameText = fc
+  .oneof(
+    fc.constantFrom(
+      'subject',
+      'kind',
+      'ttl',
+      'clientIp',
+      'attributes',
+      'token',
+      '__proto__',
+      'constructor',
+      'prototype',
+      'toString',
+      'hasOwnProperty',
+      'valueOf',
+    ),
+    fc.string({ unit: 'binary', maxLength: 70 }),
+  )
+  .map((k) => JSON.stringify(k));
 const { json: jsonText } = fc.letrec<{ json: string; object: string; array: string }>((tie) => ({
-  json: fc.oneof({ depthSize: 'small', withCrossShrink: true }, numberText, stringText, fc.constantFrom('true', 'false', 'null'), tie('object'), tie('array')),
+  json: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    numberText,
+    stringText,
+    fc.constantFrom('true', 'false', 'null'),
+    tie('object'),
+    tie('array'),
+  ),
   object: fc.array(fc.tuple(nameText, tie('json')), { maxLength: 6 }).map((pairs) => `{${pairs.map(([k, v]) => `${k}:${v}`).join(',')}}`),
   array: fc.array(tie('json'), { maxLength: 4 }).map((items) => `[${items.join(',')}]`),
 }));
 
 /** Issue bodies close enough to valid that every field's checks run, with hostile values mixed in. */
 const attributesText = fc
-  .array(fc.tuple(nameText, fc.oneof({ weight: 4, arbitrary: fc.oneof(numberText, stringText, fc.constantFrom('true', 'false', 'null')) }, { weight: 1, arbitrary: jsonText })), {
-    maxLength: 40,
-  })
+  .array(
+    fc.tuple(
+      nameText,
+      fc.oneof(
+        { weight: 4, arbitrary: fc.oneof(numberText, stringText, fc.constantFrom('true', 'false', 'null')) },
+        { weight: 1, arbitrary: jsonText },
+      ),
+    ),
+    {
+      maxLength: 40,
+    },
+  )
   .map((pairs) => `{${pairs.map(([k, v]) => `${k}:${v}`).join(',')}}`);
 const issueFields: [string, fc.Arbitrary<string>][] = [
   ['subject', fc.oneof({ weight: 4, arbitrary: stringText }, { weight: 1, arbitrary: jsonText })],
-  ['kind', fc.oneof({ weight: 4, arbitrary: fc.constantFrom('"session"', '"api"', '"onetime"', 'null') }, { weight: 1, arbitrary: jsonText })],
+  [
+    'kind',
+    fc.oneof({ weight: 4, arbitrary: fc.constantFrom('"session"', '"api"', '"onetime"', 'null') }, { weight: 1, arbitrary: jsonText }),
+  ],
   ['ttl', fc.oneof(numberText, stringText, jsonText)],
-  ['clientIp', fc.oneof(fc.ipV4().map((ip) => JSON.stringify(ip)), fc.ipV6().map((ip) => JSON.stringify(ip)), stringText, jsonText)],
+  [
+    'clientIp',
+    fc.oneof(
+      fc.ipV4().map((ip) => JSON.stringify(ip)),
+      fc.ipV6().map((ip) => JSON.stringify(ip)),
+      stringText,
+      jsonText,
+    ),
+  ],
   ['attributes', fc.oneof({ weight: 4, arbitrary: attributesText }, { weight: 1, arbitrary: jsonText })],
   ['__proto__', jsonText],
   ['constructor', jsonText],
 ];
 const issueText = fc
-  .tuple(...issueFields.map(([name, value]) => fc.option(value.map((v) => `${JSON.stringify(name)}:${v}`), { nil: undefined })))
+  .tuple(
+    ...issueFields.map(([name, value]) =>
+      fc.option(
+        value.map((v) => `${JSON.stringify(name)}:${v}`),
+        { nil: undefined },
+      ),
+    ),
+  )
   .map((fields) => `{${fields.filter((f) => f !== undefined).join(',')}}`);
 
 test('parseIssue on any JSON value: a well-formed IssueRequest or a BadRequestError, nothing else', () => {
-  fc.assert(fc.property(fc.jsonValue(), (body) => void parseIssueBody(body)), { numRuns: 1000 });
-  fc.assert(fc.property(fc.anything({ withNullPrototype: true, withBigInt: true, withMap: true }), (body) => void parseIssueBody(body)), { numRuns: 500 });
+  fc.assert(
+    fc.property(fc.jsonValue(), (body) => void parseIssueBody(body)),
+    { numRuns: 1000 },
+  );
+  fc.assert(
+    fc.property(fc.anything({ withNullPrototype: true, withBigInt: true, withMap: true }), (body) => void parseIssueBody(body)),
+    { numRuns: 500 },
+  );
 });
 
 test('parseIssue on any JSON text as a client sends it: a well-formed IssueRequest or a BadRequestError', () => {
-  fc.assert(fc.property(jsonText, (text) => void parseIssueBody(JSON.parse(text))), { numRuns: 1000 });
-  fc.assert(fc.property(issueText, (text) => void parseIssueBody(JSON.parse(text))), { numRuns: 3000 });
+  fc.assert(
+    fc.property(jsonText, (text) => void parseIssueBody(JSON.parse(text))),
+    { numRuns: 1000 },
+  );
+  fc.assert(
+    fc.property(issueText, (text) => void parseIssueBody(JSON.parse(text))),
+    { numRuns: 3000 },
+  );
 });
 
 test('a well-formed issue body round-trips through parseIssue', () => {
   const attributes = fc.dictionary(
     fc.string({ unit: 'binary', maxLength: 64 }).filter((k) => k !== '__proto__'),
-    fc.oneof(fc.string({ unit: 'binary', maxLength: 1024 }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null)),
+    fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 1024 }),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.boolean(),
+      fc.constant(null),
+    ),
     { maxKeys: 32 },
   );
   fc.assert(
@@ -158,7 +258,16 @@ test('validate and consume bodies: a token string and an optional address, or a 
   const bodies = fc.oneof(
     fc.jsonValue(),
     jsonText.map((t) => JSON.parse(t)),
-    fc.record({ token: fc.oneof(fc.string(), jsonText.map((t) => JSON.parse(t))), clientIp: fc.oneof(fc.ipV4(), fc.ipV6(), fc.string({ unit: 'binary', maxLength: 70 }), fc.jsonValue()) }, { requiredKeys: [] }),
+    fc.record(
+      {
+        token: fc.oneof(
+          fc.string(),
+          jsonText.map((t) => JSON.parse(t)),
+        ),
+        clientIp: fc.oneof(fc.ipV4(), fc.ipV6(), fc.string({ unit: 'binary', maxLength: 70 }), fc.jsonValue()),
+      },
+      { requiredKeys: [] },
+    ),
   );
   fc.assert(
     fc.property(bodies, (body) => {
@@ -175,7 +284,14 @@ test('validate and consume bodies: a token string and an optional address, or a 
 });
 
 test('query parameters: limit and kind are in range or a BadRequestError', () => {
-  const text = fc.option(fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }), fc.integer({ min: -10, max: 2000 }).map(String), fc.constantFrom('1e3', '0x10', '1.0', ' 5', '5 ', 'Infinity', '-0', '1000', '1001')), { nil: null });
+  const text = fc.option(
+    fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 12 }),
+      fc.integer({ min: -10, max: 2000 }).map(String),
+      fc.constantFrom('1e3', '0x10', '1.0', ' 5', '5 ', 'Infinity', '-0', '1000', '1001'),
+    ),
+    { nil: null },
+  );
   fc.assert(
     fc.property(text, (value) => {
       const limit = valueOrBadRequest(value, () => parseLimit(value));

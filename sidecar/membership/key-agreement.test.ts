@@ -37,7 +37,10 @@ test('a node with a secret of its own is named, with both directions of refusal'
 test('a rotation half copied is flagged without claiming refusals that do not happen', () => {
   // b got the new file (signs K2, still accepts K1); a and c accept only K1, so b's new tokens are refused there
   const found = keyDisagreements([member('a', 'K1'), member('b', 'K2', ['K2', 'K1']), member('c', 'K1')]);
-  assert.deepEqual(found.map((d) => d.nodeId), ['b']);
+  assert.deepEqual(
+    found.map((d) => d.nodeId),
+    ['b'],
+  );
   assert.match(found[0]!.problem, /its tokens are refused by a, c\)/);
   assert.doesNotMatch(found[0]!.problem, /it refuses/);
   // same accepted keys in another order: no difference

@@ -6,7 +6,8 @@ const sources = { mirrorSize: () => 0, mirrorLagMs: () => 0, journalPending: () 
 
 function validations(text: string): Map<string, number> {
   const out = new Map<string, number>();
-  for (const m of text.matchAll(/^tokensync_validations_total\{result="(\w+)",reason="(\w*)"\} (\d+)$/gm)) out.set(`${m[1]}/${m[2]}`, Number(m[3]));
+  for (const m of text.matchAll(/^tokensync_validations_total\{result="(\w+)",reason="(\w*)"\} (\d+)$/gm))
+    out.set(`${m[1]}/${m[2]}`, Number(m[3]));
   return out;
 }
 
@@ -22,7 +23,12 @@ test('validations counted on the hot path show on scrape, once, by result and re
   assert.deepEqual(validations(await metrics.registry.metrics()), first);
   metrics.validation(undefined);
   metrics.validation('ip_mismatch');
-  assert.deepEqual(Object.fromEntries(validations(await metrics.registry.metrics())), { 'valid/': 6, 'invalid/revoked': 2, 'invalid/malformed': 1, 'invalid/ip_mismatch': 1 });
+  assert.deepEqual(Object.fromEntries(validations(await metrics.registry.metrics())), {
+    'valid/': 6,
+    'invalid/revoked': 2,
+    'invalid/malformed': 1,
+    'invalid/ip_mismatch': 1,
+  });
   metrics.registry.clear();
 });
 
@@ -30,7 +36,8 @@ test('tokens issued, counted as plain numbers, show on scrape once, by kind', as
   const metrics = new Metrics(sources, { defaultMetrics: false });
   const issued = async () => {
     const out: Record<string, number> = {};
-    for (const m of (await metrics.registry.metrics()).matchAll(/^tokensync_tokens_issued_total\{kind="(\w+)"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
+    for (const m of (await metrics.registry.metrics()).matchAll(/^tokensync_tokens_issued_total\{kind="(\w+)"\} (\d+)$/gm))
+      out[m[1]!] = Number(m[2]);
     return out;
   };
   assert.deepEqual(await issued(), {});
@@ -44,7 +51,7 @@ test('tokens issued, counted as plain numbers, show on scrape once, by kind', as
   metrics.registry.clear();
 });
 
-test('request durations land in their route\'s histogram', async () => {
+test("request durations land in their route's histogram", async () => {
   const metrics = new Metrics(sources, { defaultMetrics: false });
   metrics.httpRequest('issue', 0.0004);
   metrics.httpRequest('issue', 0.002);

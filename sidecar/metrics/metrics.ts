@@ -89,7 +89,12 @@ export class Metrics {
       labelNames: ['scope'] as const,
       registers,
     });
-    this.consumed = new Counter({ name: 'tokensync_onetime_consumptions_total', help: 'One-time token consumptions by result: POST /v1/tokens/consume, and one-time tokens presented at GET /v1/auth or to the in-process middleware', labelNames: ['result'] as const, registers });
+    this.consumed = new Counter({
+      name: 'tokensync_onetime_consumptions_total',
+      help: 'One-time token consumptions by result: POST /v1/tokens/consume, and one-time tokens presented at GET /v1/auth or to the in-process middleware',
+      labelNames: ['result'] as const,
+      registers,
+    });
     this.confirmations = new Counter({
       name: 'tokensync_store_confirmations_total',
       help: 'Tokens unknown to the mirror checked against the store, by result',
@@ -104,9 +109,30 @@ export class Metrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
       registers,
     });
-    new Gauge({ name: 'tokensync_mirror_size', help: 'Live token records in the in-memory mirror', registers, collect() { this.set(sources.mirrorSize()); } });
-    new Gauge({ name: 'tokensync_mirror_lag_milliseconds', help: 'How far the mirror may be behind the store', registers, collect() { this.set(sources.mirrorLagMs()); } });
-    new Gauge({ name: 'tokensync_journal_pending', help: 'Writes journaled while the store was unreachable, not yet replayed', registers, collect() { this.set(sources.journalPending()); } });
+    new Gauge({
+      name: 'tokensync_mirror_size',
+      help: 'Live token records in the in-memory mirror',
+      registers,
+      collect() {
+        this.set(sources.mirrorSize());
+      },
+    });
+    new Gauge({
+      name: 'tokensync_mirror_lag_milliseconds',
+      help: 'How far the mirror may be behind the store',
+      registers,
+      collect() {
+        this.set(sources.mirrorLagMs());
+      },
+    });
+    new Gauge({
+      name: 'tokensync_journal_pending',
+      help: 'Writes journaled while the store was unreachable, not yet replayed',
+      registers,
+      collect() {
+        this.set(sources.journalPending());
+      },
+    });
     new Gauge({
       name: 'tokensync_store_state',
       help: 'Connection state of the cluster store (1 for the current state)',
@@ -130,9 +156,21 @@ export class Metrics {
             this.inc(pick(batches()));
           },
         });
-      fromStore('tokensync_store_create_transactions_total', 'ZooKeeper transactions (multi) that carried token record creates', (b) => b.transactions);
-      fromStore('tokensync_store_batched_creates_total', 'Token record creates sent inside those transactions (creates sent alone are not counted)', (b) => b.creates);
-      fromStore('tokensync_store_create_transactions_refused_total', 'Of those transactions, the ones ZooKeeper refused (a name taken...): sent again as single creates', (b) => b.refused);
+      fromStore(
+        'tokensync_store_create_transactions_total',
+        'ZooKeeper transactions (multi) that carried token record creates',
+        (b) => b.transactions,
+      );
+      fromStore(
+        'tokensync_store_batched_creates_total',
+        'Token record creates sent inside those transactions (creates sent alone are not counted)',
+        (b) => b.creates,
+      );
+      fromStore(
+        'tokensync_store_create_transactions_refused_total',
+        'Of those transactions, the ones ZooKeeper refused (a name taken...): sent again as single creates',
+        (b) => b.refused,
+      );
     }
   }
 
@@ -167,7 +205,10 @@ export class Metrics {
     return {
       validations: {
         valid: this.validationCounts[0]!,
-        refused: Object.fromEntries(REFUSAL_REASONS.map((r) => [r, this.validationCounts[REFUSAL_INDEX[r]]!])) as Record<RefusalReason, number>,
+        refused: Object.fromEntries(REFUSAL_REASONS.map((r) => [r, this.validationCounts[REFUSAL_INDEX[r]]!])) as Record<
+          RefusalReason,
+          number
+        >,
       },
       issued: Object.fromEntries(TOKEN_KINDS.map((k) => [k, this.issuedCounts[KIND_INDEX[k]]!])) as Record<TokenKind, number>,
       revocations: { ...this.revokedCounts },

@@ -23,7 +23,10 @@ test('a newJti jti decodes to 16 bytes and its kind, and encodes back to itself'
 /** What the compact parse makes of a name, in parseRecordName's terms. */
 function viaParts(name: string) {
   if (!parseCompactName(name, parts)) return 'general';
-  const ref: Record<string, unknown> = { jti: encodeJti(parts.jti, parts.kind), subject: Buffer.from(parts.subject.subarray(0, parts.subjectLength)).toString() };
+  const ref: Record<string, unknown> = {
+    jti: encodeJti(parts.jti, parts.kind),
+    subject: Buffer.from(parts.subject.subarray(0, parts.subjectLength)).toString(),
+  };
   if (parts.gen > 0) ref.gen = parts.gen;
   const expiresAt = expiresAtOf(parts.exp);
   if (expiresAt !== undefined) ref.expiresAt = expiresAt;
@@ -35,7 +38,9 @@ test('the compact parse agrees with parseRecordName wherever it answers, on real
   const tail = fc.oneof(
     fc.constant(''),
     fc.integer({ min: 0, max: 99 }).map((g) => `~${g}`),
-    fc.tuple(fc.integer({ min: 0, max: 99 }), fc.oneof(fc.constant('-'), fc.integer({ min: 0, max: 4_000_000_000 }).map(String))).map(([g, e]) => `~${g}~${e}`),
+    fc
+      .tuple(fc.integer({ min: 0, max: 99 }), fc.oneof(fc.constant('-'), fc.integer({ min: 0, max: 4_000_000_000 }).map(String)))
+      .map(([g, e]) => `~${g}~${e}`),
     fc.constantFrom('~', '~~', '~01', '~1~', '~1~01', '~x~1', '~1~2~3', '~1~99999999999999'),
   );
   fc.assert(
@@ -57,7 +62,11 @@ test('both layouts of an ordinary name take the compact path, with their expiry'
   const jti = newJti('session');
   assert.deepEqual(viaParts(recordName({ jti, subject: 'alice@example.com' })), { jti, subject: 'alice@example.com' });
   assert.deepEqual(viaParts(recordName({ jti, subject: 'bob', gen: 3 })), { jti, subject: 'bob', gen: 3 });
-  assert.deepEqual(viaParts(recordName({ jti, subject: 'carol', expiresAt: 1_767_225_600_500 })), { jti, subject: 'carol', expiresAt: 1_767_225_601_000 });
+  assert.deepEqual(viaParts(recordName({ jti, subject: 'carol', expiresAt: 1_767_225_600_500 })), {
+    jti,
+    subject: 'carol',
+    expiresAt: 1_767_225_601_000,
+  });
   assert.ok(parseCompactName(recordName({ jti, subject: 'dan', expiresAt: null }), parts));
   assert.equal(parts.exp, EXP_NEVER);
   assert.ok(parseCompactName(recordName({ jti, subject: 'erin' }), parts));

@@ -17,7 +17,14 @@ function wordsOf(key: number): Uint32Array {
 test('the table agrees with a Map under any sequence of adds and removals (growth, shrinking and wrap-around included)', () => {
   fc.assert(
     fc.property(
-      fc.array(fc.record({ op: fc.constantFrom<Op['op']>('add', 'add', 'remove'), key: fc.integer({ min: 0, max: 300 }), kind: fc.integer({ min: 0, max: 2 }) }), { maxLength: 1500 }),
+      fc.array(
+        fc.record({
+          op: fc.constantFrom<Op['op']>('add', 'add', 'remove'),
+          key: fc.integer({ min: 0, max: 300 }),
+          kind: fc.integer({ min: 0, max: 2 }),
+        }),
+        { maxLength: 1500 },
+      ),
       (ops: Op[]) => {
         const table = new JtiTable();
         const model = new Map<string, number>();

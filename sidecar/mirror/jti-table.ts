@@ -40,7 +40,8 @@ export class JtiTable {
     let i = this.home(words[0]!, words[1]!) * W;
     for (;;) {
       if (s[i + 4] === EXP_EMPTY) return -1;
-      if (s[i] === words[0] && s[i + 1] === words[1] && s[i + 2] === words[2] && s[i + 3] === words[3] && (s[i + 5]! & 3) === kind) return i / W;
+      if (s[i] === words[0] && s[i + 1] === words[1] && s[i + 2] === words[2] && s[i + 3] === words[3] && (s[i + 5]! & 3) === kind)
+        return i / W;
       i += W;
       if (i === n) i = 0;
     }

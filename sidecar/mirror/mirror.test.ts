@@ -100,7 +100,10 @@ test('marker generations only move forward: a lower one, a deletion or a listing
   assert.equal(m.gen('alice'), 3);
   assert.equal(m.gen('carol'), 1);
   assert.equal(m.gen('nobody'), 0);
-  assert.deepEqual(seen, [['alice', 3], ['carol', 1]]);
+  assert.deepEqual(seen, [
+    ['alice', 3],
+    ['carol', 1],
+  ]);
   assert.deepEqual(m.recentMarkers(), { alice: 3, carol: 1 });
 });
 
@@ -180,14 +183,22 @@ test('records leave by themselves once the expiry in their names has passed by t
   clock.advance(1_000);
   m.sweep();
   assert.deepEqual(new Set(expired.map((r) => r.jti)), new Set([soon.jti, own.jti]));
-  assert.deepEqual(expired.find((r) => r.jti === soon.jti), soon, 'the ref names the record as the store does');
+  assert.deepEqual(
+    expired.find((r) => r.jti === soon.jti),
+    soon,
+    'the ref names the record as the store does',
+  );
   assert.equal(m.lookup(soon.jti).presence, 'removed');
   assert.equal(m.size, 3);
   assert.deepEqual(m.onetimeOf('alice'), [later.jti]);
   clock.advance(100 * 86_400_000);
   m.sweep();
   assert.deepEqual(m.onetimeOf('alice'), []);
-  assert.deepEqual(new Set([...m.entries()].map((r) => r.jti)), new Set([never.jti, unknown.jti]), 'never, or not said: held until the store deletes them');
+  assert.deepEqual(
+    new Set([...m.entries()].map((r) => r.jti)),
+    new Set([never.jti, unknown.jti]),
+    'never, or not said: held until the store deletes them',
+  );
 });
 
 test('a lookup never reports an expired record present, whether or not the sweep has been by', () => {
@@ -204,11 +215,16 @@ test('a lookup never reports an expired record present, whether or not the sweep
   assert.equal(m.size, 0);
 });
 
-test('countOf counts a subject\'s records, journaled ones included, and the digest matches the store\'s names', () => {
+test("countOf counts a subject's records, journaled ones included, and the digest matches the store's names", () => {
   const m = new Mirror(SHARDS);
   const names: string[] = [];
   for (let i = 0; i < 300; i++) {
-    const r: RecordRef = { jti: i % 50 === 0 ? `app-chosen-${i}` : newJti('session'), subject: `user-${i % 7}`, ...(i % 3 === 0 ? {} : { expiresAt: 2_000_000_000_000 }), ...(i % 11 === 0 ? { gen: 4 } : {}) };
+    const r: RecordRef = {
+      jti: i % 50 === 0 ? `app-chosen-${i}` : newJti('session'),
+      subject: `user-${i % 7}`,
+      ...(i % 3 === 0 ? {} : { expiresAt: 2_000_000_000_000 }),
+      ...(i % 11 === 0 ? { gen: 4 } : {}),
+    };
     names.push(recordName(r));
     m.applyRecord(shardOf(r.jti, SHARDS), names[names.length - 1]!, true);
   }

@@ -231,7 +231,12 @@ export class Mirror extends MirrorMarkers {
 
   /** A write journaled while the store is unreachable: listings cannot undo it until {@link settle}. */
   addPending(ref: RecordRef): void {
-    this.overlay.set(ref.jti, { subject: ref.subject, present: true, ...(ref.gen ? { gen: ref.gen } : {}), ...(ref.expiresAt !== undefined ? { expiresAt: ref.expiresAt } : {}) });
+    this.overlay.set(ref.jti, {
+      subject: ref.subject,
+      present: true,
+      ...(ref.gen ? { gen: ref.gen } : {}),
+      ...(ref.expiresAt !== undefined ? { expiresAt: ref.expiresAt } : {}),
+    });
     this.negative.delete(ref.jti);
     this.removed.delete(ref.jti);
     this.indexOnetime(ref.jti, ref.subject, true);
@@ -267,7 +272,10 @@ export class Mirror extends MirrorMarkers {
    */
   lookup(jti: string): { presence: Presence; subject?: string; gen?: number; expiresAt?: number | null; pending?: boolean } {
     const o = this.overlay.get(jti);
-    if (o) return o.present ? { presence: 'present', subject: o.subject, ...(o.gen ? { gen: o.gen } : {}), pending: true } : { presence: 'removed', pending: true };
+    if (o)
+      return o.present
+        ? { presence: 'present', subject: o.subject, ...(o.gen ? { gen: o.gen } : {}), pending: true }
+        : { presence: 'removed', pending: true };
     const shard = shardOf(jti, this.shardCount);
     const ref = this.records.get(shard, jti);
     if (ref !== undefined) {

@@ -1,5 +1,16 @@
 import { kindOfJti, parseRecordName, type RecordRef } from '../store/token-record.js';
-import { NameParts, decodeJti, shardOfPrefix, encodeJti, expiresAtOf, expWord, EXP_NEVER, EXP_UNKNOWN, fillFromRef, parseCompactName } from './compact-name.js';
+import {
+  NameParts,
+  decodeJti,
+  shardOfPrefix,
+  encodeJti,
+  expiresAtOf,
+  expWord,
+  EXP_NEVER,
+  EXP_UNKNOWN,
+  fillFromRef,
+  parseCompactName,
+} from './compact-name.js';
 import { JtiTable } from './jti-table.js';
 import { SubjectPool } from './subject-pool.js';
 
@@ -191,7 +202,8 @@ export class RecordSet {
     const id = this.subjects.find(subject);
     for (let shard = 0; id >= 0 && shard < this.shards; shard++) {
       const table = this.tables[shard]!;
-      for (let slot = 0; slot < table.capacity; slot++) if (table.isUsed(slot) && table.subjectId(slot) === id) yield this.refAt(table, slot, this.jtiAt(table, slot));
+      for (let slot = 0; slot < table.capacity; slot++)
+        if (table.isUsed(slot) && table.subjectId(slot) === id) yield this.refAt(table, slot, this.jtiAt(table, slot));
     }
     for (const rare of this.rare) if (rare) for (const ref of rare.values()) if (ref.subject === subject) yield ref;
   }

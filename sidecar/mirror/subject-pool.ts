@@ -33,7 +33,14 @@ export class SubjectPool {
 
   /** Bytes held (arrays' capacities), for tests and stats. */
   get bytes(): number {
-    return this.arena.byteLength + this.offsets.byteLength + this.lengths.byteLength + this.refs.byteLength + this.slots.byteLength + this.tags.byteLength;
+    return (
+      this.arena.byteLength +
+      this.offsets.byteLength +
+      this.lengths.byteLength +
+      this.refs.byteLength +
+      this.slots.byteLength +
+      this.tags.byteLength
+    );
   }
 
   /** The id of `bytes[0, length)`, interned if new, with one more reference. */

@@ -10,7 +10,10 @@ test('probeListen: a free port passes, a port in use is reported apart, a foreig
   try {
     const port = (busy.address() as { port: number }).port;
     assert.deepEqual(await probeListen('127.0.0.1', port), { inUse: true });
-    assert.equal(listenError(Object.assign(new Error('x'), { code: 'EADDRINUSE' }), '127.0.0.1', port)!.message, `sidecar.listen: "127.0.0.1:${port}" is in use by another process (EADDRINUSE); stop it, or choose another port`);
+    assert.equal(
+      listenError(Object.assign(new Error('x'), { code: 'EADDRINUSE' }), '127.0.0.1', port)!.message,
+      `sidecar.listen: "127.0.0.1:${port}" is in use by another process (EADDRINUSE); stop it, or choose another port`,
+    );
   } finally {
     busy.close();
   }

@@ -12,7 +12,8 @@ async function options(lines: string[] = []) {
   return { dir, options: parseProperties([`node.id=n1`, `app.data.dir=${join(dir, 'appdata')}`, ...lines].join('\n')).options };
 }
 
-const refused = (pattern: RegExp) => (err: unknown) => err instanceof SecretError && err.code === 'secret.missing' && pattern.test(err.message);
+const refused = (pattern: RegExp) => (err: unknown) =>
+  err instanceof SecretError && err.code === 'secret.missing' && pattern.test(err.message);
 
 test('a new single node on an unused DIRECTORY store: create, at the default path only, and nothing is written by the plan', async () => {
   const { dir, options: o } = await options();
@@ -21,14 +22,23 @@ test('a new single node on an unused DIRECTORY store: create, at the default pat
   const keys = await createSecretFile(join(dir, 'appdata', 'token_secret'));
   const plan = await planSecret(o);
   assert.equal(plan.action, 'use');
-  assert.deepEqual(plan.action === 'use' && plan.keys.map((k) => k.kid), keys.map((k) => k.kid));
+  assert.deepEqual(
+    plan.action === 'use' && plan.keys.map((k) => k.kid),
+    keys.map((k) => k.kid),
+  );
 });
 
 test('never created for a ZOOKEEPER member, nor at a path set explicitly', async () => {
   const zk = await options(['cluster.store.type=ZOOKEEPER', 'cluster.store.zookeeper.connect=127.0.0.1:9/t']);
-  await assert.rejects(planSecret(zk.options), refused(/no secret file, and this node joins a ZOOKEEPER store whose members must all sign with one secret/));
+  await assert.rejects(
+    planSecret(zk.options),
+    refused(/no secret file, and this node joins a ZOOKEEPER store whose members must all sign with one secret/),
+  );
   const explicit = await options(['authentication.token.secret.file=/nonexistent/token_secret']);
-  await assert.rejects(planSecret(explicit.options), refused(/^authentication\.token\.secret\.file: "\/nonexistent\/token_secret" does not exist; copy the cluster's token_secret/));
+  await assert.rejects(
+    planSecret(explicit.options),
+    refused(/^authentication\.token\.secret\.file: "\/nonexistent\/token_secret" does not exist; copy the cluster's token_secret/),
+  );
 });
 
 test('never created on a DIRECTORY store another member uses or that holds tokens', async () => {

@@ -61,7 +61,12 @@ test('a record the mirror does not know is confirmed from the store and added to
   assert.deepEqual(await lookup.confirm(claimsOf(withLgn, 2)), { jti: withLgn.jti, subject: 'alice', gen: 2 });
   assert.equal(mirror.lookup(withLgn.jti).presence, 'present');
   // no lgn: the generation is learnt from the record's name
-  assert.deepEqual(await lookup.confirm(claimsOf(signedByApp)), { jti: signedByApp.jti, subject: 'alice', gen: 3, expiresAt: named(signedByApp) });
+  assert.deepEqual(await lookup.confirm(claimsOf(signedByApp)), {
+    jti: signedByApp.jti,
+    subject: 'alice',
+    gen: 3,
+    expiresAt: named(signedByApp),
+  });
   assert.equal(await lookup.confirm({ ...claimsOf(record()), sub: 'mallory' }), undefined);
 });
 

@@ -40,7 +40,10 @@ async function cluster() {
     await store.start({ watch: false });
     const mirror = new Mirror(4, { clock });
     mirror.markInitialized();
-    const metrics = new Metrics({ mirrorSize: () => 0, mirrorLagMs: () => 0, journalPending: () => 0, storeState: () => store.state }, { defaultMetrics: false });
+    const metrics = new Metrics(
+      { mirrorSize: () => 0, mirrorLagMs: () => 0, journalPending: () => 0, storeState: () => store.state },
+      { defaultMetrics: false },
+    );
     const service = new TokenService({
       nodeId,
       cookieName: 'tokensync',
@@ -94,7 +97,9 @@ test('a one-time token: the first authenticate is granted and uses it up; every 
     'tokensync_onetime_consumptions_total{result="won"} 1',
     'tokensync_onetime_consumptions_total{result="lost"} 1',
   ]);
-  assert.deepEqual(await counted(b.metrics, 'tokensync_onetime_consumptions_total'), ['tokensync_onetime_consumptions_total{result="lost"} 2']);
+  assert.deepEqual(await counted(b.metrics, 'tokensync_onetime_consumptions_total'), [
+    'tokensync_onetime_consumptions_total{result="lost"} 2',
+  ]);
   assert.deepEqual(await counted(a.metrics, 'tokensync_validations_total'), [
     'tokensync_validations_total{result="valid",reason=""} 1',
     'tokensync_validations_total{result="invalid",reason="consumed"} 1',
@@ -153,14 +158,20 @@ test('with the store unreachable a one-time token is never let through: StoreUna
   const { token, ref } = await issue('onetime', 'erin');
   await a.store.close();
   await assert.rejects(async () => a.service.authenticate(token), StoreUnavailableError);
-  assert.deepEqual(await counted(a.metrics, 'tokensync_onetime_consumptions_total'), ['tokensync_onetime_consumptions_total{result="unavailable"} 1']);
+  assert.deepEqual(await counted(a.metrics, 'tokensync_onetime_consumptions_total'), [
+    'tokensync_onetime_consumptions_total{result="unavailable"} 1',
+  ]);
   assert.equal(await b.store.exists(ref), true);
   assert.equal((await b.service.authenticate(token)).valid, true, 'usable once, on a node that reaches the store');
 });
 
 test('a one-time token journaled here and not yet replayed: consuming it is 503 (retry), not consumed; once replayed, it is used once', async () => {
   const { a, b } = await cluster();
-  const { claims, recordExpiresAt } = new TokenPolicy(DEFAULT_OPTIONS.token, new ManualClock(Date.now())).issue('onetime', 'frank', newJti('onetime'));
+  const { claims, recordExpiresAt } = new TokenPolicy(DEFAULT_OPTIONS.token, new ManualClock(Date.now())).issue(
+    'onetime',
+    'frank',
+    newJti('onetime'),
+  );
   const ref = { jti: claims.jti, subject: 'frank' };
   const token = new TokenCodec(testKeys(TEST_SECRET_A)).sign(claims);
   // what a journaled issue leaves: the record in this node's overlay, not in the store (the store is back, the replay not done)

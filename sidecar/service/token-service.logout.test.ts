@@ -32,7 +32,14 @@ after(async () => {
 const codec = new TokenCodec(testKeys(TEST_SECRET_A));
 
 async function node(root: string, id: string, clock: ManualClock) {
-  const store = new DirectoryStore({ root: join(root, 'shared'), shards: 8, rescanIntervalMs: 50, logger: silentLogger(), nodeId: id, clock });
+  const store = new DirectoryStore({
+    root: join(root, 'shared'),
+    shards: 8,
+    rescanIntervalMs: 50,
+    logger: silentLogger(),
+    nodeId: id,
+    clock,
+  });
   const mirror = new Mirror(() => store.shards, { clock });
   mirror.attach(store);
   const journal = new Journal(join(root, `journal-${id}`), silentLogger());
@@ -40,7 +47,18 @@ async function node(root: string, id: string, clock: ManualClock) {
   await store.start({ watch: true });
   const writes = new WritePath(store, mirror, journal, clock, silentLogger());
   const policy = new TokenPolicy(DEFAULT_OPTIONS.token, clock);
-  const service = new TokenService({ nodeId: id, cookieName: 'tokensync', outagePolicy: 'serve-cached', store, mirror, codec, policy, writes, clock, logger: silentLogger() });
+  const service = new TokenService({
+    nodeId: id,
+    cookieName: 'tokensync',
+    outagePolicy: 'serve-cached',
+    store,
+    mirror,
+    codec,
+    policy,
+    writes,
+    clock,
+    logger: silentLogger(),
+  });
   closers.push(async () => {
     writes.close();
     mirror.detach();

@@ -246,7 +246,9 @@ export class TokenService {
     // issued here during an outage, its record not replayed yet: the store's delete would find nothing and say "consumed"
     if (this.d.mirror.lookup(claims.jti).pending) {
       this.d.metrics?.consumption('unavailable');
-      throw new StoreUnavailableError('this one-time token was issued while the store was unreachable and is not in it yet: retry once this node has replayed its journal');
+      throw new StoreUnavailableError(
+        'this one-time token was issued while the store was unreachable and is not in it yet: retry once this node has replayed its journal',
+      );
     }
     const ref = this.records.refFor(claims);
     let won: boolean;

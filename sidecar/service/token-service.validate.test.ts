@@ -93,7 +93,9 @@ test('a token ending like a remembered one but different anywhere else is verifi
   const { token } = issue('alice');
   assert.equal((service.validateNow(token) as { valid: boolean }).valid, true);
   const [header, payload, signature] = token.split('.') as [string, string, string];
-  const forgedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), sub: 'mallory' })).toString('base64url');
+  const forgedPayload = Buffer.from(
+    JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), sub: 'mallory' }),
+  ).toString('base64url');
   for (const forged of [`${header}.${forgedPayload}.${signature}`, `x${token}`, `${header}X.${payload}.${signature}`]) {
     const result = service.validateNow(forged);
     assert.ok(!(result instanceof Promise));

@@ -305,7 +305,11 @@ test('with receipts, a replay batch sends its creates in one transaction, delete
   store.setState('reconnected');
   await writes.drain();
   assert.equal(journal.size, 0);
-  assert.deepEqual(store.transactions.map((t) => t.length), [64, 35], 'one transaction per batch; the revoked one only deleted');
+  assert.deepEqual(
+    store.transactions.map((t) => t.length),
+    [64, 35],
+    'one transaction per batch; the revoked one only deleted',
+  );
   assert.ok(store.log.includes(`delete ${jtis[70]}`));
   assert.equal(store.names.size, 99);
   assert.equal(mirror.lookup(jtis[0]!).presence, 'present');
@@ -336,7 +340,10 @@ test('with receipts, a batch is cut where its creates would outgrow one transact
   store.setState('reconnected');
   await writes.drain();
   assert.equal(journal.size, 0);
-  assert.deepEqual(store.transactions.map((t) => t.length), [20, 20, 20, 20, 20]);
+  assert.deepEqual(
+    store.transactions.map((t) => t.length),
+    [20, 20, 20, 20, 20],
+  );
   writes.close();
 });
 
@@ -401,7 +408,7 @@ for (const applied of [true, false]) {
       assert.equal(mirror.lookup('s.revoked-55').presence, 'present');
     }
     assert.ok(store.names.has('s.present-66') && store.names.has('s.unsent-777'));
-    assert.equal(store.receiptNodes.size, 0, 'the killed one\'s receipt, its fence and the older one deleted');
+    assert.equal(store.receiptNodes.size, 0, "the killed one's receipt, its fence and the older one deleted");
     writes.close();
   });
 }

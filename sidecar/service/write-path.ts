@@ -234,7 +234,11 @@ export class WritePath {
     one: (entry: JournalEntry) => Promise<void>,
   ): Promise<void> {
     try {
-      await receipts.createWithReceipt(creates.map((e) => e.record), receipt, stale);
+      await receipts.createWithReceipt(
+        creates.map((e) => e.record),
+        receipt,
+        stale,
+      );
       this.ledger.sent(receipt, stale);
     } catch (err) {
       if (err instanceof StoreUnavailableError) {
@@ -262,7 +266,7 @@ export class WritePath {
       known
         ? 'not replaying a journaled issue that was applied before its answer was lost and is no longer in the store: it was revoked since'
         : 'not replaying a journaled issue sent before a crash and no longer in the store: it may have been revoked since; ' +
-          'the token is refused',
+            'the token is refused',
       { jti: entry.record.jti, seq: entry.seq },
     );
     this.mirror.removePending(ref);
@@ -320,7 +324,6 @@ export class WritePath {
     else this.mirror.settleMarker(entry.subject, entry.floor ?? Number.MAX_SAFE_INTEGER);
   }
 }
-
 
 /** The record a write is about: writes with the same key are applied in journal order. */
 function keyOf(op: JournalOp): string {

@@ -77,7 +77,11 @@ test('writes reach both stores (one-time records only ours); a delete finds a re
 
   const theirs = record('session', 'carol');
   await previous.create(theirs);
-  assert.deepEqual(await cutover.fallbackRef(theirs.jti), { ...refOf(theirs), expiresAt: Math.ceil(theirs.expiresAt! / 1000) * 1000 }, 'as its layout-2 name says');
+  assert.deepEqual(
+    await cutover.fallbackRef(theirs.jti),
+    { ...refOf(theirs), expiresAt: Math.ceil(theirs.expiresAt! / 1000) * 1000 },
+    'as its layout-2 name says',
+  );
   assert.equal(await cutover.fallbackRef(record('session').jti), undefined);
   assert.equal(await cutover.delete(refOf(theirs)), true, 'there in the previous store');
   assert.equal(await previous.exists(refOf(theirs)), false);

@@ -20,7 +20,10 @@ test('appended entries survive a reopen until completed, in order', async () => 
   // as after kill -9: nothing but what is on disk
   const again = new Journal(dir, silentLogger());
   await again.open();
-  assert.deepEqual(again.pending().map((e) => e.seq), [2, 3]);
+  assert.deepEqual(
+    again.pending().map((e) => e.seq),
+    [2, 3],
+  );
   const next = await again.append({ op: 'delete', ref: ref('s.four-aaaaa') });
   assert.equal(next.seq, 4);
   await assert.rejects(again.complete(3), /out of order/);
@@ -39,7 +42,10 @@ test('a torn last line (crash mid-append) is ignored: that entry was never ackno
   await appendFile(join(dir, 'journal.log'), '{"op":"delete","ref":{"jti":"s.t');
   const again = new Journal(dir, silentLogger());
   await again.open();
-  assert.deepEqual(again.pending().map((e) => e.seq), [1]);
+  assert.deepEqual(
+    again.pending().map((e) => e.seq),
+    [1],
+  );
   await again.close();
 });
 
@@ -48,7 +54,10 @@ test('concurrent appends get distinct, ordered sequence numbers', async () => {
   const j = new Journal(dir, silentLogger());
   await j.open();
   const entries = await Promise.all(Array.from({ length: 50 }, (_, i) => j.append({ op: 'delete', ref: ref(`s.n${i}-aaaaaaa`) })));
-  assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: 50 }, (_, i) => i + 1));
+  assert.deepEqual(
+    entries.map((e) => e.seq),
+    Array.from({ length: 50 }, (_, i) => i + 1),
+  );
   await j.close();
 });
 
@@ -58,12 +67,18 @@ test('completeThrough records a run of entries done with one write', async () =>
   await j.open();
   for (const name of ['s.one-aaaaaa', 's.two-aaaaaa', 's.three-aaaa']) await j.append({ op: 'delete', ref: ref(name) });
   await j.completeThrough(2);
-  assert.deepEqual(j.pending().map((e) => e.seq), [3]);
+  assert.deepEqual(
+    j.pending().map((e) => e.seq),
+    [3],
+  );
   await assert.rejects(j.completeThrough(7), /out of order/);
   await j.close();
   const again = new Journal(dir, silentLogger());
   await again.open();
-  assert.deepEqual(again.pending().map((e) => e.seq), [3]);
+  assert.deepEqual(
+    again.pending().map((e) => e.seq),
+    [3],
+  );
   await again.close();
 });
 

@@ -157,7 +157,10 @@ export class Journal {
         await handle.datasync();
       } catch (err) {
         // Cut the partial line off: left there, the next entry appended would be glued to it and lost on reopen.
-        this.torn = !(await handle.truncate(this.bytes).then(() => true, () => false));
+        this.torn = !(await handle.truncate(this.bytes).then(
+          () => true,
+          () => false,
+        ));
         const code = errno(err) ?? 'EIO';
         throw new JournalUnavailableError(
           `the store is unreachable and the journal cannot keep this write: ${this.dir} ` +

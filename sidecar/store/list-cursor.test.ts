@@ -16,7 +16,11 @@ test('no cursor starts at shard 0; an empty name starts at the shard', () => {
 
 test('cursors this store never returns are refused with request.invalid', () => {
   for (const bad of ['nonsense', ':x', '-1:x', '1.5:x', ' 1:x', '+1:x', '0x1:x', 'NaN:x', '1e1:x']) {
-    assert.throws(() => parseListCursor(bad, 16), (e: unknown) => e instanceof BadRequestError && e.code === 'request.invalid', bad);
+    assert.throws(
+      () => parseListCursor(bad, 16),
+      (e: unknown) => e instanceof BadRequestError && e.code === 'request.invalid',
+      bad,
+    );
   }
 });
 
@@ -26,7 +30,10 @@ test('a shard past the last one is the end: an empty last page, as the API has a
 });
 
 test('a long bad cursor is cut in the message', () => {
-  assert.throws(() => parseListCursor('z'.repeat(500), 16), (e: Error) => e.message.length < 200);
+  assert.throws(
+    () => parseListCursor('z'.repeat(500), 16),
+    (e: Error) => e.message.length < 200,
+  );
 });
 
 test('limits: positive integers pass, anything else is a BadRequestError', () => {

@@ -21,7 +21,15 @@ async function started(shards: number, layout: 1 | 2 = 2): Promise<DirectoryStor
 function record(subject: string, kind: TokenKind = 'session', overrides: Partial<TokenRecord> = {}): TokenRecord {
   const now = Date.now();
   // issued an hour ago: well before any run of these tests (records issued during a run are not "missing")
-  return { jti: newJti(kind), subject, kind, issuedAt: now - 3_600_000, expiresAt: kind === 'api' ? null : now + 3_600_000, node: 'n1', ...overrides };
+  return {
+    jti: newJti(kind),
+    subject,
+    kind,
+    issuedAt: now - 3_600_000,
+    expiresAt: kind === 'api' ? null : now + 3_600_000,
+    node: 'n1',
+    ...overrides,
+  };
 }
 
 async function fill(store: TokenStore, n: number, kind: TokenKind = 'session'): Promise<TokenRecord[]> {
@@ -128,7 +136,8 @@ test('a store that is briefly unreachable is retried; one that stays down fails 
   await fill(from2, 3);
   const down = new Proxy(to2, {
     get(target, prop, receiver) {
-      if (prop === 'create' || prop === 'createMany') return async () => Promise.reject(new StoreUnavailableError('ZooKeeper 127.0.0.1:1 is unavailable'));
+      if (prop === 'create' || prop === 'createMany')
+        return async () => Promise.reject(new StoreUnavailableError('ZooKeeper 127.0.0.1:1 is unavailable'));
       const value = Reflect.get(target, prop, receiver) as unknown;
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },

@@ -145,7 +145,8 @@ const MAX_ERRORS = 10;
  */
 export async function migrateStore(source: TokenStore, target: TokenStore, options: MigrateOptions = {}): Promise<MigrateResult> {
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency ${concurrency} must be a whole number of at least 1`);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new RangeError(`concurrency ${concurrency} must be a whole number of at least 1`);
   const clock = options.clock ?? systemClock;
   const skewMs = options.clockSkewMs ?? 30_000;
   const retryForMs = options.retryForMs ?? 30_000;
@@ -158,7 +159,16 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
   };
   const retrying = <T>(fn: () => Promise<T>) => withRetry(fn, retryForMs, options.signal);
 
-  const records: MigrateRecordCounts = { listed: 0, created: 0, existing: 0, skippedExpired: 0, skippedLoggedOut: 0, skippedOnetime: 0, vanished: 0, failed: 0 };
+  const records: MigrateRecordCounts = {
+    listed: 0,
+    created: 0,
+    existing: 0,
+    skippedExpired: 0,
+    skippedLoggedOut: 0,
+    skippedOnetime: 0,
+    vanished: 0,
+    failed: 0,
+  };
   const markers = { source: 0, copied: 0, existing: 0, failed: 0 };
 
   let phase: MigratePhase = 'counting';
@@ -169,7 +179,13 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
   const done = () =>
     phase === 'verifying'
       ? verifyDone
-      : records.created + records.existing + records.skippedExpired + records.skippedLoggedOut + records.skippedOnetime + records.vanished + records.failed;
+      : records.created +
+        records.existing +
+        records.skippedExpired +
+        records.skippedLoggedOut +
+        records.skippedOnetime +
+        records.vanished +
+        records.failed;
   const report = (force = false) => {
     if (!options.onProgress) return;
     const now = performance.now();
@@ -363,4 +379,3 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
     ok,
   };
 }
-

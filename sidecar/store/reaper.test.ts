@@ -45,7 +45,13 @@ async function setup(layout: 1 | 2 = 1) {
   assert.equal(store.recordLayout, layout);
   const mirror = new Mirror(() => store.shards, { clock });
   const reaper = new Reaper(store, mirror, { intervalMs: 60_000, ratePerSecond: 10_000, clockSkewMs: 30_000 }, clock, silentLogger());
-  const make = async (subject: string, kind: TokenRecord['kind'], issuedAt: number, expiresAt: number | null, gen: number | undefined = 0) => {
+  const make = async (
+    subject: string,
+    kind: TokenRecord['kind'],
+    issuedAt: number,
+    expiresAt: number | null,
+    gen: number | undefined = 0,
+  ) => {
     const r: TokenRecord = { jti: newJti(kind), subject, kind, issuedAt, expiresAt, node: 'r', ...(gen === undefined ? {} : { gen }) };
     await store.create(r);
     mirror.add(refOf(r, layout));
@@ -91,7 +97,14 @@ test('layout 1: records behind a logout generation go, whatever their times say;
 
 test('only the elected reaper sweeps on a tick', async () => {
   const a = await setup();
-  const other = new DirectoryStore({ root: a.store.describe().location, shards: 8, rescanIntervalMs: 60_000, logger: silentLogger(), nodeId: 'other', clock: a.clock });
+  const other = new DirectoryStore({
+    root: a.store.describe().location,
+    shards: 8,
+    rescanIntervalMs: 60_000,
+    logger: silentLogger(),
+    nodeId: 'other',
+    clock: a.clock,
+  });
   await other.start();
   assert.equal(await other.isReaper(), true); // takes the lease first
   assert.equal(await a.reaper.tick(), undefined);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isRevokedByLogout } from './revoked-by-logout.js';
 
-test('a record whose logout generation is below the subject\'s marker is revoked by it; at or above it is not', () => {
+test("a record whose logout generation is below the subject's marker is revoked by it; at or above it is not", () => {
   assert.equal(isRevokedByLogout({ issuedAt: 1_000, gen: 0 }, undefined), false);
   assert.equal(isRevokedByLogout({ issuedAt: 1_000, gen: 0 }, { gen: 1 }), true);
   assert.equal(isRevokedByLogout({ issuedAt: 1_000, gen: 2 }, { gen: 3 }), true);

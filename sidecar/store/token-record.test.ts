@@ -1,6 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isRecordNameTail, isRefExpired, layout1Name, layout2Name, newJti, parseRecord, parseRecordName, recordName, refOf } from './token-record.js';
+import {
+  isRecordNameTail,
+  isRefExpired,
+  layout1Name,
+  layout2Name,
+  newJti,
+  parseRecord,
+  parseRecordName,
+  recordName,
+  refOf,
+} from './token-record.js';
 
 test('a record name carries its logout generation when above 0, and parses back', () => {
   const jti = newJti('session');

@@ -10,7 +10,17 @@ import { join } from 'node:path';
 import { BadRequestError } from '../errors/bad-request-error.js';
 import { silentLogger } from '../util/logger.js';
 import { type MemberInfo, type TokenStore, hasBulkReads, hasLayoutUpgrade } from './token-store.js';
-import { type RecordRef, type TokenKind, type TokenRecord, layout1Name, layout2Name, newJti, parseRecordName, refOf, shardOf } from './token-record.js';
+import {
+  type RecordRef,
+  type TokenKind,
+  type TokenRecord,
+  layout1Name,
+  layout2Name,
+  newJti,
+  parseRecordName,
+  refOf,
+  shardOf,
+} from './token-record.js';
 import { Mirror } from '../mirror/mirror.js';
 import { waitFor } from '../util/wait-for.js';
 import { DirectoryStore } from './directory/directory-store.js';
@@ -51,7 +61,13 @@ function directoryHarness(): Harness {
       await Promise.all([...roots.values()].map((root) => rm(root, { recursive: true, force: true })));
     },
     open: async (space, nodeId = 'n1', options = {}) => {
-      const store = new DirectoryStore({ root: await rootOf(space), shards: SHARDS, rescanIntervalMs: 60_000, logger: silentLogger(), nodeId });
+      const store = new DirectoryStore({
+        root: await rootOf(space),
+        shards: SHARDS,
+        rescanIntervalMs: 60_000,
+        logger: silentLogger(),
+        nodeId,
+      });
       stores.push(store);
       options.attach?.(store);
       await store.start({ watch: options.watch ?? false });
@@ -77,7 +93,13 @@ function zookeeperHarness(): Harness {
       await zk?.close();
     },
     open: async (space, _nodeId, options = {}) => {
-      const store = new ZooKeeperStore({ servers: [zk!.connectString], chroot: `/contract/${space}`, sessionTimeoutMs: 10_000, shards: SHARDS, logger: silentLogger() });
+      const store = new ZooKeeperStore({
+        servers: [zk!.connectString],
+        chroot: `/contract/${space}`,
+        sessionTimeoutMs: 10_000,
+        shards: SHARDS,
+        logger: silentLogger(),
+      });
       stores.push(store);
       options.attach?.(store);
       await store.start({ watch: options.watch ?? false });
@@ -94,12 +116,30 @@ function zookeeperHarness(): Harness {
 }
 
 function record(subject: string, kind: TokenKind = 'session'): TokenRecord {
-  return { jti: newJti(kind), subject, kind, issuedAt: Date.now(), expiresAt: kind === 'api' ? null : Date.now() + 60_000, node: 'contract' };
+  return {
+    jti: newJti(kind),
+    subject,
+    kind,
+    issuedAt: Date.now(),
+    expiresAt: kind === 'api' ? null : Date.now() + 60_000,
+    node: 'contract',
+  };
 }
 
 function member(nodeId: string): MemberInfo {
   const now = Date.now();
-  return { nodeId, address: '127.0.0.1:7468', version: 'test', pid: process.pid, startedAt: now, updatedAt: now, mirrorSize: 0, mirrorLagMs: 0, state: 'connected', storeType: 'test' };
+  return {
+    nodeId,
+    address: '127.0.0.1:7468',
+    version: 'test',
+    pid: process.pid,
+    startedAt: now,
+    updatedAt: now,
+    mirrorSize: 0,
+    mirrorLagMs: 0,
+    state: 'connected',
+    storeType: 'test',
+  };
 }
 
 const isBadRequest = (code?: string) => (error: unknown) => error instanceof BadRequestError && (code === undefined || error.code === code);
@@ -191,8 +231,16 @@ for (const [name, harness] of [
       assert.equal(watcher.recordLayout, 2);
       const names = (await Promise.all(Array.from({ length: SHARDS }, (_, shard) => store.listShard(shard)))).flat();
       assert.equal(names.length, records.length);
-      assert.ok(names.every((n) => parseRecordName(n)?.expiresAt !== undefined), names.join());
-      await waitFor(async () => (await Promise.resolve(mirror.size)) === records.length && records.every((x) => mirror.lookup(x.jti).expiresAt !== undefined || watcher.type === 'DIRECTORY'), 'renames seen');
+      assert.ok(
+        names.every((n) => parseRecordName(n)?.expiresAt !== undefined),
+        names.join(),
+      );
+      await waitFor(
+        async () =>
+          (await Promise.resolve(mirror.size)) === records.length &&
+          records.every((x) => mirror.lookup(x.jti).expiresAt !== undefined || watcher.type === 'DIRECTORY'),
+        'renames seen',
+      );
       assert.equal(removed, 0, 'no record looked removed on the watching instance');
       for (const x of records) {
         assert.equal(await watcher.exists(refOf(x, 1)), true, 'a layout-1 ref finds the renamed record');
@@ -224,7 +272,11 @@ for (const [name, harness] of [
         assert.equal(await store.delete(ref), false);
         assert.equal(await store.consume(ref), false);
       }
-      if (hasBulkReads(store)) assert.deepEqual(await store.readMany(BAD_REFS), BAD_REFS.map(() => undefined));
+      if (hasBulkReads(store))
+        assert.deepEqual(
+          await store.readMany(BAD_REFS),
+          BAD_REFS.map(() => undefined),
+        );
       assert.deepEqual((await store.list({ limit: 100 })).items, [], 'nothing was written');
     });
 
@@ -255,7 +307,11 @@ for (const [name, harness] of [
       assert.deepEqual([...seen].sort(), created.map((r) => r.jti).sort());
       assert.equal(new Set(seen).size, seen.length, 'no record twice');
       const shards = seen.map((jti) => shardOf(jti, store.shards));
-      assert.deepEqual(shards, [...shards].sort((x, y) => x - y), 'shard by shard');
+      assert.deepEqual(
+        shards,
+        [...shards].sort((x, y) => x - y),
+        'shard by shard',
+      );
       assert.equal((await store.list({ limit: 100, cursor: '' })).items.length, 7, "'' is the first page");
       for (const bad of ['nonsense', ':x', '-1:x', '1.5:x', '+1:x']) {
         await assert.rejects(store.list({ limit: 10, cursor: bad }), isBadRequest('request.invalid'), bad);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { TOKEN_KINDS, isValidJti, kindOfJti, newJti, shardOf } from '../store/token-record.js';
 import { JtiPool } from './jti-pool.js';
 
-test('pooled jtis have newJti\'s form for every kind: its letter, a dot, 16 random bytes in base64url', () => {
+test("pooled jtis have newJti's form for every kind: its letter, a dot, 16 random bytes in base64url", () => {
   const pool = new JtiPool();
   for (const kind of TOKEN_KINDS) {
     for (let i = 0; i < 600; i++) {

@@ -26,8 +26,14 @@ test('a secret file readable by group or others is refused with the chmod to run
 });
 
 test('weak, empty and missing secrets are refused without echoing the secret', async () => {
-  assert.throws(() => parseSecrets('short-secret'), (err: SecretError) => err.code === 'secret.weak' && !err.message.includes('short-secret'));
-  assert.throws(() => parseSecrets('# nothing\n\n'), (err: SecretError) => err.code === 'secret.empty');
+  assert.throws(
+    () => parseSecrets('short-secret'),
+    (err: SecretError) => err.code === 'secret.weak' && !err.message.includes('short-secret'),
+  );
+  assert.throws(
+    () => parseSecrets('# nothing\n\n'),
+    (err: SecretError) => err.code === 'secret.empty',
+  );
   await assert.rejects(readSecretFile('/nonexistent/token_secret'), (err: SecretError) => err.code === 'secret.missing');
 });
 

@@ -30,14 +30,7 @@ export interface TokenClaims {
 }
 
 /** Why a token is refused: stable strings the API, the CLI and metrics use. */
-export type RefusalReason =
-  | 'malformed'
-  | 'bad_signature'
-  | 'expired'
-  | 'revoked'
-  | 'idle_timeout'
-  | 'ip_mismatch'
-  | 'consumed';
+export type RefusalReason = 'malformed' | 'bad_signature' | 'expired' | 'revoked' | 'idle_timeout' | 'ip_mismatch' | 'consumed';
 
 export const REFUSAL_REASONS: readonly RefusalReason[] = [
   'malformed',

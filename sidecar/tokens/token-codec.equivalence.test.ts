@@ -61,7 +61,7 @@ function reference(token: unknown, keys: SigningKey[], algorithm: Algorithm): Re
 
 // ---------------------------------------------------------------------------------------------- the set-up
 
-const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined').toString('base64url');
+const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : (JSON.stringify(v) ?? 'undefined')).toString('base64url');
 const rawB64 = (text: string) => Buffer.from(text).toString('base64url');
 const HASH = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512', none: '' } as const;
 
@@ -91,7 +91,10 @@ function sameVerdict(setup: Setup, token: unknown): void {
   const expected = reference(token, setup.keys, setup.algorithm);
   const where = `${setup.algorithm} with ${setup.keys.length} key(s), token ${inspect(token).slice(0, 300)}`;
   if (expected.ok) {
-    assert.ok(actual.ok, `jsonwebtoken accepts, the codec refuses (${!actual.ok && actual.reason}: ${!actual.ok && actual.message}): ${where}`);
+    assert.ok(
+      actual.ok,
+      `jsonwebtoken accepts, the codec refuses (${!actual.ok && actual.reason}: ${!actual.ok && actual.message}): ${where}`,
+    );
     assert.deepEqual(actual.claims, expected.claims, where);
     assert.equal(actual.kid, expected.kid, where);
   } else {
@@ -121,7 +124,18 @@ const claimsArb: fc.Arbitrary<TokenClaims> = fc
 const payloadTextArb = fc.oneof(
   claimsArb.map((c) => JSON.stringify(c)),
   fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v) ?? 'null'),
-  fc.constantFrom('null', '1', '"text"', '[]', '{}', '{"sub":"a","jti":"aaaaaaaa","iat":1,"constructor":1}', '{"sub":"a","jti":"aaaaaaaa","exp":"1"}', '{', 'not json', ''),
+  fc.constantFrom(
+    'null',
+    '1',
+    '"text"',
+    '[]',
+    '{}',
+    '{"sub":"a","jti":"aaaaaaaa","iat":1,"constructor":1}',
+    '{"sub":"a","jti":"aaaaaaaa","exp":"1"}',
+    '{',
+    'not json',
+    '',
+  ),
   fc.string({ unit: 'binary', maxLength: 60 }),
 );
 /** Headers: ours, near misses of ours, and anything. */
@@ -132,7 +146,10 @@ function headerTextArb(setup: Setup): fc.Arbitrary<string> {
   return fc.oneof(
     { weight: 4, arbitrary: fc.record({ alg, typ, kid }).map((h) => JSON.stringify(h)) },
     // ours with other spacing, order or extra members: another header segment, same meaning
-    { weight: 1, arbitrary: fc.record({ alg, typ, kid }).map((h) => JSON.stringify({ kid: h.kid, x: 'é', typ: h.typ, alg: h.alg }, null, 1)) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ alg, typ, kid }).map((h) => JSON.stringify({ kid: h.kid, x: 'é', typ: h.typ, alg: h.alg }, null, 1)),
+    },
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v) ?? 'null') },
     { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
   );
@@ -140,7 +157,7 @@ function headerTextArb(setup: Setup): fc.Arbitrary<string> {
 
 // ---------------------------------------------------------------------------------------------- the properties
 
-test('tokens the codec signs, and tokens an application signs itself with any header, get jsonwebtoken\'s verdict', () => {
+test("tokens the codec signs, and tokens an application signs itself with any header, get jsonwebtoken's verdict", () => {
   fc.assert(
     fc.property(setupArb, claimsArb, (setup, claims) => {
       sameVerdict(setup, setup.codec.sign(claims));
@@ -181,24 +198,44 @@ test('tampered tokens: any character replaced, dropped, duplicated or added, par
     fc.constantFrom('.', '=', '+', '/', ' ', '\n', '\u0000', '%', '\u00e9', '\ud83d\ude00'),
   );
   fc.assert(
-    fc.property(setupArb, claimsArb, fc.nat(), replacement, fc.constantFrom('replace', 'drop', 'duplicate', 'insert', 'append'), (setup, claims, position, ch, edit) => {
-      const token = setup.codec.sign(claims);
-      const i = position % token.length;
-      const edited =
-        edit === 'replace' ? token.slice(0, i) + ch + token.slice(i + 1)
-        : edit === 'drop' ? token.slice(0, i) + token.slice(i + 1)
-        : edit === 'duplicate' ? token.slice(0, i) + token[i] + token.slice(i)
-        : edit === 'insert' ? token.slice(0, i) + ch + token.slice(i)
-        : token + ch;
-      sameVerdict(setup, edited);
-    }),
+    fc.property(
+      setupArb,
+      claimsArb,
+      fc.nat(),
+      replacement,
+      fc.constantFrom('replace', 'drop', 'duplicate', 'insert', 'append'),
+      (setup, claims, position, ch, edit) => {
+        const token = setup.codec.sign(claims);
+        const i = position % token.length;
+        const edited =
+          edit === 'replace'
+            ? token.slice(0, i) + ch + token.slice(i + 1)
+            : edit === 'drop'
+              ? token.slice(0, i) + token.slice(i + 1)
+              : edit === 'duplicate'
+                ? token.slice(0, i) + token[i] + token.slice(i)
+                : edit === 'insert'
+                  ? token.slice(0, i) + ch + token.slice(i)
+                  : token + ch;
+        sameVerdict(setup, edited);
+      },
+    ),
     { numRuns: 4000 },
   );
   fc.assert(
     fc.property(setupArb, claimsArb, claimsArb, (setup, mine, theirs) => {
       const [h1, p1, s1] = setup.codec.sign(mine).split('.');
       const [h2, p2, s2] = setup.codec.sign(theirs).split('.');
-      for (const token of [`${h1}.${p2}.${s1}`, `${h2}.${p1}.${s1}`, `${h1}.${p1}.${s2}`, `${h1}.${p1}.${s1}.${s1}`, `${h1}.${p1}`, `${h1}.${p1}.`, `${h1}..${s1}`, `.${p1}.${s1}`]) {
+      for (const token of [
+        `${h1}.${p2}.${s1}`,
+        `${h2}.${p1}.${s1}`,
+        `${h1}.${p1}.${s2}`,
+        `${h1}.${p1}.${s1}.${s1}`,
+        `${h1}.${p1}`,
+        `${h1}.${p1}.`,
+        `${h1}..${s1}`,
+        `.${p1}.${s1}`,
+      ]) {
         sameVerdict(setup, token);
       }
     }),
@@ -206,26 +243,31 @@ test('tampered tokens: any character replaced, dropped, duplicated or added, par
   );
 });
 
-test('the signature must be the canonical base64url of the HMAC: other spellings of the same bytes get jsonwebtoken\'s refusal', () => {
+test("the signature must be the canonical base64url of the HMAC: other spellings of the same bytes get jsonwebtoken's refusal", () => {
   fc.assert(
-    fc.property(setupArb, claimsArb, fc.constantFrom('base64', 'padded', 'last-bits', 'truncated', 'extended'), (setup, claims, spelling) => {
-      const token = setup.codec.sign(claims);
-      const last = token.lastIndexOf('.');
-      const body = token.slice(0, last);
-      const raw = Buffer.from(token.slice(last + 1), 'base64url');
-      let signature: string;
-      if (spelling === 'base64') signature = raw.toString('base64').replace(/=+$/, '');
-      else if (spelling === 'padded') signature = raw.toString('base64');
-      else if (spelling === 'truncated') signature = token.slice(last + 1, -1);
-      else if (spelling === 'extended') signature = `${token.slice(last + 1)}A`;
-      else {
-        // the unused low bits of the last character set: decodes to the same bytes
-        const s = token.slice(last + 1);
-        const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-        signature = s.slice(0, -1) + alphabet[alphabet.indexOf(s.at(-1)!) | 1];
-      }
-      sameVerdict(setup, `${body}.${signature}`);
-    }),
+    fc.property(
+      setupArb,
+      claimsArb,
+      fc.constantFrom('base64', 'padded', 'last-bits', 'truncated', 'extended'),
+      (setup, claims, spelling) => {
+        const token = setup.codec.sign(claims);
+        const last = token.lastIndexOf('.');
+        const body = token.slice(0, last);
+        const raw = Buffer.from(token.slice(last + 1), 'base64url');
+        let signature: string;
+        if (spelling === 'base64') signature = raw.toString('base64').replace(/=+$/, '');
+        else if (spelling === 'padded') signature = raw.toString('base64');
+        else if (spelling === 'truncated') signature = token.slice(last + 1, -1);
+        else if (spelling === 'extended') signature = `${token.slice(last + 1)}A`;
+        else {
+          // the unused low bits of the last character set: decodes to the same bytes
+          const s = token.slice(last + 1);
+          const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+          signature = s.slice(0, -1) + alphabet[alphabet.indexOf(s.at(-1)!) | 1];
+        }
+        sameVerdict(setup, `${body}.${signature}`);
+      },
+    ),
     { numRuns: 500 },
   );
 });
@@ -236,10 +278,16 @@ test('malformed input of every kind: the same refusal', () => {
     fc.array(fc.stringMatching(/^[A-Za-z0-9_=+/-]{0,60}$/), { minLength: 1, maxLength: 5 }).map((parts) => parts.join('.')),
     fc.tuple(fc.jsonValue(), fc.jsonValue(), fc.string({ maxLength: 50 })).map(([h, p, s]) => `${b64(h)}.${b64(p)}.${s}`),
     fc.uint8Array({ maxLength: 200 }).map((bytes) => `${Buffer.from(bytes).toString('base64url')}.${b64({ sub: 'a' })}.x`),
-    fc.integer({ min: MAX_TOKEN_LENGTH - 2, max: MAX_TOKEN_LENGTH + 2 }).map((n) => `${b64({ alg: 'HS256', typ: 'JWT' })}.${'A'.repeat(n)}.x`.slice(0, n)),
+    fc
+      .integer({ min: MAX_TOKEN_LENGTH - 2, max: MAX_TOKEN_LENGTH + 2 })
+      .map((n) => `${b64({ alg: 'HS256', typ: 'JWT' })}.${'A'.repeat(n)}.x`.slice(0, n)),
   );
-  fc.assert(fc.property(setupArb, anything, (setup, token) => sameVerdict(setup, token)), { numRuns: 3000 });
-  for (const setup of SETUPS) for (const value of [undefined, null, 1, {}, [], Buffer.from('a.b.c'), '', '.', '..', 'a.b.c']) sameVerdict(setup, value);
+  fc.assert(
+    fc.property(setupArb, anything, (setup, token) => sameVerdict(setup, token)),
+    { numRuns: 3000 },
+  );
+  for (const setup of SETUPS)
+    for (const value of [undefined, null, 1, {}, [], Buffer.from('a.b.c'), '', '.', '..', 'a.b.c']) sameVerdict(setup, value);
 });
 
 test('the header segments the codec recognises without parsing are the ones jsonwebtoken writes', () => {

@@ -19,7 +19,7 @@ import { TEST_SECRET_A, TEST_SECRET_B, testKeys } from './test-keys.js';
 const CODEC_REASONS = ['malformed', 'bad_signature'];
 
 const codec = new TokenCodec(testKeys(TEST_SECRET_A, TEST_SECRET_B));
-const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined').toString('base64url');
+const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : (JSON.stringify(v) ?? 'undefined')).toString('base64url');
 
 function verifyRefused(input: unknown, verifier = codec): Decoded & { ok: false } {
   let result: Decoded;
@@ -80,44 +80,93 @@ test('any string is refused with malformed or bad_signature, never an exception'
     // base64url of any text (not JSON) as a header.
     fc.tuple(fc.string({ unit: 'binary', maxLength: 40 }), fc.jsonValue()).map(([h, p]) => `${b64(h)}.${b64(p)}.sig`),
     // Around the length limit.
-    fc.integer({ min: MAX_TOKEN_LENGTH - 2, max: MAX_TOKEN_LENGTH + 2 }).map((n) => `${b64({ alg: 'HS256' })}.${'A'.repeat(n)}.x`.slice(0, n)),
+    fc
+      .integer({ min: MAX_TOKEN_LENGTH - 2, max: MAX_TOKEN_LENGTH + 2 })
+      .map((n) => `${b64({ alg: 'HS256' })}.${'A'.repeat(n)}.x`.slice(0, n)),
   ];
-  for (const arbitrary of arbitraries) fc.assert(fc.property(arbitrary, (s) => void verifyRefused(s)), { numRuns: 500 });
+  for (const arbitrary of arbitraries)
+    fc.assert(
+      fc.property(arbitrary, (s) => void verifyRefused(s)),
+      { numRuns: 500 },
+    );
 });
 
 test('any bytes, read as text in any encoding, are refused the same way', () => {
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 400 }), fc.constantFrom('utf8', 'latin1', 'base64url', 'hex', 'ascii', 'utf16le') as fc.Arbitrary<BufferEncoding>, (bytes, encoding) => {
-      verifyRefused(Buffer.from(bytes).toString(encoding));
-    }),
+    fc.property(
+      fc.uint8Array({ maxLength: 400 }),
+      fc.constantFrom('utf8', 'latin1', 'base64url', 'hex', 'ascii', 'utf16le') as fc.Arbitrary<BufferEncoding>,
+      (bytes, encoding) => {
+        verifyRefused(Buffer.from(bytes).toString(encoding));
+      },
+    ),
     { numRuns: 1000 },
   );
 });
 
 test('anything that is not a string is malformed', () => {
   fc.assert(
-    fc.property(fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true }), (value) => {
-      fc.pre(typeof value !== 'string');
-      assert.equal(verifyRefused(value).reason, 'malformed');
-    }),
+    fc.property(
+      fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true }),
+      (value) => {
+        fc.pre(typeof value !== 'string');
+        assert.equal(verifyRefused(value).reason, 'malformed');
+      },
+    ),
   );
 });
 
 test('headers asking for another algorithm, key or type are refused before any key is used', () => {
   const alg = fc.oneof(
-    fc.constantFrom('none', 'None', 'NONE', 'HS384', 'HS512', 'RS256', 'ES256', 'PS256', 'EdDSA', 'hs256', 'HS256 ', '', null, 256, ['HS256'], { alg: 'HS256' }),
+    fc.constantFrom(
+      'none',
+      'None',
+      'NONE',
+      'HS384',
+      'HS512',
+      'RS256',
+      'ES256',
+      'PS256',
+      'EdDSA',
+      'hs256',
+      'HS256 ',
+      '',
+      null,
+      256,
+      ['HS256'],
+      { alg: 'HS256' },
+    ),
     fc.string({ maxLength: 8 }).filter((a) => a !== 'HS256'),
   );
   fc.assert(
-    fc.property(alg, claimsArb, fc.constantFrom(TEST_SECRET_A, TEST_SECRET_B, ''), fc.constantFrom('sha256', 'sha384', 'sha512'), (a, claims, secret, hash) => {
-      const token = secret === '' ? `${b64({ alg: a, typ: 'JWT' })}.${b64(claims)}.` : forge({ alg: a, typ: 'JWT', kid: codec.kids[0] }, claims, secret, hash);
-      assert.equal(verifyRefused(token).reason, 'bad_signature');
-    }),
+    fc.property(
+      alg,
+      claimsArb,
+      fc.constantFrom(TEST_SECRET_A, TEST_SECRET_B, ''),
+      fc.constantFrom('sha256', 'sha384', 'sha512'),
+      (a, claims, secret, hash) => {
+        const token =
+          secret === ''
+            ? `${b64({ alg: a, typ: 'JWT' })}.${b64(claims)}.`
+            : forge({ alg: a, typ: 'JWT', kid: codec.kids[0] }, claims, secret, hash);
+        assert.equal(verifyRefused(token).reason, 'bad_signature');
+      },
+    ),
   );
   // Any kid the codec does not hold, path-like or not, of any JSON type, is refused even with a good signature.
   const kid = fc.oneof(
     fc.string({ unit: 'binary', maxLength: 40 }),
-    fc.constantFrom('../../etc/passwd', '/dev/zero', 'file:///etc/passwd', '..\\..\\token_secret', '%2e%2e%2f', '\u0000', '__proto__', 'constructor', 'toString'),
+    fc.constantFrom(
+      '../../etc/passwd',
+      '/dev/zero',
+      'file:///etc/passwd',
+      '..\\..\\token_secret',
+      '%2e%2e%2f',
+      '\u0000',
+      '__proto__',
+      'constructor',
+      'toString',
+    ),
     fc.jsonValue({ maxDepth: 2 }),
   );
   fc.assert(
@@ -141,21 +190,26 @@ test('a token signed with any other secret is refused as bad_signature', () => {
 
 test('sign then verify gives back any claims, any subject and any extra claims an application adds', () => {
   fc.assert(
-    fc.property(claimsArb, extraClaimsArb, fc.constantFrom('HS256', 'HS384', 'HS512') as fc.Arbitrary<'HS256' | 'HS384' | 'HS512'>, (claims, extra, algorithm) => {
-      const signer = new TokenCodec(testKeys(TEST_SECRET_B, TEST_SECRET_A), algorithm);
-      const all = { ...extra, ...claims };
-      const token = signer.sign(all);
-      assert.ok(token.length > 0);
-      const verified = signer.verify(token);
-      assert.ok(verified.ok, !verified.ok ? `${verified.reason}: ${verified.message}` : '');
-      assert.deepEqual(verified.claims, JSON.parse(JSON.stringify(all)));
-      assert.equal(verified.kid, signer.kids[0]);
-      // Any codec that holds the signing secret, first or not, verifies it.
-      const rotated = new TokenCodec(testKeys(TEST_SECRET_A, TEST_SECRET_B), algorithm);
-      assert.ok(rotated.verify(token).ok);
-      // One that does not, refuses it.
-      assert.equal(verifyRefused(token, new TokenCodec(testKeys(TEST_SECRET_A), algorithm)).reason, 'bad_signature');
-    }),
+    fc.property(
+      claimsArb,
+      extraClaimsArb,
+      fc.constantFrom('HS256', 'HS384', 'HS512') as fc.Arbitrary<'HS256' | 'HS384' | 'HS512'>,
+      (claims, extra, algorithm) => {
+        const signer = new TokenCodec(testKeys(TEST_SECRET_B, TEST_SECRET_A), algorithm);
+        const all = { ...extra, ...claims };
+        const token = signer.sign(all);
+        assert.ok(token.length > 0);
+        const verified = signer.verify(token);
+        assert.ok(verified.ok, !verified.ok ? `${verified.reason}: ${verified.message}` : '');
+        assert.deepEqual(verified.claims, JSON.parse(JSON.stringify(all)));
+        assert.equal(verified.kid, signer.kids[0]);
+        // Any codec that holds the signing secret, first or not, verifies it.
+        const rotated = new TokenCodec(testKeys(TEST_SECRET_A, TEST_SECRET_B), algorithm);
+        assert.ok(rotated.verify(token).ok);
+        // One that does not, refuses it.
+        assert.equal(verifyRefused(token, new TokenCodec(testKeys(TEST_SECRET_A), algorithm)).reason, 'bad_signature');
+      },
+    ),
     { numRuns: 300 },
   );
 });
@@ -192,7 +246,10 @@ test('whatever verify accepts carries times a Date can hold; any other number is
     fc.integer({ min: -1e6, max: 1e6 }),
     fc.constantFrom(0, -1, 253_402_300_799, 253_402_300_800, 8.64e12, 8.64e15, 1e308, -1e308, Number.MAX_SAFE_INTEGER, 1e15),
   );
-  const numberText = fc.oneof(number.map((n) => JSON.stringify(n)), fc.constantFrom('1e400', '-1e400', '"1"', 'null', '[]', '{}'));
+  const numberText = fc.oneof(
+    number.map((n) => JSON.stringify(n)),
+    fc.constantFrom('1e400', '-1e400', '"1"', 'null', '[]', '{}'),
+  );
   const claim = fc.constantFrom('iat', 'exp', 'nbf', 'ath', 'lft');
   fc.assert(
     fc.property(fc.array(fc.tuple(claim, numberText), { minLength: 1, maxLength: 5 }), (pairs) => {
@@ -204,7 +261,13 @@ test('whatever verify accepts carries times a Date can hold; any other number is
         return;
       }
       const c = verified.claims;
-      for (const ms of [c.iat * 1000, c.exp === undefined ? 0 : c.exp * 1000, c.nbf === undefined ? 0 : c.nbf * 1000, c.ath, c.lft === undefined ? 0 : c.lft * 1000]) {
+      for (const ms of [
+        c.iat * 1000,
+        c.exp === undefined ? 0 : c.exp * 1000,
+        c.nbf === undefined ? 0 : c.nbf * 1000,
+        c.ath,
+        c.lft === undefined ? 0 : c.lft * 1000,
+      ]) {
         assert.doesNotThrow(() => new Date(ms).toISOString(), `${ms} from ${text}`);
       }
     }),
@@ -251,10 +314,13 @@ test('dropping, duplicating or appending a character makes a valid token fail', 
       const token = codec.sign(claims);
       const i = position % token.length;
       const edited =
-        edit === 'drop' ? token.slice(0, i) + token.slice(i + 1)
-        : edit === 'duplicate' ? token.slice(0, i) + token[i] + token.slice(i)
-        : edit === 'append' ? `${token}A`
-        : `A${token}`;
+        edit === 'drop'
+          ? token.slice(0, i) + token.slice(i + 1)
+          : edit === 'duplicate'
+            ? token.slice(0, i) + token[i] + token.slice(i)
+            : edit === 'append'
+              ? `${token}A`
+              : `A${token}`;
       verifyRefused(edited);
     }),
     { numRuns: 1000 },

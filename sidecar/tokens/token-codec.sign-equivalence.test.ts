@@ -102,7 +102,10 @@ test('issued and reissued claims, every kind and option: the same token as jsonw
     fc.property(setupArb, issueArb, (setup, t) => {
       const clock = new ManualClock(t.nowMs);
       const policy = new TokenPolicy(t.options, clock);
-      const { claims } = policy.issue(t.kind, t.subject, newJti(t.kind), { ttlMs: t.kind === 'api' ? undefined : t.ttlMs, clientIp: t.clientIp });
+      const { claims } = policy.issue(t.kind, t.subject, newJti(t.kind), {
+        ttlMs: t.kind === 'api' ? undefined : t.ttlMs,
+        clientIp: t.clientIp,
+      });
       sameToken(setup, claims, t.nowMs + 5_000);
       clock.advance(t.laterMs);
       const next = policy.reissue(claims, clock.now());
@@ -115,7 +118,10 @@ test('issued and reissued claims, every kind and option: the same token as jsonw
 
 /** Claims an application may put in a token it signs itself: anything JSON holds. */
 const extraClaimsArb = fc.dictionary(
-  fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('aud', 'iss', 'nbf', 'exp', 'iat', 'ath', 'lft', '0', '1', '10', '-1', 'é', 'a b')),
+  fc.oneof(
+    fc.string({ maxLength: 10 }),
+    fc.constantFrom('aud', 'iss', 'nbf', 'exp', 'iat', 'ath', 'lft', '0', '1', '10', '-1', 'é', 'a b'),
+  ),
   fc.jsonValue({ maxDepth: 2 }),
   { maxKeys: 6 },
 );

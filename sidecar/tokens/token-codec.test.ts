@@ -6,7 +6,14 @@ import { TokenCodec } from './token-codec.js';
 import { TEST_SECRET_A, TEST_SECRET_B, testKeys } from './test-keys.js';
 import type { TokenClaims } from './token-claims.js';
 
-const claims: TokenClaims = { sub: 'alice', jti: 's.AAAAAAAAAAAAAAAAAAAAAA', knd: 'session', iat: 1_700_000_000, exp: 1_700_600_000, ath: 1_700_000_000_000 };
+const claims: TokenClaims = {
+  sub: 'alice',
+  jti: 's.AAAAAAAAAAAAAAAAAAAAAA',
+  knd: 'session',
+  iat: 1_700_000_000,
+  exp: 1_700_600_000,
+  ath: 1_700_000_000_000,
+};
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
 function forge(header: object, payload: object, secret: string, alg = 'sha256'): string {
@@ -90,7 +97,12 @@ test('a token the application signed itself (no kid, no private claims) verifies
 
 test('claims of the wrong type are malformed', () => {
   const codec = new TokenCodec(testKeys());
-  for (const bad of [{ ...claims, sub: 5 }, { ...claims, jti: '' }, { ...claims, exp: 'soon' }, { ...claims, knd: 'root' }]) {
+  for (const bad of [
+    { ...claims, sub: 5 },
+    { ...claims, jti: '' },
+    { ...claims, exp: 'soon' },
+    { ...claims, knd: 'root' },
+  ]) {
     const v = codec.verify(forge({ alg: 'HS256', kid: codec.kids[0] }, bad, TEST_SECRET_A));
     assert.equal(!v.ok && v.reason, 'malformed', JSON.stringify(bad));
   }

@@ -189,5 +189,5 @@ test('clock skew between nodes: a reissue on a node ahead never passes the absol
   assert.ok(next, 'past half its lifetime');
   assert.equal(next.lgn, 3);
   assert.equal(next.ath, first.ath);
-  assert.ok(next.exp! * 1000 <= first.ath + 30 * D + 1_000, 'capped by the first login, on the issuer\'s clock');
+  assert.ok(next.exp! * 1000 <= first.ath + 30 * D + 1_000, "capped by the first login, on the issuer's clock");
 });

@@ -7,13 +7,17 @@ describe('forEachBounded', () => {
     let inFlight = 0;
     let peak = 0;
     const seen: number[] = [];
-    await forEachBounded(Array.from({ length: 100 }, (_, i) => i), 7, async (i) => {
-      inFlight++;
-      peak = Math.max(peak, inFlight);
-      await new Promise((r) => setImmediate(r));
-      seen.push(i);
-      inFlight--;
-    });
+    await forEachBounded(
+      Array.from({ length: 100 }, (_, i) => i),
+      7,
+      async (i) => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await new Promise((r) => setImmediate(r));
+        seen.push(i);
+        inFlight--;
+      },
+    );
     assert.equal(peak, 7);
     assert.equal(seen.length, 100);
   });
@@ -33,12 +37,16 @@ describe('forEachBounded after a failure', () => {
     const started: number[] = [];
     let finished = 0;
     await assert.rejects(
-      forEachBounded(Array.from({ length: 10 }, (_, i) => i), 3, async (i) => {
-        started.push(i);
-        if (i === 0) throw new Error('zero');
-        await new Promise((r) => setImmediate(r));
-        finished++;
-      }),
+      forEachBounded(
+        Array.from({ length: 10 }, (_, i) => i),
+        3,
+        async (i) => {
+          started.push(i);
+          if (i === 0) throw new Error('zero');
+          await new Promise((r) => setImmediate(r));
+          finished++;
+        },
+      ),
       /zero/,
     );
     assert.deepEqual(started, [0, 1, 2]);

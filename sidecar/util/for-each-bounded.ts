@@ -4,11 +4,7 @@
  * bounded-concurrency loop of the code base (store, bench and tests use it).
  * Stops taking new items after the first failure and rethrows it once the calls in flight have settled.
  */
-export async function forEachBounded<T>(
-  items: Iterable<T>,
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
+export async function forEachBounded<T>(items: Iterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   const iterator = items[Symbol.iterator]();
   let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {

@@ -17,7 +17,9 @@ function runChild(body: string): { dirs: string[]; status: number | null } {
 test('temp folders of a test process are removed when it exits, after a failure too', () => {
   const passed = runChild(`const d = await tempDir('tokensync-tdir-'); writeFileSync(d + '/f', 'x'); console.log(d);`);
   assert.equal(passed.status, 0);
-  const failed = runChild(`const d = tempDirSync('tokensync-tdir-'); writeFileSync(d + '/f', 'x'); console.log(d); throw new Error('a failing test');`);
+  const failed = runChild(
+    `const d = tempDirSync('tokensync-tdir-'); writeFileSync(d + '/f', 'x'); console.log(d); throw new Error('a failing test');`,
+  );
   assert.notEqual(failed.status, 0);
   const exited = runChild(`console.log(await tempDir('tokensync-tdir-')); process.exit(3);`);
   assert.equal(exited.status, 3);

@@ -124,7 +124,10 @@ test('concurrent logouts from several processes sharing the folder: the highest 
   await Promise.all(stores.map((s) => s.start()));
   const results = await Promise.all(stores.flatMap((s) => [s.raiseMarker('dave'), s.raiseMarker('dave')]));
   const stored = (await stores[0]!.listMarkers()).get('dave')!.gen;
-  assert.ok(results.every((g) => g >= 1 && g <= stored), `${results} vs ${stored}`);
+  assert.ok(
+    results.every((g) => g >= 1 && g <= stored),
+    `${results} vs ${stored}`,
+  );
   // EEXIST on a generation counts as done (a concurrent logout made it after this one began)
   assert.equal(await stores[1]!.raiseMarker('dave'), stored + 1);
   await Promise.all(stores.map((s) => s.close()));
@@ -185,9 +188,23 @@ test('members and the reaper lease', async () => {
   const a = store(root, 'a');
   const b = store(root, 'b');
   await Promise.all([a.start(), b.start()]);
-  const info = { nodeId: 'a', address: '127.0.0.1:1', version: '0', pid: 1, startedAt: Date.now(), updatedAt: Date.now(), mirrorSize: 0, mirrorLagMs: 0, state: 'connected' as const, storeType: 'DIRECTORY' };
+  const info = {
+    nodeId: 'a',
+    address: '127.0.0.1:1',
+    version: '0',
+    pid: 1,
+    startedAt: Date.now(),
+    updatedAt: Date.now(),
+    mirrorSize: 0,
+    mirrorLagMs: 0,
+    state: 'connected' as const,
+    storeType: 'DIRECTORY',
+  };
   await a.publishMember(info);
-  assert.deepEqual((await b.listMembers()).map((m) => m.nodeId), ['a']);
+  assert.deepEqual(
+    (await b.listMembers()).map((m) => m.nodeId),
+    ['a'],
+  );
   assert.equal(await a.isReaper(), true);
   assert.equal(await b.isReaper(), false);
   await a.close();
@@ -200,7 +217,16 @@ test('a member whose clock runs behind by up to the skew stays listed (its logou
   const a = store(root, 'a');
   await a.start();
   const now = Date.now();
-  const beat = { address: '127.0.0.1:1', version: '0', pid: 1, startedAt: now, mirrorSize: 0, mirrorLagMs: 0, state: 'connected' as const, storeType: 'DIRECTORY' };
+  const beat = {
+    address: '127.0.0.1:1',
+    version: '0',
+    pid: 1,
+    startedAt: now,
+    mirrorSize: 0,
+    mirrorLagMs: 0,
+    state: 'connected' as const,
+    storeType: 'DIRECTORY',
+  };
   await a.publishMember({ ...beat, nodeId: 'behind', updatedAt: now - 30_000 - 5_000 }); // 30 s behind, last beat 5 s ago
   await a.publishMember({ ...beat, nodeId: 'ahead', updatedAt: now + 30_000 });
   await a.publishMember({ ...beat, nodeId: 'dead', updatedAt: now - 30_000 - 30_000 - 1_000 });
@@ -208,13 +234,17 @@ test('a member whose clock runs behind by up to the skew stays listed (its logou
   await a.close();
 });
 
-test('a folder that cannot be written: StoreUnavailableError and state suspended', { skip: process.getuid?.() === 0 ? 'root ignores permissions' : false }, async () => {
-  const root = await newRoot();
-  const s = store(root);
-  await s.start();
-  await chmod(join(root, 'tmp'), 0o500);
-  await assert.rejects(s.create(record('eve')), StoreUnavailableError);
-  assert.equal(s.state, 'suspended');
-  await chmod(join(root, 'tmp'), 0o700);
-  await s.close();
-});
+test(
+  'a folder that cannot be written: StoreUnavailableError and state suspended',
+  { skip: process.getuid?.() === 0 ? 'root ignores permissions' : false },
+  async () => {
+    const root = await newRoot();
+    const s = store(root);
+    await s.start();
+    await chmod(join(root, 'tmp'), 0o500);
+    await assert.rejects(s.create(record('eve')), StoreUnavailableError);
+    assert.equal(s.state, 'suspended');
+    await chmod(join(root, 'tmp'), 0o700);
+    await s.close();
+  },
+);

@@ -149,7 +149,11 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   }
 
   async inspectLayout(): Promise<LayoutProbe> {
-    const exists = (path: string) => fs.stat(path).then(() => true, () => false);
+    const exists = (path: string) =>
+      fs.stat(path).then(
+        () => true,
+        () => false,
+      );
     const wouldCreate: string[] = [];
     for (const path of [this.root, ...['tokens', 'subjects', 'members', 'tmp'].map((sub) => this.dir(sub))]) {
       if (!(await exists(path))) wouldCreate.push(path);
@@ -352,7 +356,8 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
 
   /** While meta.json says layout 1, reads it again first: a heartbeat is when a running sidecar follows `store upgrade`. */
   async publishMember(info: MemberInfo): Promise<void> {
-    if (this.layoutFile.recordLayout === 1) await this.layoutFile.refresh().catch((err: unknown) => this.log.debug('reading meta.json', { error: String(err) }));
+    if (this.layoutFile.recordLayout === 1)
+      await this.layoutFile.refresh().catch((err: unknown) => this.log.debug('reading meta.json', { error: String(err) }));
     await this.members.publish({ ...info, layout: this.layoutFile.recordLayout });
   }
 

@@ -16,11 +16,16 @@ const PATCH_DIR = fileURLToPath(new URL('../../../../patches/zookeeper/', import
 const ALL = ['fd', 'addwatch', 'resolve', 'send', 'poll', 'multi'];
 
 test('the sidecar checks for exactly the ids the patch files stamp, in their order', () => {
-  const names = readdirSync(PATCH_DIR).filter((name) => name.endsWith('.patch')).sort();
+  const names = readdirSync(PATCH_DIR)
+    .filter((name) => name.endsWith('.patch'))
+    .sort();
   const stamps = names.map((name) => /^Stamp: (.+)$/m.exec(readFileSync(PATCH_DIR + name, 'utf8'))?.[1]);
   assert.deepEqual(stamps, [...BINDING_PATCH_IDS]);
   // 01-fd.patch stamps 'tokensync fd patch v2': the short names --version prints come from the file names too
-  assert.deepEqual(names.map((name) => name.replace(/^\d+-|\.patch$/g, '')), ALL);
+  assert.deepEqual(
+    names.map((name) => name.replace(/^\d+-|\.patch$/g, '')),
+    ALL,
+  );
 });
 
 test('every patch file says what it changes, why, and which upstream issue it works around', () => {
@@ -30,12 +35,21 @@ test('every patch file says what it changes, why, and which upstream issue it wo
     assert.match(header, /^Why: /m, name);
     assert.match(header, /^Upstream: \S/m, name);
   }
-  assert.match(readFileSync(PATCH_DIR + '01-fd.patch', 'utf8'), /^Upstream: https:\/\/github\.com\/yfinkelstein\/node-zookeeper\/issues\/262/m);
+  assert.match(
+    readFileSync(PATCH_DIR + '01-fd.patch', 'utf8'),
+    /^Upstream: https:\/\/github\.com\/yfinkelstein\/node-zookeeper\/issues\/262/m,
+  );
 });
 
 test('describeBinding: patched, partly patched, unpatched, not built, not installed', () => {
-  assert.equal(describeBinding({ version: '7.3.0', built: true, patches: ALL }), 'zookeeper binding 7.3.0, patched: fd,addwatch,resolve,send,poll,multi');
-  assert.equal(describeBinding({ version: '7.3.0', built: true, patches: ['fd'] }), 'zookeeper binding 7.3.0, patched: fd (missing: addwatch,resolve,send,poll,multi)');
+  assert.equal(
+    describeBinding({ version: '7.3.0', built: true, patches: ALL }),
+    'zookeeper binding 7.3.0, patched: fd,addwatch,resolve,send,poll,multi',
+  );
+  assert.equal(
+    describeBinding({ version: '7.3.0', built: true, patches: ['fd'] }),
+    'zookeeper binding 7.3.0, patched: fd (missing: addwatch,resolve,send,poll,multi)',
+  );
   assert.equal(describeBinding({ version: '7.3.1', built: true, patches: [] }), 'zookeeper binding 7.3.1, unpatched');
   assert.equal(describeBinding({ version: '7.3.0', built: false, patches: [] }), 'zookeeper binding 7.3.0, not built');
   assert.equal(describeBinding({ built: false, patches: [] }), 'zookeeper binding not installed');

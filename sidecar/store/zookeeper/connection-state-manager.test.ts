@@ -29,7 +29,10 @@ describe('ConnectionStateManager', () => {
       ['suspended', 'connected'],
       ['reconnected', 'suspended'],
     ]);
-    assert.ok(lines.some((l) => l.includes('connected -> suspended')), 'logs old -> new');
+    assert.ok(
+      lines.some((l) => l.includes('connected -> suspended')),
+      'logs old -> new',
+    );
     csm.close();
     csm.close();
     assert.deepEqual(seen.at(-1), ['closed', 'reconnected']);

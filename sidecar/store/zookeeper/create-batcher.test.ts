@@ -40,7 +40,10 @@ describe('CreateBatcher', () => {
     const created = batcher.create('/a', 'x');
     assert.equal(sent.length, 0, 'nothing leaves before the end of the turn');
     await nextTurn();
-    assert.deepEqual(sent.map((s) => [s.kind, s.paths]), [['single', ['/a']]]);
+    assert.deepEqual(
+      sent.map((s) => [s.kind, s.paths]),
+      [['single', ['/a']]],
+    );
     sent[0]!.settle(undefined, false);
     assert.equal(await created, false, 'the single create answers for itself (a taken name is false)');
     assert.equal(batcher.transactions, 0);
@@ -90,11 +93,14 @@ describe('CreateBatcher', () => {
     await nextTurn();
     sent[0]!.settle(new ZkMultiError(ZkCode.NODEEXISTS, '/taken', 1, [0, ZkCode.NODEEXISTS, ZkCode.RUNTIMEINCONSISTENCY]));
     await nextTurn();
-    assert.deepEqual(sent.slice(1).map((s) => [s.kind, s.paths]), [
-      ['single', ['/a']],
-      ['single', ['/taken']],
-      ['single', ['/c']],
-    ]);
+    assert.deepEqual(
+      sent.slice(1).map((s) => [s.kind, s.paths]),
+      [
+        ['single', ['/a']],
+        ['single', ['/taken']],
+        ['single', ['/c']],
+      ],
+    );
     sent[1]!.settle();
     sent[2]!.settle(undefined, false);
     sent[3]!.settle(new ZkError(ZkCode.NOAUTH, 'create', '/c'));
@@ -128,7 +134,8 @@ describe('CreateBatcher', () => {
     assert.equal(batcher.waiting, 2);
     const timedOut = new ZkError(ZkCode.OPERATIONTIMEOUT, 'multi', '/a');
     sent[0]!.settle(timedOut);
-    for (const result of await Promise.allSettled([...inFlight, ...waiting])) assert.deepEqual(result, { status: 'rejected', reason: timedOut });
+    for (const result of await Promise.allSettled([...inFlight, ...waiting]))
+      assert.deepEqual(result, { status: 'rejected', reason: timedOut });
     await nextTurn();
     assert.equal(sent.length, 1, 'the waiting creates were never sent');
     assert.equal(batcher.waiting, 0);
@@ -180,10 +187,13 @@ describe('CreateBatcher', () => {
     const big = 'x'.repeat(50_000);
     const answers = Array.from({ length: 5 }, (_, i) => batcher.create(`/big${i}`, big));
     await nextTurn();
-    assert.deepEqual(sent.map((s) => [s.kind, s.paths.length]), [
-      ['multi', 3],
-      ['multi', 2],
-    ]);
+    assert.deepEqual(
+      sent.map((s) => [s.kind, s.paths.length]),
+      [
+        ['multi', 3],
+        ['multi', 2],
+      ],
+    );
     for (const s of sent) s.settle();
     await Promise.all(answers);
   });
@@ -221,7 +231,10 @@ describe('CreateBatcher', () => {
       const { batcher, sent } = withReceipts();
       const lone = batcher.create('/a', 'x');
       await nextTurn();
-      assert.deepEqual(sent.map((s) => [s.kind, s.paths]), [['multi', ['/replays/r1', '/a']]]);
+      assert.deepEqual(
+        sent.map((s) => [s.kind, s.paths]),
+        [['multi', ['/replays/r1', '/a']]],
+      );
       sent[0]!.settle();
       assert.equal(await lone, true);
       await nextTurn(); // the transaction is off the wire
@@ -260,7 +273,13 @@ describe('CreateBatcher', () => {
       await nextTurn();
       sent[1]!.settle(new ZkMultiError(ZkCode.NODEEXISTS, '/c', 3, [0, 0, 0, ZkCode.NODEEXISTS]));
       await nextTurn();
-      assert.deepEqual(sent.slice(2).map((s) => [s.kind, s.paths]), [['single', ['/b']], ['single', ['/c']]]);
+      assert.deepEqual(
+        sent.slice(2).map((s) => [s.kind, s.paths]),
+        [
+          ['single', ['/b']],
+          ['single', ['/c']],
+        ],
+      );
       sent[2]!.settle();
       sent[3]!.settle(undefined, false);
       assert.deepEqual(await Promise.all(answers), [true, false]);

@@ -27,13 +27,7 @@ export type WatchedPath =
   | { kind: 'marker'; encoded: string; subject: string };
 
 export function isValidShardCount(shards: unknown): shards is number {
-  return (
-    typeof shards === 'number' &&
-    Number.isInteger(shards) &&
-    shards >= 1 &&
-    shards <= MAX_SHARDS &&
-    (shards & (shards - 1)) === 0
-  );
+  return typeof shards === 'number' && Number.isInteger(shards) && shards >= 1 && shards <= MAX_SHARDS && (shards & (shards - 1)) === 0;
 }
 
 /** `''` or `/a[/b...]`: absolute, no trailing slash, no empty, `.` or `..` segment. */

@@ -146,7 +146,7 @@ export class RecordReads {
           if (query.kind !== undefined && kind !== undefined && kind !== query.kind) continue;
           candidates.push({ name, path: `${layout.shardPath(shard)}/${name}` });
         }
-        for (let next = 0; next < candidates.length; ) {
+        for (let next = 0; next < candidates.length;) {
           const chunk = candidates.slice(next, next + (limit - items.length));
           next += chunk.length;
           const records: Array<TokenRecord | undefined> = new Array(chunk.length);

@@ -51,7 +51,10 @@ describe('RecordWrites on a real ZooKeeper', () => {
   it('creates of one turn share transactions; every applied write is noted with its shard, a refused one is not', async () => {
     const { writes, layout, noted, errors } = await open('/rw/batch');
     const records = Array.from({ length: 20 }, () => record());
-    assert.deepEqual(await Promise.all(records.map((r) => writes.create(r))), records.map(() => true));
+    assert.deepEqual(
+      await Promise.all(records.map((r) => writes.create(r))),
+      records.map(() => true),
+    );
     assert.equal(await writes.create(records[0]!), false, 'a taken name');
     const counts = writes.counts;
     assert.ok(counts.transactions >= 1 && counts.transactions < 20, `${counts.transactions} transactions`);

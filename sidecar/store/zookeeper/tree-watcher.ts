@@ -96,7 +96,11 @@ export class TreeWatcher {
     this.shardTasks = Array.from({ length: shards }, (_, shard) => new CoalescedTask(() => this.readShard(shard)));
     this.shardFloor = new Array<number>(shards).fill(0);
     this.shardPzxid = new Array<number>(shards).fill(0);
-    this.markers = new MarkerWatcher(host, () => ++this.seq, (error) => this.markerReadFailed(error));
+    this.markers = new MarkerWatcher(
+      host,
+      () => ++this.seq,
+      (error) => this.markerReadFailed(error),
+    );
   }
 
   get lastRebuild(): RebuildStats | null {
@@ -282,7 +286,7 @@ export class TreeWatcher {
       this.persistentUnsupported = true;
       this.host.logger.warn(
         "the 'zookeeper' binding lacks tokensync's addwatch patch: every token issued costs every sidecar a re-list " +
-          'of its shard; run `node scripts/patch-zookeeper-binding.mjs` in tokensync\'s package directory',
+          "of its shard; run `node scripts/patch-zookeeper-binding.mjs` in tokensync's package directory",
       );
       return;
     }

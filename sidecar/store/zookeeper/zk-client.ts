@@ -129,17 +129,35 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
    */
   addAuth(scheme: string, credentials: string): Promise<void> {
     // the error names the scheme only: ZkError messages end up in logs
-    return this.call('add_auth', scheme, false, (cb) => this.zk.native.add_auth(scheme, credentials, cb), () => undefined);
+    return this.call(
+      'add_auth',
+      scheme,
+      false,
+      (cb) => this.zk.native.add_auth(scheme, credentials, cb),
+      () => undefined,
+    );
   }
 
   create(path: string, data: string | Buffer, mode: CreateMode = CreateMode.PERSISTENT): Promise<string> {
-    return this.call('create', path, true, (cb) => this.zk.native.a_create(path, data, mode, cb), (created) => created as string);
+    return this.call(
+      'create',
+      path,
+      true,
+      (cb) => this.zk.native.a_create(path, data, mode, cb),
+      (created) => created as string,
+    );
   }
 
   /** The node's stat, or null when it does not exist. With `watch`, a NONODE leaves a creation watch. */
   async exists(path: string, watch = false): Promise<ZkStat | null> {
     try {
-      return await this.call('exists', path, true, (cb) => this.zk.native.a_exists(path, watch, cb), (stat) => stat as ZkStat);
+      return await this.call(
+        'exists',
+        path,
+        true,
+        (cb) => this.zk.native.a_exists(path, watch, cb),
+        (stat) => stat as ZkStat,
+      );
     } catch (error) {
       if (error instanceof ZkError && error.rc === ZkCode.NONODE) return null;
       throw error;
@@ -178,16 +196,34 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   }
 
   set(path: string, data: string | Buffer, version: number): Promise<ZkStat> {
-    return this.call('set', path, true, (cb) => this.zk.native.a_set(path, data, version, cb), (stat) => stat as ZkStat);
+    return this.call(
+      'set',
+      path,
+      true,
+      (cb) => this.zk.native.a_set(path, data, version, cb),
+      (stat) => stat as ZkStat,
+    );
   }
 
   delete(path: string, version: number): Promise<void> {
-    return this.call('delete', path, true, (cb) => this.zk.native.a_delete_(path, version, cb), () => undefined);
+    return this.call(
+      'delete',
+      path,
+      true,
+      (cb) => this.zk.native.a_delete_(path, version, cb),
+      () => undefined,
+    );
   }
 
   setAcl(path: string, version: number, acl: ZkAcl[]): Promise<void> {
     const native = acl.map((a) => ({ perm: a.perms, scheme: a.scheme, auth: a.auth }));
-    return this.call('set_acl', path, true, (cb) => this.zk.native.a_set_acl(path, version, native, cb), () => undefined);
+    return this.call(
+      'set_acl',
+      path,
+      true,
+      (cb) => this.zk.native.a_set_acl(path, version, native, cb),
+      () => undefined,
+    );
   }
 
   /**
@@ -196,7 +232,13 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
    * as the server that answers them).
    */
   sync(path: string): Promise<void> {
-    return this.call('sync', path, true, (cb) => this.zk.native.a_sync(path, cb), () => undefined);
+    return this.call(
+      'sync',
+      path,
+      true,
+      (cb) => this.zk.native.a_sync(path, cb),
+      () => undefined,
+    );
   }
 
   /**
@@ -216,7 +258,13 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     if (!this.canAddWatch) {
       return Promise.reject(new ZkError(ZkCode.UNIMPLEMENTED, 'add_watch', path, 'binding without the addwatch patch'));
     }
-    return this.call('add_watch', path, true, (cb) => this.zk.native.a_add_watch!(path, recursive ? 1 : 0, cb), () => undefined);
+    return this.call(
+      'add_watch',
+      path,
+      true,
+      (cb) => this.zk.native.a_add_watch!(path, recursive ? 1 : 0, cb),
+      () => undefined,
+    );
   }
 
   /** Whether this binding can send transactions ({@link multi}): it was rebuilt with tokensync's multi patch. */
@@ -361,9 +409,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
       for (const [id, p] of this.pending) {
         if (p.deadline > now) break;
         this.pending.delete(id);
-        p.reject(
-          new ZkError(ZkCode.OPERATIONTIMEOUT, p.op, p.path, `no answer within ${this.options.operationTimeoutMs} ms`),
-        );
+        p.reject(new ZkError(ZkCode.OPERATIONTIMEOUT, p.op, p.path, `no answer within ${this.options.operationTimeoutMs} ms`));
       }
       if (this.pending.size === 0) this.stopSweeper();
     }, every);

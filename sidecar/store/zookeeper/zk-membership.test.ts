@@ -8,7 +8,18 @@ import { startZooKeeper, type ZooKeeperCluster } from '../../../integration-test
 
 function member(nodeId: string): MemberInfo {
   const now = Date.now();
-  return { nodeId, address: '127.0.0.1:7468', version: 'test', pid: process.pid, startedAt: now, updatedAt: now, mirrorSize: 0, mirrorLagMs: 0, state: 'connected', storeType: 'ZOOKEEPER' };
+  return {
+    nodeId,
+    address: '127.0.0.1:7468',
+    version: 'test',
+    pid: process.pid,
+    startedAt: now,
+    updatedAt: now,
+    mirrorSize: 0,
+    mirrorLagMs: 0,
+    state: 'connected',
+    storeType: 'ZOOKEEPER',
+  };
 }
 
 describe('ZkMembership on a real ZooKeeper', () => {
@@ -30,13 +41,19 @@ describe('ZkMembership on a real ZooKeeper', () => {
   const open = async () => {
     const { session, layout } = await openPartSession(zk.connectString, '/ms', logger);
     sessions.push(session);
-    return { session, membership: new ZkMembership({ session, layout, acl: undefined, readConcurrency: 8, logger, report: (e) => void reported.push(e) }) };
+    return {
+      session,
+      membership: new ZkMembership({ session, layout, acl: undefined, readConcurrency: 8, logger, report: (e) => void reported.push(e) }),
+    };
   };
 
   it('lists every published member, sorted by node id', async () => {
     const nodes = await Promise.all(['n3', 'n1', 'n2'].map(async (id) => ({ id, ...(await open()) })));
     for (const { id, membership } of nodes) await membership.publish(member(id));
-    assert.deepEqual((await nodes[0]!.membership.list()).map((m) => m.nodeId), ['n1', 'n2', 'n3']);
+    assert.deepEqual(
+      (await nodes[0]!.membership.list()).map((m) => m.nodeId),
+      ['n1', 'n2', 'n3'],
+    );
   });
 
   it('concurrent reaper checks share one request; releasing on close hands the lead to the next', async () => {

@@ -76,7 +76,10 @@ describe('ZkSession on a real ZooKeeper', () => {
     s.markClosed();
     assert.equal(s.usable, false);
     s.shutdown();
-    assert.throws(() => s.requireClient(), (e: unknown) => e instanceof StoreUnavailableError && /closed/.test(e.message));
+    assert.throws(
+      () => s.requireClient(),
+      (e: unknown) => e instanceof StoreUnavailableError && /closed/.test(e.message),
+    );
     assert.throws(() => s.begin(), /closed store/);
     assert.deepEqual(host.errors, []);
   });

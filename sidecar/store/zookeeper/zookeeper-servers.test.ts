@@ -17,7 +17,9 @@ Node count: 4123
 /** A loopback server answering four-letter words from a table, as ZooKeeper does (reply, then close). */
 async function fakeServer(replies: Record<string, string>): Promise<{ address: string; close(): Promise<void> }> {
   const server = net.createServer((socket) => {
-    socket.once('data', (word) => socket.end(replies[word.toString()] ?? `${word.toString()} is not executed because it is not in the whitelist.\n`));
+    socket.once('data', (word) =>
+      socket.end(replies[word.toString()] ?? `${word.toString()} is not executed because it is not in the whitelist.\n`),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
@@ -42,13 +44,19 @@ test('parseSrvr reads mode, version, zxid, connections, node count and latency',
 });
 
 test('probeServers: which server holds our session, a server refusing 4lw, a closed port; never throws', async () => {
-  const ours = await fakeServer({ srvr: SRVR.replace('follower', 'leader'), cons: ' /127.0.0.1:5[1](queued=0,recved=3,sent=3,sid=0x1000a2b3c4d0001,lop=PING)\n' });
+  const ours = await fakeServer({
+    srvr: SRVR.replace('follower', 'leader'),
+    cons: ' /127.0.0.1:5[1](queued=0,recved=3,sent=3,sid=0x1000a2b3c4d0001,lop=PING)\n',
+  });
   const other = await fakeServer({ srvr: SRVR, cons: ' /127.0.0.1:6[1](queued=0,recved=3,sent=3,sid=0x2000000000000007,lop=PING)\n' });
   const locked = await fakeServer({});
   const closed = await fakeServer({});
   await closed.close();
   try {
-    const statuses = await probeServers([ours.address, other.address, locked.address, closed.address], { sessionId: '1000a2b3c4d0001', timeoutMs: 2_000 });
+    const statuses = await probeServers([ours.address, other.address, locked.address, closed.address], {
+      sessionId: '1000a2b3c4d0001',
+      timeoutMs: 2_000,
+    });
     assert.deepEqual(
       statuses.map((s) => [s.mode, s.ours ?? null]),
       [

@@ -78,7 +78,10 @@ export function parseSrvr(server: string, reply: string): ServerStatus {
     return { server, mode: 'down', note: reply.trim().split('\n')[0] || 'no answer to srvr' };
   }
   const number = (v: string | undefined) => (v === undefined || !/^\d+$/.test(v) ? undefined : Number(v));
-  const status: ServerStatus = { server, mode: (['leader', 'follower', 'observer', 'standalone'] as const).find((m) => m === mode) ?? 'unknown' };
+  const status: ServerStatus = {
+    server,
+    mode: (['leader', 'follower', 'observer', 'standalone'] as const).find((m) => m === mode) ?? 'unknown',
+  };
   const version = field('Zookeeper version')?.split(/[-,\s]/)[0];
   if (version) status.version = version;
   const zxid = field('Zxid');

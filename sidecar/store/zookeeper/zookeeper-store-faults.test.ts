@@ -56,7 +56,11 @@ describe('ZooKeeperStore through server failures', () => {
     await Promise.all(stores.map((s) => s.close()));
     raw?.close();
     await zk?.close();
-    assert.deepEqual(errors.map((e) => e.message), [], 'no store reported an error');
+    assert.deepEqual(
+      errors.map((e) => e.message),
+      [],
+      'no store reported an error',
+    );
   });
 
   it('fails fast while the server is down, then reconnects and rebuilds', async () => {
@@ -172,7 +176,9 @@ describe('ZooKeeperStore through server failures', () => {
       }
     }
     assert.ok(outcomes.length > 0, 'some create lost its answer');
-    console.log(`lost answers settled: ${outcomes.filter((o) => o.applied).length} applied, ${outcomes.filter((o) => !o.applied).length} not`);
+    console.log(
+      `lost answers settled: ${outcomes.filter((o) => o.applied).length} applied, ${outcomes.filter((o) => !o.applied).length} not`,
+    );
   });
 
   it('answered receipts are deleted by the next transaction and at close; cleanup spares this run, other journals and kept ones', async () => {
@@ -183,7 +189,11 @@ describe('ZooKeeperStore through server failures', () => {
     try {
       const left = await raw2.getChildren('/receipt-life/replays');
       assert.ok(left.length >= 1 && left.length <= 2, `only the last answered receipts wait for their delete: ${left.join(', ')}`);
-      for (const name of ['lifejournal.oldrun.aaaaaaaaaaaaaaaa', 'lifejournal.oldrun.keptaaaaaaaaaaaa', 'otherjournal.run.aaaaaaaaaaaaaaaa']) {
+      for (const name of [
+        'lifejournal.oldrun.aaaaaaaaaaaaaaaa',
+        'lifejournal.oldrun.keptaaaaaaaaaaaa',
+        'otherjournal.run.aaaaaaaaaaaaaaaa',
+      ]) {
         await raw2.create(`/receipt-life/replays/${name}`, 'applied');
       }
       assert.equal(await store.receipts.cleanup(new Set(['lifejournal.oldrun.keptaaaaaaaaaaaa'])), 1);

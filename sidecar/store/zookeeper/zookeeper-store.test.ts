@@ -68,7 +68,11 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
     await Promise.all(stores.map((s) => s.close()));
     raw?.close();
     await zk?.close();
-    assert.deepEqual(errors.map((e) => e.message), [], 'no store reported an error');
+    assert.deepEqual(
+      errors.map((e) => e.message),
+      [],
+      'no store reported an error',
+    );
   });
 
   it('creates the layout and /meta, and /meta wins over the shards option', async () => {
@@ -77,7 +81,10 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
     assert.deepEqual(meta, { layoutVersion: 2, shards: 16 });
     const shards = (await raw.getChildren('/layout/pano/tokens')).sort();
     assert.equal(shards.length, 16);
-    assert.deepEqual(shards, Array.from({ length: 16 }, (_, i) => shardName(i, 16)));
+    assert.deepEqual(
+      shards,
+      Array.from({ length: 16 }, (_, i) => shardName(i, 16)),
+    );
     for (const p of ['subjects', 'members', 'reaper', 'replays']) assert.ok(await raw.exists(`/layout/pano/${p}`), p);
 
     const b = await open('/layout/pano', { shards: 256 });
@@ -146,7 +153,12 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
 
     // a name taken inside a transaction: ZooKeeper refuses all of it, and each create is answered on its own
     const fresh = [record('eve'), record('eve')];
-    const answers = await Promise.all([store.create(records[0]!), store.create(fresh[0]!), store.create(fresh[0]!), store.create(fresh[1]!)]);
+    const answers = await Promise.all([
+      store.create(records[0]!),
+      store.create(fresh[0]!),
+      store.create(fresh[0]!),
+      store.create(fresh[1]!),
+    ]);
     assert.deepEqual(answers, [false, true, false, true]);
     assert.equal(store.createBatches.refused, 1);
     for (const r of fresh) assert.deepEqual(JSON.parse((await raw.get(pathOf(r))).data.toString()), r);
@@ -288,14 +300,23 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
 
     const all = nextEvent<[Map<string, LogoutMarker>]>(b, 'markers');
     await b.resync();
-    assert.deepEqual(new Map([...(await all)[0]]), new Map([['erin', { gen: 7 }], ['frank', { gen: 3 }]]));
+    assert.deepEqual(
+      new Map([...(await all)[0]]),
+      new Map([
+        ['erin', { gen: 7 }],
+        ['frank', { gen: 3 }],
+      ]),
+    );
   });
 
   it('concurrent logouts of one subject: every one resolves, none lowers the generation, and each ends at or above one over what it first read', async () => {
     const stores = await Promise.all([open('/markers-race'), open('/markers-race'), open('/markers-race')]);
     const results = await Promise.all(stores.flatMap((s) => [s.raiseMarker('gina'), s.raiseMarker('gina')]));
     const stored = (await stores[0]!.listMarkers()).get('gina')!.gen;
-    assert.ok(results.every((g) => g >= 1 && g <= stored), `${results} vs ${stored}`);
+    assert.ok(
+      results.every((g) => g >= 1 && g <= stored),
+      `${results} vs ${stored}`,
+    );
     assert.ok(stored >= 1 && stored <= 6);
     assert.equal(await stores[1]!.raiseMarker('gina'), stored + 1, 'a logout alone raises by exactly one');
   });
@@ -350,14 +371,26 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
     await b.publishMember(member('node-b/1'));
     await a.publishMember(member('node-a', 42)); // an update: a `set` on our own node
     const members = await b.listMembers();
-    assert.deepEqual(members.map((m) => [m.nodeId, m.mirrorSize]), [['node-a', 42], ['node-b/1', 0]]);
+    assert.deepEqual(
+      members.map((m) => [m.nodeId, m.mirrorSize]),
+      [
+        ['node-a', 42],
+        ['node-b/1', 0],
+      ],
+    );
     await a.close();
-    assert.deepEqual((await b.listMembers()).map((m) => m.nodeId), ['node-b/1']);
+    assert.deepEqual(
+      (await b.listMembers()).map((m) => m.nodeId),
+      ['node-b/1'],
+    );
 
     // a node left by another session (a restart within the session timeout) is taken over
     const c = await open('/members');
     await c.publishMember(member('node-b/1', 7));
-    assert.deepEqual((await b.listMembers()).map((m) => [m.nodeId, m.mirrorSize]), [['node-b/1', 7]]);
+    assert.deepEqual(
+      (await b.listMembers()).map((m) => [m.nodeId, m.mirrorSize]),
+      [['node-b/1', 7]],
+    );
     assert.ok(lines.some((l) => l.includes('taking it over')));
   });
 
@@ -451,7 +484,8 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
     );
     const receiptStat = await raw.exists('/receipts/pano/replays/receipt-one-aaaaaaaaaaa');
     assert.ok(receiptStat);
-    for (const x of [batch[0]!, batch[2]!, batch[3]!]) assert.equal((await raw.exists(recordPath(x)))!.czxid, receiptStat.czxid, 'one transaction');
+    for (const x of [batch[0]!, batch[2]!, batch[3]!])
+      assert.equal((await raw.exists(recordPath(x)))!.czxid, receiptStat.czxid, 'one transaction');
     assert.equal(await raw.exists('/receipts/pano/replays/stale-aaaaaaaaaaaaaaaa'), null);
     assert.equal(await store.read(batch[2]!).then((r) => r?.subject), 'ida');
 
@@ -470,7 +504,11 @@ describe('ZooKeeperStore on a real ZooKeeper', () => {
     assert.ok(receipts.weight(record('x')) > 100);
     await assert.rejects(receipts.settle('../tokens'), TypeError, 'a receipt name cannot reach another path');
     const heavy = Array.from({ length: 200 }, () => ({ ...record('kim'), attributes: { blob: 'x'.repeat(1_000) } }));
-    await assert.rejects(receipts.createWithReceipt(heavy, 'receipt-heavy-aaaaaaaaa', []), RangeError, 'over jute.maxbuffer: refused before sending');
+    await assert.rejects(
+      receipts.createWithReceipt(heavy, 'receipt-heavy-aaaaaaaaa', []),
+      RangeError,
+      'over jute.maxbuffer: refused before sending',
+    );
   });
 
   it('replay receipts with auth: records and receipts carry the digest ACL', async () => {

@@ -111,8 +111,7 @@ export class ZooKeeperStore
         connectString,
         location: this.location,
         sessionTimeoutMs: options.sessionTimeoutMs,
-        operationTimeoutMs:
-          options.operationTimeoutMs ?? Math.min(10_000, Math.max(1_000, Math.floor(options.sessionTimeoutMs / 2))),
+        operationTimeoutMs: options.operationTimeoutMs ?? Math.min(10_000, Math.max(1_000, Math.floor(options.sessionTimeoutMs / 2))),
         connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
         ...(options.auth && { auth: options.auth }),
         logger: this.logger,
@@ -239,10 +238,7 @@ export class ZooKeeperStore
       const deletions = [...this.membership.release(client), receipts].filter((d) => d !== undefined);
       if (deletions.length > 0) {
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          Promise.allSettled(deletions),
-          new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS))),
-        ]);
+        await Promise.race([Promise.allSettled(deletions), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
         clearTimeout(timer);
       }
     }

@@ -43,12 +43,7 @@ export type ZkPathCallback = (rc: number, error: string, path: string) => void;
 export type ZkStatCallback = (rc: number, error: string, stat: ZkBindingStat | null) => void;
 export type ZkDataCallback = (rc: number, error: string, stat: ZkBindingStat | null, data: Buffer | null) => void;
 export type ZkChildrenCallback = (rc: number, error: string, children: string[] | null) => void;
-export type ZkChildrenStatCallback = (
-  rc: number,
-  error: string,
-  children: string[] | null,
-  stat: ZkBindingStat | null,
-) => void;
+export type ZkChildrenStatCallback = (rc: number, error: string, children: string[] | null, stat: ZkBindingStat | null) => void;
 
 /** The C++ object (`binding.native`). Every method returns the C client's immediate result code. */
 export interface ZkNativeHandle {
@@ -82,8 +77,7 @@ export interface ZkNativeHandle {
 
 /** An op of `a_multi`: 1 create (with `acl`, else the open ACL), 2 delete, 13 version check. */
 export type ZkNativeOp =
-  | { type: 1; path: string; data: string | Buffer; flags: number; acl?: ZkNativeAcl[] }
-  | { type: 2 | 13; path: string; version: number };
+  { type: 1; path: string; data: string | Buffer; flags: number; acl?: ZkNativeAcl[] } | { type: 2 | 13; path: string; version: number };
 
 export interface ZooKeeperBindingConfig {
   /** `host:port,host:port`; a chroot suffix is allowed but this store prefixes paths itself. */
@@ -110,10 +104,7 @@ export interface ZooKeeperBinding {
   /** `code`: 0 after `close()`, -112 session expired, -113 auth failed. */
   on(event: 'close', listener: (client: unknown, code: number) => void): this;
   /** Client-wide watcher; the path is the SECOND argument. */
-  on(
-    event: 'child' | 'changed' | 'created' | 'deleted' | 'notwatching',
-    listener: (handle: unknown, path: string) => void,
-  ): this;
+  on(event: 'child' | 'changed' | 'created' | 'deleted' | 'notwatching', listener: (handle: unknown, path: string) => void): this;
   removeAllListeners(): this;
   /** C client state: 1 connecting, 2 associating, 3 connected, -112 expired, -113 auth failed, 0 closed. */
   readonly state: number;
