@@ -88,8 +88,12 @@ for z in zk1 zk2 zk3; do [[ $z == "$leader" ]] || rest+=("$z"); done
 quorum() { local m; for z in "${rest[@]}"; do m=$(zk_mode "$z"); [[ $m == leader || $m == follower ]] || return 1; done; }
 until_ok 60 quorum || fail "no quorum of ${rest[*]} after killing the leader $leader"
 bob=$(login "$APP1" bob) && [[ -n "$bob" ]] || fail "log in as bob with the leader $leader killed: $bob"
-# app2's own session may still be moving to a new server: until it can ask the store about a token it has not seen
-# it answers 503 (retry). A 401 would be a wrong answer (and clear bob's cookie): the first one ends the wait, failed.
+# sidecar1's own session may still be moving to a new server: then bob's session is journaled there, and the other
+# nodes learn it when sidecar1 replays its journal (README, "Store outages"); until then app2 rightly refuses it.
+replayed() { healthz sidecar1 | grep -q '"journalPending":0'; }
+until_ok 30 replayed || fail "sidecar1 did not replay its journal after the leader $leader was killed: $last"
+# app2's own session may still be moving too: until it can ask the store about a token it has not seen it answers
+# 503 (retry). A 401 now would be a wrong answer (and clear bob's cookie): the first one ends the wait, failed.
 knows() { local r; r=$(curl -s -w ' HTTP %{http_code}' "$1/api/me" -H "Cookie: $2" 2>&1); echo "$r"; [[ $r == *'HTTP 401' ]] || grep -q "\"subject\":\"$3\"" <<<"$r"; }
 until_ok 20 knows "$APP2" "$bob" bob && [[ $last != *'HTTP 401' ]] \
   && pass "leader $leader killed, ${rest[*]} elect a new one: bob logs in on app1, app2 knows him" \
