@@ -1,3 +1,5 @@
+// Over 400 lines: the route table and the paths dispatched before it (forward-auth, validate, issue) stay in one
+// file, so that the order a request is matched in can be read in one place.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';

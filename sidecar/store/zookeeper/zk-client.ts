@@ -1,3 +1,5 @@
+// Over 400 lines: one method per binding call, each with the same promise and error wrapping; the shapes and the
+// binding loading are already apart (zk-types.ts, zk-binding.ts).
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../util/logger.js';
 import { ZkCode, ZkError } from './zk-error.js';
