@@ -190,6 +190,14 @@ for (const store of ['ZOOKEEPER', 'DIRECTORY'] as SkewStore[]) {
         assert.equal((await n('a').api.validate(before.body.token)).status, 200, 'a cannot know before the replay');
         const between = await n('b').api.issue({ subject: s }); // a login elsewhere before the replay
         await restore();
+        // the replayed marker reaches the other nodes by the store's notification, a moment after c wrote it
+        let seen: string[] = [];
+        await waitFor(
+          async () => (seen = await reasons(before.body.token)).every((r) => r.endsWith(':revoked')),
+          'every node learned the replayed logout',
+          10_000,
+          50,
+        ).catch((err) => assert.fail(`${(err as Error).message}: ${seen.join(' ')}`));
         assert.deepEqual(await reasons(before.body.token), everywhere('revoked'));
         assert.deepEqual(
           await reasons(between.body.token),
