@@ -38,6 +38,8 @@ before(async () => {
       'cluster.store.zookeeper.connect': `${zk.getServerConnectString(bServer)}${CHROOT}`,
       // outlasts the restart: B comes back on the same session
       'cluster.store.zookeeper.session.timeout': '50s',
+      // B's resync after a reconnect comes too late to matter: what B answers before it is what is tested
+      'cluster.store.zookeeper.resync.jitter': '10m',
     },
     dir: join(dir, 'b-conf'),
   }).start();
@@ -89,4 +91,33 @@ test("B's only server restarting: a token B never saw is 503 (retry), not refuse
   const revokedAfter = await b.api.validate(revoked.body.token);
   assert.equal(revokedAfter.status, 401, revokedAfter.text);
   assert.equal(revokedAfter.body.reason, 'revoked');
+});
+
+test("a token B holds, revoked on A while B's server was down: refused by B as soon as B is back on its session, not after B's resync", async () => {
+  const held = await a.api.issue({ subject: 'held' });
+  assert.equal(held.status, 201, held.text);
+  const kept = await a.api.issue({ subject: 'kept' });
+  await waitFor(
+    async () => (await b.api.validate(held.body.token)).status === 200 && (await b.api.validate(kept.body.token)).status === 200,
+    'B holds both tokens',
+    10_000,
+    20,
+  );
+
+  await zk.kill(bServer);
+  await waitFor(async () => (await storeState(b)) === 'suspended', 'B notices its server is gone', 20_000, 50);
+  assert.equal((await a.api.revoke(held.body.jti)).status, 204);
+  // while cut off B serves what it holds (serve-cached): it cannot know of the revocation yet
+  assert.equal((await b.api.validate(held.body.token)).status, 200);
+
+  await zk.start(bServer);
+  await waitFor(async () => ['connected', 'reconnected'].includes(await storeState(b)), 'B reconnects', 60_000, 20);
+  assert.doesNotMatch(b.logs, /-> lost/, 'B kept its session (the persistent watch lost its events, the session did not end)');
+  const revokedOnB = await b.api.validate(held.body.token);
+  assert.equal(revokedOnB.status, 401, `revoked while B was cut off: ${revokedOnB.status} ${revokedOnB.text}`);
+  assert.equal(revokedOnB.body.reason, 'revoked');
+  const cluster = (await b.api.cluster()).body;
+  assert.equal(cluster.mirror.trusted, false, `B's other shards wait to be listed again: ${JSON.stringify(cluster.mirror)}`);
+  assert.equal((await b.api.validate(kept.body.token)).status, 200, 'a live token B holds stays valid');
+  assert.match(b.logs, /-> reconnected/);
 });

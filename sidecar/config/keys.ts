@@ -149,6 +149,12 @@ export const KEY_SPECS = {
     extension: true,
     ...wholeNumber(1, 1000),
   },
+  'cluster.store.zookeeper.resync.jitter': {
+    description: 'most random delay before a sidecar re-lists every shard after a reconnect (spreads the reads of a cluster)',
+    default: 'min(2s, session timeout / 4)',
+    extension: true,
+    ...duration(0, 10 * MINUTE),
+  },
   'cluster.store.directory.shards': {
     description: 'record shards (subdirectories) of the DIRECTORY store',
     default: String(D.store.directoryShards),

@@ -102,6 +102,7 @@ cluster.store.outage.policy=reject
 log.level=warn
 cluster.store.zookeeper.shards=16
 cluster.store.zookeeper.write.batch=1
+cluster.store.zookeeper.resync.jitter=30s
 cluster.store.directory.shards=1
 cluster.store.directory.rescan.interval=250ms
 cluster.store.reaper.interval=10s
@@ -126,6 +127,7 @@ sidecar.max.body=1m
         auth: { scheme: 'digest', user: 'sync', password: 'pa:ss' },
         shards: 16,
         writeBatch: 1,
+        resyncJitterMs: 30_000,
       },
       directoryShards: 1,
       rescanIntervalMs: 250,

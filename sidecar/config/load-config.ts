@@ -155,6 +155,7 @@ function assemble(v: ParsedValues, { baseDir }: ParseContext, hostname: string):
         ...(auth && { auth }),
         shards: v['cluster.store.zookeeper.shards'] ?? D.store.zookeeper.shards,
         writeBatch: v['cluster.store.zookeeper.write.batch'] ?? D.store.zookeeper.writeBatch,
+        ...(v['cluster.store.zookeeper.resync.jitter'] !== undefined && { resyncJitterMs: v['cluster.store.zookeeper.resync.jitter'] }),
       },
       directoryShards: v['cluster.store.directory.shards'] ?? D.store.directoryShards,
       rescanIntervalMs: v['cluster.store.directory.rescan.interval'] ?? D.store.rescanIntervalMs,

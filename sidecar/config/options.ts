@@ -111,6 +111,11 @@ export interface ZooKeeperOptions {
    * @default 128
    */
   writeBatch: number;
+  /**
+   * EXTENSION `cluster.store.zookeeper.resync.jitter`: most random delay before the resync that follows a reconnect
+   * (a validation meanwhile lists its token's shard itself). Absent: min(2 s, session timeout / 4).
+   */
+  resyncJitterMs?: number;
 }
 
 export interface ZooKeeperAuth {

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
+import { EventEmitter } from 'node:events';
 import assert from 'node:assert/strict';
 import { Mirror, digestOf } from './mirror.js';
 import { ManualClock } from '../util/clock.js';
 import { newJti, recordName, shardOf, type RecordRef } from '../store/token-record.js';
+import type { TokenStore } from '../store/token-store.js';
 
 const SHARDS = 16;
 function ref(subject: string, kind: 'session' | 'onetime' = 'session') {
@@ -252,4 +254,36 @@ test('store upgrade renames: the delete of a layout-1 name whose jti is held und
   m.applyRecord(shardOf(old, 4), `${old}~Ym9i`, true);
   m.applyRecord(shardOf(old, 4), `${old}~Ym9i`, false);
   assert.equal(m.lookup(old).presence, 'removed', 'a layout-1 record revoked in a layout-1 store');
+});
+
+test("a store's stale report or a lost session: each shard is believed again once listed, every shard after a rebuild", () => {
+  const store = new EventEmitter() as unknown as TokenStore;
+  const m = new Mirror(SHARDS);
+  m.attach(store);
+  const a = ref('alice');
+  let b = ref('bob');
+  while (shardOf(b.jti, SHARDS) === shardOf(a.jti, SHARDS)) b = ref('bob');
+  m.markInitialized();
+  assert.equal(m.trusted, true);
+  assert.equal(m.isStale(a.jti), false);
+
+  store.emit('stale');
+  assert.equal(m.trusted, false);
+  assert.ok(m.isStale(a.jti) && m.isStale(b.jti));
+  assert.equal(m.stats().staleShards, SHARDS);
+  m.applyShard(shardOf(a.jti, SHARDS), []);
+  assert.equal(m.isStale(a.jti), false, "a's shard was listed");
+  assert.equal(m.isStale(b.jti), true, "b's shard was not");
+  assert.equal(m.stats().staleShards, SHARDS - 1);
+  m.applyShard(shardOf(a.jti, SHARDS), []); // listed twice: counted once
+  assert.equal(m.stats().staleShards, SHARDS - 1);
+  store.emit('rebuilt');
+  assert.equal(m.trusted, true);
+  assert.equal(m.isStale(b.jti), false);
+
+  store.emit('state', 'lost', 'suspended');
+  assert.ok(m.isStale(a.jti) && m.isStale(b.jti), 'a lost session: every shard');
+  for (let shard = 0; shard < SHARDS; shard++) m.applyShard(shard, []);
+  assert.equal(m.trusted, true, 'every shard listed again');
+  m.detach();
 });

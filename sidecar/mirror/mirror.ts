@@ -20,6 +20,8 @@ export interface MirrorStats {
   markers: number;
   initialized: boolean;
   trusted: boolean;
+  /** Shards whose records wait for a new listing before they are believed (see {@link Mirror.isStale}). */
+  staleShards: number;
   lagMs: number;
   recentlyRemoved: number;
 }
@@ -70,8 +72,9 @@ export class Mirror extends MirrorMarkers {
   private initializedFlag = false;
   private lastLagMs = 0;
   private stalledSince: number | null = null;
-  /** False from a lost session until the next full rebuild: removals may have been missed meanwhile. */
-  private trustedFlag = true;
+  /** Per shard, 1 from a lost session or a `stale` report until the shard is listed again: removals may have been missed. */
+  private stale: Uint8Array | undefined;
+  private staleCount = 0;
   private readonly unsubscribers: Array<() => void> = [];
 
   /**
@@ -120,11 +123,12 @@ export class Mirror extends MirrorMarkers {
     const onMarker = (subject: string, marker: LogoutMarker | null) => this.applyMarker(subject, marker);
     const onMarkers = (markers: Map<string, LogoutMarker>) => this.replaceMarkers(markers);
     const onRebuilt = () => {
-      this.trustedFlag = true;
+      this.clearStale();
       this.markInitialized();
     };
+    const onStale = () => this.markStale();
     const onState = (next: string) => {
-      if (next === 'lost') this.trustedFlag = false;
+      if (next === 'lost') this.markStale();
       if (next === 'suspended' || next === 'lost') this.stalledSince ??= this.clock.now();
       else if (next === 'connected' || next === 'reconnected') this.stalledSince = null;
     };
@@ -133,6 +137,7 @@ export class Mirror extends MirrorMarkers {
     store.on('marker', onMarker);
     store.on('markers', onMarkers);
     store.on('rebuilt', onRebuilt);
+    store.on('stale', onStale);
     store.on('state', onState);
     this.sweepTimer = setInterval(() => this.sweep(Math.ceil(this.shardCount / SWEEP_TICKS_PER_PASS)), this.sweepIntervalMs);
     this.sweepTimer.unref();
@@ -143,6 +148,7 @@ export class Mirror extends MirrorMarkers {
       store.off('marker', onMarker);
       store.off('markers', onMarkers);
       store.off('rebuilt', onRebuilt);
+      store.off('stale', onStale);
       store.off('state', onState);
     });
   }
@@ -156,13 +162,29 @@ export class Mirror extends MirrorMarkers {
   }
 
   /**
-   * Whether "present" can be believed without asking the store. After a lost
-   * session the mirror may still hold records deleted meanwhile, until the
-   * resync has re-read every shard (Curator: on LOST, resync before trusting
-   * the cache again).
+   * Whether "present" can be believed without asking the store, for every shard. After a lost session or a
+   * reconnect that lost the persistent watch's events the mirror may still hold records deleted meanwhile, until
+   * each shard has been listed again (Curator: on LOST, resync before trusting the cache again).
    */
   get trusted(): boolean {
-    return this.trustedFlag && this.initializedFlag;
+    return this.staleCount === 0 && this.initializedFlag;
+  }
+
+  /** Whether the jti's shard waits for a new listing before its records are believed (see {@link trusted}). */
+  isStale(jti: string): boolean {
+    return this.staleCount > 0 && this.stale![shardOf(jti, this.shardCount)] === 1;
+  }
+
+  /** Every shard waits for a new listing (the store's `stale` event, a lost session). */
+  markStale(): void {
+    this.stale ??= new Uint8Array(this.shardCount);
+    this.stale.fill(1);
+    this.staleCount = this.stale.length;
+  }
+
+  private clearStale(): void {
+    this.stale = undefined;
+    this.staleCount = 0;
   }
 
   get size(): number {
@@ -180,6 +202,10 @@ export class Mirror extends MirrorMarkers {
     if (shard < 0 || shard >= this.shardCount || !Number.isInteger(shard)) return;
     const shards = this.shardCount;
     this.records.applyShard(shard, names, (jti) => shardOf(jti, shards));
+    if (this.staleCount > 0 && this.stale![shard] === 1) {
+      this.stale![shard] = 0;
+      this.staleCount--;
+    }
     if (noticedAt !== undefined) this.lastLagMs = Math.max(0, this.clock.now() - noticedAt);
   }
 
@@ -363,6 +389,7 @@ export class Mirror extends MirrorMarkers {
       markers: this.markerCount,
       initialized: this.initializedFlag,
       trusted: this.trusted,
+      staleShards: this.staleCount,
       lagMs: this.lagMs,
       recentlyRemoved: this.removed.size,
     };

@@ -1,6 +1,7 @@
 import type { Mirror } from '../mirror/mirror.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { type TokenStore, hasFallback } from '../store/token-store.js';
+import { type TokenStore, hasFallback, hasRelist } from '../store/token-store.js';
+import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import { type RecordRef, isValidJti, isValidSubject, parseRecordName, shardOf } from '../store/token-record.js';
 import type { TokenClaims } from '../tokens/token-claims.js';
 import { ReconnectWait } from './reconnect-wait.js';
@@ -63,6 +64,21 @@ export class RecordLookup {
       this.metrics?.confirmation('error');
       throw err;
     }
+  }
+
+  /**
+   * Lists the jti's shard now when the mirror waits for that (see Mirror.isStale); true when the mirror holds the
+   * new listing. A store that cannot, or cannot be reached: false (the caller asks about the record itself).
+   */
+  async relist(jti: string): Promise<boolean> {
+    if (!hasRelist(this.store)) return false;
+    try {
+      await this.store.relistShard(shardOf(jti, this.store.shards));
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) return false;
+      throw err;
+    }
+    return !this.mirror.isStale(jti);
   }
 
   /** The record a jti is filed under (subject, generation): from the mirror, else from its shard's listing (one read). */

@@ -331,9 +331,9 @@ export class TokenService {
     if (seen.presence === 'removed') return gone(claims);
     if (seen.presence !== 'present') return { valid: undefined, claims };
     if (seen.subject !== claims.sub) return gone(claims);
-    // Resyncing after a lost session: a record may have been deleted meanwhile, so ask while the store answers.
-    // Not for a journaled write of ours: the store cannot hold it before the journal is replayed.
-    if (!this.d.mirror.trusted && !seen.pending && isConnected(this.d.store.state)) return { valid: undefined, claims };
+    // Its shard not listed since a lost session or a reconnect: a record may have been deleted meanwhile, so ask
+    // while the store answers. Not for a journaled write of ours: the store cannot hold it before the replay.
+    if (this.d.mirror.isStale(claims.jti) && !seen.pending && isConnected(this.d.store.state)) return { valid: undefined, claims };
     return this.markerCheck(claims, seen.gen ?? 0);
   }
 
@@ -343,6 +343,12 @@ export class TokenService {
    * disconnected), any other token gets {@link StoreUnavailableError} (503, retry), never "no such token record".
    */
   private async askStore(claims: TokenClaims): Promise<Validation> {
+    // a shard waiting for a new listing is listed now (once for every token of the shard), then the mirror answers
+    if (this.d.mirror.isStale(claims.jti) && (await this.records.relist(claims.jti))) {
+      const seen = this.d.mirror.lookup(claims.jti);
+      if (seen.presence === 'removed' || (seen.presence === 'present' && seen.subject !== claims.sub)) return gone(claims);
+      if (seen.presence === 'present') return this.markerCheck(claims, seen.gen ?? 0);
+    }
     let ref: RecordRef | undefined;
     try {
       ref = await this.records.confirm(claims);

@@ -87,6 +87,7 @@ export async function createStore(
     auth: zk.auth,
     shards: zk.shards,
     createBatch: zk.writeBatch,
+    ...(zk.resyncJitterMs !== undefined && { maxResyncJitterMs: zk.resyncJitterMs }),
     logger,
     clock,
     ...(overrides.connectTimeoutMs !== undefined && { connectTimeoutMs: overrides.connectTimeoutMs }),

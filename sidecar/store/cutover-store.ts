@@ -14,6 +14,8 @@ import {
   type StoreEvents,
   type TokenStore,
   type WithFallback,
+  type WithRelist,
+  hasRelist,
   type WithReplayReceipts,
   hasReplayReceipts,
 } from './token-store.js';
@@ -39,7 +41,7 @@ export interface FallbackStats {
  *
  * Listings, markers, members and events are our store's: the mirror follows our store alone.
  */
-export class CutoverStore extends EventEmitter<StoreEvents> implements TokenStore, WithFallback, Partial<WithReplayReceipts> {
+export class CutoverStore extends EventEmitter<StoreEvents> implements TokenStore, WithFallback, WithRelist, Partial<WithReplayReceipts> {
   readonly stats: FallbackStats = { confirmed: 0, copied: 0, writes: 0, failedWrites: 0 };
   /** Our store's replay receipts, whose creates reach the previous store too. */
   readonly receipts?: ReplayReceipts;
@@ -154,6 +156,11 @@ export class CutoverStore extends EventEmitter<StoreEvents> implements TokenStor
 
   listMarkers(): Promise<Map<string, LogoutMarker>> {
     return this.primary.listMarkers();
+  }
+
+  /** Our store's (the mirror follows it alone); nothing to do for a store that reports no stale shards. */
+  async relistShard(shard: number): Promise<void> {
+    if (hasRelist(this.primary)) await this.primary.relistShard(shard);
   }
 
   listShard(shard: number, options?: { fresh?: boolean }): Promise<string[]> {

@@ -84,6 +84,11 @@ export interface StoreEvents {
   markers: [markers: Map<string, LogoutMarker>];
   /** A rebuild finished: every shard and the markers have been reported once since it started. */
   rebuilt: [];
+  /**
+   * Records may have changed without being reported (a new session; a reconnect, which loses the persistent watch's
+   * events meanwhile): a shard's held records are to be believed again only once the shard is listed anew.
+   */
+  stale: [];
   state: [next: ConnectionState, previous: ConnectionState];
   /** Something went wrong in a callback; never thrown (STYLE 6). */
   error: [error: Error];
@@ -262,6 +267,11 @@ export interface WithWatchMode {
   readonly recordWatchMode: 'persistent' | 'one-shot' | undefined;
 }
 
+/** Lists one shard now and reports the listing as a `shard` event (see {@link StoreEvents.stale}); ZOOKEEPER. */
+export interface WithRelist {
+  relistShard(shard: number): Promise<void>;
+}
+
 /**
  * A migration cutover's previous store behind this one (see cutover-store.ts): lookups of records it lacks fall
  * back to it, and a token only the previous store holds is found there by its jti.
@@ -292,6 +302,10 @@ export function hasCreateBatches<S extends TokenStore>(store: S): store is S & W
 
 export function hasWatchMode<S extends TokenStore>(store: S): store is S & WithWatchMode {
   return 'recordWatchMode' in store;
+}
+
+export function hasRelist<S extends TokenStore>(store: S): store is S & WithRelist {
+  return typeof (store as Partial<WithRelist>).relistShard === 'function';
 }
 
 export function hasFallback<S extends TokenStore>(store: S): store is S & WithFallback {

@@ -247,6 +247,12 @@ export class TreeWatcher {
     }
   }
 
+  /** Lists a shard now (after a run already in flight) and reports it; a listing dropped as too old reports nothing. */
+  relist(shard: number): Promise<void> {
+    if (!Number.isInteger(shard) || shard < 0 || shard >= this.shardTasks.length) return Promise.resolve();
+    return this.shardTasks[shard]!.request();
+  }
+
   private refreshShard(shard: number): void {
     this.shardTasks[shard]!.request().catch((error: unknown) => this.shardReadFailed(shard, error));
   }

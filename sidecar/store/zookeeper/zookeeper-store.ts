@@ -20,6 +20,7 @@ import type {
   WithCreateBatches,
   WithReplayReceipts,
   WithWatchMode,
+  WithRelist,
 } from '../token-store.js';
 import type { RecordLayout, RecordRef, TokenRecord } from '../token-record.js';
 import { isValidRef } from '../token-record.js';
@@ -67,7 +68,7 @@ const CLOSE_GRACE_MS = 1_000;
  */
 export class ZooKeeperStore
   extends EventEmitter<StoreEvents>
-  implements TokenStore, BulkReads, LayoutUpgrade, WithReplayReceipts, WithCreateBatches, WithWatchMode
+  implements TokenStore, BulkReads, LayoutUpgrade, WithReplayReceipts, WithCreateBatches, WithWatchMode, WithRelist
 {
   readonly type = 'ZOOKEEPER' as const;
 
@@ -257,6 +258,9 @@ export class ZooKeeperStore
     // one-shot watches survive a reconnect with the same session (the C client sets them again), the persistent
     // one does not: set it again now; then a resync catches up on what changed meanwhile, jittered so that a
     // cluster of sidecars coming back together does not read the ensemble all at once
+    // what the persistent watch missed is known only once a shard is listed again: until then the mirror asks
+    // (a validation lists its token's shard at once, see WithRelist), instead of trusting it until the resync
+    if (this.watcher && (newSession || this.watcher.watchMode === 'persistent')) this.emitSafe('stale');
     this.watcher?.rearm();
     this.watcher?.requestRebuild(this.watcher.jitter(), newSession ? 'new session' : 'reconnected');
   }
@@ -305,6 +309,16 @@ export class ZooKeeperStore
   /** For `store migrate`: records just listed with `listShard`, see {@link RecordReads.readMany}. */
   readMany(refs: readonly RecordRef[]): Promise<Array<TokenRecord | undefined>> {
     return this.reads.readMany(refs);
+  }
+
+  /** Lists a shard now (coalesced with a listing already queued) and reports it to the mirror; see {@link WithRelist}. */
+  async relistShard(shard: number): Promise<void> {
+    if (!this.watcher) return;
+    try {
+      await this.watcher.relist(shard);
+    } catch (error) {
+      throw this.session.mapError(error);
+    }
   }
 
   listShard(shard: number, options: { fresh?: boolean } = {}): Promise<string[]> {
