@@ -167,8 +167,20 @@ test(`whole ensemble down for ${OUTAGE_MS / 1000} s under load: serve-cached val
     'every mirror equals the tree',
     30_000,
     200,
-  ).catch((err) => {
-    throw new Error(`${(err as Error).message}: ${last}`);
+  ).catch(async (err) => {
+    // which tokens the odd mirror answers wrongly, and what its node logged about them
+    const check = await checkLedger(nodes, [...stable, ...load.issued.values()], load.revoked, load.revokeUnknown);
+    const wrong = [...check.issuesLost, ...check.revocationsLost].slice(0, 10);
+    const jtis = wrong.map((w) => w.split(' ')[0]!);
+    const logs = nodes.map(
+      (n) =>
+        `${n.spec.nodeId}:\n${n.logs
+          .split('\n')
+          .filter((l) => jtis.some((j) => l.includes(j)))
+          .slice(-10)
+          .join('\n')}`,
+    );
+    throw new Error(`${(err as Error).message}: ${last}\nwrong answers: ${JSON.stringify(wrong)}\n${logs.join('\n')}`);
   });
   const ledger = await checkLedger(nodes, [...stable, ...load.issued.values()], load.revoked, load.revokeUnknown);
   t.diagnostic(
