@@ -300,7 +300,13 @@ export class Mirror extends MirrorMarkers {
     const o = this.overlay.get(jti);
     if (o)
       return o.present
-        ? { presence: 'present', subject: o.subject, ...(o.gen ? { gen: o.gen } : {}), pending: true }
+        ? {
+            presence: 'present',
+            subject: o.subject,
+            ...(o.gen ? { gen: o.gen } : {}),
+            ...(o.expiresAt !== undefined ? { expiresAt: o.expiresAt } : {}),
+            pending: true,
+          }
         : { presence: 'removed', pending: true };
     const shard = shardOf(jti, this.shardCount);
     const ref = this.records.get(shard, jti);

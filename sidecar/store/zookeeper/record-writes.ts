@@ -10,6 +10,7 @@ import type { ZkLayout } from './layout.js';
 import type { TreeWatcher } from './tree-watcher.js';
 import { CreateMode, type ZkAcl, type ZkClient } from './zk-client.js';
 import { ZkCode, ZkError, isZkError } from './zk-error.js';
+import { barrier } from './record-reads.js';
 import type { ZkReplayReceipts } from './zk-replay-receipts.js';
 import type { ZkSession } from './zk-session.js';
 
@@ -110,7 +111,9 @@ export class RecordWrites {
       const direct = directName(ref, layout.recordLayout);
       if (direct !== undefined && (await this.deleteNode(client, ref.jti, layout.pathIn(ref.jti, direct), version))) return true;
       const shardPath = layout.shardPath(layout.shardOf(ref.jti));
-      const [, names] = await Promise.all([client.sync(shardPath), client.getChildren(shardPath)]);
+      // behind a write, not a sync: a leader answers a sync at once, and a listing that misses the record would
+      // report a revocation done that never happened
+      const [, names] = await Promise.all([barrier(client, shardPath), client.getChildren(shardPath)]);
       const listed = listedName(names, ref);
       return listed !== undefined && listed !== direct && (await this.deleteNode(client, ref.jti, layout.pathIn(ref.jti, listed), version));
     });
