@@ -1,4 +1,4 @@
-import { test, before, after } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
@@ -17,14 +17,21 @@ import { waitFor } from '../sidecar/util/wait-for.js';
  * Issues and revocations made meanwhile are journaled (`replicated: false`) and replayed; afterwards every
  * mirror equals the tree, every acknowledged issue validates on every node and every acknowledged revocation
  * is refused on every node.
+ *
+ * ZooKeeper 3.8.0 (Debian's) sometimes comes back from this with servers that disagree: one server keeps records
+ * the others deleted (seen about once in five runs on containers, never on local processes). A sidecar then mirrors
+ * its own server faithfully, and no client can be told the truth. Such a run is recognised (each server's tree read
+ * on its own), reported, and the scenario runs again on a fresh ensemble; a failure on a consistent ensemble fails.
  */
 const CHROOT = '/faults-outage';
 const OUTAGE_MS = size(8_000, 30_000);
+const ATTEMPTS = 3;
 let zk: ZooKeeperCluster;
 let dir: string;
-const nodes: SidecarProcess[] = [];
+let nodes: SidecarProcess[] = [];
 
-before(async () => {
+async function setUp(): Promise<void> {
+  nodes = [];
   zk = await startZooKeeper({ servers: 3 });
   let props: Record<string, string | number | boolean>;
   ({ dir, props } = await zooKeeperSidecarProps(zk.connectString, CHROOT, {
@@ -45,18 +52,49 @@ before(async () => {
       }).start(),
     );
   }
-});
+}
 
-after(async () => {
+async function tearDown(): Promise<void> {
   await Promise.all(nodes.map((n) => n.stop()));
   await zk?.close();
-});
+}
+
+/** Each server's tree, read on its own; `undefined` once they agree (within a few seconds of catching up). */
+async function divergence(): Promise<string | undefined> {
+  let seen: Array<{ size: number; xor: string }> = [];
+  const agree = async () => {
+    seen = await Promise.all(Array.from({ length: zk.servers }, (_, i) => treeDigestFresh(zk.getServerConnectString(i), CHROOT)));
+    return seen.every((d) => d.size === seen[0]!.size && d.xor === seen[0]!.xor);
+  };
+  return (await waitFor(agree, 'the servers agree', 10_000, 500).then(
+    () => true,
+    () => false,
+  ))
+    ? undefined
+    : JSON.stringify(seen);
+}
 
 async function states(): Promise<string[]> {
   return Promise.all(nodes.map(async (n) => (await n.api.get('/healthz')).body.store as string));
 }
 
 test(`whole ensemble down for ${OUTAGE_MS / 1000} s under load: serve-cached validates from the mirror, reject answers 503, writes are journaled and replayed`, async (t) => {
+  for (let attempt = 1; ; attempt++) {
+    await setUp();
+    let diverged: string | undefined;
+    try {
+      diverged = await scenario(t);
+    } finally {
+      await tearDown();
+    }
+    if (diverged === undefined) return;
+    t.diagnostic(`DIVERGED attempt ${attempt}: ZooKeeper's servers disagree after the restart (${diverged}); running again`);
+    assert.ok(attempt < ATTEMPTS, `ZooKeeper's servers disagreed after the restart in ${ATTEMPTS} attempts: ${diverged}`);
+  }
+});
+
+/** One run of the scenario; the servers' disagreement when ZooKeeper diverged (then nothing of ours was judged). */
+async function scenario(t: TestContext): Promise<string | undefined> {
   const stable: IssuedToken[] = [];
   for (let i = 0; i < 30; i++) {
     const node = nodes[i % 3]!;
@@ -147,6 +185,11 @@ test(`whole ensemble down for ${OUTAGE_MS / 1000} s under load: serve-cached val
   await load.waitForOps(500);
   await load.stop();
 
+  // what the sidecars answered before the ensemble came back owes nothing to how the servers restarted
+  const early = load.anomalies.filter((a) => a.phase !== 'restarting' && a.phase !== 'after');
+  assert.deepEqual(early.slice(0, 10), [], `${early.length} anomalies before the restart`);
+  const diverged = await divergence();
+  if (diverged !== undefined) return diverged;
   const journaled = [...load.issued.values()].filter((i) => !i.replicated).length;
   t.diagnostic(
     `FIGURES ${JSON.stringify({ full: FULL, outageMs: OUTAGE_MS, noticedMs, reconnectMs, drainMs, duringOutage, journaledIssues: journaled, ...load.summary() })}`,
@@ -188,4 +231,5 @@ test(`whole ensemble down for ${OUTAGE_MS / 1000} s under load: serve-cached val
   );
   assert.deepEqual(ledger.issuesLost.slice(0, 10), []);
   assert.deepEqual(ledger.revocationsLost.slice(0, 10), []);
-});
+  return undefined;
+}
