@@ -37,7 +37,8 @@ export function makeStoreUpgradeCommand(): Command {
       async (opts: { config?: string; concurrency: number; membersTimeout: number; force?: boolean; json?: boolean }, command: Command) => {
         const io = ioOf(command);
         // strict: a misspelt key would leave a default in its place and point this at another store
-        const { options } = await loadConfig(opts.config, { strict: true });
+        const { options, warnings } = await loadConfig(opts.config, { strict: true });
+        for (const w of warnings) io.err(`warning: ${w}`);
         let store: TokenStore;
         try {
           const probe = await probeStore(options);
