@@ -79,3 +79,40 @@ test('on a tree a sidecar laid out: reads the shard count from /meta and writes 
   assert.match(r.stdout, /^store reachable: ZOOKEEPER .*\/laid-out \(32 shards, layout 2\)$/m);
   assert.equal(JSON.stringify(await raw.exists('/laid-out/tokens', false)), zxidBefore, '/tokens unchanged');
 });
+
+test('on a layout-1 tree: one line naming the upgrade command with this file, the line a sidecar logs at start', async () => {
+  await raw.create('/old', '', 0);
+  await raw.create('/old/meta', JSON.stringify({ layoutVersion: 1, shards: 16 }), 0);
+  const props = await config('/old');
+  const r = await runCli(['config', 'check', '--connect', '--config', props]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const lines = r.stdout.split('\n').filter((l) => /layout 1/.test(l));
+  assert.equal(lines.length, 1, r.stdout);
+  assert.match(
+    lines[0]!,
+    /^store reachable: ZOOKEEPER .*\/old \(16 shards\); it has layout 1 .*; convert it while running with: tokensync store upgrade --config (\S+)$/,
+  );
+  assert.equal(/--config (\S+)$/.exec(lines[0]!)![1], props);
+
+  const node = new SidecarProcess({
+    nodeId: 'old1',
+    dir: join(dir, 'old1'),
+    props: { ...propsOf('/old'), 'app.data.dir': join(dir, 'old1') },
+  });
+  await node.start();
+  try {
+    const notices = node.logs.split('\n').filter((l) => /has layout 1/.test(l));
+    assert.equal(notices.length, 1, node.logs);
+    assert.ok(notices[0]!.includes(`convert it while running with: tokensync store upgrade --config ${node.configPath}`), notices[0]);
+  } finally {
+    await node.stop();
+  }
+});
+
+function propsOf(chroot: string): Record<string, string | number> {
+  return {
+    'cluster.store.type': 'ZOOKEEPER',
+    'cluster.store.zookeeper.connect': `${zk.connectString}${chroot}`,
+    'authentication.token.secret.file': join(dir, 'cli', 'token_secret'),
+  };
+}

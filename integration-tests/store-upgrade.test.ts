@@ -65,8 +65,11 @@ for (const type of ['DIRECTORY', 'ZOOKEEPER'] as const) {
       { nodeId: 'b', dir: join(base, 'b'), props: { ...props, 'app.data.dir': join(base, 'b') } },
     ])) as [SidecarProcess, SidecarProcess];
     try {
-      assert.match(a.logs, /has layout 1 .*tokensync store upgrade/, 'one line names the command');
-      assert.equal(a.logs.match(/has layout 1/g)!.length, 1, 'once');
+      for (const node of [a, b]) {
+        const notices = node.logs.split('\n').filter((l) => /has layout 1/.test(l));
+        assert.equal(notices.length, 1, `one line: ${node.logs}`);
+        assert.ok(notices[0]!.includes(`convert it while running with: tokensync store upgrade --config ${node.configPath}`), notices[0]);
+      }
       const pool: Array<{ token: string; jti: string }> = [];
       for (let i = 0; i < 60; i++) {
         const issued = await (i % 2 ? a : b).api.issue({ subject: `user${i % 9}`, kind: i % 10 === 0 ? 'api' : 'session' });
@@ -120,7 +123,7 @@ for (const type of ['DIRECTORY', 'ZOOKEEPER'] as const) {
       for (const t of pool.slice(0, 20)) assert.equal((await b.api.validate(t.token)).status, 200);
       const again = await runCli(['store', 'upgrade', '--config', ops]);
       assert.equal(again.code, 0, again.stderr);
-      assert.match(again.stdout, /^layout 2: 0 records renamed/m, 'idempotent');
+      assert.match(again.stdout, /^\S+ \S+ has layout 2 already and every record its layout-2 name: nothing to do$/m, 'a no-op, said so');
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }
@@ -153,4 +156,39 @@ test('store upgrade refuses, exit 2 and one line, when the store is unreachable'
   assert.equal(run.code, 2, run.stderr);
   assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
   assert.match(run.stderr, /cannot upgrade/);
+});
+
+test('store upgrade on bad flags or config: exit 2 and one line, nothing created', async () => {
+  const base = join(dir, 'bad');
+  await mkdir(base, { recursive: true });
+  const nowhere = join(base, 'no-store-here');
+  const cases: Array<[string, string[], RegExp]> = [
+    ['a bad number', ['--concurrency', '0'], /--concurrency.*invalid/],
+    ['an unknown flag', ['--bogus'], /unknown option '--bogus'/],
+    ['an argument', ['extra'], /too many arguments/],
+    ['a missing file', ['--config', join(base, 'missing.properties')], /not a readable configuration file/],
+    [
+      'a misspelt key',
+      ['--config', await writeProperties(join(base, 'typo.properties'), { 'cluster.store.directory.pth': nowhere })],
+      /unknown key \(did you mean "cluster\.store\.directory\.path"\?\)/,
+    ],
+    [
+      'a bad value',
+      ['--config', await writeProperties(join(base, 'value.properties'), { 'cluster.store.type': 'FOO' })],
+      /not a store type/,
+    ],
+    [
+      'a folder holding no store',
+      ['--config', await writeProperties(join(base, 'empty.properties'), { 'cluster.store.directory.path': nowhere })],
+      /cannot upgrade: DIRECTORY .*no-store-here holds no tokensync store \(check cluster\.store\.directory\.path\)/,
+    ],
+  ];
+  for (const [what, args, message] of cases) {
+    const run = await runCli(['store', 'upgrade', ...args], { cwd: base });
+    assert.equal(run.code, 2, `${what}: ${run.stderr}`);
+    assert.equal(run.stderr.trim().split('\n').length, 1, `${what}: ${run.stderr}`);
+    assert.match(run.stderr, message, what);
+    assert.equal(run.stdout, '', what);
+  }
+  assert.deepEqual((await readdir(base)).sort(), ['empty.properties', 'typo.properties', 'value.properties'], 'no store was made');
 });

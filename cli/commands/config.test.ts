@@ -117,3 +117,15 @@ test("--values-only checks keys and values, not this machine's files: for a file
   const typo = await node(['node.idd=x']);
   assert.equal((await run('config', 'check', '--values-only', '--config', typo.config)).code, 2, 'unknown keys are still errors');
 });
+
+test('--connect on a layout-1 DIRECTORY store: one line naming the upgrade command for this very file, as the sidecar logs', async () => {
+  const store = await tempDir('tokensync-config-layout1-');
+  await writeFile(join(store, 'meta.json'), JSON.stringify({ layoutVersion: 1, shards: 4 }));
+  const { config } = await node([`cluster.store.directory.path=${store}`]);
+  const r = await run('config', 'check', '--values-only', '--config', config, '--connect');
+  assert.equal(r.code, 0, r.err);
+  const lines = r.out.split('\n').filter((l) => /layout 1/.test(l));
+  assert.deepEqual(lines, [
+    `store reachable: DIRECTORY ${store} (4 shards); it has layout 1 (record names without their expiry; the reaper reads every record); convert it while running with: tokensync store upgrade --config ${config}`,
+  ]);
+});

@@ -7,6 +7,7 @@ import { preflight, type Finding } from '../../sidecar/preflight/preflight.js';
 import { CLI_CONNECT_TIMEOUT_MS, cliLogger } from '../context.js';
 import { createFallbackStore, createStore } from '../../sidecar/store/create-store.js';
 import { CliError, ioOf, printJson } from '../output.js';
+import { layout1Notice, upgradeCommand } from '../../sidecar/store/record-layout.js';
 
 export function makeConfigCommand(): Command {
   const config = new Command('config').description('check a properties file');
@@ -71,8 +72,8 @@ export function makeConfigCommand(): Command {
               `${where}: ok (${options.store.type} store, node ${options.nodeId}, listening on ${options.sidecar.listen.host}:${options.sidecar.listen.port})`,
             );
           for (const n of notes) io.out(n);
-          if (store) io.out(describeProbe('store', store));
-          if (fallback) io.out(describeProbe('fallback store (cutover)', fallback));
+          if (store) io.out(describeProbe('store', store, path));
+          if (fallback) io.out(describeProbe('fallback store (cutover)', fallback, options.store.fallbackConfig));
         }
         if (errors.length > 0) {
           throw new CliError(`${where}: ${errors.length} problem${errors.length === 1 ? '' : 's'}; the sidecar would not start`, 2, {
@@ -84,8 +85,10 @@ export function makeConfigCommand(): Command {
   return config;
 }
 
-function describeProbe(what: string, p: LayoutProbe): string {
+/** One line; a layout-1 store's is the sidecar's own notice, naming the upgrade command for `configFile`. */
+function describeProbe(what: string, p: LayoutProbe, configFile: string | undefined): string {
   const head = `${what} reachable: ${p.type} ${p.location}`;
+  if (p.exists && p.layoutVersion === 1) return `${head} (${p.shards} shards); ${layout1Notice('it', upgradeCommand(configFile))}`;
   if (p.exists && p.wouldCreate.length === 0) return `${head} (${p.shards} shards, layout ${p.layoutVersion})`;
   return `${head}; ${p.exists ? 'incomplete layout' : 'empty'}: the first start would create ${p.wouldCreate.join(', ')} (nothing was created now)`;
 }

@@ -1,9 +1,12 @@
 import { Command } from 'commander';
-import { loadOptions, startStore } from '../context.js';
+import { CLI_CONNECT_TIMEOUT_MS, cliLogger, startStore } from '../context.js';
 import { CliError, ioOf, printJson } from '../output.js';
 import { parsePositiveInt } from './tokens.js';
 import { StoreUnavailableError } from '../../sidecar/errors/store-unavailable-error.js';
-import { hasLayoutUpgrade, type TokenStore } from '../../sidecar/store/token-store.js';
+import { hasLayoutUpgrade, type LayoutProbe, type TokenStore } from '../../sidecar/store/token-store.js';
+import type { TokensyncOptions } from '../../sidecar/config/options.js';
+import { loadConfig } from '../../sidecar/config/load-config.js';
+import { createStore } from '../../sidecar/store/create-store.js';
 import { UpgradeRefusedError, upgradeLayout } from '../../sidecar/store/upgrade-layout.js';
 
 /**
@@ -33,9 +36,16 @@ export function makeStoreUpgradeCommand(): Command {
     .action(
       async (opts: { config?: string; concurrency: number; membersTimeout: number; force?: boolean; json?: boolean }, command: Command) => {
         const io = ioOf(command);
-        const options = await loadOptions(opts.config, io);
+        // strict: a misspelt key would leave a default in its place and point this at another store
+        const { options, warnings } = await loadConfig(opts.config, { strict: true });
+        for (const w of warnings) io.err(`warning: ${w}`);
         let store: TokenStore;
         try {
+          const probe = await probeStore(options);
+          if (!probe.exists) {
+            const key = probe.type === 'DIRECTORY' ? 'cluster.store.directory.path' : 'cluster.store.zookeeper.connect';
+            throw new CliError(`cannot upgrade: ${probe.type} ${probe.location} holds no tokensync store (check ${key})`, 2);
+          }
           store = await startStore(options);
         } catch (err) {
           if (err instanceof StoreUnavailableError) throw new CliError(`cannot upgrade: ${err.message}`, 2);
@@ -46,7 +56,7 @@ export function makeStoreUpgradeCommand(): Command {
           const where = `${store.describe().type} ${store.describe().location}`;
           io.err(
             store.recordLayout === 2
-              ? `${where} has layout 2; converting any records left with layout-1 names`
+              ? `${where} has layout 2; looking for records left with layout-1 names`
               : `upgrading ${where} from layout 1 to 2`,
           );
           let reported = 0;
@@ -59,6 +69,7 @@ export function makeStoreUpgradeCommand(): Command {
               if (now - reported < 1000 && p.shardsDone !== p.shards) return;
               reported = now;
               if (p.phase === 'members') io.err(`waiting for ${p.waitingFor!.join(', ')} to write layout 2`);
+              else if (p.phase === 'unavailable') io.err(`store unreachable, trying again: ${p.error}`);
               else io.err(`shards ${p.shardsDone}/${p.shards}, ${p.renamed} records renamed`);
             },
           }).catch((err: unknown) => {
@@ -66,9 +77,12 @@ export function makeStoreUpgradeCommand(): Command {
             throw err;
           });
           if (opts.json) return printJson(io, result);
-          io.out(
-            `layout 2: ${result.renamed} records renamed, ${result.gone} gone meanwhile, ${result.skipped} skipped, in ${(result.ms / 1000).toFixed(1)} s (${result.passes} pass${result.passes > 1 ? 'es' : ''})`,
-          );
+          if (result.from === 2 && result.renamed === 0 && result.skipped === 0) {
+            io.out(`${where} has layout 2 already and every record its layout-2 name: nothing to do`);
+          } else
+            io.out(
+              `layout 2: ${result.renamed} records renamed, ${result.gone} gone meanwhile, ${result.skipped} skipped, in ${(result.ms / 1000).toFixed(1)} s (${result.passes} pass${result.passes > 1 ? 'es' : ''})`,
+            );
           if (result.lagging.length > 0)
             io.err(`warning: ${result.lagging.join(', ')} did not report layout 2; run this again once they have`);
         } finally {
@@ -76,4 +90,14 @@ export function makeStoreUpgradeCommand(): Command {
         }
       },
     );
+}
+
+/** Reads the layout without creating anything: a path or chroot with no store in it is a mistake, not a store to make. */
+async function probeStore(options: TokensyncOptions): Promise<LayoutProbe> {
+  const store = await createStore(options, cliLogger(false), undefined, { connectTimeoutMs: CLI_CONNECT_TIMEOUT_MS });
+  try {
+    return await store.inspectLayout();
+  } finally {
+    await store.close().catch(() => undefined);
+  }
 }

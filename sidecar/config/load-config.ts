@@ -63,7 +63,8 @@ export async function loadConfig(path?: string, options: LoadConfigOptions = {})
       cause: error,
     });
   }
-  return { ...parseProperties(text, { ...options, baseDir: dirname(absolute) }), path: absolute };
+  const parsed = parseProperties(text, { ...options, baseDir: dirname(absolute) });
+  return { options: { ...parsed.options, configFile: absolute }, warnings: parsed.warnings, path: absolute };
 }
 
 /**

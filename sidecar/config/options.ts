@@ -28,6 +28,11 @@ export interface TokensyncOptions {
   token: TokenOptions;
   sidecar: SidecarOptions;
   log: LogOptions;
+  /**
+   * The properties file these options were loaded from (absolute), when there was one: not a key, but what a
+   * command a log line suggests needs (`tokensync store upgrade --config <it>`).
+   */
+  configFile?: string;
 }
 
 export interface StoreOptions {

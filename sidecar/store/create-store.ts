@@ -7,6 +7,7 @@ import { DirectoryStore } from './directory/directory-store.js';
 import { type DirectoryUsage, directoryUsage } from './directory/directory-usage.js';
 import { ConfigError } from '../errors/config-error.js';
 import { loadConfig } from '../config/load-config.js';
+import { upgradeCommand } from './record-layout.js';
 
 /** Settings a caller may tighten beyond the properties file. */
 export interface CreateStoreOverrides {
@@ -63,6 +64,7 @@ export async function createStore(
       clock,
       nodeId: options.nodeId,
       clockSkewMs: options.token.clockSkewMs,
+      upgradeCommand: upgradeCommand(options.configFile),
     });
   }
   const zk = options.store.zookeeper;
@@ -89,6 +91,7 @@ export async function createStore(
     createBatch: zk.writeBatch,
     ...(zk.resyncJitterMs !== undefined && { maxResyncJitterMs: zk.resyncJitterMs }),
     logger,
+    upgradeCommand: upgradeCommand(options.configFile),
     clock,
     ...(overrides.connectTimeoutMs !== undefined && { connectTimeoutMs: overrides.connectTimeoutMs }),
     ...(overrides.receiptPrefix !== undefined && { receiptPrefix: overrides.receiptPrefix }),

@@ -10,9 +10,19 @@ export function parseLayoutVersion(value: unknown, where: string): RecordLayout 
   throw new Error(`${where} says layoutVersion ${String(value)}; this tokensync understands 1 and 2`);
 }
 
-/** The one line a sidecar logs when its store still has layout 1. */
-export function layout1Notice(where: string): string {
-  return `${where} has layout 1 (record names without their expiry; the reaper reads every record); convert it while running with: ${UPGRADE_COMMAND}`;
+/**
+ * The upgrade command for the store a properties file names, ready to paste (the path shell-quoted when it needs
+ * it); without a file, the bare command, which takes the defaults as the sidecar did when run from the same folder.
+ */
+export function upgradeCommand(configFile: string | undefined): string {
+  if (configFile === undefined) return UPGRADE_COMMAND;
+  const quoted = /^[\w@%+=:,./-]+$/.test(configFile) ? configFile : `'${configFile.replaceAll("'", "'\\''")}'`;
+  return `${UPGRADE_COMMAND} --config ${quoted}`;
+}
+
+/** The one line a sidecar logs (and `config check --connect` prints) when its store still has layout 1. */
+export function layout1Notice(where: string, command: string = UPGRADE_COMMAND): string {
+  return `${where} has layout 1 (record names without their expiry; the reaper reads every record); convert it while running with: ${command}`;
 }
 
 /**

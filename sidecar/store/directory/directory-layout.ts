@@ -16,6 +16,7 @@ export interface DirectoryLayoutContext {
   dir(...parts: string[]): string;
   shardDir(shard: number): string;
   logger: Logger;
+  upgradeCommand?: string;
 }
 
 /**
@@ -59,7 +60,7 @@ export class DirectoryLayout {
     }
     const meta = (await this.read())!;
     this.recordLayout = meta.layoutVersion;
-    if (meta.layoutVersion === 1) this.ctx.logger.warn(layout1Notice(this.metaPath));
+    if (meta.layoutVersion === 1) this.ctx.logger.warn(layout1Notice(this.metaPath, this.ctx.upgradeCommand));
     return meta;
   }
 

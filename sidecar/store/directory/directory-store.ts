@@ -45,6 +45,8 @@ export interface DirectoryStoreOptions {
    * not yet acknowledging (the safe side). @default 30000
    */
   clockSkewMs?: number;
+  /** The command a layout-1 store's one warning line names (record-layout.ts `upgradeCommand`). @default 'tokensync store upgrade' */
+  upgradeCommand?: string;
 }
 
 /**
@@ -90,6 +92,7 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
       clock: this.clock,
       logger: this.log,
       nodeId: options.nodeId,
+      upgradeCommand: options.upgradeCommand,
       ...(options.clockSkewMs !== undefined && { clockSkewMs: options.clockSkewMs }),
       unavailable: (err: unknown, what: string) => this.unavailable(err, what),
       closed: () => this.closed,

@@ -20,6 +20,7 @@ export interface LayoutRepairOptions {
   shards: number;
   readConcurrency: number;
   logger: Logger;
+  upgradeCommand?: string;
 }
 
 /**
@@ -50,7 +51,7 @@ export async function ensureLayout(client: ZkClient, options: LayoutRepairOption
     if (!meta) throw new ZooKeeperStoreError(`${layout.meta} vanished while starting`, 'store.zookeeper.layout');
   }
   layout.recordLayout = meta.layoutVersion;
-  if (meta.layoutVersion === 1) logger.warn(layout1Notice(layout.meta));
+  if (meta.layoutVersion === 1) logger.warn(layout1Notice(layout.meta, options.upgradeCommand));
   if (meta.shards !== options.shards) {
     logger.info(`${layout.meta} says ${meta.shards} shards; the configured ${options.shards} applies to a new tree only`);
   }

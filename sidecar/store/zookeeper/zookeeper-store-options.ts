@@ -67,6 +67,8 @@ export interface ZooKeeperStoreOptions {
    * migration): no receipts.
    */
   receiptPrefix?: string;
+  /** The command a layout-1 store's one warning line names (record-layout.ts `upgradeCommand`). @default 'tokensync store upgrade' */
+  upgradeCommand?: string;
 }
 
 /** Throws a TypeError naming the first option that cannot work. */

@@ -190,6 +190,7 @@ export class ZooKeeperStore
         shards: this.options.shards,
         readConcurrency: this.readConcurrency,
         logger: this.logger,
+        upgradeCommand: this.options.upgradeCommand,
       });
     } catch (error) {
       await this.close();
