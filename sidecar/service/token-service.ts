@@ -18,6 +18,7 @@ import type { WritePath } from './write-path.js';
 import { BadRequestError } from '../errors/bad-request-error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import type { OutagePolicy } from '../config/options.js';
+import { isProbeJti } from '../store/probe-record.js';
 
 const SUBJECT_RULE = 'subject must be 1 to 128 bytes of text without control characters';
 
@@ -327,6 +328,8 @@ export class TokenService {
     if (this.d.outagePolicy === 'reject' && !isConnected(this.d.store.state)) {
       throw new StoreUnavailableError('the store is unreachable and cluster.store.outage.policy is reject');
     }
+    // a propagation probe's record is never a token's, even in a token signed with our key for its jti
+    if (isProbeJti(claims.jti)) return gone(claims);
     const seen = this.d.mirror.lookup(claims.jti);
     if (seen.presence === 'removed') return gone(claims);
     if (seen.presence !== 'present') return { valid: undefined, claims };
