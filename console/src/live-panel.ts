@@ -71,7 +71,14 @@ export class LivePanel {
       ...(['issue', 'revoke'] as const).map((op): [string, string, Series[]] => [
         `${op === 'issue' ? 'Issue' : 'Revoke'} propagation to each member (upper bound: includes the acknowledgement's return trip)`,
         'ms',
-        probed(op).map((n) => ({ name: n, points: this.samples.slice(1).map((s) => s.stats.propagation[op].members[n]?.lastMs ?? 0) })),
+        // polls without a figure for the member yet (or any more) are left out rather than drawn as 0 ms
+        probed(op).map((n) => ({
+          name: n,
+          points: this.samples
+            .slice(1)
+            .map((s) => s.stats.propagation[op].members[n]?.lastMs)
+            .filter((v): v is number => typeof v === 'number'),
+        })),
       ]),
       [
         "Mirror lag: each member's mirror behind its store's notifications",
