@@ -111,6 +111,7 @@ export async function createSidecar(options: TokensyncOptions, deps: SidecarDeps
     propagation: {
       measured: (op, member, ms) => metrics.propagated(op, member, ms),
       missed: (op, member) => metrics.propagationMissedBy(op, member),
+      interval: (ms) => metrics.propagationInterval(ms),
     },
   });
   const secrets = new SecretReloader(options.token.secretFile, codec, logger, () => membership.keysChanged());

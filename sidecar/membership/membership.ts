@@ -30,7 +30,8 @@ export interface MembershipDeps {
   propagation?: {
     measured(op: PropagationOp, member: string, ms: number): void;
     missed(op: PropagationOp, member: string): void;
-    /** Tests probe more often. @default PROBE_INTERVAL_MS */
+    interval?(ms: number): void;
+    /** Tests probe more often (per other member). @default PROBE_INTERVAL_MS */
     intervalMs?: number;
   };
 }

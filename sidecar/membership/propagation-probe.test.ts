@@ -110,6 +110,7 @@ test('issue then revoke: per member, the time from the write to its mirror, plus
   assert.equal(issue.c?.ms, 55);
   for (const f of figures) assert.ok(f.ms >= (f.member === 'b' ? 12 : 40), 'never below the true lag');
   assert.deepEqual(missed, []);
+  assert.equal(probe.intervalMs, 10_000, '5 s per other member: each member hears of one probe per 5 s from all');
 
   figures.length = 0;
   await probe.tick();

@@ -6,7 +6,11 @@ import { isConnected } from '../store/connection-state.js';
 import { newProbeRecord } from '../store/probe-record.js';
 import type { PropagationOp } from '../metrics/propagation-stats.js';
 
-/** One probe write (a create or, the next time, its delete) this often, while there are other members. */
+/**
+ * One probe write (a create or, the next time, its delete) this often per other member, while there are any: each
+ * member then hears about one probe per interval from all the others together, and so writes its report about once
+ * more per interval, however large the cluster.
+ */
 export const PROBE_INTERVAL_MS = 5_000;
 /** How long a probe waits for the members' acknowledgements before counting the rest as missed. */
 const ACK_TIMEOUT_MS = 4_000;
@@ -23,9 +27,11 @@ export interface PropagationProbeDeps {
   measured(op: PropagationOp, member: string, ms: number): void;
   /** A member did not acknowledge within the wait. */
   missed(op: PropagationOp, member: string): void;
+  /** The interval changed (it grows with the number of other members). */
+  interval?(ms: number): void;
   /** Waiting between polls (tests move a fake clock here). @default setTimeout */
   sleep?: (ms: number) => Promise<void>;
-  /** @default PROBE_INTERVAL_MS */
+  /** Per other member. @default PROBE_INTERVAL_MS */
   intervalMs?: number;
   /** @default ACK_TIMEOUT_MS */
   ackTimeoutMs?: number;
@@ -33,15 +39,15 @@ export interface PropagationProbeDeps {
 
 /**
  * Times how long an issue and a revoke take to reach every other member, end to end and on this node's clock
- * alone (no two nodes' clocks are ever compared). Every {@link PROBE_INTERVAL_MS}, while other members are
- * listed, it writes through the store exactly as an issue does (one create of a probe record,
+ * alone (no two nodes' clocks are ever compared). Every {@link PROBE_INTERVAL_MS} per other member, while there
+ * are any, it writes through the store exactly as an issue does (one create of a probe record,
  * store/probe-record.ts) or, the next time, as a revoke does (its delete). Each member's mirror reports the
  * probe's arrival or departure, and the member lists it in its report (published at once, as for a logout
  * marker) with how long ago, on its own clock, it saw it. The figure for a member is the time from our write's
  * answer to our read of its report, less that age: an upper bound on the true lag, since it still includes
  * the member's report write and our read (the acknowledgement's return trip).
  *
- * Cost: per interval one record write here and one member report write on each other member, and a few member
+ * Cost: per probe one record write here and one member report write on each other member, and a few member
  * listings while the acknowledgements come in (polled from {@link FIRST_POLL_MS} ms, doubling to {@link MAX_POLL_MS}).
  */
 export class PropagationProbe {
@@ -50,18 +56,33 @@ export class PropagationProbe {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
+  /** Other members at the last probe: the next one comes this many intervals later. */
+  private others = 1;
 
   constructor(private readonly d: PropagationProbeDeps) {}
 
+  /** How long from one probe to the next now: the interval times the number of other members (at least one). */
+  get intervalMs(): number {
+    return (this.d.intervalMs ?? PROBE_INTERVAL_MS) * Math.max(1, this.others);
+  }
+
   start(): void {
     if (this.timer) throw new Error('PropagationProbe already started');
-    this.timer = setInterval(() => {
-      this.running ??= this.tick()
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick()
         .catch((err: unknown) => {
           this.d.logger.debug('propagation probe failed', { error: String(err) });
         })
-        .finally(() => (this.running = undefined));
-    }, this.d.intervalMs ?? PROBE_INTERVAL_MS);
+        .finally(() => {
+          this.running = undefined;
+          this.schedule();
+        });
+    }, this.intervalMs);
     this.timer.unref();
   }
 
@@ -71,6 +92,10 @@ export class PropagationProbe {
     if (this.closed || !isConnected(store.state)) return;
     // members that report probes at all (an older tokensync lists none: it is left out, not counted as missed)
     const others = (await store.listMembers()).filter((m) => m.nodeId !== nodeId && m.probes !== undefined).map((m) => m.nodeId);
+    if (Math.max(1, others.length) !== Math.max(1, this.others)) {
+      this.others = others.length;
+      this.d.interval?.(this.intervalMs);
+    }
     let op: PropagationOp;
     let key: string;
     if (this.outstanding === undefined) {
@@ -127,7 +152,7 @@ export class PropagationProbe {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     await this.running;
     const ref = this.outstanding;
     this.outstanding = undefined;

@@ -229,6 +229,11 @@ export class Metrics {
     this.propagationSeconds.labels(op).observe(ms / 1000);
   }
 
+  /** The probe's interval now (it grows with the number of other members). */
+  propagationInterval(ms: number): void {
+    this.propagation.intervalMs = ms;
+  }
+
   propagationMissedBy(op: PropagationOp, member: string): void {
     this.propagation.missed(op, member);
     this.propagationMissed.labels(op).inc();

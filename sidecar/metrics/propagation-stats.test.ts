@@ -22,6 +22,8 @@ test('per member the latest figure and misses; over every member the median and 
   assert.deepEqual(s.issue.members.c, { lastMs: 10, at: new Date(clock.now() - 30_000).toISOString(), missed: 1 });
   assert.equal(s.revoke.samples, 1);
   assert.equal(s.intervalMs, 5_000);
+  stats.intervalMs = 10_000;
+  assert.equal(stats.snapshot().intervalMs, 10_000, 'the probe tells when its interval changes');
   clock.advance(30_001);
   s = stats.snapshot();
   assert.equal(s.issue.samples, 1, 'the first two are out of the window');

@@ -24,7 +24,10 @@ export interface OpPropagation {
 
 /** `GET /v1/stats` `propagation`: end-to-end figures measured by this node's probes, on this node's clock alone. */
 export interface PropagationSnapshot {
-  /** How often this node probes (one create or one delete each time, alternately), while it has other members. */
+  /**
+   * How often this node probes now (one create or one delete each time, alternately): 5 s per other member, so that
+   * each member hears of one probe about every 5 s from all the others together.
+   */
   intervalMs: number;
   /** How far back `samples`, `p50Ms`, `maxMs` and `missed` look. */
   windowMs: number;
@@ -46,11 +49,15 @@ interface Sample {
  */
 export class PropagationStats {
   private readonly samples: Record<PropagationOp, Sample[]> = { issue: [], revoke: [] };
+  /** How often the probe runs now (it tells us when that changes). */
+  intervalMs: number;
 
   constructor(
     private readonly clock: Clock,
     private readonly options: { intervalMs: number; windowMs?: number; maxSamples?: number },
-  ) {}
+  ) {
+    this.intervalMs = options.intervalMs;
+  }
 
   private get windowMs(): number {
     return this.options.windowMs ?? 300_000;
@@ -66,7 +73,7 @@ export class PropagationStats {
 
   snapshot(): PropagationSnapshot {
     this.prune();
-    return { intervalMs: this.options.intervalMs, windowMs: this.windowMs, issue: this.summary('issue'), revoke: this.summary('revoke') };
+    return { intervalMs: this.intervalMs, windowMs: this.windowMs, issue: this.summary('issue'), revoke: this.summary('revoke') };
   }
 
   private push(op: PropagationOp, sample: Sample): void {
