@@ -194,7 +194,7 @@ test('the console, in Chromium, on two sidecars over ZooKeeper', { skip }, async
     await refusedOn(b, bob1.token, 'node-b refuses bob after the logout');
   });
 
-  await t.test('Live: charts of validations, refusals, issues and lag, refreshed', async () => {
+  await t.test('Live: charts of validations, refusals, issues, issue and revoke propagation, mirror lag, refreshed', async () => {
     await view('Live');
     const carol = await issue(b, 'carol');
     const validations = page.getByRole('img', { name: /^Validations per second/ });
@@ -215,7 +215,16 @@ test('the console, in Chromium, on two sidecars over ZooKeeper', { skip }, async
       WAIT,
       200,
     );
-    await page.getByRole('img', { name: /^Propagation lag.*node-a .*node-b/ }).waitFor();
+    // issue and revoke propagation to the other member, timed by node-a's probes (every 5 s, alternately)
+    await page.getByRole('img', { name: /^Issue propagation to each member \(upper bound: .*\), now: node-b \d/ }).waitFor();
+    await page.getByRole('img', { name: /^Revoke propagation to each member \(upper bound: .*\), now: node-b \d/ }).waitFor();
+    await page
+      .getByText(
+        /^Measured by this node every 5 s, on its own clock, .* issue: median \d+ ms, max \d+ ms .*; revoke: median \d+ ms, max \d+ ms /,
+      )
+      .waitFor();
+    // each member's own mirror lag stays a figure of its own
+    await page.getByRole('img', { name: /^Mirror lag: .*node-a .*node-b/ }).waitFor();
     // bob's logout above was made on node-a and acknowledged by both members
     await page.getByText(/^The last logout made on this node .* was acknowledged by every member within \d+ ms\.$/).waitFor();
     await shot('live');

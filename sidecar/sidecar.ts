@@ -16,6 +16,7 @@ import { createSecretFile, planSecret } from './preflight/secret-plan.js';
 import { loadAdminToken } from './preflight/admin-token.js';
 import { listenError } from './preflight/listen-check.js';
 import { Membership } from './membership/membership.js';
+import { PROBE_INTERVAL_MS } from './membership/propagation-probe.js';
 import { Metrics } from './metrics/metrics.js';
 import { WritePath } from './service/write-path.js';
 import { TokenService } from './service/token-service.js';
@@ -88,13 +89,16 @@ export async function createSidecar(options: TokensyncOptions, deps: SidecarDeps
   store.on('error', (err) => logger.warn('store notification error', { error: err.message }));
   const writes = new WritePath(served, mirror, journal, clock, logger);
   const policy = new TokenPolicy(options.token, clock);
-  const metrics = new Metrics({
-    mirrorSize: () => mirror.size,
-    mirrorLagMs: () => mirror.lagMs,
-    journalPending: () => journal.size,
-    storeState: () => store.state,
-    ...(hasCreateBatches(store) && { createBatches: () => store.createBatches }),
-  });
+  const metrics = new Metrics(
+    {
+      mirrorSize: () => mirror.size,
+      mirrorLagMs: () => mirror.lagMs,
+      journalPending: () => journal.size,
+      storeState: () => store.state,
+      ...(hasCreateBatches(store) && { createBatches: () => store.createBatches }),
+    },
+    { clock, probeIntervalMs: PROBE_INTERVAL_MS },
+  );
   const membership = new Membership({
     nodeId: options.nodeId,
     store,
@@ -104,6 +108,11 @@ export async function createSidecar(options: TokensyncOptions, deps: SidecarDeps
     logger,
     inProcess: deps.listen === false,
     journalPending: () => journal.size,
+    propagation: {
+      measured: (op, member, ms) => metrics.propagated(op, member, ms),
+      missed: (op, member) => metrics.propagationMissedBy(op, member),
+      interval: (ms) => metrics.propagationInterval(ms),
+    },
   });
   const secrets = new SecretReloader(options.token.secretFile, codec, logger, () => membership.keysChanged());
   const service = new TokenService({
@@ -299,7 +308,7 @@ export class Sidecar {
     if (this.closed) return;
     this.closed = true;
     this.onClose();
-    this.membership.close();
+    await this.membership.close();
     this.secrets.close();
     if (this.address) await this.http.close().catch(() => undefined);
     await this.reaper.close();

@@ -7,6 +7,7 @@ import { kindOfJti, parseRecordName, shardName, type RecordRef } from '../../sid
 import { migrateStore, type MigrateResult } from '../../sidecar/store/migrate.js';
 import type { TokenStore } from '../../sidecar/store/token-store.js';
 import { makeStoreUpgradeCommand } from './store-upgrade.js';
+import { isProbeJti } from '../../sidecar/store/probe-record.js';
 
 /** Shard listings in flight for `store stats` (4096 sequential round trips would take seconds on ZooKeeper). */
 const STATS_CONCURRENCY = 32;
@@ -32,7 +33,7 @@ export function makeStoreCommand(): Command {
         const now = Date.now();
         await forEachShard(s.shards, STATS_CONCURRENCY, async (shard) => {
           const names = await s.listShard(shard);
-          const refs = names.map(parseRecordName).filter((r): r is RecordRef => r !== undefined);
+          const refs = names.map(parseRecordName).filter((r): r is RecordRef => r !== undefined && !isProbeJti(r.jti));
           shardSizes[shard] = refs.length;
           for (const ref of refs) {
             total++;

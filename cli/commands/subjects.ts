@@ -3,6 +3,7 @@ import { forEachShard, withStore } from '../context.js';
 import { CliError, ioOf, printJson } from '../output.js';
 import { isValidSubject, parseRecordName } from '../../sidecar/store/token-record.js';
 import { nearest } from '../../sidecar/config/suggest.js';
+import { isProbeName } from '../../sidecar/store/probe-record.js';
 
 /** Most distinct subjects remembered for a "did you mean" hint: the listing itself is not capped. */
 const MAX_HINT_SUBJECTS = 50_000;
@@ -28,7 +29,7 @@ export function makeSubjectsCommand(): Command {
         const others = new Set<string>();
         await forEachShard(store.shards, 32, async (shard) => {
           for (const name of await store.listShard(shard)) {
-            const found = parseRecordName(name)?.subject;
+            const found = isProbeName(name) ? undefined : parseRecordName(name)?.subject;
             if (found === subject) count++;
             else if (found !== undefined && others.size < MAX_HINT_SUBJECTS) others.add(found);
           }

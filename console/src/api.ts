@@ -105,6 +105,15 @@ export interface Stats {
   issued: Record<string, number>;
   revocations: { token: number; subject: number };
   lastLogout: { propagationMs: number; pending: number; at: string } | null;
+  propagation: { intervalMs: number; windowMs: number; issue: OpPropagation; revoke: OpPropagation };
+}
+
+/** `GET /v1/stats` `propagation.issue` / `.revoke`: this node's probes, measured on its own clock. */
+export interface OpPropagation {
+  samples: number;
+  p50Ms: number | null;
+  maxMs: number | null;
+  members: Record<string, { lastMs: number | null; at: string | null; missed: number }>;
 }
 
 export interface LogoutResult {

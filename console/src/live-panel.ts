@@ -1,4 +1,4 @@
-import { api, type Cluster, type Stats } from './api.js';
+import { api, type Cluster, type OpPropagation, type Stats } from './api.js';
 import { byId, when } from './dom.js';
 import { lineChart, type Series } from './chart.js';
 
@@ -46,6 +46,8 @@ export class LivePanel {
     const refused = (s: Stats) => Object.values(s.validations.refused).reduce((x, y) => x + y, 0);
     const reasons = Object.keys(last.validations.refused);
     const nodes = [...new Set(this.samples.flatMap((s) => Object.keys(s.lags)))].sort();
+    const probed = (op: 'issue' | 'revoke') =>
+      [...new Set(this.samples.flatMap((s) => Object.keys(s.stats.propagation[op].members)))].sort();
     const charts: Array<[string, string, Series[]]> = [
       [
         'Validations per second',
@@ -65,12 +67,26 @@ export class LivePanel {
           { name: 'logouts', points: rates((s) => s.revocations.subject) },
         ],
       ],
+      // each member's latest probe figure at each poll (the probe alternates: issue and revoke each every other interval)
+      ...(['issue', 'revoke'] as const).map((op): [string, string, Series[]] => [
+        `${op === 'issue' ? 'Issue' : 'Revoke'} propagation to each member (upper bound: includes the acknowledgement's return trip)`,
+        'ms',
+        // polls without a figure for the member yet (or any more) are left out rather than drawn as 0 ms
+        probed(op).map((n) => ({
+          name: n,
+          points: this.samples
+            .slice(1)
+            .map((s) => s.stats.propagation[op].members[n]?.lastMs)
+            .filter((v): v is number => typeof v === 'number'),
+        })),
+      ]),
       [
-        "Propagation lag: each member's mirror behind the store",
+        "Mirror lag: each member's mirror behind its store's notifications",
         'ms',
         nodes.map((n) => ({ name: n, points: this.samples.slice(1).map((s) => s.lags[n] ?? 0) })),
       ],
     ];
+    byId('live-propagation').textContent = propagationText(last.propagation);
     const logout = last.lastLogout;
     byId('live-logout').textContent = !logout
       ? 'No logout made on this node since it started.'
@@ -79,4 +95,23 @@ export class LivePanel {
         : `The last logout made on this node (${when(logout.at)}): ${logout.pending} member(s) had not acknowledged it after ${logout.propagationMs} ms.`;
     byId('charts').replaceChildren(...charts.map(([title, unit, series]) => lineChart(title, unit, series, SAMPLES)));
   }
+}
+
+/** The window's figures in words: what the charts' latest points cannot say (median, worst, misses). */
+function propagationText(p: Stats['propagation']): string {
+  const minutes = Math.round(p.windowMs / 60_000);
+  const one = (name: string, o: OpPropagation): string => {
+    const missed = Object.values(o.members).reduce((n, m) => n + m.missed, 0);
+    const misses = missed > 0 ? `, ${missed} not acknowledged within the wait` : '';
+    return o.samples === 0
+      ? `${name}: no figure yet${misses}`
+      : `${name}: median ${o.p50Ms} ms, max ${o.maxMs} ms over ${o.samples} figure(s)${misses}`;
+  };
+  if (p.issue.samples + p.revoke.samples === 0 && Object.keys(p.issue.members).length + Object.keys(p.revoke.members).length === 0) {
+    return `n/a: this node probes every ${p.intervalMs / 1000} s while it has other members, and has had none (or none that acknowledge probes) in the last ${minutes} min.`;
+  }
+  return (
+    `Measured by this node every ${p.intervalMs / 1000} s, on its own clock, to every other member, in the last ${minutes} min: ` +
+    `${one('issue', p.issue)}; ${one('revoke', p.revoke)}. Upper bounds: each includes the member's acknowledgement and this node's read of it.`
+  );
 }

@@ -1,5 +1,6 @@
 import ZooKeeper from 'zookeeper';
 import { digestOf } from '../../sidecar/mirror/mirror.js';
+import { isProbeName } from '../../sidecar/store/probe-record.js';
 
 /** A plain client of the same binding the sidecar uses, for reading the tree behind the sidecars' backs. */
 export async function connectRaw(connect: string, attempts = 4): Promise<ZooKeeper> {
@@ -34,13 +35,16 @@ async function connectOnce(connect: string, timeoutMs: number): Promise<ZooKeepe
   return client;
 }
 
-/** Every record name under `<chroot>/tokens`, read fresh (sync first, so a lagging server cannot answer stale). */
+/**
+ * Every token record name under `<chroot>/tokens`, read fresh (sync first, so a lagging server cannot answer stale).
+ * Propagation probes' records are left out, as the mirrors leave them out of their digests: they are not tokens.
+ */
 export async function readTree(client: ZooKeeper, chroot: string): Promise<string[]> {
   await client.sync(`${chroot}/tokens`).catch(() => undefined);
   const shards = (await client.get_children(`${chroot}/tokens`, false)) as string[];
   const names: string[] = [];
   const lists = await Promise.all(shards.map((s) => client.get_children(`${chroot}/tokens/${s}`, false) as Promise<string[]>));
-  for (const list of lists) names.push(...list);
+  for (const list of lists) names.push(...list.filter((name) => !isProbeName(name)));
   return names;
 }
 

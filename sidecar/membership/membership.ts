@@ -6,6 +6,9 @@ import type { TokenCodec } from '../tokens/token-codec.js';
 import { type MemberInfo, type TokenStore, hasWatchMode } from '../store/token-store.js';
 import { isConnected } from '../store/connection-state.js';
 import { KeyAgreementMonitor } from './key-agreement-monitor.js';
+import { ProbeSightings, PropagationProbe } from './propagation-probe.js';
+import { probeSubject } from '../store/probe-record.js';
+import type { PropagationOp } from '../metrics/propagation-stats.js';
 import { VERSION } from '../version.js';
 
 const HEARTBEAT_MS = 5_000;
@@ -23,18 +26,29 @@ export interface MembershipDeps {
   journalPending?: () => number;
   /** Started with `listen: false` (the Express middleware's in-process mode): members list it as `in-process`. */
   inProcess: boolean;
+  /** Where this node's propagation probes report their figures; without it this node does not probe (it still acknowledges others' probes). */
+  propagation?: {
+    measured(op: PropagationOp, member: string, ms: number): void;
+    missed(op: PropagationOp, member: string): void;
+    interval?(ms: number): void;
+    /** Tests probe more often (per other member). @default PROBE_INTERVAL_MS */
+    intervalMs?: number;
+  };
 }
 
 /**
  * This node as a cluster member: its report (heartbeats, at once after a logout marker is applied, since a
- * logout on another node waits for it), the wait for the other members' acknowledgements of our logouts, and
- * the check that the members agree on the signing keys.
+ * logout on another node waits for it, and after another member's propagation probe came or went), the wait for
+ * the other members' acknowledgements of our logouts, our propagation probes (propagation-probe.ts), and the
+ * check that the members agree on the signing keys.
  */
 export class Membership {
   /** Where the HTTP API listens, once it does: part of the report. */
   address: AddressInfo | undefined;
   private readonly startedAt: number;
   private readonly keyAgreement: KeyAgreementMonitor;
+  private readonly sightings: ProbeSightings;
+  private readonly probe: PropagationProbe | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private beat: (() => void) | undefined;
   private closed = false;
@@ -42,6 +56,11 @@ export class Membership {
   constructor(private readonly d: MembershipDeps) {
     this.startedAt = d.clock.now();
     this.keyAgreement = new KeyAgreementMonitor(() => d.store.listMembers(), d.logger);
+    this.sightings = new ProbeSightings(d.clock, probeSubject(d.nodeId));
+    if (d.propagation) {
+      const { nodeId, store, clock, logger } = d;
+      this.probe = new PropagationProbe({ nodeId, store, clock, logger, ...d.propagation });
+    }
   }
 
   report(): MemberInfo {
@@ -61,6 +80,7 @@ export class Membership {
       storeType: store.type,
       ...(hasWatchMode(store) && store.recordWatchMode && { watch: store.recordWatchMode }),
       markers: mirror.recentMarkers(),
+      probes: this.sightings.report(),
       signingKid: codec.kids[0]!,
       acceptedKids: [...codec.kids],
     };
@@ -99,6 +119,11 @@ export class Membership {
       if (isConnected(next)) beat();
     });
     this.d.mirror.on('marker', () => beat());
+    // a prober is polling for this: report at once, as for a logout marker (one write per probe of each other member)
+    this.d.mirror.on('probe', (ref, present) => {
+      if (this.sightings.add(ref, present)) beat();
+    });
+    this.probe?.start();
   }
 
   /** Our signing keys changed: the other members compare key ids with ours, so report now and look again. */
@@ -132,9 +157,10 @@ export class Membership {
     return { acknowledged: [...acknowledged].sort(), pending };
   }
 
-  /** Stops the heartbeats (the member node goes with the store's session). */
-  close(): void {
+  /** Stops the heartbeats (the member node goes with the store's session) and the probes (deleting one outstanding). */
+  async close(): Promise<void> {
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.probe?.close();
   }
 }

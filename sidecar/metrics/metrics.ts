@@ -2,6 +2,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { REFUSAL_REASONS, type RefusalReason } from '../tokens/token-claims.js';
 import { TOKEN_KINDS, type TokenKind } from '../store/token-record.js';
 import type { CreateBatchCounts } from '../store/token-store.js';
+import { type Clock, systemClock } from '../util/clock.js';
+import { PROPAGATION_OPS, type PropagationOp, type PropagationSnapshot, PropagationStats } from './propagation-stats.js';
 
 export interface MetricsSources {
   mirrorSize(): number;
@@ -21,6 +23,8 @@ export interface MetricsSnapshot {
   revocations: { token: number; subject: number };
   /** The latest logout made on this node: ms until every live member acknowledged it (or the wait gave up), and how many had not. */
   lastLogout: { propagationMs: number; pending: number; at: string } | null;
+  /** Issue and revoke propagation to each other member, from this node's probes (see PropagationStats). */
+  propagation: PropagationSnapshot;
 }
 
 const STATES = ['latent', 'connected', 'suspended', 'reconnected', 'lost', 'closed'];
@@ -46,9 +50,27 @@ export class Metrics {
   private readonly reissued: Counter;
   readonly httpDuration: Histogram<'route'>;
   private readonly durationOf = new Map<string, { observe(seconds: number): void }>();
+  private readonly propagation: PropagationStats;
+  private readonly propagationSeconds: Histogram<'op'>;
+  private readonly propagationMissed: Counter<'op'>;
 
-  constructor(sources: MetricsSources, options: { defaultMetrics?: boolean } = {}) {
+  constructor(sources: MetricsSources, options: { defaultMetrics?: boolean; clock?: Clock; probeIntervalMs?: number } = {}) {
     const registers = [this.registry];
+    this.propagation = new PropagationStats(options.clock ?? systemClock, { intervalMs: options.probeIntervalMs ?? 5_000 });
+    this.propagationSeconds = new Histogram({
+      name: 'tokensync_propagation_seconds',
+      help: "Time from this node's probe write (op issue: a create, revoke: a delete) to another member's mirror having it, acknowledgement's return trip included (an upper bound)",
+      labelNames: ['op'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.propagationMissed = new Counter({
+      name: 'tokensync_propagation_missed_total',
+      help: 'Probes of this node a member did not acknowledge within the wait (4 s), by op',
+      labelNames: ['op'] as const,
+      registers,
+    });
+    for (const op of PROPAGATION_OPS) this.propagationMissed.labels(op).inc(0);
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'tokensync_process_' });
     const counts = this.validationCounts;
     const reported = new Float64Array(counts.length);
@@ -201,6 +223,22 @@ export class Metrics {
     this.lastLogout = { propagationMs: ms, pending, at: new Date().toISOString() };
   }
 
+  /** A propagation probe's figure for one member (ms, on this node's clock). */
+  propagated(op: PropagationOp, member: string, ms: number): void {
+    this.propagation.measured(op, member, ms);
+    this.propagationSeconds.labels(op).observe(ms / 1000);
+  }
+
+  /** The probe's interval now (it grows with the number of other members). */
+  propagationInterval(ms: number): void {
+    this.propagation.intervalMs = ms;
+  }
+
+  propagationMissedBy(op: PropagationOp, member: string): void {
+    this.propagation.missed(op, member);
+    this.propagationMissed.labels(op).inc();
+  }
+
   snapshot(): MetricsSnapshot {
     return {
       validations: {
@@ -213,6 +251,7 @@ export class Metrics {
       issued: Object.fromEntries(TOKEN_KINDS.map((k) => [k, this.issuedCounts[KIND_INDEX[k]]!])) as Record<TokenKind, number>,
       revocations: { ...this.revokedCounts },
       lastLogout: this.lastLogout && { ...this.lastLogout },
+      propagation: this.propagation.snapshot(),
     };
   }
 

@@ -8,6 +8,8 @@ export interface MirrorEvents {
   marker: [subject: string, gen: number];
   /** Records dropped because the expiry in their names has passed (plus the clock skew): what the elected reaper deletes. */
   expired: [refs: RecordRef[]];
+  /** A propagation probe's record arrived (`present`) or went (store/probe-record.ts): never held as a record. */
+  probe: [ref: RecordRef, present: boolean];
 }
 
 /** How many recently applied markers a member reports, so a logout can wait for every node to have it. */

@@ -8,6 +8,7 @@ import { RecordSet } from './record-set.js';
 import type { LogoutMarker } from '../store/logout-marker.js';
 import { digestOf } from './digest.js';
 import { MirrorMarkers } from './mirror-markers.js';
+import { ProbeNames } from './probe-names.js';
 
 export { digestOf };
 
@@ -76,6 +77,8 @@ export class Mirror extends MirrorMarkers {
   private stale: Uint8Array | undefined;
   private staleCount = 0;
   private readonly unsubscribers: Array<() => void> = [];
+  /** Propagation probes, kept out of the records (never tokens) but reported as they come and go. */
+  private readonly probes = new ProbeNames((ref, present) => this.emit('probe', ref, present));
 
   /**
    * @param shardCount the store's shard count, or a function returning it: a
@@ -201,7 +204,7 @@ export class Mirror extends MirrorMarkers {
   applyShard(shard: number, names: string[], noticedAt?: number): void {
     if (shard < 0 || shard >= this.shardCount || !Number.isInteger(shard)) return;
     const shards = this.shardCount;
-    this.records.applyShard(shard, names, (jti) => shardOf(jti, shards));
+    this.records.applyShard(shard, this.probes.shard(shard, names, shards), (jti) => shardOf(jti, shards));
     if (this.staleCount > 0 && this.stale![shard] === 1) {
       this.stale![shard] = 0;
       this.staleCount--;
@@ -220,6 +223,7 @@ export class Mirror extends MirrorMarkers {
       out.push(...this.records.expire(this.sweepNext, nowSeconds));
       this.sweepNext = (this.sweepNext + 1) % this.shardCount;
     }
+    out.push(...this.probes.expired(this.clock.now(), this.expirySkewMs));
     if (out.length > 0) this.emit('expired', out);
   }
 
@@ -230,6 +234,7 @@ export class Mirror extends MirrorMarkers {
    * rename's, not a revocation.
    */
   applyRecord(shard: number, name: string, present: boolean): void {
+    if (this.probes.record(shard, name, present, this.shardCount)) return;
     const ref = parseRecordName(name);
     if (!ref || shardOf(ref.jti, this.shardCount) !== shard) return;
     if (present) this.add(ref);

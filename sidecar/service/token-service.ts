@@ -18,6 +18,7 @@ import type { WritePath } from './write-path.js';
 import { BadRequestError } from '../errors/bad-request-error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import type { OutagePolicy } from '../config/options.js';
+import { PROBE_JTI_PREFIX, isProbeJti } from '../store/probe-record.js';
 
 const SUBJECT_RULE = 'subject must be 1 to 128 bytes of text without control characters';
 
@@ -138,6 +139,8 @@ export class TokenService {
     if (!decoded.ok) throw new BadRequestError(`token refused (${decoded.reason}): ${decoded.message}`, `token.${decoded.reason}`);
     const claims = decoded.claims;
     if (!isValidJti(claims.jti)) throw new BadRequestError('jti must be 8 to 64 characters of [A-Za-z0-9_.-]', 'request.jti');
+    if (isProbeJti(claims.jti))
+      throw new BadRequestError(`jti must not start with ${PROBE_JTI_PREFIX} (propagation probes)`, 'request.jti');
     if (!isValidSubject(claims.sub)) throw new BadRequestError(`sub ${SUBJECT_RULE.slice('subject '.length)}`, 'request.subject');
     const refusal = this.d.policy.check(claims, claims.cip);
     if (refusal) throw new BadRequestError(`token refused (${refusal.reason}): ${refusal.message}`, `token.${refusal.reason}`);
@@ -267,6 +270,7 @@ export class TokenService {
   /** Revokes one token. `false` when no such record exists. */
   async revoke(jti: string): Promise<{ revoked: boolean; replicated: boolean }> {
     if (!isValidJti(jti)) throw new BadRequestError(`"${String(jti).slice(0, 80)}" is not a token id (jti)`, 'request.jti');
+    if (isProbeJti(jti)) return { revoked: false, replicated: true }; // a propagation probe's record: no token
     // during a migration cutover, a token only the previous store holds is revoked there
     const ref = (await this.records.refByJti(jti)) ?? (hasFallback(this.d.store) ? await this.d.store.fallbackRef(jti) : undefined);
     if (ref === undefined) return { revoked: false, replicated: true };
@@ -293,7 +297,7 @@ export class TokenService {
 
   async inspect(jti: string): Promise<TokenRecord | undefined> {
     if (!isValidJti(jti)) throw new BadRequestError(`"${String(jti).slice(0, 80)}" is not a token id (jti)`, 'request.jti');
-    const ref = await this.records.refByJti(jti);
+    const ref = isProbeJti(jti) ? undefined : await this.records.refByJti(jti);
     if (ref === undefined) return undefined;
     return this.d.store.read(ref);
   }
@@ -327,6 +331,8 @@ export class TokenService {
     if (this.d.outagePolicy === 'reject' && !isConnected(this.d.store.state)) {
       throw new StoreUnavailableError('the store is unreachable and cluster.store.outage.policy is reject');
     }
+    // a propagation probe's record is never a token's, even in a token signed with our key for its jti
+    if (isProbeJti(claims.jti)) return gone(claims);
     const seen = this.d.mirror.lookup(claims.jti);
     if (seen.presence === 'removed') return gone(claims);
     if (seen.presence !== 'present') return { valid: undefined, claims };

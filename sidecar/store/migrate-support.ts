@@ -3,6 +3,7 @@ import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
 import { type TokenStore, hasBulkReads } from './token-store.js';
 import { isRecordExpired, parseRecordName, type RecordRef, type TokenRecord } from './token-record.js';
 import { loggedOut, type LogoutMarker } from './logout-marker.js';
+import { isProbeName } from './probe-record.js';
 
 // The parts `store migrate` is made of besides its main loop (migrate.ts): liveness, retries, reads, listings.
 
@@ -109,7 +110,7 @@ export class Window {
 export async function countRecords(store: TokenStore, retrying: Retrying): Promise<number> {
   let count = 0;
   await forEachIndex(store.shards, LIST_CONCURRENCY, async (shard) => {
-    for (const name of await retrying(() => store.listShard(shard))) if (parseRecordName(name)) count++;
+    for (const name of await retrying(() => store.listShard(shard))) if (parseRecordName(name) && !isProbeName(name)) count++;
   });
   return count;
 }

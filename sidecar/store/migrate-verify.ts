@@ -4,6 +4,7 @@ import type { LogoutMarker } from './logout-marker.js';
 import { recordKey } from './record-layout.js';
 import { LIST_CONCURRENCY, type Retrying, forEachIndex, listGroup, liveness } from './migrate-support.js';
 import type { MigrateVerification } from './migrate.js';
+import { isProbeJti } from './probe-record.js';
 
 /** Source reads in flight while verifying records missing from the target. */
 const VERIFY_READ_CONCURRENCY = 64;
@@ -53,14 +54,14 @@ export async function verify(
     const inTarget = new Set<string>();
     for (const name of targetNames!) {
       const key = recordKey(name);
-      if (key === undefined) continue;
+      if (key === undefined || isProbeJti(name)) continue;
       inTarget.add(key);
       v.targetRecords++;
     }
     const absent: RecordRef[] = [];
     for (const name of sourceNames!) {
       const ref = parseRecordName(name);
-      if (!ref || kindOfJti(ref.jti) === 'onetime') continue;
+      if (!ref || kindOfJti(ref.jti) === 'onetime' || isProbeJti(ref.jti)) continue;
       v.checked++;
       if (inTarget.has(recordKey(name)!)) v.inTarget++;
       else absent.push(ref);

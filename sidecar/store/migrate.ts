@@ -6,6 +6,7 @@ import { kindOfJti, parseRecordName, type RecordRef, type TokenRecord } from './
 import { ReadFailure, Window, countRecords, isTransient, liveness, readChunk, withRetry } from './migrate-support.js';
 import { GroupFeed } from './migrate-group-feed.js';
 import { emptyVerification, verify } from './migrate-verify.js';
+import { isProbeJti } from './probe-record.js';
 
 export interface MigrateOptions {
   /**
@@ -298,7 +299,7 @@ export async function migrateStore(source: TokenStore, target: TokenStore, optio
         const wanted: string[] = [];
         for (const name of names) {
           const ref = parseRecordName(name);
-          if (!ref) continue; // not a record name (a stray file): not counted at all
+          if (!ref || isProbeJti(ref.jti)) continue; // not a record name (a stray file) or a propagation probe: not counted at all
           records.listed++;
           if (kindOfJti(ref.jti) === 'onetime') {
             records.skippedOnetime++;

@@ -35,6 +35,12 @@ export interface MemberInfo {
   watch?: 'persistent' | 'one-shot';
   /** Logout markers this node applied lately (subject -> generation): a logout waits until every member lists it. */
   markers?: Record<string, number>;
+  /**
+   * Propagation probes of other members this node saw lately (membership/propagation-probe.ts): `<jti>+` (its
+   * record arrived in our mirror) or `<jti>-` (it went) -> ms since, on this node's clock when the report was
+   * made. Durations only: the prober subtracts them from its own, never compares wall clocks.
+   */
+  probes?: Record<string, number>;
   /** Key id (kid) of the secret this member signs with: ids only, never secrets. */
   signingKid?: string;
   /** Key ids this member accepts; every member of a cluster should report the same ones. */

@@ -19,6 +19,7 @@ import {
 } from '../token-record.js';
 import { call, errno, syncDir, tempName, writeDurable, writeDurableCallback } from '../fs-util.js';
 import { directName, listedName } from '../record-layout.js';
+import { isProbeJti } from '../probe-record.js';
 
 /** Files {@link DirectoryRecords.readMany} reads before it lets the event loop run. */
 const READ_SLICE = 256;
@@ -274,7 +275,7 @@ export class DirectoryRecords {
       for (const name of names) {
         if (after !== undefined && name <= after) continue;
         const ref = parseRecordName(name);
-        if (!ref) continue;
+        if (!ref || isProbeJti(ref.jti)) continue; // a propagation probe is never a token
         if (query.subject !== undefined && ref.subject !== query.subject) continue;
         const derivedKind = kindOfJti(ref.jti);
         if (query.kind !== undefined && derivedKind !== undefined && derivedKind !== query.kind) continue;

@@ -11,6 +11,7 @@ import type { ZkClient } from './zk-client.js';
 import { ZkCode, ZkError, isZkError } from './zk-error.js';
 import type { ZkSession } from './zk-session.js';
 import { ZooKeeperStoreError } from './zookeeper-store-error.js';
+import { isProbeJti } from '../probe-record.js';
 
 /** Shard listings fetched ahead while paging through `list()`. */
 const LIST_PREFETCH = 16;
@@ -140,7 +141,7 @@ export class RecordReads {
         for (const name of names) {
           if (shard === first && after !== undefined && name <= after) continue;
           const ref = parseRecordName(name);
-          if (!ref) continue;
+          if (!ref || isProbeJti(ref.jti)) continue; // a propagation probe is never a token
           if (query.subject !== undefined && ref.subject !== query.subject) continue;
           const kind = kindOfJti(ref.jti);
           if (query.kind !== undefined && kind !== undefined && kind !== query.kind) continue;
