@@ -1,3 +1,5 @@
+// Over 400 lines: what a lookup answers (held records, the overlay of journaled writes, removed and missing jtis,
+// stale shards, probes) is decided in one class, so that the order those are consulted in can be read in one place.
 import type { Clock } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
 import { BoundedSet } from '../util/bounded-set.js';

@@ -1,3 +1,5 @@
+// Over 400 lines: every verdict (validate, authenticate, consume) and the store lookups behind them stay in one
+// class, so that a validation's path from signature to record to logout marker reads top to bottom.
 import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/clock.js';
 import type { Mirror } from '../mirror/mirror.js';
