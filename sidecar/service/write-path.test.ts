@@ -331,6 +331,38 @@ test('a replayed issue revoked on another node before the replay settled it stay
   writes.close();
 });
 
+/** A store whose record notifications are lost (the connection went down with them); it lists a shard on request. */
+class MuteStore extends FakeStore {
+  relists = 0;
+  override put(jti: string, present: boolean): boolean {
+    const changed = present ? !this.names.has(jti) : this.names.has(jti);
+    if (present) this.names.add(jti);
+    else this.names.delete(jti);
+    return changed;
+  }
+  async relistShard(shard: number): Promise<void> {
+    this.relists++;
+    const names = [...this.names].filter((jti) => shardOf(jti, this.shards) === shard).map((jti) => recordName({ jti, subject: 'alice' }));
+    this.emit('shard', shard, names);
+  }
+}
+
+test('a replayed issue whose create notification never came is listed into the mirror, not left to the next resync', async () => {
+  const { store, journal, writes, mirror } = await setup(new MuteStore());
+  store.setState('suspended');
+  await writes.apply({ op: 'create', record: record('s.muted-issue-1') });
+  store.setState('reconnected');
+  await writes.drain();
+  assert.equal(journal.size, 0);
+  assert.ok(store.names.has('s.muted-issue-1'));
+  await waitFor(() => mirror.lookup('s.muted-issue-1').presence === 'present', 'the shard listing brings it', 2_000, 5);
+  assert.equal(store.relists, 1);
+  // the mirror holds it on its own now: a validation while the store is down again finds it
+  store.setState('suspended');
+  assert.equal(mirror.lookup('s.muted-issue-1').presence, 'present');
+  writes.close();
+});
+
 test('with receipts, a batch is cut where its creates would outgrow one transaction', async () => {
   const store = new ReceiptStore();
   const { journal, writes } = await setup(store);

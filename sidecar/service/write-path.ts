@@ -1,12 +1,12 @@
 import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/clock.js';
 import type { Mirror } from '../mirror/mirror.js';
-import { type ReplayReceipts, type TokenStore, hasReplayReceipts } from '../store/token-store.js';
+import { type ReplayReceipts, type TokenStore, hasRelist, hasReplayReceipts } from '../store/token-store.js';
 import { type CreateEntry, ReceiptLedger } from './receipt-ledger.js';
 import type { Journal, JournalEntry, JournalOp } from '../store/journal.js';
 import { isConnected } from '../store/connection-state.js';
 import { StoreUnavailableError } from '../errors/store-unavailable-error.js';
-import { type RecordLayout, refOf } from '../store/token-record.js';
+import { type RecordLayout, refOf, shardOf } from '../store/token-record.js';
 
 /** Journal entries replayed at once (see WritePath.replay). */
 const REPLAY_BATCH = 64;
@@ -319,8 +319,17 @@ export class WritePath {
   /** A journaled write the store now holds: later writes of its record need not queue, and the mirror takes the store's word. */
   private retire(entry: JournalEntry): void {
     this.release(keyOf(entry));
-    if (entry.op === 'create') this.mirror.settle(entry.record.jti);
-    else if (entry.op === 'delete') this.mirror.settle(entry.ref.jti);
+    if (entry.op === 'create') {
+      const jti = entry.record.jti;
+      this.mirror.settle(jti);
+      // The store's notification of the create adds it; one lost with a connection never comes. Listing the shard
+      // brings it (or its absence, if it was revoked meanwhile) without guessing; coalesced with other listings.
+      if (this.mirror.lookup(jti).presence !== 'present' && hasRelist(this.store)) {
+        this.store.relistShard(shardOf(jti, this.store.shards)).catch((err: unknown) => {
+          this.log.debug('could not list the shard of a replayed issue; the resync will', { error: String(err) });
+        });
+      }
+    } else if (entry.op === 'delete') this.mirror.settle(entry.ref.jti);
     else this.mirror.settleMarker(entry.subject, entry.floor ?? Number.MAX_SAFE_INTEGER);
   }
 }
