@@ -3,8 +3,8 @@ import { EXP_EMPTY } from './compact-name.js';
 /** Words per slot: the jti's 16 bytes, the expiry word, then (subject id << 2 | kind). */
 const W = 6;
 /** Grown past this load; a listing sizes a table to {@link LISTED_LOAD} (the load it mostly stays near). */
-const MAX_LOAD = 0.95;
-const LISTED_LOAD = 0.92;
+const MAX_LOAD = 0.92;
+const LISTED_LOAD = 0.88;
 const GROWTH = 1.5;
 const MIN_CAPACITY = 8;
 
