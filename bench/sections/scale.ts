@@ -327,6 +327,7 @@ function summarize(
     'npm run bench -- --only scale            # --quick: 10,000 and 100,000 tokens',
     'TOKENSYNC_BENCH_ZK_DIR=/var/tmp/zk-scale npm run bench -- --only scale   # keeps the populated tree for the next run (delete it after)',
     '# TOKENSYNC_BENCH_POPULATE_ONLY=1 as well: populate (or resume populating) that tree, measure nothing',
+    '# TOKENSYNC_BENCH_SCALE_SIZES=1000000: the 1,000,000 row alone (3 GB ZooKeeper heap)',
     '```',
   ].join('\n');
   return { id: 'scale', title: scaleSection.title, markdown, goals };
