@@ -123,8 +123,6 @@ export class Mirror extends MirrorMarkers {
     const onRebuilt = () => {
       this.trustedFlag = true;
       this.markInitialized();
-      // every shard is loaded: the subject pool's growth slack (up to a fifth) goes back until it grows again
-      this.held?.subjects.trim();
     };
     const onState = (next: string) => {
       if (next === 'lost') this.trustedFlag = false;

@@ -109,23 +109,6 @@ export class SubjectPool {
     return this.subject(id) === subject;
   }
 
-  /**
-   * Gives back the growth slack of the arena and the per-id arrays (up to a fifth of them), for when no growth is
-   * expected soon: after a rebuild has loaded every shard. The next new subject grows them again.
-   */
-  trim(): void {
-    if (this.arena.length > this.arenaUsed + 1024) {
-      this.arena = this.arena.slice(0, this.arenaUsed + 1024);
-      this.view = Buffer.from(this.arena.buffer);
-    }
-    const ids = Math.max(64, this.nextId);
-    if (this.offsets.length > ids) {
-      this.offsets = this.offsets.slice(0, ids);
-      this.lengths = this.lengths.slice(0, ids);
-      this.refs = this.refs.slice(0, ids);
-    }
-  }
-
   private store(bytes: Uint8Array, length: number): number {
     if (this.arenaUsed + length > this.arena.length) this.growArena(this.arenaUsed + length);
     const id = this.freeIds.length > 0 ? this.freeIds.pop()! : this.nextId++;
