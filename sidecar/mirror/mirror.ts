@@ -112,6 +112,7 @@ export class Mirror extends MirrorMarkers {
           if (this.removed.size > 0) this.removed.delete(jti);
           if (kindOfJti(jti) === 'onetime') this.indexOnetime(jti, subject(), true);
         },
+        watching: () => this.negative.size > 0 || this.removed.size > 0,
         removed: (ref) => {
           this.removed.add(ref.jti);
           this.indexOnetime(ref.jti, ref.subject, false);

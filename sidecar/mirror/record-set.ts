@@ -8,6 +8,7 @@ import {
   expWord,
   EXP_NEVER,
   EXP_UNKNOWN,
+  KIND_LETTERS,
   fillFromRef,
   parseCompactName,
 } from './compact-name.js';
@@ -16,7 +17,10 @@ import { SubjectPool } from './subject-pool.js';
 
 /** What the mirror does beside holding a record: its caches and one-time index follow every add and removal. */
 export interface RecordHooks {
+  /** Told of every one-time record added, and of every record while {@link watching} says so. */
   added(jti: string, subject: () => string): void;
+  /** Whether every add must be told (else a listing's records make no jti string nor closure each: less garbage). */
+  watching(): boolean;
   removed(ref: RecordRef): void;
 }
 
@@ -157,7 +161,7 @@ export class RecordSet {
         if (p.exp !== EXP_UNKNOWN && table.exp(slot) === EXP_UNKNOWN) table.setExp(slot, p.exp);
       } else if (table.full) (deferred ??= []).push(ref ?? parseRecordName(name)!);
       else {
-        marks[this.insertParts(shard, ref?.jti ?? name.slice(0, 24))] = 1;
+        marks[this.insertParts(shard, ref?.jti ?? name)] = 1;
         marked++;
       }
     }
@@ -217,12 +221,15 @@ export class RecordSet {
     return n;
   }
 
-  private insertParts(shard: number, jti: string): number {
+  /** Inserts {@link parts}; `jtiOrName` is the jti, or a compact record name that starts with it. */
+  private insertParts(shard: number, jtiOrName: string): number {
     const p = this.parts;
     const id = this.subjects.acquire(p.subject, p.subjectLength);
     const slot = this.tables[shard]!.insert(p.words, p.kind, p.exp, id);
-    if (p.gen > 0) this.gens.set(jti, p.gen);
     this.count++;
+    if (p.gen === 0 && p.kind !== ONETIME_KIND && !this.hooks.watching()) return slot;
+    const jti = jtiOrName.length === 24 ? jtiOrName : jtiOrName.slice(0, 24);
+    if (p.gen > 0) this.gens.set(jti, p.gen);
     const subjects = this.subjects;
     this.hooks.added(jti, () => subjects.subject(id));
     return slot;
@@ -264,6 +271,9 @@ export class RecordSet {
     return ref;
   }
 }
+
+/** The table's kind code of a one-time jti (`o.`, see KIND_LETTERS). */
+const ONETIME_KIND = KIND_LETTERS.indexOf('o');
 
 function expWordOf(ref: RecordRef): number {
   return expWord(ref.expiresAt);
