@@ -2,7 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
-import { SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
+import { type SidecarProcess, runCli, tempDir, writeProperties } from './support/sidecar-process.js';
+import { startSidecars } from './support/zk-sidecars.js';
 import { FULL, claimsOf, size, sleep } from './support/load.js';
 import { forEachBounded } from '../sidecar/util/for-each-bounded.js';
 
@@ -30,11 +31,7 @@ before(async () => {
     'cluster.store.zookeeper.shards': 32,
     'authentication.token.secret.file': join(dir, 'cli', 'token_secret'),
   };
-  for (const id of ['l1', 'l2', 'l3']) {
-    nodes.push(
-      await new SidecarProcess({ nodeId: id, props: { ...props, 'app.data.dir': join(dir, id) }, dir: join(dir, `${id}-conf`) }).start(),
-    );
-  }
+  nodes.push(...(await startSidecars(['l1', 'l2', 'l3'], props, dir)));
 });
 
 after(async () => {

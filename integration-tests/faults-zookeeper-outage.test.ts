@@ -5,7 +5,7 @@ import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
 import { SidecarProcess } from './support/sidecar-process.js';
 import { zooKeeperSidecarProps } from './support/zk-sidecars.js';
 import { treeDigestFresh } from './support/zk-tree.js';
-import { FULL, LoadRun, checkLedger, size, sleep, type IssuedToken } from './support/load.js';
+import { FULL, LoadRun, checkLedger, size, sleep, issueStable } from './support/load.js';
 import { waitFor } from '../sidecar/util/wait-for.js';
 
 /**
@@ -95,13 +95,7 @@ test(`whole ensemble down for ${OUTAGE_MS / 1000} s under load: serve-cached val
 
 /** One run of the scenario; the servers' disagreement when ZooKeeper diverged (then nothing of ours was judged). */
 async function scenario(t: TestContext): Promise<string | undefined> {
-  const stable: IssuedToken[] = [];
-  for (let i = 0; i < 30; i++) {
-    const node = nodes[i % 3]!;
-    const res = await node.api.issue({ subject: `stable-${i}` });
-    assert.equal(res.status, 201, res.text);
-    stable.push({ jti: res.body.jti, token: res.body.token, node: node.spec.nodeId, replicated: true, at: Date.now() });
-  }
+  const stable = await issueStable(nodes);
   for (const node of nodes) for (const s of stable) assert.equal((await node.api.validate(s.token)).status, 200);
 
   const rejectedDuringOutage: number[] = [];

@@ -1,11 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
 import { SidecarProcess } from './support/sidecar-process.js';
-import { zooKeeperSidecarProps } from './support/zk-sidecars.js';
+import { zooKeeperSidecarProps, startSidecars } from './support/zk-sidecars.js';
 import { assertMirrorsEqualTree as assertMirrorsEqualTreeOf } from './support/zk-tree.js';
-import { FULL, LoadRun, checkLedger, size, type IssuedToken } from './support/load.js';
+import { FULL, LoadRun, checkLedger, size, issueStable } from './support/load.js';
 import { waitFor } from '../sidecar/util/wait-for.js';
 
 /**
@@ -34,11 +33,7 @@ before(async () => {
     sessionTimeout: '4s',
     shards: 32,
   }));
-  for (const id of ['q1', 'q2', 'q3']) {
-    nodes.push(
-      await new SidecarProcess({ nodeId: id, props: { ...props, 'app.data.dir': join(dir, id) }, dir: join(dir, `${id}-conf`) }).start(),
-    );
-  }
+  nodes.push(...(await startSidecars(['q1', 'q2', 'q3'], props, dir)));
 });
 
 after(async () => {
@@ -50,13 +45,7 @@ const assertMirrorsEqualTree = (list: SidecarProcess[]) => assertMirrorsEqualTre
 
 test('leader killed, then a follower killed, under validation, issuing and revoking load: nothing refused while a quorum stands, nothing lost', async (t) => {
   const phaseMs = size(3_000, 12_000);
-  const stable: IssuedToken[] = [];
-  for (let i = 0; i < 30; i++) {
-    const node = nodes[i % 3]!;
-    const res = await node.api.issue({ subject: `stable-${i}` });
-    assert.equal(res.status, 201, res.text);
-    stable.push({ jti: res.body.jti, token: res.body.token, node: node.spec.nodeId, replicated: true, at: Date.now() });
-  }
+  const stable = await issueStable(nodes);
   for (const node of nodes) for (const s of stable) assert.equal((await node.api.validate(s.token)).status, 200);
 
   const load = new LoadRun(nodes, {

@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startZooKeeper, type ZooKeeperCluster } from './zookeeper/index.js';
 import { BIN, SidecarProcess, runCli, writeProperties } from './support/sidecar-process.js';
-import { zooKeeperSidecarProps } from './support/zk-sidecars.js';
+import { zooKeeperSidecarProps, startSidecars } from './support/zk-sidecars.js';
 import { assertMirrorsEqualTree, connectRaw, readTree } from './support/zk-tree.js';
-import { LoadRun, checkLedger, size, type IssuedToken } from './support/load.js';
+import { LoadRun, checkLedger, size, issueStable } from './support/load.js';
 import { populate } from '../bench/support/populate.js';
 import { parseRecordName } from '../sidecar/store/token-record.js';
 import { waitFor } from '../sidecar/util/wait-for.js';
@@ -33,11 +33,7 @@ before(async () => {
   ({ dir, props } = await zooKeeperSidecarProps(zk.connectString, CHROOT, { prefix: 'tokensync-upgrade-ens-', shards: SHARDS }));
   // the tree as a tokensync before layout 2 left it: /meta says 1, records named without their expiry
   await populate(zk.connectString, CHROOT, RECORDS, () => undefined, SHARDS, 1);
-  for (const id of ['u1', 'u2', 'u3']) {
-    nodes.push(
-      await new SidecarProcess({ nodeId: id, props: { ...props, 'app.data.dir': join(dir, id) }, dir: join(dir, `${id}-conf`) }).start(),
-    );
-  }
+  nodes.push(...(await startSidecars(['u1', 'u2', 'u3'], props, dir)));
 });
 
 after(async () => {
@@ -56,13 +52,7 @@ test('store upgrade on a live three-server ensemble, the leader killed and resta
   const before = new Set((await readTree(raw, CHROOT)).map((n) => parseRecordName(n)!.jti));
   assert.equal(before.size, RECORDS);
 
-  const stable: IssuedToken[] = [];
-  for (let i = 0; i < 30; i++) {
-    const node = nodes[i % 3]!;
-    const res = await node.api.issue({ subject: `stable-${i}` });
-    assert.equal(res.status, 201, res.text);
-    stable.push({ jti: res.body.jti, token: res.body.token, node: node.spec.nodeId, replicated: true, at: Date.now() });
-  }
+  const stable = await issueStable(nodes);
   const load = new LoadRun(nodes, {
     validators: 3,
     issuers: 2,

@@ -1,4 +1,5 @@
 import { forEachBounded } from '../../sidecar/util/for-each-bounded.js';
+import assert from 'node:assert/strict';
 import type { SidecarProcess } from './sidecar-process.js';
 import type { HttpResult } from './http.js';
 
@@ -339,4 +340,16 @@ export async function checkLedger(
     }
   });
   return out;
+}
+
+/** `count` tokens issued round-robin over `nodes` (subjects `stable-<i>`), each acknowledged as replicated. */
+export async function issueStable(nodes: readonly SidecarProcess[], count = 30): Promise<IssuedToken[]> {
+  const stable: IssuedToken[] = [];
+  for (let i = 0; i < count; i++) {
+    const node = nodes[i % nodes.length]!;
+    const res = await node.api.issue({ subject: `stable-${i}` });
+    assert.equal(res.status, 201, res.text);
+    stable.push({ jti: res.body.jti, token: res.body.token, node: node.spec.nodeId, replicated: true, at: Date.now() });
+  }
+  return stable;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { runCli, tempDir, writeProperties } from './sidecar-process.js';
+import { SidecarProcess, runCli, tempDir, writeProperties } from './sidecar-process.js';
 
 /**
  * The set-up every ZooKeeper-backed sidecar suite shares: a folder, a
@@ -26,4 +26,19 @@ export async function zooKeeperSidecarProps(
       'authentication.token.secret.file': join(dir, 'cli', 'token_secret'),
     },
   };
+}
+
+/** Starts one sidecar per id, one after the other, each with its own data folder under `dir` and `props` otherwise. */
+export async function startSidecars(
+  ids: readonly string[],
+  props: Record<string, string | number | boolean>,
+  dir: string,
+): Promise<SidecarProcess[]> {
+  const started: SidecarProcess[] = [];
+  for (const id of ids) {
+    started.push(
+      await new SidecarProcess({ nodeId: id, props: { ...props, 'app.data.dir': join(dir, id) }, dir: join(dir, `${id}-conf`) }).start(),
+    );
+  }
+  return started;
 }
