@@ -228,7 +228,8 @@ export class DirectoryStore extends EventEmitter<StoreEvents> implements TokenSt
   /**
    * A change in a shard folder. The named record is reported at once, present or not as its file is now (names
    * are never reused, so the file's state now is the truth), before the shard's listing, which takes a thread-pool
-   * round trip: a revocation made by another process is then refused here before a request sent after it.
+   * round trip: a revocation made by another process is refused here within moments, mostly before the next request
+   * (the kernel queues the event at once, but the loop may read a request that became ready together with it first).
    */
   private shardChanged(shard: number, name: string | null): void {
     const ref = name !== null && !this.closed ? parseRecordName(name) : undefined;
