@@ -116,7 +116,7 @@ test('a sidecar frozen past its session timeout notices lost, resyncs, and its m
   await b.stop();
 });
 
-test('consistency: random issues, revocations and expiries from three sidecars while servers die and return', async () => {
+test('consistency: random issues, revocations and expiries from three sidecars while servers die and return', async (t) => {
   const sidecars = [await sidecar('c1'), await sidecar('c2'), await sidecar('c3')];
   const live: Array<{ jti: string; token: string }> = [];
   let acked = 0;
@@ -150,9 +150,11 @@ test('consistency: random issues, revocations and expiries from three sidecars w
     await zk.start(victim);
     await zk.waitForQuorum();
   }
+  // enough operations to judge, however slowly the elections let them through (CI once had 26 by now)
+  await waitFor(async () => acked > 50, 'more than 50 acknowledged operations', 30_000, 50);
   stop = true;
   await traffic;
-  assert.ok(acked > 50, `traffic ran (${acked} acknowledged operations)`);
+  t.diagnostic(`acknowledged operations: ${acked}`);
   await Promise.all(
     sidecars.map((n) => waitFor(async () => (await n.api.get('/healthz')).body.journalPending === 0, 'journal drained', 30_000, 100)),
   );
