@@ -49,6 +49,9 @@ function reference(token: unknown, keys: SigningKey[], algorithm: Algorithm): Re
       break;
     } catch (err) {
       lastError = err;
+      // the key that matches found something else wrong (a payload jsonwebtoken cannot read): that is the verdict,
+      // not the next key's "invalid signature"
+      if (!(err instanceof Error && err.message === 'invalid signature')) break;
     }
   }
   if (payload === undefined) {
@@ -298,5 +301,14 @@ test('the header segments the codec recognises without parsing are the ones json
       assert.deepEqual(JSON.parse(Buffer.from(header!, 'base64url').toString()), { alg: setup.algorithm, typ: 'JWT', kid: key.kid });
       assert.equal(header, b64({ alg: setup.algorithm, typ: 'JWT', kid: key.kid }));
     }
+  }
+});
+
+test('a payload of JSON null, signed with the first of two secrets: malformed, as jsonwebtoken judges it with that secret', () => {
+  for (const setup of SETUPS.filter((s) => s.keys.length === 2)) {
+    const body = `${rawB64(JSON.stringify({ alg: setup.algorithm, typ: 'JWT' }))}.${rawB64('null')}`;
+    const token = `${body}.${sig(body, setup.algorithm, TEST_SECRET_A)}`;
+    sameVerdict(setup, token);
+    assert.equal((setup.codec.verify(token) as { reason?: string }).reason, 'malformed');
   }
 });
