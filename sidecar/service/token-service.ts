@@ -336,12 +336,18 @@ export class TokenService {
     // a propagation probe's record is never a token's, even in a token signed with our key for its jti
     if (isProbeJti(claims.jti)) return gone(claims);
     const seen = this.d.mirror.lookup(claims.jti);
-    if (seen.presence === 'removed') return gone(claims);
-    if (seen.presence !== 'present') return { valid: undefined, claims };
-    if (seen.subject !== claims.sub) return gone(claims);
     // Its shard not listed since a lost session or a reconnect: a record may have been deleted meanwhile, so ask
     // while the store answers. Not for a journaled write of ours: the store cannot hold it before the replay.
-    if (this.d.mirror.isStale(claims.jti) && !seen.pending && isConnected(this.d.store.state)) return { valid: undefined, claims };
+    const held = seen.presence === 'present' && seen.subject === claims.sub;
+    if (held && !seen.pending && this.d.mirror.isStale(claims.jti) && isConnected(this.d.store.state)) return { valid: undefined, claims };
+    return this.fromMirror(claims, seen) ?? { valid: undefined, claims };
+  }
+
+  /** What the mirror's entry says of a token: refused (removed, or filed under another subject), the marker check, or nothing. */
+  private fromMirror(claims: TokenClaims, seen: ReturnType<Mirror['lookup']>): Validation | undefined {
+    if (seen.presence === 'removed') return gone(claims);
+    if (seen.presence !== 'present') return undefined;
+    if (seen.subject !== claims.sub) return gone(claims);
     return this.markerCheck(claims, seen.gen ?? 0);
   }
 
@@ -353,9 +359,8 @@ export class TokenService {
   private async askStore(claims: TokenClaims): Promise<Validation> {
     // a shard waiting for a new listing is listed now (once for every token of the shard), then the mirror answers
     if (this.d.mirror.isStale(claims.jti) && (await this.records.relist(claims.jti))) {
-      const seen = this.d.mirror.lookup(claims.jti);
-      if (seen.presence === 'removed' || (seen.presence === 'present' && seen.subject !== claims.sub)) return gone(claims);
-      if (seen.presence === 'present') return this.markerCheck(claims, seen.gen ?? 0);
+      const verdict = this.fromMirror(claims, this.d.mirror.lookup(claims.jti));
+      if (verdict) return verdict;
     }
     let ref: RecordRef | undefined;
     try {
