@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { JtiTable } from './jti-table.js';
+import { JtiTable, SLOT_WORDS } from './jti-table.js';
 
 type Op = { op: 'add' | 'remove'; key: number; kind: number };
 
@@ -57,17 +57,71 @@ test('the table agrees with a Map under any sequence of adds and removals (growt
   );
 });
 
-test('a listing-sized table is filled to about 88%, and grows by half when full', () => {
+test('a merged batch (any order, jtis given twice, some held already) agrees with a Map, and the table stays sorted', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 400 }), { maxLength: 300 }),
+      fc.array(fc.record({ key: fc.integer({ min: 0, max: 400 }), exp: fc.constantFrom(1, 50, 60) }), { maxLength: 600 }),
+      (heldKeys, batchEntries) => {
+        const table = new JtiTable();
+        const model = new Map<number, number>();
+        for (const key of heldKeys) {
+          if (table.find(wordsOf(key), key % 3) >= 0) continue;
+          table.insert(wordsOf(key), key % 3, 7, key);
+          model.set(key, 7);
+        }
+        const batch = new Uint32Array(batchEntries.length * SLOT_WORDS);
+        let count = 0;
+        const dropped: number[] = [];
+        for (const { key, exp } of batchEntries) {
+          if (model.has(key) && table.find(wordsOf(key), key % 3) >= 0) continue; // the caller batches what is not held
+          batch.set(wordsOf(key), count * SLOT_WORDS);
+          batch[count * SLOT_WORDS + 4] = exp;
+          batch[count * SLOT_WORDS + 5] = ((key << 2) | (key % 3)) >>> 0;
+          count++;
+          const had = model.get(key);
+          if (had === undefined) model.set(key, exp);
+          else {
+            dropped.push(key);
+            if (had === 1) model.set(key, exp); // an unknown expiry (1) takes a later copy's
+          }
+        }
+        const told: number[] = [];
+        table.merge(batch, count, (word) => told.push(word >>> 2), 1);
+        assert.deepEqual(told.sort(), dropped.sort());
+        assert.equal(table.size, model.size);
+        if (count > 0) assert.equal(table.capacity, table.size, 'a merge sizes the table to fit');
+        for (const [key, exp] of model) {
+          const slot = table.find(wordsOf(key), key % 3);
+          assert.ok(slot >= 0, `${key} is held`);
+          assert.equal(table.exp(slot), exp);
+          assert.equal(table.subjectId(slot), key);
+        }
+        const a = new Uint32Array(4);
+        const b = new Uint32Array(4);
+        for (let slot = 1; slot < table.size; slot++) {
+          table.jti(slot - 1, a);
+          table.jti(slot, b);
+          const order = a.findIndex((w, k) => w !== b[k]);
+          assert.ok(order < 0 ? table.kind(slot - 1) < table.kind(slot) : a[order]! < b[order]!, `slots ${slot - 1} and ${slot} in order`);
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+test('a merge of a full listing leaves no slack; inserts after it grow the table by an eighth', () => {
   const table = new JtiTable();
-  table.reserve(2441);
-  const capacity = table.capacity;
-  assert.ok(2441 / capacity > 0.85 && 2441 / capacity <= 0.92, `load ${2441 / capacity}`);
-  for (let k = 0; k < 2441; k++) table.insert(Uint32Array.of(Math.imul(k, 0x9e3779b1) >>> 0, k, k, k), 0, 5, 0);
-  assert.equal(table.capacity, capacity, 'no growth while loading a reserved listing');
-  while (!table.full) table.insert(Uint32Array.of(table.size * 7919, 1, 2, 3), 1, 5, 0);
+  const n = 2441;
+  const batch = new Uint32Array(n * SLOT_WORDS);
+  for (let k = 0; k < n; k++) batch.set([Math.imul(k, 0x9e3779b1) >>> 0, k, k, k, 5, k << 2], k * SLOT_WORDS);
+  table.merge(batch, n, () => assert.fail('nothing dropped'), 1);
+  assert.equal(table.size, n);
+  assert.equal(table.bytes, n * 24, '24 bytes a record');
   table.insert(Uint32Array.of(1, 2, 3, 4), 2, 5, 0);
-  assert.equal(table.capacity, Math.ceil(capacity * 1.5));
-  assert.equal(table.bytes, table.capacity * 24);
+  assert.equal(table.capacity, n + Math.ceil(n / 8));
+  for (let k = 0; k < n; k += 97) assert.equal(table.subjectId(table.find(Uint32Array.of(Math.imul(k, 0x9e3779b1) >>> 0, k, k, k), 0)), k);
 });
 
 test('subject counts and slot contents', () => {

@@ -12,7 +12,7 @@ import {
   fillFromRef,
   parseCompactName,
 } from './compact-name.js';
-import { JtiTable } from './jti-table.js';
+import { JtiTable, SLOT_WORDS } from './jti-table.js';
 import { SubjectPool } from './subject-pool.js';
 
 /** What the mirror does beside holding a record: its caches and one-time index follow every add and removal. */
@@ -41,6 +41,8 @@ export class RecordSet {
   private readonly parts = new NameParts();
   private readonly scratchWords = new Uint32Array(4);
   private marks = new Uint8Array(64);
+  /** A listing's records not held yet, as table slots, merged in at the end of {@link applyShard}. */
+  private batch: Uint32Array = new Uint32Array(64 * SLOT_WORDS);
 
   constructor(
     readonly shards: number,
@@ -125,18 +127,19 @@ export class RecordSet {
 
   /**
    * Makes a shard hold exactly the records `names` lists (names of other shards, or not records at all, are
-   * skipped): the held ones are recognised from their names' fixed-size parts, without decoding subjects.
+   * skipped): the held ones are recognised from their names' fixed-size parts, without decoding subjects; the
+   * new ones are gathered into one batch and merged into the table at the end (one sort, one copy).
    */
   applyShard(shard: number, names: readonly string[], shardOfJti: (jti: string) => number): void {
     const table = this.tables[shard]!;
-    table.reserve(names.length);
-    if (this.marks.length < table.capacity) this.marks = new Uint8Array(Math.ceil(table.capacity * 1.5));
+    if (this.marks.length < table.size) this.marks = new Uint8Array(Math.ceil(table.size * 1.5));
     const marks = this.marks;
-    marks.fill(0, 0, table.capacity);
+    marks.fill(0, 0, table.size);
     let marked = 0;
     const rare = this.rare[shard];
     const rareSeen = rare && rare.size > 0 ? new Set<string>() : undefined;
-    let deferred: RecordRef[] | undefined;
+    let batched = 0;
+    let told: Map<string, number> | undefined;
     const p = this.parts;
     for (const name of names) {
       let ref: RecordRef | undefined;
@@ -159,15 +162,32 @@ export class RecordSet {
         marks[slot] = 1;
         // a record renamed by `store upgrade` is listed under its layout-2 name: take the expiry it gives
         if (p.exp !== EXP_UNKNOWN && table.exp(slot) === EXP_UNKNOWN) table.setExp(slot, p.exp);
-      } else if (table.full) (deferred ??= []).push(ref ?? parseRecordName(name)!);
-      else {
-        marks[this.insertParts(shard, ref?.jti ?? name)] = 1;
-        marked++;
+        continue;
+      }
+      const id = this.subjects.acquire(p.subject, p.subjectLength);
+      if ((batched + 1) * SLOT_WORDS > this.batch.length) this.batch = grownBatch(this.batch, batched + 1);
+      const batch = this.batch;
+      const b = batched++ * SLOT_WORDS;
+      batch[b] = p.words[0]!;
+      batch[b + 1] = p.words[1]!;
+      batch[b + 2] = p.words[2]!;
+      batch[b + 3] = p.words[3]!;
+      batch[b + 4] = p.exp;
+      batch[b + 5] = ((id << 2) | p.kind) >>> 0;
+      if (p.gen > 0 || p.kind === ONETIME_KIND || this.hooks.watching()) {
+        const jti = ref?.jti ?? name.slice(0, 24);
+        (told ??= new Map()).set(jti, id);
+        if (p.gen > 0) this.gens.set(jti, p.gen);
       }
     }
     if (marked !== table.size) this.removeUnmarked(shard, table);
     if (rare && rareSeen) for (const jti of [...rare.keys()]) if (!rareSeen.has(jti)) this.remove(shard, jti);
-    for (const ref of deferred ?? []) this.add(shard, ref);
+    const before = table.size;
+    table.merge(this.batch, batched, (word) => this.subjects.release(word >>> 2), EXP_UNKNOWN);
+    this.count += table.size - before;
+    if (batched > 4096) this.batch = new Uint32Array(64 * SLOT_WORDS); // a big listing's batch is not kept
+    const subjects = this.subjects;
+    for (const [jti, id] of told ?? []) this.hooks.added(jti, () => subjects.subject(id));
   }
 
   /**
@@ -178,7 +198,7 @@ export class RecordSet {
     const table = this.tables[shard]!;
     const out: RecordRef[] = [];
     const jtis: string[] = [];
-    for (let slot = 0; slot < table.capacity; slot++) {
+    for (let slot = 0; slot < table.size; slot++) {
       const exp = table.exp(slot);
       if (exp > EXP_UNKNOWN && exp !== EXP_NEVER && exp < nowSeconds) jtis.push(this.jtiAt(table, slot));
     }
@@ -197,7 +217,7 @@ export class RecordSet {
   /** Every record of a shard. */
   *entries(shard: number): IterableIterator<RecordRef> {
     const table = this.tables[shard]!;
-    for (let slot = 0; slot < table.capacity; slot++) if (table.isUsed(slot)) yield this.refAt(table, slot, this.jtiAt(table, slot));
+    for (let slot = 0; slot < table.size; slot++) if (table.isUsed(slot)) yield this.refAt(table, slot, this.jtiAt(table, slot));
     yield* this.rare[shard]?.values() ?? [];
   }
 
@@ -206,7 +226,7 @@ export class RecordSet {
     const id = this.subjects.find(subject);
     for (let shard = 0; id >= 0 && shard < this.shards; shard++) {
       const table = this.tables[shard]!;
-      for (let slot = 0; slot < table.capacity; slot++)
+      for (let slot = 0; slot < table.size; slot++)
         if (table.isUsed(slot) && table.subjectId(slot) === id) yield this.refAt(table, slot, this.jtiAt(table, slot));
     }
     for (const rare of this.rare) if (rare) for (const ref of rare.values()) if (ref.subject === subject) yield ref;
@@ -252,7 +272,7 @@ export class RecordSet {
 
   private removeUnmarked(shard: number, table: JtiTable): void {
     const gone: string[] = [];
-    for (let slot = 0; slot < table.capacity; slot++) if (table.isUsed(slot) && this.marks[slot] === 0) gone.push(this.jtiAt(table, slot));
+    for (let slot = 0; slot < table.size; slot++) if (table.isUsed(slot) && this.marks[slot] === 0) gone.push(this.jtiAt(table, slot));
     for (const jti of gone) this.remove(shard, jti);
     table.shrinkIfSparse();
   }
@@ -274,6 +294,13 @@ export class RecordSet {
 
 /** The table's kind code of a one-time jti (`o.`, see KIND_LETTERS). */
 const ONETIME_KIND = KIND_LETTERS.indexOf('o');
+
+/** A batch array with room for `slots` slots (grown by half, copied). */
+function grownBatch(batch: Uint32Array, slots: number): Uint32Array {
+  const next = new Uint32Array(Math.max(slots, Math.ceil((batch.length / SLOT_WORDS) * 1.5)) * SLOT_WORDS);
+  next.set(batch);
+  return next;
+}
 
 function expWordOf(ref: RecordRef): number {
   return expWord(ref.expiresAt);
