@@ -27,6 +27,12 @@ const GOAL_BYTES_PER_TOKEN = 48;
 /** /v1/auth p99 at the largest size over the empty store's, in the same run. */
 const GOAL_P99_RATIO = 1.2;
 const CONNECTIONS = 32;
+/**
+ * RSS is read this long after ready: an idle sidecar's V8 gives the initial rebuild's garbage (every record name
+ * as a string, about 100 bytes each) back to the system only when its memory reducer runs, 10 to 20 s after the
+ * load here; read at 3 s, the figure is mostly that garbage (both are reported).
+ */
+const SETTLED_MS = 30_000;
 /** How long a sidecar may take to become ready before the bench gives up on it. */
 const READY_TIMEOUT_MS = 300_000;
 
@@ -41,6 +47,8 @@ interface Node {
   sidecar: SidecarProcess;
   readyMs: number;
   rebuildMs: number | undefined;
+  /** RSS 3 s after ready (the rebuild's garbage partly still held), then settled (see {@link SETTLED_MS}). */
+  rss3s: number;
   rss: number;
   hwm: number;
   mirrorSize: number;
@@ -150,7 +158,8 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       await markPopulated(zk.connectString, populated[populated.length - 1]!);
       ctx.log(`populated ${fmt(size)} in ${p.seconds.toFixed(1)} s (${fmt(p.perSecond)} creates/s), load ${loadavg()}`);
     }
-    if (process.env.TOKENSYNC_BENCH_POPULATE_ONLY) throw new Error('TOKENSYNC_BENCH_POPULATE_ONLY: populated, nothing measured');
+    if (process.env.TOKENSYNC_BENCH_POPULATE_ONLY)
+      throw new Error('TOKENSYNC_BENCH_POPULATE_ONLY: populated, nothing measured (not a failure)');
     if (populated.some((p) => p.load !== 'kept')) {
       // a server writes a snapshot of the whole tree when it starts (after replaying its log): its size is what a
       // server joining an ensemble would be sent
@@ -178,7 +187,9 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       const spawned = Date.now();
       await sidecar.start();
       const readyAt = await waitReadyz(sidecar.url, READY_TIMEOUT_MS);
-      await sleep(3_000); // settle: the rebuild's garbage is collected, as it would be a few seconds after start
+      await sleep(Math.max(0, readyAt + 3_000 - Date.now()));
+      const rss3s = (await memoryOf(sidecar.pid!)).rss;
+      await sleep(Math.max(0, readyAt + SETTLED_MS - Date.now()));
       const mem = await memoryOf(sidecar.pid!);
       const cluster = await request(sidecar.url, 'GET', '/v1/cluster');
       const { token } = await issueToken(sidecar);
@@ -187,6 +198,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
         sidecar,
         readyMs: readyAt - spawned,
         rebuildMs: initialRebuildMs(sidecar.logs),
+        rss3s,
         rss: mem.rss,
         hwm: mem.hwm,
         mirrorSize: Number(cluster.body?.mirror?.size ?? NaN),
@@ -197,7 +209,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       nodes.push(node);
       ctx.log(
         `${fmt(size).padStart(9)} tokens: ready ${(node.readyMs / 1000).toFixed(2)} s after spawn (mirror load ${node.rebuildMs ?? '?'} ms), ` +
-          `RSS ${mib(node.rss)} (peak ${mib(node.hwm)}), mirror ${fmt(node.mirrorSize)}, load ${node.load}`,
+          `RSS ${mib(node.rss3s)} at 3 s, ${mib(node.rss)} at ${SETTLED_MS / 1000} s (peak ${mib(node.hwm)}), mirror ${fmt(node.mirrorSize)}, load ${node.load}`,
       );
     }
 
@@ -240,14 +252,17 @@ function summarize(
 ): SectionResult {
   const empty = nodes[0]!;
   const perToken = (n: Node) => (n.size === 0 ? NaN : (n.rss - empty.rss) / n.size);
+  const perToken3s = (n: Node) => (n.size === 0 ? NaN : (n.rss3s - empty.rss3s) / n.size);
   const p99 = (n: Node) => median(n.runs.map((r) => r.p99Ms));
   const rows = nodes.map((n) => [
     fmt(n.size),
     fmt(n.mirrorSize),
     `${(n.readyMs / 1000).toFixed(2)} s`,
     n.rebuildMs === undefined ? '?' : `${(n.rebuildMs / 1000).toFixed(2)} s`,
+    mib(n.rss3s),
     mib(n.rss),
     mib(n.hwm),
+    n.size === 0 ? '-' : fmt(perToken3s(n)),
     n.size === 0 ? '-' : fmt(perToken(n)),
     fmt(median(n.runs.map((r) => r.rps))),
     ms(median(n.runs.map((r) => r.p50Ms))),
@@ -271,7 +286,9 @@ function summarize(
       .filter((n) => n.size > 0)
       .map((n) => ({
         goal: `${fmt(n.size)} tokens: <= ${GOAL_BYTES_PER_TOKEN} bytes of sidecar RSS per token`,
-        figure: `${fmt(perToken(n))} bytes/token of RSS over the empty sidecar (${mib(n.rss)} vs ${mib(empty.rss)})`,
+        figure:
+          `${fmt(perToken(n))} bytes/token of RSS over the empty sidecar ${SETTLED_MS / 1000} s after ready (${mib(n.rss)} vs ${mib(empty.rss)}; ` +
+          `${fmt(perToken3s(n))} at 3 s)`,
         met: n.size >= 1_000_000 ? perToken(n) <= GOAL_BYTES_PER_TOKEN : undefined,
         why: n.size >= 1_000_000 ? undefined : `${fmt(n.size)} tokens: too few for a per-token figure`,
       })),
@@ -289,9 +306,11 @@ function summarize(
         'mirror size',
         'ready (spawn -> /readyz 200)',
         'mirror load (initial rebuild)',
-        'RSS',
+        'RSS 3 s after ready',
+        `RSS ${SETTLED_MS / 1000} s after ready`,
         'peak RSS',
-        'RSS bytes/token over empty',
+        'bytes/token over empty, 3 s',
+        `bytes/token over empty, ${SETTLED_MS / 1000} s`,
         '/v1/auth req/s',
         'p50',
         'p99',
@@ -319,7 +338,10 @@ function summarize(
       'transactions of 1,000 creates (`multi`) of real layout-2 record names (`<shard>/<jti>~<base64url subject>~0~<exp>`, 4096 shards) holding valid `TokenRecord` JSON, two tokens per subject. ' +
       'A joining sidecar only reads (one `getChildren` per shard), so one server or an ensemble makes little difference to its load time.',
     '- Each sidecar is a fresh process with its own chroot. "ready" runs from spawn (Node start-up included) to the first `/readyz` 200, polled every 20 ms; ' +
-      '"mirror load" is the sidecar\'s own log of its initial rebuild. RSS is `VmRSS` from `/proc/<pid>/status` 3 s after ready; "peak" is `VmHWM`.',
+      '"mirror load" is the sidecar\'s own log of its initial rebuild. RSS is `VmRSS` from `/proc/<pid>/status` 3 s and ' +
+      `${SETTLED_MS / 1000} s after ready, the sidecar idle meanwhile: V8 gives the initial rebuild's garbage (each record name, a string of about ` +
+      '100 bytes, read once) back when its memory reducer runs, 10 to 20 s after the load on this machine; the goal is judged on the later figure. ' +
+      '"peak" is `VmHWM`.',
     `- Validation: autocannon \`GET /v1/auth\`, ${CONNECTIONS} connections, ${run.durationS} s, median of ${run.rounds} run(s) alternated across sizes. ` +
       'The reaper is set to 1 h in these sidecars, so that none of them deletes while measured.',
     '',
