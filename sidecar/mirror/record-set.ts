@@ -38,6 +38,9 @@ export class RecordSet {
   /** Generation above 0 of a table record, by jti. */
   private readonly gens = new Map<string, number>();
   private count = 0;
+  /** Shards listed at least once, up to {@link ESTIMATE_AFTER} of them (for the subject pool's estimate). */
+  private listed: Uint8Array;
+  private listedCount = 0;
   private readonly parts = new NameParts();
   private readonly scratchWords = new Uint32Array(4);
   private marks = new Uint8Array(64);
@@ -50,6 +53,7 @@ export class RecordSet {
   ) {
     this.tables = Array.from({ length: shards }, () => new JtiTable());
     this.rare = new Array<Map<string, RecordRef> | undefined>(shards);
+    this.listed = new Uint8Array(shards);
   }
 
   get size(): number {
@@ -188,6 +192,18 @@ export class RecordSet {
     if (batched > 4096) this.batch = new Uint32Array(64 * SLOT_WORDS); // a big listing's batch is not kept
     const subjects = this.subjects;
     for (const [jti, id] of told ?? []) this.hooks.added(jti, () => subjects.subject(id));
+    if (this.listed[shard] === 0 && this.listedCount < this.shards) this.noteListed(shard);
+  }
+
+  /**
+   * Once a 64th of the shards has been listed the first time (the initial load; shards hold alike, jtis being
+   * random), sizes the subject pool for all of them: one rehash instead of one per 1.5x of growth.
+   */
+  private noteListed(shard: number): void {
+    this.listed[shard] = 1;
+    if (++this.listedCount !== Math.ceil(this.shards / 64) || this.shards < 64) return;
+    const estimate = (this.subjects.size * this.shards) / this.listedCount;
+    if (estimate > 65_536) this.subjects.reserve(Math.ceil(estimate * 1.05));
   }
 
   /**

@@ -175,3 +175,20 @@ test('a pool compacted again and again keeps every live subject, long ones acros
   }
   assert.ok(pool.bytes < peak, `${pool.bytes} bytes held at the end, ${peak} at the peak`);
 });
+
+test('reserve sizes the index once: reaching the reserved count rehashes nothing, and every subject is still found', () => {
+  const pool = new SubjectPool();
+  acquire(pool, 'before-the-reserve');
+  pool.reserve(20_000);
+  const slots = pool.indexSlots;
+  assert.ok(slots >= 20_000 / 0.85, `${slots} slots`);
+  const ids = Array.from({ length: 19_999 }, (_, i) => acquire(pool, `user-${i}@example.com`));
+  assert.equal(pool.indexSlots, slots, 'no growth up to the reserved count');
+  assert.equal(pool.find('before-the-reserve'), 0);
+  for (let i = 0; i < ids.length; i += 7) assert.equal(pool.find(`user-${i}@example.com`), ids[i]);
+  pool.reserve(10);
+  assert.equal(pool.indexSlots, slots, 'a smaller reserve never shrinks the index');
+  for (let i = 0; i < 3; i++) acquire(pool, `past-the-reserve-${i}`); // 20,002 subjects: past 85% of the slots
+  assert.ok(pool.indexSlots > slots, 'past it, the index grows as before');
+  assert.equal(pool.find('user-19998@example.com'), ids[19_998]);
+});

@@ -56,6 +56,11 @@ export class SubjectPool {
   private readonly scratch = new Uint8Array(256);
   private readonly scratchView = Buffer.from(this.scratch.buffer);
 
+  /** Slots of the index (for tests). */
+  get indexSlots(): number {
+    return this.slots.length;
+  }
+
   get size(): number {
     return this.live;
   }
@@ -88,6 +93,16 @@ export class SubjectPool {
     this.live++;
     if (this.live > this.slots.length * MAX_LOAD) this.rehash(Math.ceil(this.slots.length * 1.5));
     return id;
+  }
+
+  /**
+   * Sizes the index for `subjects` subjects now (an estimate while a big listing loads), so that reaching them
+   * rehashes nothing: each rehash reads every subject's bytes again, at random places (most of the time of a
+   * ten-million-token load went there).
+   */
+  reserve(subjects: number): void {
+    const capacity = Math.ceil(subjects / MAX_LOAD) + 1;
+    if (capacity > this.slots.length) this.rehash(capacity);
   }
 
   /** One reference fewer; the subject is forgotten with its last. */
@@ -147,7 +162,7 @@ export class SubjectPool {
 
   private store(bytes: Uint8Array, length: number): number {
     if (this.freeId < 0 && this.nextId === MAX_IDS) throw new RangeError(`the subject pool holds ${MAX_IDS} subjects, its most`);
-    const offset = this.reserve(length + 1);
+    const offset = this.reserveBytes(length + 1);
     const chunk = this.chunks[offset >>> CHUNK_BITS]!;
     const at = offset & CHUNK_MASK;
     chunk[at] = length;
@@ -167,7 +182,7 @@ export class SubjectPool {
   }
 
   /** Room for `size` bytes at the arena's end, in a new chunk if the last lacks it; their offset word. */
-  private reserve(size: number): number {
+  private reserveBytes(size: number): number {
     if (this.tail < 0 || this.fill[this.tail]! + size > CHUNK) this.tail = this.newChunk();
     const at = this.fill[this.tail]!;
     this.fill[this.tail] = at + size;
@@ -206,7 +221,7 @@ export class SubjectPool {
         const from = this.chunks[offsets[i]! >>> CHUNK_BITS]!;
         const at = offsets[i]! & CHUNK_MASK;
         const size = from[at]! + 1;
-        const to = this.reserve(size);
+        const to = this.reserveBytes(size);
         const into = this.chunks[to >>> CHUNK_BITS]!;
         // a loop, not a native copy: a call per entry of some 20 bytes costs more than the bytes
         for (let k = 0, j = to & CHUNK_MASK; k < size; k++) into[j + k] = from[at + k]!;
