@@ -330,7 +330,8 @@ function summarize(
     '',
     'Before the compact mirror (a `Map` of jti to subject per shard; main at 3b3989b, measured 2026-12-06 by this section): 1,000,000 tokens ' +
       'took 228 bytes of RSS per token (298.0 MiB vs 80.7 MiB empty) and 180 bytes of V8 heap per token in-process; ready in 2.2 s; /v1/auth p99 ' +
-      '2.77 ms vs 2.27 ms empty. Ten million would have taken about 2.3 GB per sidecar.',
+      '2.77 ms vs 2.27 ms empty. Ten million would have taken about 2.3 GB per sidecar. Earlier runs of this section, and what each ' +
+      'change to the mirror did, measured against its predecessor: docs/scale-notes.md.',
     '',
     `In-process, for comparison: a \`Mirror\` holding ${fmt(inProcess.size)} records takes ${fmt(inProcess.bytesPerToken)} bytes per token of V8 heap and ` +
       'typed arrays (used after a full GC, minus before; fed by `applyShard` with real record names, as a rebuild does).',
