@@ -38,8 +38,8 @@ export class RecordSet {
   /** Generation above 0 of a table record, by jti. */
   private readonly gens = new Map<string, number>();
   private count = 0;
-  /** Shards listed at least once, up to {@link ESTIMATE_AFTER} of them (for the subject pool's estimate). */
-  private listed: Uint8Array;
+  /** Shards listed at least once, counted until the subject pool's estimate is made (see {@link noteListed}). */
+  private readonly listed: Uint8Array;
   private listedCount = 0;
   private readonly parts = new NameParts();
   private readonly scratchWords = new Uint32Array(4);
@@ -54,6 +54,10 @@ export class RecordSet {
     this.tables = Array.from({ length: shards }, () => new JtiTable());
     this.rare = new Array<Map<string, RecordRef> | undefined>(shards);
     this.listed = new Uint8Array(shards);
+  }
+
+  private get estimateAfter(): number {
+    return Math.ceil(this.shards / 64);
   }
 
   get size(): number {
@@ -178,7 +182,7 @@ export class RecordSet {
       batch[b + 3] = p.words[3]!;
       batch[b + 4] = p.exp;
       batch[b + 5] = ((id << 2) | p.kind) >>> 0;
-      if (p.gen > 0 || p.kind === ONETIME_KIND || this.hooks.watching()) {
+      if (this.mustTell()) {
         const jti = ref?.jti ?? name.slice(0, 24);
         (told ??= new Map()).set(jti, id);
         if (p.gen > 0) this.gens.set(jti, p.gen);
@@ -192,7 +196,7 @@ export class RecordSet {
     if (batched > 4096) this.batch = new Uint32Array(64 * SLOT_WORDS); // a big listing's batch is not kept
     const subjects = this.subjects;
     for (const [jti, id] of told ?? []) this.hooks.added(jti, () => subjects.subject(id));
-    if (this.listed[shard] === 0 && this.listedCount < this.shards) this.noteListed(shard);
+    if (this.listedCount < this.estimateAfter && this.listed[shard] === 0) this.noteListed(shard);
   }
 
   /**
@@ -201,7 +205,7 @@ export class RecordSet {
    */
   private noteListed(shard: number): void {
     this.listed[shard] = 1;
-    if (++this.listedCount !== Math.ceil(this.shards / 64) || this.shards < 64) return;
+    if (++this.listedCount !== this.estimateAfter || this.shards < 64) return;
     const estimate = (this.subjects.size * this.shards) / this.listedCount;
     if (estimate > 65_536) this.subjects.reserve(Math.ceil(estimate * 1.05));
   }
@@ -257,18 +261,21 @@ export class RecordSet {
     return n;
   }
 
-  /** Inserts {@link parts}; `jtiOrName` is the jti, or a compact record name that starts with it. */
-  private insertParts(shard: number, jtiOrName: string): number {
+  /** Inserts {@link parts}, a record of `jti` not held. */
+  private insertParts(shard: number, jti: string): void {
     const p = this.parts;
     const id = this.subjects.acquire(p.subject, p.subjectLength);
-    const slot = this.tables[shard]!.insert(p.words, p.kind, p.exp, id);
+    this.tables[shard]!.insert(p.words, p.kind, p.exp, id);
     this.count++;
-    if (p.gen === 0 && p.kind !== ONETIME_KIND && !this.hooks.watching()) return slot;
-    const jti = jtiOrName.length === 24 ? jtiOrName : jtiOrName.slice(0, 24);
+    if (!this.mustTell()) return;
     if (p.gen > 0) this.gens.set(jti, p.gen);
     const subjects = this.subjects;
     this.hooks.added(jti, () => subjects.subject(id));
-    return slot;
+  }
+
+  /** Whether the record in {@link parts} needs its jti string kept or told (a generation, one-time, or watched). */
+  private mustTell(): boolean {
+    return this.parts.gen > 0 || this.parts.kind === ONETIME_KIND || this.hooks.watching();
   }
 
   private addRare(shard: number, ref: RecordRef): void {
